@@ -1,0 +1,148 @@
+//! Creating, listing and revoking keys: operator actions, run from the CLI.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::key;
+use crate::config::Secret;
+use crate::ids::{ApiKeyId, PartnerId};
+use crate::partners::KEYS_CHANNEL;
+
+/// A key just created. `token` is the only copy of the secret that will ever exist.
+#[derive(Debug)]
+pub struct CreatedKey {
+    /// Key id (used to revoke it).
+    pub id: ApiKeyId,
+    /// Owning partner.
+    pub partner_id: PartnerId,
+    /// Operator's label.
+    pub label: String,
+    /// The full key, to hand to the partner once.
+    pub token: Secret<String>,
+}
+
+/// A key as operators see it later: never the secret.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyInfo {
+    /// Key id.
+    pub id: ApiKeyId,
+    /// Owning partner.
+    pub partner_id: PartnerId,
+    /// Operator's label (`Production`, `Staging`).
+    pub label: String,
+    /// The non-secret beginning of the key, to recognise it: `tvr_<lookup id>_…`.
+    pub prefix: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last successful verification (updated at most once per cache TTL).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Creates a key for a partner. argon2 runs here, on the blocking pool.
+pub async fn create_key(
+    db: &PgPool,
+    partner: PartnerId,
+    label: &str,
+) -> anyhow::Result<CreatedKey> {
+    let label = label.trim();
+    if label.is_empty() || label.chars().count() > 100 {
+        anyhow::bail!("--label must be 1 to 100 characters");
+    }
+    let generated = tokio::task::spawn_blocking(key::generate).await?;
+    let id = ApiKeyId::new();
+    sqlx::query!(
+        "insert into api_keys (id, partner_id, label, lookup_id, secret_hash)
+         values ($1, $2, $3, $4, $5)",
+        id as ApiKeyId,
+        partner as PartnerId,
+        label,
+        generated.lookup_id,
+        generated.secret_hash,
+    )
+    .execute(db)
+    .await
+    .context("could not store the key")?;
+    Ok(CreatedKey {
+        id,
+        partner_id: partner,
+        label: label.to_owned(),
+        token: generated.token,
+    })
+}
+
+/// A partner's keys, newest first.
+pub async fn list_keys(db: &PgPool, partner: PartnerId) -> anyhow::Result<Vec<KeyInfo>> {
+    let rows = sqlx::query!(
+        r#"select id as "id: ApiKeyId", partner_id as "partner_id: PartnerId", label,
+                  lookup_id, created_at, last_used_at, revoked_at
+           from api_keys where partner_id = $1
+           order by created_at desc, id"#,
+        partner as PartnerId
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| KeyInfo {
+            id: r.id,
+            partner_id: r.partner_id,
+            label: r.label,
+            prefix: format!("{}{}_…", key::PREFIX, r.lookup_id),
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            revoked_at: r.revoked_at,
+        })
+        .collect())
+}
+
+/// Revokes a key, by id or by the lookup id shown in its prefix, and tells every running
+/// server (NOTIFY, delivered at commit) to drop its cached verifications. Revoking a
+/// revoked key is an error, so the operator notices a typo.
+pub async fn revoke_key(db: &PgPool, key_ref: &str) -> anyhow::Result<KeyInfo> {
+    let by_id = Uuid::parse_str(key_ref).ok();
+    let lookup = key_ref
+        .strip_prefix(key::PREFIX)
+        .unwrap_or(key_ref)
+        .trim_end_matches('…')
+        .trim_end_matches('_');
+    let mut tx = db.begin().await?;
+    let row = sqlx::query!(
+        r#"select id as "id: ApiKeyId", revoked_at from api_keys
+           where id = $1 or lookup_id = $2 for update"#,
+        by_id,
+        lookup,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .with_context(|| format!("no API key with id `{key_ref}`"))?;
+    if row.revoked_at.is_some() {
+        anyhow::bail!("API key {} is already revoked", row.id);
+    }
+    let r = sqlx::query!(
+        r#"update api_keys set revoked_at = now() where id = $1
+           returning id as "id: ApiKeyId", partner_id as "partner_id: PartnerId", label,
+                     lookup_id, created_at, last_used_at, revoked_at"#,
+        row.id as ApiKeyId
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query!("select pg_notify($1, $2)", KEYS_CHANNEL, r.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(KeyInfo {
+        id: r.id,
+        partner_id: r.partner_id,
+        label: r.label,
+        prefix: format!("{}{}_…", key::PREFIX, r.lookup_id),
+        created_at: r.created_at,
+        last_used_at: r.last_used_at,
+        revoked_at: r.revoked_at,
+    })
+}

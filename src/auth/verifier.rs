@@ -1,0 +1,162 @@
+//! Verifying API keys without paying argon2 on every request.
+//!
+//! 1. [`key::parse`] refuses malformed keys and bad checksums: no database, no argon2.
+//! 2. A cache maps SHA-256(key) to the verified principal (or to "refused"), bounded in
+//!    size and TTL. Concurrent requests with the same uncached key share one verification.
+//! 3. On a miss, the key's row is read by its lookup id; unknown or revoked keys are
+//!    refused without argon2.
+//! 4. argon2 runs on the blocking pool, at most `argon2_concurrency` at a time.
+//!
+//! Revocation: the CLI notifies [`KEYS_CHANNEL`](crate::partners::KEYS_CHANNEL); every
+//! server then bumps its cache generation, which is part of the cache key, so no entry
+//! read before the revocation can answer again. Should notifications be missed (the
+//! listener's connection dropped), the generation is bumped on reconnect, and the TTL
+//! bounds staleness in any case.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use moka::future::Cache;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use tokio::sync::Semaphore;
+
+use super::Principal;
+use super::key::{self, ParsedKey};
+use crate::error::ApiError;
+use crate::ids::{ApiKeyId, PartnerId};
+
+type CacheKey = (u64, [u8; 32]);
+
+/// Checks bearer keys; shared by all requests of one server.
+pub struct KeyVerifier {
+    cache: Cache<CacheKey, Option<Principal>>,
+    generation: AtomicU64,
+    argon2_slots: Arc<Semaphore>,
+    argon2_runs: AtomicU64,
+}
+
+/// Why a lookup produced no cacheable answer.
+#[derive(Debug, thiserror::Error)]
+enum LookupError {
+    /// No key with this lookup id: refused, but not cached (it costs one indexed read, and
+    /// caching made-up keys would let anyone fill the cache).
+    #[error("unknown key")]
+    Unknown,
+    /// The database failed; the caller answers 503.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// The argon2 task panicked or was cancelled.
+    #[error("argon2 task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl KeyVerifier {
+    /// A verifier with a cache of `capacity` keys living `ttl`, running at most
+    /// `argon2_concurrency` argon2 verifications at once.
+    pub fn new(capacity: u64, ttl: Duration, argon2_concurrency: usize) -> Self {
+        Self {
+            cache: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build(),
+            generation: AtomicU64::new(0),
+            argon2_slots: Arc::new(Semaphore::new(argon2_concurrency.max(1))),
+            argon2_runs: AtomicU64::new(0),
+        }
+    }
+
+    /// The principal behind `token`, `Ok(None)` when the key is malformed, unknown,
+    /// revoked or wrong, and 503 when the database could not be asked.
+    pub async fn verify(&self, db: &PgPool, token: &str) -> Result<Option<Principal>, ApiError> {
+        let Some(parsed) = key::parse(token) else {
+            return Ok(None);
+        };
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cache_key = (self.generation.load(Ordering::Acquire), digest);
+        match self
+            .cache
+            .try_get_with(cache_key, self.lookup(db, parsed))
+            .await
+        {
+            Ok(principal) => Ok(principal),
+            Err(e) => match &*e {
+                LookupError::Unknown => Ok(None),
+                LookupError::Database(_) | LookupError::Task(_) => {
+                    tracing::warn!(error = %e, "API key verification failed");
+                    Err(ApiError::ServiceUnavailable)
+                }
+            },
+        }
+    }
+
+    /// Forgets every cached verification (a key was revoked or a partner changed).
+    pub fn invalidate_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate_all();
+    }
+
+    /// How many argon2 verifications this verifier has run (for tests and metrics).
+    pub fn argon2_runs(&self) -> u64 {
+        self.argon2_runs.load(Ordering::Relaxed)
+    }
+
+    async fn lookup(
+        &self,
+        db: &PgPool,
+        key: ParsedKey<'_>,
+    ) -> Result<Option<Principal>, LookupError> {
+        let row = sqlx::query!(
+            r#"select k.id as "id: ApiKeyId", k.partner_id as "partner_id: PartnerId",
+                      k.secret_hash, k.revoked_at, p.markup_bps, p.status
+               from api_keys k join partners p on p.id = k.partner_id
+               where k.lookup_id = $1"#,
+            key.lookup_id
+        )
+        .fetch_optional(db)
+        .await?;
+        let Some(row) = row else {
+            tracing::debug!(key.lookup_id = key.lookup_id, "unknown API key");
+            return Err(LookupError::Unknown);
+        };
+        if row.revoked_at.is_some() {
+            tracing::debug!(key.id = %row.id, "revoked API key");
+            return Ok(None);
+        }
+
+        let permit = self
+            .argon2_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the argon2 semaphore is never closed");
+        self.argon2_runs.fetch_add(1, Ordering::Relaxed);
+        let secret = key.secret.to_owned();
+        let hash = row.secret_hash;
+        let matches = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            key::verify_secret(&secret, &hash)
+        })
+        .await?;
+        if !matches {
+            tracing::debug!(key.id = %row.id, "API key secret does not match");
+            return Ok(None);
+        }
+
+        // Coarse by design: updated once per cache miss, not on every request.
+        sqlx::query!(
+            "update api_keys set last_used_at = now() where id = $1",
+            row.id as ApiKeyId
+        )
+        .execute(db)
+        .await?;
+
+        Ok(Some(Principal {
+            partner_id: row.partner_id,
+            key_id: row.id,
+            markup_bps: row.markup_bps,
+            suspended: row.status != "active",
+        }))
+    }
+}

@@ -1,0 +1,233 @@
+//! Typed configuration, read once from the environment at start-up. Every variable is
+//! documented in `.env.example` and in the README's configuration table.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+/// A value that must never reach a log line: `Debug` and `Display` print `[REDACTED]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    /// Wraps a secret value.
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+/// Which upstream fulfils orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// The built-in simulator (default): no network, state in Postgres.
+    Simulator,
+}
+
+impl FromStr for ProviderKind {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "simulator" => Ok(Self::Simulator),
+            other => bail!("unknown provider `{other}` (expected: simulator)"),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (default).
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => bail!("unknown log format `{other}` (expected: text or json)"),
+        }
+    }
+}
+
+/// Settings of the built-in simulator provider.
+#[derive(Clone, Debug)]
+pub struct SimulatorConfig {
+    /// Delay before each simulated provisioning answer.
+    pub latency: Duration,
+    /// Share of orders (0.0–1.0) the simulator refuses, to exercise refunds.
+    pub failure_rate: f64,
+    /// SM-DP+ address written into the simulated activation codes.
+    pub smdp_address: String,
+}
+
+/// Everything the server needs, read from the environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Postgres connection string (`DATABASE_URL`).
+    pub database_url: Secret<String>,
+    /// Maximum pooled database connections per server process.
+    pub db_max_connections: u32,
+    /// Where the HTTP server listens.
+    pub listen_addr: SocketAddr,
+    /// Public base URL of this gateway, used to build `qrCodeUrl`s. Unset: the address
+    /// the server listens on.
+    pub public_base_url: Option<String>,
+    /// Largest request body accepted, in bytes (413 beyond it).
+    pub max_body_bytes: usize,
+    /// How long a verified API key stays cached.
+    pub key_cache_ttl: Duration,
+    /// How many verified keys are cached at most.
+    pub key_cache_capacity: u64,
+    /// How many argon2 verifications may run at once.
+    pub argon2_concurrency: usize,
+    /// The upstream provider.
+    pub provider: ProviderKind,
+    /// Time allowed for one provider call before its outcome counts as unknown.
+    pub provider_timeout: Duration,
+    /// Simulator settings (used when `provider` is the simulator).
+    pub simulator: SimulatorConfig,
+    /// Log output format.
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration from `lookup` (the environment, or a map in tests),
+    /// naming the variable on any error.
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let vars = Vars(&lookup);
+        let failure_rate: f64 = vars.get_or("TAVARO_SIM_FAILURE_RATE", 0.0)?;
+        if !(0.0..=1.0).contains(&failure_rate) {
+            bail!("TAVARO_SIM_FAILURE_RATE must be between 0 and 1, got {failure_rate}");
+        }
+        let public_base_url = vars
+            .get_or("TAVARO_PUBLIC_BASE_URL", String::new())?
+            .trim_end_matches('/')
+            .to_owned();
+        let database_url = lookup("DATABASE_URL")
+            .filter(|v| !v.trim().is_empty())
+            .context("DATABASE_URL is not set (see .env.example)")?;
+        Ok(Self {
+            database_url: Secret::new(database_url),
+            db_max_connections: vars.get_or("TAVARO_DB_MAX_CONNECTIONS", 20)?,
+            listen_addr: vars.get_or("TAVARO_LISTEN_ADDR", "127.0.0.1:8080".parse()?)?,
+            public_base_url: (!public_base_url.is_empty()).then_some(public_base_url),
+            max_body_bytes: vars.get_or("TAVARO_MAX_BODY_BYTES", 64 * 1024)?,
+            key_cache_ttl: Duration::from_secs(vars.get_or("TAVARO_KEY_CACHE_TTL_SECS", 60)?),
+            key_cache_capacity: vars.get_or("TAVARO_KEY_CACHE_CAPACITY", 10_000)?,
+            argon2_concurrency: vars.get_or("TAVARO_ARGON2_CONCURRENCY", default_parallelism())?,
+            provider: vars.get_or("TAVARO_PROVIDER", ProviderKind::Simulator)?,
+            provider_timeout: Duration::from_millis(
+                vars.get_or("TAVARO_PROVIDER_TIMEOUT_MS", 30_000)?,
+            ),
+            simulator: SimulatorConfig {
+                latency: Duration::from_millis(vars.get_or("TAVARO_SIM_LATENCY_MS", 0)?),
+                failure_rate,
+                smdp_address: vars
+                    .get_or("TAVARO_SIM_SMDP_ADDRESS", "smdp.sim.tavaro.io".to_owned())?,
+            },
+            log_format: vars.get_or("TAVARO_LOG_FORMAT", LogFormat::Text)?,
+        })
+    }
+}
+
+/// `DATABASE_URL`, required by every command.
+pub fn database_url() -> anyhow::Result<String> {
+    std::env::var("DATABASE_URL").context("DATABASE_URL is not set (see .env.example)")
+}
+
+fn default_parallelism() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+struct Vars<'a, F>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    /// Reads and parses `name`, or returns `default` when it is unset or empty.
+    fn get_or<T>(&self, name: &str, default: T) -> anyhow::Result<T>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        match (self.0)(name) {
+            Some(raw) if !raw.trim().is_empty() => raw
+                .trim()
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{name}={raw:?} is invalid: {e}")),
+            _ => Ok(default),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_and_bad_values_name_their_variable() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let config = Config::from_vars(vars(&[("DATABASE_URL", "postgres://x/y")])).unwrap();
+        assert_eq!(config.listen_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.max_body_bytes, 65_536);
+        assert_eq!(config.provider, ProviderKind::Simulator);
+        assert!(config.public_base_url.is_none());
+
+        let err = Config::from_vars(vars(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("TAVARO_SIM_FAILURE_RATE", "2"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("TAVARO_SIM_FAILURE_RATE"), "{err}");
+        let err = Config::from_vars(vars(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("TAVARO_LISTEN_ADDR", "nope"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("TAVARO_LISTEN_ADDR"), "{err}");
+        assert!(Config::from_vars(vars(&[])).is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("postgres://u:hunter2@db/x".to_owned());
+        assert_eq!(format!("{secret:?} {secret}"), "[REDACTED] [REDACTED]");
+        assert_eq!(secret.expose(), "postgres://u:hunter2@db/x");
+    }
+}

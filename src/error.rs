@@ -1,0 +1,318 @@
+//! The one API error type and the JSON envelope every error is answered with:
+//!
+//! ```json
+//! {"status":"error","error":{"code":"...","message":"...","details":{...}},"requestId":"..."}
+//! ```
+//!
+//! `code` is stable (partners branch on it); `message` is for humans. Database and
+//! unexpected errors answer a fixed generic message and are logged once, here, inside the
+//! request span, with their cause chain.
+
+use std::future::Future;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::money::Cents;
+
+tokio::task_local! {
+    /// The id of the request being served, set by the request-id middleware.
+    static REQUEST_ID: String;
+}
+
+/// Runs `fut` with `id` as the current request id (read back by [`current_request_id`]).
+pub async fn with_request_id<F: Future>(id: String, fut: F) -> F::Output {
+    REQUEST_ID.scope(id, fut).await
+}
+
+/// The id of the request being served, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// One invalid input field, reported in `details.fields`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field as the partner wrote it (`quantity`, `customerEmail`, a query parameter).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What was not found. Another partner's resource is "not found" too: never reveal which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotFound {
+    /// No such plan on sale.
+    Plan,
+    /// No such eSIM for this partner.
+    Esim,
+    /// No such order for this partner.
+    Order,
+    /// No such country or region code.
+    Country,
+    /// No such route, or an unknown QR token.
+    Route,
+}
+
+/// Every way a request can fail, mapped to a status and a stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed JSON, wrong types, unknown, missing or out-of-range fields.
+    #[error("{message}")]
+    InvalidRequest {
+        /// Summary for humans.
+        message: String,
+        /// Per-field problems (may be empty).
+        fields: Vec<FieldError>,
+    },
+    /// Missing, malformed, unknown or revoked API key.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The order total exceeds the balance; nothing was deducted.
+    #[error("insufficient credits")]
+    InsufficientCredits {
+        /// What the order would cost.
+        required: Cents,
+        /// What the partner holds.
+        balance: Cents,
+    },
+    /// The partner account is suspended.
+    #[error("partner account suspended")]
+    PartnerSuspended,
+    /// Unknown id, or an id owned by another partner.
+    #[error("not found")]
+    NotFound(NotFound),
+    /// The path exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A request with the same Idempotency-Key is still being processed.
+    #[error("a request with this Idempotency-Key is still in progress")]
+    IdempotencyInProgress {
+        /// Seconds after which a retry makes sense.
+        retry_after_secs: u64,
+    },
+    /// The body exceeds the configured limit.
+    #[error("request body too large")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A body that is not `application/json`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// The same Idempotency-Key with a different request.
+    #[error("Idempotency-Key reused with a different request")]
+    IdempotencyKeyReused,
+    /// Over the rate limit.
+    #[error("rate limited")]
+    RateLimited {
+        /// Seconds until a retry can succeed.
+        retry_after_secs: u64,
+    },
+    /// The provider refused or failed the order. `refunded` tells whether the debit was
+    /// given back (it always is once the refund entry is committed).
+    #[error("upstream provider failed the order")]
+    Upstream {
+        /// Whether the debit has been refunded.
+        refunded: bool,
+    },
+    /// The database or the provider is unreachable; nothing was deducted.
+    #[error("service unavailable")]
+    ServiceUnavailable,
+    /// A database error that is not the client's fault.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// Anything else unexpected: a bug.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Handler result.
+pub type ApiResult<T, E = ApiError> = Result<T, E>;
+
+impl ApiError {
+    /// A 400 with one field error.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = FieldError::new(field, message);
+        Self::InvalidRequest {
+            message: format!("invalid `{}`: {}", field.field, field.message),
+            fields: vec![field],
+        }
+    }
+
+    /// A 400 listing several field errors.
+    pub fn invalid_fields(fields: Vec<FieldError>) -> Self {
+        let message = match fields.as_slice() {
+            [one] => format!("invalid `{}`: {}", one.field, one.message),
+            _ => "the request has invalid fields".to_owned(),
+        };
+        Self::InvalidRequest { message, fields }
+    }
+
+    /// The HTTP status.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::InsufficientCredits { .. } => StatusCode::PAYMENT_REQUIRED,
+            Self::PartnerSuspended => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::IdempotencyInProgress { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest { .. } => "invalid_request",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::InsufficientCredits { .. } => "insufficient_credits",
+            Self::PartnerSuspended => "partner_suspended",
+            Self::NotFound(NotFound::Plan) => "plan_not_found",
+            Self::NotFound(NotFound::Esim) => "esim_not_found",
+            Self::NotFound(NotFound::Order) => "order_not_found",
+            Self::NotFound(NotFound::Country) => "country_not_found",
+            Self::NotFound(NotFound::Route) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::IdempotencyInProgress { .. } => "idempotency_in_progress",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Upstream { .. } => "upstream_error",
+            Self::ServiceUnavailable => "service_unavailable",
+            Self::Database(e) if is_unavailable(e) => "service_unavailable",
+            Self::Database(_) | Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::InvalidRequest { message, .. } => message.clone(),
+            Self::Unauthorized(why) => (*why).to_owned(),
+            Self::InsufficientCredits { .. } => {
+                "the order total exceeds your credit balance; nothing was deducted".to_owned()
+            }
+            Self::PartnerSuspended => "this partner account is suspended".to_owned(),
+            Self::NotFound(what) => match what {
+                NotFound::Plan => "no plan with this planId is on sale",
+                NotFound::Esim => "no eSIM with this id",
+                NotFound::Order => "no order with this id",
+                NotFound::Country => "no country or region with this code",
+                NotFound::Route => "no such resource",
+            }
+            .to_owned(),
+            Self::MethodNotAllowed => "this method is not allowed on this path".to_owned(),
+            Self::IdempotencyInProgress { .. } => {
+                "a request with this Idempotency-Key is still being processed; retry later"
+                    .to_owned()
+            }
+            Self::PayloadTooLarge { limit } => {
+                format!("the request body exceeds the limit of {limit} bytes")
+            }
+            Self::UnsupportedMediaType => "send the body as application/json".to_owned(),
+            Self::IdempotencyKeyReused => {
+                "this Idempotency-Key was already used with a different request".to_owned()
+            }
+            Self::RateLimited { .. } => "too many requests; retry after the delay".to_owned(),
+            Self::Upstream { refunded: true } => {
+                "the eSIM provider could not fulfil the order; the debit has been refunded"
+                    .to_owned()
+            }
+            Self::Upstream { refunded: false } => {
+                "the eSIM provider could not fulfil the order".to_owned()
+            }
+            Self::ServiceUnavailable => {
+                "the service is temporarily unavailable; nothing was deducted".to_owned()
+            }
+            Self::Database(e) if is_unavailable(e) => {
+                "the service is temporarily unavailable; nothing was deducted".to_owned()
+            }
+            Self::Database(_) | Self::Internal(_) => {
+                "an internal error occurred; it has been logged".to_owned()
+            }
+        }
+    }
+
+    fn details(&self) -> Option<Value> {
+        match self {
+            Self::InvalidRequest { fields, .. } => Some(json!({ "fields": fields })),
+            Self::InsufficientCredits { required, balance } => Some(json!({
+                "required": required,
+                "balance": balance,
+                "currency": "USD",
+            })),
+            Self::PayloadTooLarge { limit } => Some(json!({ "limitBytes": limit })),
+            Self::Upstream { refunded } => Some(json!({ "refunded": refunded })),
+            _ => None,
+        }
+    }
+
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::IdempotencyInProgress { retry_after_secs }
+            | Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            Self::ServiceUnavailable => Some(1),
+            _ => None,
+        }
+    }
+
+    /// The JSON envelope for this error.
+    pub fn body(&self) -> Value {
+        let mut error = json!({ "code": self.code(), "message": self.message() });
+        if let Some(details) = self.details() {
+            error["details"] = details;
+        }
+        json!({ "status": "error", "error": error, "requestId": current_request_id() })
+    }
+}
+
+/// Pool exhaustion and lost connections mean "try again", not "bug".
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+    )
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        match &self {
+            Self::Database(e) => tracing::error!(error = %e, "database error"),
+            Self::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
+            _ => tracing::debug!(code = self.code(), "request refused"),
+        }
+        let mut response = (status, Json(self.body())).into_response();
+        let headers = response.headers_mut();
+        if let Some(secs) = self.retry_after_secs() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

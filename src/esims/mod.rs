@@ -1,0 +1,268 @@
+//! eSIM records: what a partner's traveller installs. Statuses, install links, and the
+//! refresh from the provider's live usage. QR codes live in [`qr`].
+
+pub mod qr;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+
+use crate::ids::{EsimId, OrderId, PartnerId};
+use crate::provider::{EsimUsage, ProvisionedEsim};
+
+/// Lifecycle of an eSIM as partners see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum EsimStatus {
+    /// Issued (installed or not), no data used yet.
+    Ready,
+    /// In use.
+    Active,
+    /// Validity over.
+    Expired,
+    /// Data used up before expiry.
+    Depleted,
+}
+
+impl EsimStatus {
+    /// `READY`, `ACTIVE`, `EXPIRED` or `DEPLETED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "READY",
+            Self::Active => "ACTIVE",
+            Self::Expired => "EXPIRED",
+            Self::Depleted => "DEPLETED",
+        }
+    }
+
+    fn from_db(s: &str) -> Self {
+        match s {
+            "ACTIVE" => Self::Active,
+            "EXPIRED" => Self::Expired,
+            "DEPLETED" => Self::Depleted,
+            _ => Self::Ready,
+        }
+    }
+}
+
+/// One stored eSIM.
+#[derive(Clone, Debug)]
+pub struct EsimRecord {
+    /// Our id, given to partners.
+    pub id: EsimId,
+    /// The order that delivered it.
+    pub order_id: OrderId,
+    /// The plan ordered.
+    pub plan_id: String,
+    /// ICCID.
+    pub iccid: String,
+    /// SM-DP+ address.
+    pub smdp_address: String,
+    /// Activation code. Never logged.
+    pub activation_code: String,
+    /// Allowance; `None` for unlimited.
+    pub data_total_mb: Option<i32>,
+    /// Used so far (as of the last refresh).
+    pub data_used_mb: i64,
+    /// Status (as of the last refresh).
+    pub status: EsimStatus,
+    /// First use.
+    pub activated_at: Option<DateTime<Utc>>,
+    /// End of validity.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// Token of its public QR code URL.
+    pub qr_token: String,
+}
+
+impl EsimRecord {
+    /// The full LPA activation string, `LPA:1$<smdp>$<code>`: what the QR code encodes.
+    pub fn lpa_code(&self) -> String {
+        lpa_code(&self.smdp_address, &self.activation_code)
+    }
+
+    /// Public URL of the QR code PNG on this gateway.
+    pub fn qr_code_url(&self, base_url: &str) -> String {
+        format!("{base_url}/qr/{}.png", self.qr_token)
+    }
+
+    /// One-tap install link for iOS 17.4+.
+    pub fn ios_install_url(&self) -> String {
+        format!(
+            "https://esimsetup.apple.com/esim_qrcode_provisioning?carddata={}",
+            self.lpa_code()
+        )
+    }
+
+    /// One-tap install link for Android.
+    pub fn android_install_url(&self) -> String {
+        format!(
+            "https://esimsetup.android.com/esim_qrcode_provisioning?carddata={}",
+            self.lpa_code()
+        )
+    }
+
+    /// Data left; `None` for unlimited plans.
+    pub fn data_remaining_mb(&self) -> Option<i64> {
+        self.data_total_mb
+            .map(|total| (i64::from(total) - self.data_used_mb).max(0))
+    }
+}
+
+/// `LPA:1$<smdp>$<code>` (GSMA SGP.22 activation code format).
+pub fn lpa_code(smdp_address: &str, activation_code: &str) -> String {
+    format!("LPA:1${smdp_address}${activation_code}")
+}
+
+/// Stores eSIMs an order received, each with a fresh QR token, in the caller's transaction.
+pub async fn insert_issued(
+    conn: &mut PgConnection,
+    partner: PartnerId,
+    order: OrderId,
+    data_total_mb: Option<i32>,
+    issued: &[ProvisionedEsim],
+) -> Result<(), sqlx::Error> {
+    for esim in issued {
+        let id = EsimId::new();
+        sqlx::query!(
+            "insert into esims (id, partner_id, order_id, iccid, smdp_address, activation_code,
+                                provider_ref, data_total_mb)
+             values ($1, $2, $3, $4, $5, $6, $7, $8)",
+            id as EsimId,
+            partner as PartnerId,
+            order as OrderId,
+            esim.iccid,
+            esim.smdp_address,
+            esim.activation_code,
+            esim.provider_ref,
+            data_total_mb,
+        )
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query!(
+            "insert into qr_tokens (token, esim_id) values ($1, $2)",
+            qr::new_token(),
+            id as EsimId
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A partner's eSIMs, all of one order or the one with a given id.
+async fn select(
+    conn: &mut PgConnection,
+    partner: PartnerId,
+    order: Option<OrderId>,
+    id: Option<EsimId>,
+) -> Result<Vec<EsimRecord>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select e.id as "id: EsimId", e.order_id as "order_id: OrderId", o.plan_id,
+                  e.iccid, e.smdp_address, e.activation_code, e.data_total_mb,
+                  e.data_used_mb, e.status, e.activated_at, e.expires_at, e.created_at,
+                  q.token as qr_token
+           from esims e
+           join orders o on o.id = e.order_id and o.partner_id = e.partner_id
+           join qr_tokens q on q.esim_id = e.id
+           where e.partner_id = $1
+             and ($2::uuid is null or e.order_id = $2)
+             and ($3::uuid is null or e.id = $3)
+           order by e.created_at, e.iccid"#,
+        partner as PartnerId,
+        order as Option<OrderId>,
+        id as Option<EsimId>,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| EsimRecord {
+            id: r.id,
+            order_id: r.order_id,
+            plan_id: r.plan_id,
+            iccid: r.iccid,
+            smdp_address: r.smdp_address,
+            activation_code: r.activation_code,
+            data_total_mb: r.data_total_mb,
+            data_used_mb: r.data_used_mb,
+            status: EsimStatus::from_db(&r.status),
+            activated_at: r.activated_at,
+            expires_at: r.expires_at,
+            created_at: r.created_at,
+            qr_token: r.qr_token,
+        })
+        .collect())
+}
+
+/// The eSIMs of one of a partner's orders.
+pub async fn for_order(
+    conn: &mut PgConnection,
+    partner: PartnerId,
+    order: OrderId,
+) -> Result<Vec<EsimRecord>, sqlx::Error> {
+    select(conn, partner, Some(order), None).await
+}
+
+/// One of a partner's eSIMs; `None` if it does not exist or belongs to someone else.
+pub async fn find(
+    db: &PgPool,
+    partner: PartnerId,
+    id: EsimId,
+) -> Result<Option<EsimRecord>, sqlx::Error> {
+    let mut conn = db.acquire().await?;
+    Ok(select(&mut conn, partner, None, Some(id)).await?.pop())
+}
+
+/// Records the provider's latest usage report on an eSIM and returns the updated record.
+pub async fn apply_usage(
+    db: &PgPool,
+    mut record: EsimRecord,
+    usage: EsimUsage,
+) -> Result<EsimRecord, sqlx::Error> {
+    let changed = (
+        record.status,
+        record.data_used_mb,
+        record.activated_at,
+        record.expires_at,
+    ) != (
+        usage.status,
+        usage.data_used_mb,
+        usage.activated_at,
+        usage.expires_at,
+    );
+    if changed {
+        sqlx::query!(
+            "update esims set status = $2, data_used_mb = $3, activated_at = $4, expires_at = $5,
+                              updated_at = now()
+             where id = $1",
+            record.id as EsimId,
+            usage.status.as_str(),
+            usage.data_used_mb,
+            usage.activated_at,
+            usage.expires_at,
+        )
+        .execute(db)
+        .await?;
+        record.status = usage.status;
+        record.data_used_mb = usage.data_used_mb;
+        record.activated_at = usage.activated_at;
+        record.expires_at = usage.expires_at;
+    }
+    Ok(record)
+}
+
+/// Finds an eSIM's ICCID from our id or from the ICCID itself (for operator commands).
+pub async fn resolve_iccid(db: &PgPool, id_or_iccid: &str) -> anyhow::Result<String> {
+    if let Ok(id) = uuid::Uuid::parse_str(id_or_iccid) {
+        let iccid = sqlx::query_scalar!("select iccid from esims where id = $1", id)
+            .fetch_optional(db)
+            .await?;
+        return iccid.ok_or_else(|| anyhow::anyhow!("no eSIM with id {id_or_iccid}"));
+    }
+    if id_or_iccid.len() == 19 && id_or_iccid.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(id_or_iccid.to_owned());
+    }
+    anyhow::bail!("--esim `{id_or_iccid}` is neither an eSIM id nor an ICCID")
+}

@@ -1,0 +1,191 @@
+//! Extractors that fail with the JSON error envelope, never axum's plain-text rejections.
+//!
+//! [`ApiJson`] checks the media type (415), the size (413) and the JSON (400, naming each
+//! bad field). [`ApiQuery`] does the same for query strings. Both refuse unknown fields
+//! when the target type says `deny_unknown_fields`.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+
+use crate::error::{ApiError, FieldError};
+use crate::state::AppState;
+
+/// A JSON request body.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let limit = state.config.max_body_bytes;
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
+                    _ => ApiError::invalid_field("body", "the request body could not be read"),
+                })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// `application/json` or `application/<something>+json`, any parameters.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a JSON body, turning serde's errors into field errors partners can act on.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body we accept is an object; serde would otherwise read `[..]` as a struct.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        None => {
+            return Err(ApiError::invalid_field(
+                "body",
+                "is empty; send a JSON object",
+            ));
+        }
+        Some(_) => return Err(ApiError::invalid_field("body", "must be a JSON object")),
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            Category::Data => data_error(&path, &inner.to_string()),
+            Category::Syntax | Category::Eof | Category::Io => ApiError::InvalidRequest {
+                message: format!("malformed JSON: {}", strip_position(&inner.to_string())),
+                fields: vec![FieldError::new("body", "is not valid JSON")],
+            },
+        }
+    })?;
+    deserializer.end().map_err(|_| ApiError::InvalidRequest {
+        message: "malformed JSON: trailing characters after the object".to_owned(),
+        fields: vec![FieldError::new("body", "is not valid JSON")],
+    })?;
+    Ok(value)
+}
+
+/// A query string. An absent query string reads as empty.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                data_error(&path, &err.into_inner().to_string())
+            })
+    }
+}
+
+/// A serde data error (wrong type, unknown or missing field) as a 400 naming the field.
+fn data_error(path: &str, raw: &str) -> ApiError {
+    let message = strip_position(raw);
+    let nested = |name: &str| match path {
+        "." | "" => name.to_owned(),
+        parent => format!("{parent}.{name}"),
+    };
+    if let Some(name) = between(&message, "unknown field `", "`") {
+        // The path already ends at the unknown field itself.
+        let field = if path.ends_with(name) {
+            path.to_owned()
+        } else {
+            nested(name)
+        };
+        return ApiError::invalid_field(field, "is not a recognised field");
+    }
+    if let Some(name) = between(&message, "missing field `", "`") {
+        return ApiError::invalid_field(nested(name), "is required");
+    }
+    if let Some(name) = between(&message, "duplicate field `", "`") {
+        return ApiError::invalid_field(nested(name), "appears more than once");
+    }
+    let field = match path {
+        "." | "" => "body".to_owned(),
+        other => other.to_owned(),
+    };
+    let message = message
+        .replace("expected i64", "expected an integer")
+        .replace("expected u32", "expected an integer")
+        .replace("expected struct ", "expected a JSON object ");
+    ApiError::invalid_field(field, message)
+}
+
+/// serde_json appends " at line 1 column 20"; partners do not need it.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let rest = &text[text.find(start)? + start.len()..];
+    Some(&rest[..rest.find(end)?])
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Body {
+        plan_id: String,
+        quantity: Option<i64>,
+    }
+
+    fn field_of(err: ApiError) -> String {
+        match err {
+            ApiError::InvalidRequest { fields, .. } => fields[0].field.clone(),
+            other => panic!("expected a 400, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let parse = |s: &str| parse_json::<Body>(s.as_bytes()).unwrap_err();
+        assert_eq!(field_of(parse(r#"{"quantity":1}"#)), "planId");
+        assert_eq!(
+            field_of(parse(r#"{"planId":"x","quantity":"3"}"#)),
+            "quantity"
+        );
+        assert_eq!(field_of(parse(r#"{"planId":"x","extra":1}"#)), "extra");
+        assert_eq!(field_of(parse(r#"{"planId":"x""#)), "body");
+        assert_eq!(field_of(parse(r#"[1,2]"#)), "body");
+        assert_eq!(field_of(parse(r#"{"planId":"x"} trailing"#)), "body");
+        assert!(parse_json::<Body>(br#"{"planId":"x","quantity":2}"#).is_ok());
+    }
+}

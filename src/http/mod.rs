@@ -1,0 +1,117 @@
+//! The HTTP surface. Each resource module owns its `router()`; this module merges them,
+//! puts the `/v1` routes behind API-key authentication, and wraps everything in the
+//! middleware stack (outermost first): request id → tracing span → panic catcher →
+//! sensitive-header redaction → body limit.
+
+mod balance;
+mod countries;
+mod esims;
+mod extract;
+mod health;
+mod orders;
+mod packages;
+mod qr;
+mod request_id;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::http::{Request, Response, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+pub use extract::{ApiJson, ApiQuery};
+
+use crate::auth;
+use crate::error::{ApiError, NotFound};
+use crate::state::AppState;
+
+/// `{"status":"success","data": ...}`.
+#[derive(Debug, Serialize)]
+pub struct Success<T> {
+    status: &'static str,
+    data: T,
+}
+
+/// Wraps `data` in the success envelope.
+pub fn success<T: Serialize>(data: T) -> axum::Json<Success<T>> {
+    axum::Json(Success {
+        status: "success",
+        data,
+    })
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let partner_api = Router::new()
+        .merge(countries::router())
+        .merge(packages::router())
+        .merge(orders::router())
+        .merge(esims::router())
+        .merge(balance::router())
+        // route_layer: unknown paths stay 404 instead of turning into 401.
+        .route_layer(from_fn_with_state(state.clone(), auth::require_api_key));
+
+    Router::new()
+        .merge(partner_api)
+        .merge(qr::router())
+        .merge(health::router())
+        .fallback(|| async { ApiError::NotFound(NotFound::Route) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn(request_id::middleware))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(make_span)
+                        .on_request(())
+                        .on_response(on_response)
+                        // Failures are logged once, by ApiError, with their cause.
+                        .on_failure(()),
+                )
+                .layer(CatchPanicLayer::custom(|_panic| {
+                    ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+                }))
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    header::AUTHORIZATION,
+                ])),
+        )
+        .with_state(state)
+}
+
+/// One span per request. The route template, never the raw path: QR paths carry tokens.
+fn make_span(request: &Request<Body>) -> Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let request_id = request
+        .headers()
+        .get(request_id::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route,
+        request_id,
+        partner_id = tracing::field::Empty,
+    )
+}
+
+fn on_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = latency.as_millis() as u64,
+        "request finished"
+    );
+}

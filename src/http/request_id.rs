@@ -1,0 +1,52 @@
+//! `X-Request-Id`: echoed when the caller sent a sane one, generated otherwise, put on
+//! every response and into every error body.
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use uuid::Uuid;
+
+use crate::error::with_request_id;
+
+/// The header name.
+pub const HEADER: &str = "x-request-id";
+
+/// Assigns the request id, runs the request with it, and stamps the response.
+pub async fn middleware(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| is_sane(id))
+        .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
+    let value = HeaderValue::from_str(&id).expect("a sane request id is a valid header value");
+    request.headers_mut().insert(HEADER, value.clone());
+    let mut response = with_request_id(id, next.run(request)).await;
+    response.headers_mut().insert(HEADER, value);
+    response
+}
+
+/// 1–128 characters of `[A-Za-z0-9._:-]`: safe to log and to echo.
+fn is_sane(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_sane;
+
+    #[test]
+    fn only_plain_ids_are_echoed() {
+        assert!(is_sane("req-123_abc.DEF:9"));
+        assert!(is_sane(&"a".repeat(128)));
+        assert!(!is_sane(""));
+        assert!(!is_sane(&"a".repeat(129)));
+        assert!(!is_sane("has space"));
+        assert!(!is_sane("new\nline"));
+        assert!(!is_sane("<script>"));
+    }
+}

@@ -1,0 +1,161 @@
+//! Prepaid credits: one balance per partner and an append-only ledger of signed entries.
+//!
+//! Invariant: a partner's balance equals the sum of its entries and is never negative.
+//! Every change goes through [`post`], which updates the balance with one conditional
+//! `UPDATE` (row-locked, re-checked under READ COMMITTED, so concurrent debits can never
+//! overdraw) and appends the entry, in the caller's transaction. The table refuses
+//! UPDATE and DELETE (a trigger), and a unique index allows one debit and one refund per
+//! order.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::ids::{OrderId, PartnerId};
+use crate::money::Cents;
+
+/// Why an entry was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// Credits bought by the partner (positive).
+    Topup,
+    /// An order's cost (negative).
+    OrderDebit,
+    /// An order's cost given back (positive).
+    Refund,
+    /// An operator correction (either sign).
+    Adjustment,
+}
+
+impl EntryKind {
+    /// The name stored in the database and shown to partners.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Topup => "topup",
+            Self::OrderDebit => "order_debit",
+            Self::Refund => "refund",
+            Self::Adjustment => "adjustment",
+        }
+    }
+}
+
+/// A committed (once the caller commits) ledger entry.
+#[derive(Clone, Copy, Debug)]
+pub struct Posting {
+    /// The entry's id.
+    pub entry_id: i64,
+    /// The balance right after this entry.
+    pub balance_after: Cents,
+}
+
+/// Why an entry could not be posted.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// A debit larger than the balance. Nothing was written.
+    #[error("insufficient credits: balance {balance}, required {required}")]
+    InsufficientCredits {
+        /// The balance at the time of the attempt.
+        balance: Cents,
+        /// The amount asked for.
+        required: Cents,
+    },
+    /// The partner has no balance row (no such partner).
+    #[error("no credit account for this partner")]
+    NoAccount,
+    /// Database failure.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// A new entry to post.
+#[derive(Clone, Copy, Debug)]
+pub struct NewEntry<'a> {
+    /// The partner whose balance moves.
+    pub partner: PartnerId,
+    /// Why.
+    pub kind: EntryKind,
+    /// Signed amount: negative debits, positive credits. Never zero.
+    pub amount: Cents,
+    /// The order a debit or refund belongs to.
+    pub order: Option<OrderId>,
+    /// Free text for operators.
+    pub note: Option<&'a str>,
+}
+
+/// Moves the balance by `entry.amount` and appends the entry, in the caller's transaction.
+/// A debit that would take the balance below zero writes nothing and fails with
+/// [`LedgerError::InsufficientCredits`].
+pub async fn post(conn: &mut PgConnection, entry: NewEntry<'_>) -> Result<Posting, LedgerError> {
+    debug_assert_ne!(entry.amount, Cents::ZERO, "a ledger entry moves money");
+    // One statement decides and applies: the row lock makes concurrent debits queue, and
+    // READ COMMITTED re-evaluates the WHERE clause on the latest row version.
+    let balance_after = sqlx::query_scalar!(
+        r#"update balances
+              set balance_cents = balance_cents + $2, updated_at = now()
+            where partner_id = $1 and balance_cents + $2 >= 0
+        returning balance_cents"#,
+        entry.partner as PartnerId,
+        entry.amount.get(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+
+    let Some(balance_after) = balance_after else {
+        let balance = sqlx::query_scalar!(
+            "select balance_cents from balances where partner_id = $1",
+            entry.partner as PartnerId
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        return Err(match balance {
+            Some(balance) => LedgerError::InsufficientCredits {
+                balance: Cents::new(balance),
+                required: Cents::new(-entry.amount.get()),
+            },
+            None => LedgerError::NoAccount,
+        });
+    };
+
+    let entry_id = sqlx::query_scalar!(
+        r#"insert into ledger_entries
+               (partner_id, kind, amount_cents, balance_after_cents, order_id, note)
+           values ($1, $2, $3, $4, $5, $6)
+           returning id"#,
+        entry.partner as PartnerId,
+        entry.kind.as_str(),
+        entry.amount.get(),
+        balance_after,
+        entry.order as Option<OrderId>,
+        entry.note,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+
+    Ok(Posting {
+        entry_id,
+        balance_after: Cents::new(balance_after),
+    })
+}
+
+/// A partner's balance and when it last changed.
+#[derive(Clone, Copy, Debug)]
+pub struct Balance {
+    /// Current balance.
+    pub amount: Cents,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Reads a partner's balance.
+pub async fn balance(conn: &mut PgConnection, partner: PartnerId) -> Result<Balance, LedgerError> {
+    let row = sqlx::query!(
+        "select balance_cents, updated_at from balances where partner_id = $1",
+        partner as PartnerId
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(LedgerError::NoAccount)?;
+    Ok(Balance {
+        amount: Cents::new(row.balance_cents),
+        updated_at: row.updated_at,
+    })
+}

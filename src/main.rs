@@ -1,0 +1,20 @@
+//! The `tavaro` binary: parses the command line and hands over to [`tavaro::cli`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // A local .env is a convenience for development; real deployments set the environment.
+    let _ = dotenvy::dotenv();
+    let cli = tavaro::cli::Cli::parse();
+    match tavaro::cli::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line, with the cause chain, for the operator at the terminal.
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! The built-in simulator: an upstream that lives in our own Postgres (`sim_esims`), for
+//! local runs, demos and tests. It issues real-looking eSIMs (ICCIDs with a Luhn check
+//! digit, SM-DP+ address, activation codes), tracks usage so statuses move
+//! READY → ACTIVE → DEPLETED or EXPIRED, and injects latency and refusals on demand
+//! (`TAVARO_SIM_LATENCY_MS`, `TAVARO_SIM_FAILURE_RATE`).
+//!
+//! `tavaro sim use` and `tavaro sim expire` stand in for a traveller using data and for
+//! the calendar.
+
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use sqlx::PgPool;
+
+use super::{EsimUsage, Provider, ProviderError, ProvisionRequest, Provisioned, ProvisionedEsim};
+use crate::config::SimulatorConfig;
+use crate::esims::EsimStatus;
+
+/// The simulator provider.
+pub struct Simulator {
+    db: PgPool,
+    config: SimulatorConfig,
+}
+
+impl Simulator {
+    /// A simulator storing its state in `db`.
+    pub fn new(db: PgPool, config: SimulatorConfig) -> Self {
+        Self { db, config }
+    }
+}
+
+#[async_trait]
+impl Provider for Simulator {
+    fn name(&self) -> &'static str {
+        "simulator"
+    }
+
+    async fn provision(&self, request: &ProvisionRequest) -> Result<Provisioned, ProviderError> {
+        if !self.config.latency.is_zero() {
+            tokio::time::sleep(self.config.latency).await;
+        }
+        if self.config.failure_rate > 0.0 && rand::rng().random_bool(self.config.failure_rate) {
+            return Err(ProviderError::Rejected(
+                "simulated refusal: package out of stock".into(),
+            ));
+        }
+        let mut esims = Vec::with_capacity(request.quantity as usize);
+        let mut tx = self.db.begin().await.map_err(unavailable)?;
+        while esims.len() < request.quantity as usize {
+            let esim = ProvisionedEsim {
+                iccid: new_iccid(),
+                smdp_address: self.config.smdp_address.clone(),
+                activation_code: new_activation_code(),
+                provider_ref: None,
+            };
+            let inserted = sqlx::query!(
+                "insert into sim_esims (iccid, order_ref, smdp_address, activation_code, days, data_total_mb)
+                 values ($1, $2, $3, $4, $5, $6)
+                 on conflict (iccid) do nothing",
+                esim.iccid,
+                request.order_ref.to_string(),
+                esim.smdp_address,
+                esim.activation_code,
+                request.days,
+                request.data_mb,
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+            // An ICCID collision (1 in 10^16) just draws again.
+            if inserted == 1 {
+                esims.push(esim);
+            }
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Provisioned {
+            provider_order_ref: Some(format!("SIM-{}", request.order_ref)),
+            esims,
+        })
+    }
+
+    async fn usage(&self, iccid: &str) -> Result<EsimUsage, ProviderError> {
+        read_usage(&self.db, iccid)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| ProviderError::Rejected(format!("unknown ICCID {iccid}")))
+    }
+}
+
+/// The simulator's view of one eSIM, `None` if it never issued it.
+async fn read_usage(db: &PgPool, iccid: &str) -> Result<Option<EsimUsage>, sqlx::Error> {
+    let row = sqlx::query!(
+        "select data_total_mb, data_used_mb, activated_at, expires_at from sim_esims where iccid = $1",
+        iccid
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| EsimUsage {
+        status: status_of(
+            row.data_total_mb,
+            row.data_used_mb,
+            row.activated_at,
+            row.expires_at,
+            Utc::now(),
+        ),
+        data_used_mb: row.data_used_mb,
+        activated_at: row.activated_at,
+        expires_at: row.expires_at,
+    }))
+}
+
+fn unavailable(e: sqlx::Error) -> ProviderError {
+    ProviderError::Unavailable(format!("simulator store: {e}"))
+}
+
+/// Lifecycle status from usage and validity.
+pub fn status_of(
+    total_mb: Option<i32>,
+    used_mb: i64,
+    activated_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> EsimStatus {
+    if expires_at.is_some_and(|t| t <= now) {
+        EsimStatus::Expired
+    } else if total_mb.is_some_and(|total| used_mb >= i64::from(total)) {
+        EsimStatus::Depleted
+    } else if activated_at.is_some() {
+        EsimStatus::Active
+    } else {
+        EsimStatus::Ready
+    }
+}
+
+/// Records `mb` of data used on an eSIM. The first use activates it and starts its
+/// validity (`first-use` activation). Usage stops at the allowance.
+pub async fn record_usage(db: &PgPool, iccid: &str, mb: i64) -> anyhow::Result<EsimUsage> {
+    if mb <= 0 {
+        bail!("--mb must be a positive number of megabytes");
+    }
+    let before = read_usage(db, iccid)
+        .await?
+        .with_context(|| format!("the simulator has no eSIM with ICCID {iccid}"))?;
+    if before.status == EsimStatus::Expired {
+        bail!("this eSIM has expired: no more data can be used");
+    }
+    sqlx::query!(
+        "update sim_esims set
+            data_used_mb = case when data_total_mb is null then data_used_mb + $2
+                                else least(data_used_mb + $2, data_total_mb) end,
+            activated_at = coalesce(activated_at, now()),
+            expires_at = coalesce(expires_at, now() + make_interval(days => days))
+         where iccid = $1",
+        iccid,
+        mb
+    )
+    .execute(db)
+    .await?;
+    read_usage(db, iccid)
+        .await?
+        .context("eSIM vanished from the simulator")
+}
+
+/// Ends an eSIM's validity now.
+pub async fn expire(db: &PgPool, iccid: &str) -> anyhow::Result<EsimUsage> {
+    let updated = sqlx::query!(
+        "update sim_esims set expires_at = least(coalesce(expires_at, now()), now() - interval '1 second')
+         where iccid = $1",
+        iccid
+    )
+    .execute(db)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        bail!("the simulator has no eSIM with ICCID {iccid}");
+    }
+    read_usage(db, iccid)
+        .await?
+        .context("eSIM vanished from the simulator")
+}
+
+/// A 19-digit ICCID: `89` (telecom), `01` (country code), 14 random digits, Luhn digit.
+pub fn new_iccid() -> String {
+    let mut rng = rand::rng();
+    let mut digits = String::from("8901");
+    for _ in 0..14 {
+        digits.push(char::from(b'0' + rng.random_range(0..10u8)));
+    }
+    let check = luhn_check_digit(&digits);
+    digits.push(char::from(b'0' + check));
+    digits
+}
+
+/// The Luhn check digit for a string of digits.
+pub fn luhn_check_digit(digits: &str) -> u8 {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 0 {
+                let doubled = d * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                d
+            }
+        })
+        .sum();
+    ((10 - sum % 10) % 10) as u8
+}
+
+/// Whether a digit string passes the Luhn check.
+pub fn luhn_valid(digits: &str) -> bool {
+    match digits.len().checked_sub(1) {
+        Some(n) if digits.bytes().all(|b| b.is_ascii_digit()) => {
+            luhn_check_digit(&digits[..n]) == digits.as_bytes()[n] - b'0'
+        }
+        _ => false,
+    }
+}
+
+/// An activation code in the common `XXXXX-XXXXX-XXXXX-XXXXX` shape.
+fn new_activation_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..4)
+        .map(|_| {
+            (0..5)
+                .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn iccids_have_19_digits_start_with_89_and_pass_luhn() {
+        for _ in 0..1000 {
+            let iccid = new_iccid();
+            assert_eq!(iccid.len(), 19);
+            assert!(iccid.starts_with("89"));
+            assert!(luhn_valid(&iccid), "{iccid}");
+        }
+        // A known-good number from the Luhn literature, and a corrupted copy.
+        assert!(luhn_valid("79927398713"));
+        assert!(!luhn_valid("79927398710"));
+    }
+
+    #[test]
+    fn status_follows_usage_and_validity() {
+        let now = Utc::now();
+        let later = Some(now + Duration::days(3));
+        assert_eq!(status_of(Some(1024), 0, None, None, now), EsimStatus::Ready);
+        assert_eq!(
+            status_of(Some(1024), 10, Some(now), later, now),
+            EsimStatus::Active
+        );
+        assert_eq!(
+            status_of(Some(1024), 1024, Some(now), later, now),
+            EsimStatus::Depleted
+        );
+        assert_eq!(
+            status_of(None, 99_999, Some(now), later, now),
+            EsimStatus::Active
+        );
+        assert_eq!(
+            status_of(
+                Some(1024),
+                1024,
+                Some(now),
+                Some(now - Duration::seconds(1)),
+                now
+            ),
+            EsimStatus::Expired
+        );
+    }
+
+    #[test]
+    fn activation_codes_look_like_matching_ids() {
+        let code = new_activation_code();
+        assert_eq!(code.len(), 23);
+        assert_eq!(code.matches('-').count(), 3);
+    }
+}
