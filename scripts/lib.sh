@@ -53,3 +53,36 @@ url_with_db() {
   base="${url%/*}"
   echo "$base/$db$query"
 }
+
+# The tavaro binary built by `cargo build` (debug profile: quick to build, deps optimised).
+BIN="$ROOT/target/debug/tavaro"
+
+# Build without a database: sqlx macros read the committed .sqlx/ query data.
+build_binary() {
+  log "building tavaro"
+  (cd "$ROOT" && SQLX_OFFLINE=true cargo build --quiet --bin tavaro)
+}
+
+# Migrate, import the demo catalog, make sure the demo partner exists with credits, and
+# print a fresh API key for it (labelled $1) on stdout. Uses DATABASE_URL.
+seed_demo() {
+  local label="$1" key
+  "$BIN" migrate >/dev/null
+  "$BIN" catalog import "$ROOT/catalog/demo.json" >&2
+  if ! "$BIN" partner list --json | grep -q '"name": "demo"'; then
+    "$BIN" partner create --name demo --markup 20 >&2
+    "$BIN" credits add --partner demo --amount 1000.00 --note "demo credits" >&2
+  fi
+  key=$("$BIN" key create --partner demo --label "$label" | grep '^tvr_')
+  [ -n "$key" ] || die "could not create a demo API key"
+  echo "$key"
+}
+
+# Wait until a server answers /health at base URL $1.
+wait_for_health() {
+  for _ in $(seq 1 100); do
+    curl -fsS "$1/health" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  return 1
+}

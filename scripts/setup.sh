@@ -39,11 +39,11 @@ if [ -n "${DATABASE_URL:-}" ]; then
   exit 0
 fi
 
-BIN="$(pg_bindir)"
-if [ -z "$BIN" ]; then
+PG_BIN="$(pg_bindir)"
+if [ -z "$PG_BIN" ]; then
   apt_install postgresql
-  BIN="$(pg_bindir)"
-  [ -n "$BIN" ] || die "PostgreSQL installed but initdb not found"
+  PG_BIN="$(pg_bindir)"
+  [ -n "$PG_BIN" ] || die "PostgreSQL installed but initdb not found"
 fi
 command -v psql >/dev/null || apt_install postgresql-client
 
@@ -74,12 +74,12 @@ fi
 if [ ! -f "$PGDATA/PG_VERSION" ]; then
   log "creating the project-local PostgreSQL cluster in .data/pg"
   mkdir -p "$PGDATA"
-  run_pg "$BIN/initdb" -D "$PGDATA" -U tavaro -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  run_pg "$PG_BIN/initdb" -D "$PGDATA" -U tavaro -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
 fi
 
-if ! run_pg "$BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+if ! run_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
   log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-  run_pg "$BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 60 \
+  run_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='' -c max_connections=300 -c fsync=off -c synchronous_commit=off" \
     start >/dev/null || { tail -n 20 "$PGDATA/server.log" >&2; die "PostgreSQL did not start"; }
 fi

@@ -71,7 +71,7 @@ enum PartnerCommand {
         #[arg(long)]
         name: String,
         /// Markup in percent applied to catalog prices (e.g. 20 or 12.5).
-        #[arg(long, default_value = "0")]
+        #[arg(long, default_value = "0", allow_hyphen_values = true)]
         markup: String,
         /// Print {"id","name","markup"} as JSON.
         #[arg(long)]
@@ -134,7 +134,7 @@ enum CreditsCommand {
         #[arg(long)]
         partner: String,
         /// Amount in dollars, e.g. 100.00.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         amount: String,
         /// Note kept on the ledger entry.
         #[arg(long)]
@@ -152,7 +152,7 @@ enum SimCommand {
         #[arg(long)]
         esim: String,
         /// Megabytes used.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         mb: i64,
     },
     /// End a simulated eSIM's validity now.
@@ -165,6 +165,20 @@ enum SimCommand {
 
 /// Largest single top-up accepted from the CLI: a typo guard, not a business rule.
 const MAX_TOPUP: Cents = Cents::new(100_000_000 * 100);
+
+/// A command-line parsing error as one line: the problem, without the usage block.
+pub fn one_line(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let problem: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
+        .filter(|line| !line.is_empty())
+        .collect();
+    let problem = problem.join(" ");
+    let problem = problem.strip_prefix("error: ").unwrap_or(&problem);
+    format!("{problem} (see --help)")
+}
 
 /// Runs a parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -413,7 +427,7 @@ async fn sim(command: SimCommand, db: &PgPool) -> anyhow::Result<()> {
 
 fn print_usage(esim: &str, usage: &EsimUsage) {
     println!(
-        "eSIM {esim}: {} , {} MB used{}",
+        "eSIM {esim}: {}, {} MB used{}",
         usage.status.as_str(),
         usage.data_used_mb,
         usage

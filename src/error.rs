@@ -52,6 +52,24 @@ impl FieldError {
     }
 }
 
+/// `{"status":"error","error":{...},"requestId":"..."}`, fields in that order.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorEnvelope {
+    status: &'static str,
+    error: ErrorBody,
+    request_id: Option<String>,
+}
+
+/// The `error` object of the envelope.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Value>,
+}
+
 /// What was not found. Another partner's resource is "not found" too: never reveal which.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NotFound {
@@ -280,12 +298,16 @@ impl ApiError {
     }
 
     /// The JSON envelope for this error.
-    pub fn body(&self) -> Value {
-        let mut error = json!({ "code": self.code(), "message": self.message() });
-        if let Some(details) = self.details() {
-            error["details"] = details;
+    pub fn body(&self) -> ErrorEnvelope {
+        ErrorEnvelope {
+            status: "error",
+            error: ErrorBody {
+                code: self.code(),
+                message: self.message(),
+                details: self.details(),
+            },
+            request_id: current_request_id(),
         }
-        json!({ "status": "error", "error": error, "requestId": current_request_id() })
     }
 }
 

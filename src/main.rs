@@ -8,7 +8,18 @@ use clap::Parser;
 async fn main() -> ExitCode {
     // A local .env is a convenience for development; real deployments set the environment.
     let _ = dotenvy::dotenv();
-    let cli = tavaro::cli::Cli::parse();
+    let cli = match tavaro::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version are not errors.
+        Err(err) if !err.use_stderr() => {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            eprintln!("error: {}", tavaro::cli::one_line(&err));
+            return ExitCode::from(2);
+        }
+    };
     match tavaro::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

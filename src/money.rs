@@ -92,9 +92,13 @@ impl fmt::Display for Cents {
 }
 
 impl Serialize for Cents {
-    /// A JSON number of dollars with at most two decimals: `7.5`, `992.5`, `12.99`.
+    /// A JSON number of dollars with at most two decimals: `7.5`, `992.5`, `12.99`, `1000`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_f64(self.as_dollars_f64())
+        if self.0 % 100 == 0 {
+            serializer.serialize_i64(self.0 / 100)
+        } else {
+            serializer.serialize_f64(self.as_dollars_f64())
+        }
     }
 }
 

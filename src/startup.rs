@@ -23,7 +23,18 @@ pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     state: AppState,
-    background: Vec<JoinHandle<()>>,
+    background: BackgroundTasks,
+}
+
+/// Background tasks of one server, stopped when the server stops (or is dropped).
+struct BackgroundTasks(Vec<JoinHandle<()>>);
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 /// Connects a pool sized by the configuration.
@@ -84,7 +95,8 @@ impl Application {
         // Subscribe before serving, so no revocation can slip between start and subscribe.
         let mut changes = PgListener::connect_with(&state.db).await?;
         changes.listen_all([KEYS_CHANNEL, CATALOG_CHANNEL]).await?;
-        let background = vec![tokio::spawn(follow_changes(changes, state.clone()))];
+        let background =
+            BackgroundTasks(vec![tokio::spawn(follow_changes(changes, state.clone()))]);
 
         Ok(Self {
             listener,
@@ -111,9 +123,7 @@ impl Application {
         axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
-        for task in self.background {
-            task.abort();
-        }
+        drop(self.background);
         tracing::info!("stopped");
         Ok(())
     }

@@ -22,6 +22,7 @@ pub(super) fn router() -> Router<AppState> {
 struct BalanceView {
     balance: Cents,
     currency: &'static str,
+    #[serde(serialize_with = "super::time::rfc3339")]
     updated_at: DateTime<Utc>,
 }
 

@@ -35,12 +35,15 @@ struct EsimView {
     data_total_mb: Option<i32>,
     data_used_mb: i64,
     data_remaining_mb: Option<i64>,
+    #[serde(serialize_with = "super::time::rfc3339_opt")]
     activated_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "super::time::rfc3339_opt")]
     expires_at: Option<DateTime<Utc>>,
     lpa_code: String,
     qr_code_url: String,
     ios_install_url: String,
     android_install_url: String,
+    #[serde(serialize_with = "super::time::rfc3339")]
     created_at: DateTime<Utc>,
 }
 

@@ -12,6 +12,7 @@ mod orders;
 mod packages;
 mod qr;
 mod request_id;
+mod time;
 
 use std::time::Duration;
 

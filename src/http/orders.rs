@@ -154,6 +154,7 @@ struct OrderView {
     currency: &'static str,
     balance: Cents,
     customer_email: Option<String>,
+    #[serde(serialize_with = "super::time::rfc3339")]
     created_at: DateTime<Utc>,
     esims: Vec<OrderEsimView>,
 }

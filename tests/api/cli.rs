@@ -1,0 +1,292 @@
+//! The operator CLI as issued: the real binary against the test database.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{
+    TestApp, assert_error, database_url_of, demo_catalog_path, spawn_app, success_data,
+};
+
+fn tavaro(app: &TestApp, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tavaro"))
+        .args(args)
+        .env("DATABASE_URL", database_url_of(&app.db))
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the tavaro binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// Fails with exactly one line on stderr, starting `error:`.
+fn assert_one_line_error(output: &Output, needle: &str) {
+    assert!(!output.status.success(), "expected failure");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with("error:") && lines[0].contains(needle),
+        "{stderr}"
+    );
+}
+
+#[sqlx::test]
+async fn an_operator_onboards_a_partner_end_to_end(db: PgPool) {
+    let app = spawn_app(db).await;
+    let created: Value = serde_json::from_str(&stdout(&tavaro(
+        &app,
+        &[
+            "partner",
+            "create",
+            "--name",
+            "Nexus DMC",
+            "--markup",
+            "15",
+            "--json",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(created["name"], "Nexus DMC");
+    assert_eq!(created["markup"], 15);
+    let partner_id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created.as_object().unwrap().len(), 3, "{created}");
+
+    // --partner takes the id or the name.
+    stdout(&tavaro(
+        &app,
+        &[
+            "credits",
+            "add",
+            "--partner",
+            "Nexus DMC",
+            "--amount",
+            "100.00",
+            "--note",
+            "wire 42",
+        ],
+    ));
+    stdout(&tavaro(
+        &app,
+        &[
+            "credits",
+            "add",
+            "--partner",
+            &partner_id,
+            "--amount",
+            "0.5",
+        ],
+    ));
+
+    let key: Value = serde_json::from_str(&stdout(&tavaro(
+        &app,
+        &[
+            "key",
+            "create",
+            "--partner",
+            "Nexus DMC",
+            "--label",
+            "Production",
+            "--json",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(key["partnerId"], partner_id.as_str());
+    assert_eq!(key["label"], "Production");
+    let token = key["key"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("tvr_"));
+    assert_eq!(key.as_object().unwrap().len(), 4, "{key}");
+
+    let balance = success_data(app.get("/v1/balance", &token).await, StatusCode::OK).await;
+    assert_eq!(balance["balance"], json!(100.5));
+    assert_eq!(balance["currency"], "USD");
+    let countries = success_data(app.get("/v1/countries", &token).await, StatusCode::OK).await;
+    let ae = countries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "AE")
+        .unwrap()
+        .clone();
+    assert_eq!(ae["fromPrice"], json!(5.18), "4.50 × 1.15 = 5.175 → 5.18");
+
+    // The key is shown once: listings never contain the secret.
+    let listing = stdout(&tavaro(
+        &app,
+        &["key", "list", "--partner", "Nexus DMC", "--json"],
+    ));
+    assert!(!listing.contains(&token[token.len() - 20..]), "{listing}");
+    let keys: Value = serde_json::from_str(&listing).unwrap();
+    assert_eq!(keys[0]["label"], "Production");
+    let partners = stdout(&tavaro(&app, &["partner", "list"]));
+    assert!(
+        partners.contains("Nexus DMC") && partners.contains("100.50"),
+        "{partners}"
+    );
+
+    stdout(&tavaro(
+        &app,
+        &["key", "revoke", key["id"].as_str().unwrap()],
+    ));
+    let started = Instant::now();
+    while app.get("/v1/balance", &token).await.status() != StatusCode::UNAUTHORIZED {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "revocation not applied within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_one_line_error(
+        &tavaro(&app, &["key", "revoke", key["id"].as_str().unwrap()]),
+        "already revoked",
+    );
+}
+
+#[sqlx::test]
+async fn bad_operator_input_fails_with_one_line(db: PgPool) {
+    let app = spawn_app(db).await;
+    stdout(&tavaro(&app, &["partner", "create", "--name", "acme"]));
+    assert_one_line_error(
+        &tavaro(&app, &["partner", "create", "--name", "acme"]),
+        "already exists",
+    );
+    assert_one_line_error(
+        &tavaro(
+            &app,
+            &["partner", "create", "--name", "x", "--markup", "lots"],
+        ),
+        "--markup",
+    );
+    assert_one_line_error(
+        &tavaro(
+            &app,
+            &["credits", "add", "--partner", "acme", "--amount", "-5"],
+        ),
+        "--amount",
+    );
+    assert_one_line_error(
+        &tavaro(
+            &app,
+            &["credits", "add", "--partner", "acme", "--amount", "1.234"],
+        ),
+        "--amount",
+    );
+    assert_one_line_error(
+        &tavaro(
+            &app,
+            &["credits", "add", "--partner", "acme", "--amount", "0"],
+        ),
+        "--amount",
+    );
+    assert_one_line_error(
+        &tavaro(
+            &app,
+            &["credits", "add", "--partner", "nobody", "--amount", "5"],
+        ),
+        "nobody",
+    );
+    assert_one_line_error(
+        &tavaro(
+            &app,
+            &["key", "create", "--partner", "nobody", "--label", "x"],
+        ),
+        "nobody",
+    );
+    assert_one_line_error(
+        &tavaro(
+            &app,
+            &["key", "revoke", "00000000-0000-0000-0000-000000000000"],
+        ),
+        "no API key",
+    );
+    assert_one_line_error(
+        &tavaro(&app, &["catalog", "import", "/nonexistent.json"]),
+        "cannot read",
+    );
+    assert_one_line_error(
+        &tavaro(&app, &["sim", "use", "--esim", "nope", "--mb", "5"]),
+        "--esim",
+    );
+
+    let without_db = Command::new(env!("CARGO_BIN_EXE_tavaro"))
+        .args(["partner", "list"])
+        .env_remove("DATABASE_URL")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_one_line_error(&without_db, "DATABASE_URL");
+}
+
+#[sqlx::test]
+async fn the_simulator_commands_drive_esim_status(db: PgPool) {
+    let app = spawn_app(db).await;
+    stdout(&tavaro(
+        &app,
+        &["catalog", "import", demo_catalog_path().to_str().unwrap()],
+    ));
+    let partner = app.create_partner("acme", "0", "50.00").await;
+    let order = success_data(
+        app.order(&partner.key, &json!({"planId": "ae-1gb-7d"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let esim_id = order["esims"][0]["esimId"].as_str().unwrap().to_owned();
+    let path = format!("/v1/esim/{esim_id}");
+
+    let out = stdout(&tavaro(
+        &app,
+        &["sim", "use", "--esim", &esim_id, "--mb", "300"],
+    ));
+    assert!(out.contains("ACTIVE"), "{out}");
+    let status = success_data(app.get(&path, &partner.key).await, StatusCode::OK).await;
+    assert_eq!(
+        (status["status"].as_str(), status["dataUsedMb"].as_i64()),
+        (Some("ACTIVE"), Some(300))
+    );
+
+    stdout(&tavaro(
+        &app,
+        &[
+            "sim",
+            "use",
+            "--esim",
+            order["esims"][0]["iccid"].as_str().unwrap(),
+            "--mb",
+            "5000",
+        ],
+    ));
+    let status = success_data(app.get(&path, &partner.key).await, StatusCode::OK).await;
+    assert_eq!(status["status"], "DEPLETED");
+
+    stdout(&tavaro(&app, &["sim", "expire", "--esim", &esim_id]));
+    let status = success_data(app.get(&path, &partner.key).await, StatusCode::OK).await;
+    assert_eq!(status["status"], "EXPIRED");
+    assert_one_line_error(
+        &tavaro(&app, &["sim", "use", "--esim", &esim_id, "--mb", "1"]),
+        "expired",
+    );
+
+    // Suspension through the CLI.
+    stdout(&tavaro(&app, &["partner", "suspend", "--partner", "acme"]));
+    let started = Instant::now();
+    loop {
+        let response = app.get("/v1/balance", &partner.key).await;
+        if response.status() == StatusCode::FORBIDDEN {
+            assert_error(response, StatusCode::FORBIDDEN, "partner_suspended").await;
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

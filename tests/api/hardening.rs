@@ -1,0 +1,209 @@
+//! Whatever arrives, the answer is a JSON envelope with a stable code: never a 500, never
+//! a plain-text rejection.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{assert_error, spawn_app};
+
+#[sqlx::test]
+async fn a_body_over_the_limit_is_413(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let huge = json!({"planId": "ae-5gb-7d", "reference": "x".repeat(70 * 1024)});
+    let body = assert_error(
+        app.order(&partner.key, &huge).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
+    assert_eq!(body["error"]["details"]["limitBytes"], 65_536);
+    assert_eq!(app.balance_cents(partner.id).await, 10_000);
+}
+
+#[sqlx::test]
+async fn a_body_that_is_not_json_is_415(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data"),
+        None,
+    ] {
+        let mut request = app
+            .client
+            .post(format!("{}/v1/order", app.address))
+            .bearer_auth(&partner.key)
+            .body(r#"{"planId":"ae-5gb-7d"}"#);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_error(
+            response,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        )
+        .await;
+    }
+    // Parameters on the JSON media type are fine.
+    let response = app
+        .client
+        .post(format!("{}/v1/order", app.address))
+        .bearer_auth(&partner.key)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(r#"{"planId":"ae-1gb-7d"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+#[sqlx::test]
+async fn unknown_routes_and_methods_answer_json(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "0").await;
+    assert_error(
+        app.get("/v1/nothing-here", &partner.key).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let response = app
+        .client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    let response = app
+        .client
+        .delete(format!("{}/v1/balance", app.address))
+        .bearer_auth(&partner.key)
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        response,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+}
+
+#[sqlx::test]
+async fn sane_request_ids_are_echoed_and_others_replaced(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "0").await;
+    let response = app
+        .client
+        .get(format!("{}/v1/balance", app.address))
+        .bearer_auth(&partner.key)
+        .header("x-request-id", "booking-42.retry_1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "booking-42.retry_1");
+    let response = app
+        .client
+        .get(format!("{}/v1/balance", app.address))
+        .header("x-request-id", "<script>alert(1)</script>")
+        .send()
+        .await
+        .unwrap();
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    let body = assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_eq!(body["requestId"], id);
+}
+
+#[sqlx::test]
+async fn no_malformed_request_gets_a_500_or_a_non_json_error(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let deep = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
+    let bodies: Vec<String> = vec![
+        String::new(),
+        "{".into(),
+        "}".into(),
+        "\"planId\"".into(),
+        "12".into(),
+        "true".into(),
+        "{\"planId\": null}".into(),
+        "{\"planId\": [\"ae-5gb-7d\"]}".into(),
+        "{\"planId\": {\"$gt\": \"\"}}".into(),
+        "{\"planId\": \"ae-5gb-7d\", \"planId\": \"ae-1gb-7d\"}".into(),
+        "{\"planId\": \"ae-5gb-7d\", \"quantity\": 99999999999999999999999}".into(),
+        "{\"planId\": \"ae-5gb-7d\", \"quantity\": 1e309}".into(),
+        "{\"planId\": \"ae-5gb-7d\", \"quantity\": NaN}".into(),
+        "{\"planId\": \"\\u0000\"}".into(),
+        "{\"planId\": \"\\ud800\"}".into(),
+        "{\"planId\": \"ae-5gb-7d\", \"reference\": \"a\\u0007b\"}".into(),
+        format!("{{\"planId\": {deep}}}"),
+        format!("{{\"planId\": \"{}\"}}", "é".repeat(2000)),
+    ];
+    for body in &bodies {
+        let response = app
+            .client
+            .post(format!("{}/v1/order", app.address))
+            .bearer_auth(&partner.key)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(status.is_client_error(), "{body:.60} → {status}");
+        let json: Value = response.json().await.expect("JSON error body");
+        assert_eq!(json["status"], "error");
+    }
+    // Invalid UTF-8 in the body.
+    let response = app
+        .client
+        .post(format!("{}/v1/order", app.address))
+        .bearer_auth(&partner.key)
+        .header("content-type", "application/json")
+        .body(vec![b'{', 0xff, 0xfe, b'}'])
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+
+    let queries = [
+        "/v1/packages?country=%00",
+        "/v1/packages?days=99999999999999999999",
+        "/v1/packages?country=AE&country=FR",
+        "/v1/packages?%ZZ=1",
+        "/v1/countries?geography=",
+        "/v1/esim/%2e%2e%2f%2e%2e",
+    ];
+    for path in queries {
+        let response = app.get(path, &partner.key).await;
+        let status = response.status();
+        assert!(status.is_client_error(), "{path} → {status}");
+        let json: Value = response.json().await.expect("JSON error body");
+        assert_eq!(json["status"], "error", "{path}");
+    }
+    for method in [Method::PUT, Method::PATCH, Method::DELETE] {
+        let response = app
+            .client
+            .request(method.clone(), format!("{}/v1/order", app.address))
+            .bearer_auth(&partner.key)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error(), "{method}");
+        let json: Value = response.json().await.expect("JSON error body");
+        assert_eq!(json["status"], "error");
+    }
+    assert_eq!(
+        app.balance_cents(partner.id).await,
+        10_000,
+        "nothing was charged"
+    );
+}

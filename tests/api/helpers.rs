@@ -1,0 +1,269 @@
+//! Test harness: spawn the app on port 0 against the test database, create partners and
+//! keys through the library, and talk HTTP with reqwest.
+
+use std::path::Path;
+use std::sync::Once;
+
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use sqlx::PgPool;
+use tavaro::catalog::{self, CatalogFile};
+use tavaro::config::{Config, LogFormat};
+use tavaro::ids::PartnerId;
+use tavaro::ledger::{self, EntryKind, NewEntry};
+use tavaro::money::Cents;
+use tavaro::startup::Application;
+use tavaro::state::AppState;
+
+/// A running server and what tests need to poke at it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// The test database.
+    pub db: PgPool,
+    /// The server's state (key verifier counters, catalog, ...).
+    pub state: AppState,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Drop for TestApp {
+    /// Stops the server, so its connections go back before the test database is dropped.
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// A partner with one working key.
+#[derive(Clone, Debug)]
+pub struct TestPartner {
+    pub id: PartnerId,
+    pub key: String,
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // `TEST_LOG=1 cargo test` shows the server's logs.
+        if std::env::var("TEST_LOG").is_ok() {
+            tavaro::telemetry::init(LogFormat::Text, "debug,sqlx=warn", std::io::stdout);
+        } else {
+            tavaro::telemetry::init(LogFormat::Text, "off", std::io::sink);
+        }
+    });
+}
+
+/// The configuration tests start from: defaults, port 0, no environment.
+pub fn test_config() -> Config {
+    Config::from_vars(|name| match name {
+        "DATABASE_URL" => Some("postgres://unused-the-pool-is-given".to_owned()),
+        "TAVARO_LISTEN_ADDR" => Some("127.0.0.1:0".to_owned()),
+        _ => None,
+    })
+    .expect("test configuration is valid")
+}
+
+/// Spawns the app with the demo catalog loaded.
+pub async fn spawn_app(db: PgPool) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// Spawns the app with the demo catalog and an adjusted configuration.
+pub async fn spawn_app_with(db: PgPool, configure: impl FnOnce(&mut Config)) -> TestApp {
+    init_logs();
+    import_demo_catalog(&db).await;
+    let mut config = test_config();
+    configure(&mut config);
+    let app = Application::build_with_pool(config, db.clone())
+        .await
+        .expect("the app builds");
+    let address = format!("http://{}", app.address());
+    let state = app.state().clone();
+    let server = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        db,
+        state,
+        client: reqwest::Client::new(),
+        server,
+    }
+}
+
+/// Loads `catalog/demo.json` into the database.
+pub async fn import_demo_catalog(db: &PgPool) {
+    let file = CatalogFile::read(&demo_catalog_path()).expect("the demo catalog is valid");
+    catalog::import_file(db, &file)
+        .await
+        .expect("the demo catalog imports");
+}
+
+/// Path of the demo catalog.
+pub fn demo_catalog_path() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/demo.json")
+}
+
+impl TestApp {
+    /// Creates a partner with `credits` dollars and one key labelled `Production`.
+    pub async fn create_partner(
+        &self,
+        name: &str,
+        markup_percent: &str,
+        credits: &str,
+    ) -> TestPartner {
+        let markup = tavaro::partners::parse_markup_percent(markup_percent).unwrap();
+        let mut tx = self.db.begin().await.unwrap();
+        let partner = tavaro::partners::create(&mut tx, name, markup)
+            .await
+            .unwrap();
+        let amount = Cents::parse_dollars(credits).unwrap();
+        if amount > Cents::ZERO {
+            ledger::post(
+                &mut tx,
+                NewEntry {
+                    partner: partner.id,
+                    kind: EntryKind::Topup,
+                    amount,
+                    order: None,
+                    note: Some("test credits"),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let key = tavaro::auth::create_key(&self.db, partner.id, "Production")
+            .await
+            .unwrap();
+        TestPartner {
+            id: partner.id,
+            key: key.token.expose().clone(),
+        }
+    }
+
+    /// A new key for an existing partner.
+    pub async fn create_key(&self, partner: &TestPartner, label: &str) -> (String, String) {
+        let key = tavaro::auth::create_key(&self.db, partner.id, label)
+            .await
+            .unwrap();
+        (key.id.to_string(), key.token.expose().clone())
+    }
+
+    /// GET with a bearer key.
+    pub async fn get(&self, path: &str, key: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// POST a JSON body with a bearer key.
+    pub async fn post_json(&self, path: &str, key: &str, body: &Value) -> Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// `POST /v1/order`.
+    pub async fn order(&self, key: &str, body: &Value) -> Response {
+        self.post_json("/v1/order", key, body).await
+    }
+
+    /// Balance in cents, straight from the database.
+    pub async fn balance_cents(&self, partner: PartnerId) -> i64 {
+        sqlx::query_scalar::<_, i64>("select balance_cents from balances where partner_id = $1")
+            .bind(partner.0)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
+    /// Sum of the partner's ledger entries, in cents.
+    pub async fn ledger_sum(&self, partner: PartnerId) -> i64 {
+        sqlx::query_scalar::<_, Option<i64>>(
+            "select sum(amount_cents)::bigint from ledger_entries where partner_id = $1",
+        )
+        .bind(partner.0)
+        .fetch_one(&self.db)
+        .await
+        .unwrap()
+        .unwrap_or(0)
+    }
+
+    /// Number of rows in a table for a partner.
+    pub async fn count(&self, table: &str, partner: PartnerId) -> i64 {
+        sqlx::query_scalar::<_, i64>(&format!(
+            "select count(*) from {table} where partner_id = $1"
+        ))
+        .bind(partner.0)
+        .fetch_one(&self.db)
+        .await
+        .unwrap()
+    }
+}
+
+/// Asserts an error response: status, `code`, envelope shape, JSON content type and a
+/// request id. Returns the body.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "unexpected status for {code}");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "content type {content_type}"
+    );
+    let request_id = response.headers().get("x-request-id").cloned();
+    let body: Value = response.json().await.expect("error body is JSON");
+    assert_eq!(body["status"], "error", "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    let request_id = request_id.expect("x-request-id header");
+    assert_eq!(body["requestId"], request_id.to_str().unwrap(), "{body}");
+    body
+}
+
+/// Reads a success envelope, asserting the status, and returns `data`.
+pub async fn success_data(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.expect("JSON body");
+    assert_eq!(body["status"], "success", "{body}");
+    body["data"].clone()
+}
+
+/// Dollars in a JSON number, as cents (exact for two decimals).
+pub fn cents(value: &Value) -> i64 {
+    (value.as_f64().expect("a number") * 100.0).round() as i64
+}
+
+/// The database URL of the test database behind `db` (for running the CLI).
+pub fn database_url_of(db: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for tests");
+    let name = db
+        .connect_options()
+        .get_database()
+        .expect("a database name")
+        .to_owned();
+    let (without_query, query) = match base.split_once('?') {
+        Some((url, q)) => (url.to_owned(), format!("?{q}")),
+        None => (base.clone(), String::new()),
+    };
+    let prefix = without_query
+        .rsplit_once('/')
+        .map_or(without_query.as_str(), |(p, _)| p);
+    format!("{prefix}/{name}{query}")
+}

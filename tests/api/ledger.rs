@@ -1,0 +1,87 @@
+//! The ledger's guarantees hold in the database itself, whatever the code does.
+
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::spawn_app;
+
+#[sqlx::test]
+async fn ledger_rows_cannot_be_updated_deleted_or_truncated(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    for statement in [
+        "update ledger_entries set amount_cents = 1000000 where partner_id = $1",
+        "delete from ledger_entries where partner_id = $1",
+    ] {
+        let err = sqlx::query(statement)
+            .bind(partner.id.0)
+            .execute(&app.db)
+            .await
+            .expect_err(statement);
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
+    let err = sqlx::query("truncate ledger_entries cascade")
+        .execute(&app.db)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    assert_eq!(app.ledger_sum(partner.id).await, 10_000);
+}
+
+#[sqlx::test]
+async fn a_balance_can_never_go_negative(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "1.00").await;
+    let err = sqlx::query("update balances set balance_cents = -1 where partner_id = $1")
+        .bind(partner.id.0)
+        .execute(&app.db)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("check constraint"), "{err}");
+}
+
+#[sqlx::test]
+async fn an_order_can_be_debited_only_once_and_refunded_only_once(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let data: serde_json::Value = app
+        .order(&partner.key, &json!({"planId": "ae-1gb-7d"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let order_id = uuid::Uuid::parse_str(data["data"]["orderId"].as_str().unwrap()).unwrap();
+    let insert =
+        "insert into ledger_entries (partner_id, kind, amount_cents, balance_after_cents, order_id)
+                  values ($1, $2, $3, 0, $4)";
+    let err = sqlx::query(insert)
+        .bind(partner.id.0)
+        .bind("order_debit")
+        .bind(-450_i64)
+        .bind(order_id)
+        .execute(&app.db)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("ledger_entries_one_debit_per_order"),
+        "{err}"
+    );
+    for _ in 0..2 {
+        let _ = sqlx::query(insert)
+            .bind(partner.id.0)
+            .bind("refund")
+            .bind(450_i64)
+            .bind(order_id)
+            .execute(&app.db)
+            .await;
+    }
+    let refunds: i64 = sqlx::query_scalar(
+        "select count(*) from ledger_entries where order_id = $1 and kind = 'refund'",
+    )
+    .bind(order_id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(refunds, 1);
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real server over HTTP, on a fresh Postgres database per test
+//! (`#[sqlx::test]`), with the simulator or a wiremock server as the upstream.
+
+mod auth;
+mod catalog;
+mod cli;
+mod esims;
+mod hardening;
+mod helpers;
+mod ledger;
+mod orders;

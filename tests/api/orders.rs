@@ -1,0 +1,301 @@
+//! `POST /v1/order`: validation, the debit, the provider, and the money invariants.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tavaro::provider::simulator::luhn_valid;
+
+use crate::helpers::{
+    TestApp, TestPartner, assert_error, cents, spawn_app, spawn_app_with, success_data,
+};
+
+async fn order_count(app: &TestApp, partner: &TestPartner) -> i64 {
+    app.count("orders", partner.id).await
+}
+
+#[sqlx::test]
+async fn an_order_debits_the_net_price_and_returns_installable_esims(db: PgPool) {
+    let app = spawn_app(db).await;
+    // 20% markup: the catalog shows 9.00, but the partner pays the 7.50 net price.
+    let partner = app.create_partner("acme", "20", "1000.00").await;
+    let response = app
+        .order(
+            &partner.key,
+            &json!({"planId": "ae-5gb-7d", "quantity": 1, "customerEmail": "traveller@example.com", "reference": "BK-12345"}),
+        )
+        .await;
+    let data = success_data(response, StatusCode::CREATED).await;
+    assert_eq!(data["status"], "completed");
+    assert_eq!(data["planId"], "ae-5gb-7d");
+    assert_eq!(data["reference"], "BK-12345");
+    assert_eq!(data["customerEmail"], "traveller@example.com");
+    assert_eq!(data["quantity"], 1);
+    assert_eq!(data["unitCost"], json!(7.5));
+    assert_eq!(data["totalCost"], json!(7.5));
+    assert_eq!(data["currency"], "USD");
+    assert_eq!(data["balance"], json!(992.5));
+    assert!(uuid::Uuid::parse_str(data["orderId"].as_str().unwrap()).is_ok());
+    let created_at = data["createdAt"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created_at).is_ok(),
+        "{created_at}"
+    );
+
+    let esims = data["esims"].as_array().unwrap();
+    assert_eq!(esims.len(), 1);
+    let esim = &esims[0];
+    let iccid = esim["iccid"].as_str().unwrap();
+    assert_eq!(iccid.len(), 19);
+    assert!(iccid.starts_with("89") && luhn_valid(iccid), "{iccid}");
+    assert_eq!(esim["status"], "READY");
+    let smdp = esim["smdpAddress"].as_str().unwrap();
+    let code = esim["activationCode"].as_str().unwrap();
+    let lpa = format!("LPA:1${smdp}${code}");
+    assert_eq!(esim["lpaCode"], lpa.as_str());
+    assert_eq!(
+        esim["iosInstallUrl"],
+        format!("https://esimsetup.apple.com/esim_qrcode_provisioning?carddata={lpa}")
+    );
+    assert_eq!(
+        esim["androidInstallUrl"],
+        format!("https://esimsetup.android.com/esim_qrcode_provisioning?carddata={lpa}")
+    );
+    let qr = esim["qrCodeUrl"].as_str().unwrap();
+    assert!(
+        qr.starts_with(&format!("{}/qr/", app.address)) && qr.ends_with(".png"),
+        "{qr}"
+    );
+
+    assert_eq!(app.balance_cents(partner.id).await, 99_250);
+    assert_eq!(app.ledger_sum(partner.id).await, 99_250);
+    let (kind, amount): (String, i64) = sqlx::query_as(
+        "select kind, amount_cents from ledger_entries where partner_id = $1 order by id desc limit 1",
+    )
+    .bind(partner.id.0)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((kind.as_str(), amount), ("order_debit", -750));
+}
+
+#[sqlx::test]
+async fn quantity_defaults_to_one_and_several_esims_are_all_distinct(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let one = success_data(
+        app.order(&partner.key, &json!({"planId": "ae-1gb-7d"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(one["quantity"], 1);
+    assert_eq!(one["esims"].as_array().unwrap().len(), 1);
+
+    let three = success_data(
+        app.order(&partner.key, &json!({"planId": "ae-1gb-7d", "quantity": 3}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let esims = three["esims"].as_array().unwrap();
+    assert_eq!(esims.len(), 3);
+    assert_eq!(cents(&three["totalCost"]), 3 * cents(&three["unitCost"]));
+    let mut iccids: Vec<&str> = esims.iter().map(|e| e["iccid"].as_str().unwrap()).collect();
+    iccids.dedup();
+    assert_eq!(iccids.len(), 3);
+    assert!(three["reference"].is_null() && three["customerEmail"].is_null());
+}
+
+#[sqlx::test]
+async fn each_invalid_field_gets_a_400_naming_it_and_nothing_is_charged(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"planId": "ae-5gb-7d", "quantity": 0}), "quantity"),
+        (json!({"planId": "ae-5gb-7d", "quantity": 11}), "quantity"),
+        (json!({"planId": "ae-5gb-7d", "quantity": "3"}), "quantity"),
+        (json!({"planId": "ae-5gb-7d", "quantity": -1}), "quantity"),
+        (json!({"planId": "ae-5gb-7d", "quantity": 1.5}), "quantity"),
+        (json!({"planId": "ae-5gb-7d", "quantity": 1e30}), "quantity"),
+        (json!({"quantity": 1}), "planId"),
+        (json!({"planId": 42}), "planId"),
+        (json!({"planId": ""}), "planId"),
+        (
+            json!({"planId": "ae-5gb-7d", "customerEmail": "not-an-email"}),
+            "customerEmail",
+        ),
+        (
+            json!({"planId": "ae-5gb-7d", "customerEmail": "a@b"}),
+            "customerEmail",
+        ),
+        (
+            json!({"planId": "ae-5gb-7d", "reference": "x".repeat(65)}),
+            "reference",
+        ),
+        (json!({"planId": "ae-5gb-7d", "reference": ""}), "reference"),
+        (json!({"planId": "ae-5gb-7d", "promo": "FREE"}), "promo"),
+    ];
+    for (body, field) in cases {
+        let response = app.order(&partner.key, &body).await;
+        let error = assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+        let fields = error["error"]["details"]["fields"].as_array().unwrap();
+        assert!(
+            fields.iter().any(|f| f["field"] == field),
+            "{body} → {error}"
+        );
+    }
+    for raw in [
+        "{\"planId\": ",
+        "not json",
+        "",
+        "[]",
+        "null",
+        "{\"planId\":\"ae-5gb-7d\"}{}",
+    ] {
+        let response = app
+            .client
+            .post(format!("{}/v1/order", app.address))
+            .bearer_auth(&partner.key)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        let error = assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+        assert_eq!(
+            error["error"]["details"]["fields"][0]["field"], "body",
+            "{raw:?}"
+        );
+    }
+    assert_eq!(app.balance_cents(partner.id).await, 10_000);
+    assert_eq!(order_count(&app, &partner).await, 0);
+}
+
+#[sqlx::test]
+async fn an_unknown_plan_is_404_and_charges_nothing(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let response = app
+        .order(&partner.key, &json!({"planId": "atlantis-1gb-7d"}))
+        .await;
+    assert_error(response, StatusCode::NOT_FOUND, "plan_not_found").await;
+    assert_eq!(app.balance_cents(partner.id).await, 10_000);
+    assert_eq!(order_count(&app, &partner).await, 0);
+}
+
+#[sqlx::test]
+async fn short_of_credits_is_402_with_nothing_written(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "10.00").await;
+    let entries_before = app.count("ledger_entries", partner.id).await;
+    let response = app
+        .order(&partner.key, &json!({"planId": "ae-5gb-7d", "quantity": 2}))
+        .await;
+    let body = assert_error(
+        response,
+        StatusCode::PAYMENT_REQUIRED,
+        "insufficient_credits",
+    )
+    .await;
+    assert_eq!(body["error"]["details"]["required"], json!(15));
+    assert_eq!(body["error"]["details"]["balance"], json!(10));
+    assert_eq!(body["error"]["details"]["currency"], "USD");
+    assert_eq!(app.balance_cents(partner.id).await, 1_000);
+    assert_eq!(order_count(&app, &partner).await, 0);
+    assert_eq!(
+        app.count("ledger_entries", partner.id).await,
+        entries_before
+    );
+    assert_eq!(app.count("esims", partner.id).await, 0);
+}
+
+#[sqlx::test]
+async fn a_hundred_concurrent_orders_against_a_balance_for_25_sell_exactly_25(db: PgPool) {
+    let app = Arc::new(spawn_app(db).await);
+    // ae-1gb-7d costs 4.50 net: 25 of them are 112.50.
+    let partner = app.create_partner("acme", "0", "112.50").await;
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let app = app.clone();
+            let key = partner.key.clone();
+            tokio::spawn(async move {
+                app.order(&key, &json!({"planId": "ae-1gb-7d"}))
+                    .await
+                    .status()
+            })
+        })
+        .collect();
+    let mut created = 0;
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::PAYMENT_REQUIRED => refused += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!((created, refused), (25, 75));
+    assert_eq!(app.balance_cents(partner.id).await, 0);
+    assert_eq!(app.ledger_sum(partner.id).await, 0);
+    assert_eq!(order_count(&app, &partner).await, 25);
+    assert_eq!(app.count("esims", partner.id).await, 25);
+    let sim_esims: i64 = sqlx::query_scalar("select count(*) from sim_esims")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(sim_esims, 25, "the provider issued exactly 25 eSIMs");
+}
+
+#[sqlx::test]
+async fn a_provider_refusal_is_refunded_and_answered_502(db: PgPool) {
+    let app = spawn_app_with(db, |c| c.simulator.failure_rate = 1.0).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let response = app
+        .order(&partner.key, &json!({"planId": "ae-5gb-7d"}))
+        .await;
+    let body = assert_error(response, StatusCode::BAD_GATEWAY, "upstream_error").await;
+    assert_eq!(body["error"]["details"]["refunded"], true);
+    assert_eq!(app.balance_cents(partner.id).await, 10_000);
+    assert_eq!(app.ledger_sum(partner.id).await, 10_000);
+    let (status, kinds): (String, Vec<String>) = sqlx::query_as(
+        "select o.status, array_agg(l.kind order by l.id)
+         from orders o join ledger_entries l on l.order_id = o.id
+         where o.partner_id = $1 group by o.status",
+    )
+    .bind(partner.id.0)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(status, "failed");
+    assert_eq!(kinds, ["order_debit", "refund"]);
+    assert_eq!(app.count("esims", partner.id).await, 0);
+}
+
+#[sqlx::test]
+async fn a_provider_that_does_not_answer_in_time_leaves_the_order_processing_not_refunded(
+    db: PgPool,
+) {
+    let app = spawn_app_with(db, |c| {
+        c.simulator.latency = Duration::from_millis(1_500);
+        c.provider_timeout = Duration::from_millis(200);
+    })
+    .await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let response = app
+        .order(&partner.key, &json!({"planId": "ae-5gb-7d"}))
+        .await;
+    let data = success_data(response, StatusCode::ACCEPTED).await;
+    assert_eq!(data["status"], "processing");
+    assert_eq!(data["esims"], json!([]));
+    // Unknown is not failed: the debit stands until the provider is asked.
+    assert_eq!(app.balance_cents(partner.id).await, 9_250);
+    let status: String = sqlx::query_scalar("select status from orders where partner_id = $1")
+        .bind(partner.id.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "processing");
+}
