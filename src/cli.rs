@@ -17,6 +17,7 @@ use crate::config::{self, Config, LogFormat};
 use crate::esims;
 use crate::ledger::{self, EntryKind, NewEntry};
 use crate::money::Cents;
+use crate::orders::reconcile;
 use crate::partners;
 use crate::provider::EsimUsage;
 use crate::provider::simulator;
@@ -52,6 +53,33 @@ enum Command {
     /// Drive the built-in simulator provider (demos and tests).
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Inspect orders.
+    #[command(subcommand)]
+    Orders(OrdersCommand),
+    /// Check the credits ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OrdersCommand {
+    /// Orders reconciliation could not settle in time: look at them with the provider.
+    Stuck {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LedgerCommand {
+    /// Check every balance, entry and order against the ledger invariants; exits non-zero
+    /// naming each offender.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,6 +265,56 @@ async fn admin(command: Command, db: &PgPool) -> anyhow::Result<()> {
         Command::Key(command) => key(command, db).await?,
         Command::Credits(command) => credits(command, db).await?,
         Command::Sim(command) => sim(command, db).await?,
+        Command::Orders(OrdersCommand::Stuck { json }) => {
+            let stuck = reconcile::stuck(db).await?;
+            if json {
+                print_json(&stuck);
+            } else if stuck.is_empty() {
+                println!("No stuck orders.");
+            } else {
+                println!(
+                    "{:<36}  {:<20}  {:<10}  {:>10}  {:<20}  {:>8}  LAST ERROR",
+                    "ORDER", "PARTNER", "STATUS", "DEBITED", "PLACED", "ATTEMPTS"
+                );
+                for o in stuck {
+                    println!(
+                        "{:<36}  {:<20}  {:<10}  {:>10}  {:<20}  {:>8}  {}",
+                        o.order_id,
+                        o.partner,
+                        o.status,
+                        o.total_cost.to_string(),
+                        o.created_at.format("%Y-%m-%d %H:%M:%S"),
+                        o.attempts,
+                        o.last_error.unwrap_or_default()
+                    );
+                }
+            }
+        }
+        Command::Ledger(LedgerCommand::Verify { json }) => {
+            let report = ledger::verify(db).await?;
+            if json {
+                print_json(&report);
+            } else {
+                for finding in &report.findings {
+                    let partner = finding
+                        .partner_id
+                        .map(|p| format!("partner {p}: "))
+                        .unwrap_or_default();
+                    println!("{partner}{}", finding.problem);
+                }
+            }
+            anyhow::ensure!(
+                report.findings.is_empty(),
+                "ledger verification found {} problem(s)",
+                report.findings.len()
+            );
+            if !json {
+                println!(
+                    "Ledger OK: {} balances, {} entries and {} orders checked.",
+                    report.partners, report.entries, report.orders
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -75,10 +75,54 @@ impl FromStr for LogFormat {
     }
 }
 
+/// How the simulator behaves, to exercise every outcome an upstream can produce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimulatorMode {
+    /// Waits the latency, issues the eSIMs, answers.
+    Normal,
+    /// Issues the eSIMs at once but answers only after the latency: with a latency above
+    /// the provider time-out, the gateway sees a time-out for an order that succeeded.
+    Late,
+    /// Accepts the order, answers "accepted" without eSIMs, and reports it failed when
+    /// asked later.
+    AcceptThenFail,
+    /// Accepts the order and never finishes it: lookups say "pending" forever.
+    AcceptThenStall,
+    /// The request is lost on the way: no answer, no record upstream.
+    Lost,
+}
+
+impl FromStr for SimulatorMode {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "normal" => Ok(Self::Normal),
+            "late" => Ok(Self::Late),
+            "accept_then_fail" => Ok(Self::AcceptThenFail),
+            "accept_then_stall" => Ok(Self::AcceptThenStall),
+            "lost" => Ok(Self::Lost),
+            other => bail!(
+                "unknown simulator mode `{other}` (expected: normal, late, accept_then_fail, accept_then_stall, lost)"
+            ),
+        }
+    }
+}
+
+/// Steps of the order workflow where a failpoint can crash the server (tests only).
+pub const FAILPOINTS: [&str; 4] = [
+    "after_debit_commit",
+    "during_provider_call",
+    "before_esims_stored",
+    "after_esims_stored",
+];
+
 /// Settings of the built-in simulator provider.
 #[derive(Clone, Debug)]
 pub struct SimulatorConfig {
-    /// Delay before each simulated provisioning answer.
+    /// Behaviour (see [`SimulatorMode`]).
+    pub mode: SimulatorMode,
+    /// Delay of each simulated provisioning answer.
     pub latency: Duration,
     /// Share of orders (0.0–1.0) the simulator refuses, to exercise refunds.
     pub failure_rate: f64,
@@ -112,6 +156,16 @@ pub struct Config {
     pub provider_timeout: Duration,
     /// Simulator settings (used when `provider` is the simulator).
     pub simulator: SimulatorConfig,
+    /// How long an Idempotency-Key is remembered.
+    pub idempotency_ttl: Duration,
+    /// How often each server polls the reconciliation queue.
+    pub reconcile_poll: Duration,
+    /// Longest wait between two reconciliation attempts of one order.
+    pub reconcile_max_backoff: Duration,
+    /// An order still unsettled this long after it was placed is flagged for the operator.
+    pub reconcile_window: Duration,
+    /// Crash the process at this step of the order workflow (crash-safety tests only).
+    pub failpoint: Option<String>,
     /// Log output format.
     pub log_format: LogFormat,
 }
@@ -134,6 +188,12 @@ impl Config {
             .get_or("TAVARO_PUBLIC_BASE_URL", String::new())?
             .trim_end_matches('/')
             .to_owned();
+        let failpoint = lookup("TAVARO_FAILPOINT").filter(|v| !v.trim().is_empty());
+        if let Some(point) = &failpoint {
+            if !FAILPOINTS.contains(&point.as_str()) {
+                bail!("TAVARO_FAILPOINT={point:?} is not one of {FAILPOINTS:?}");
+            }
+        }
         let database_url = lookup("DATABASE_URL")
             .filter(|v| !v.trim().is_empty())
             .context("DATABASE_URL is not set (see .env.example)")?;
@@ -151,11 +211,23 @@ impl Config {
                 vars.get_or("TAVARO_PROVIDER_TIMEOUT_MS", 30_000)?,
             ),
             simulator: SimulatorConfig {
+                mode: vars.get_or("TAVARO_SIM_MODE", SimulatorMode::Normal)?,
                 latency: Duration::from_millis(vars.get_or("TAVARO_SIM_LATENCY_MS", 0)?),
                 failure_rate,
                 smdp_address: vars
                     .get_or("TAVARO_SIM_SMDP_ADDRESS", "smdp.sim.tavaro.io".to_owned())?,
             },
+            idempotency_ttl: Duration::from_secs(
+                3600 * vars.get_or("TAVARO_IDEMPOTENCY_TTL_HOURS", 24)?,
+            ),
+            reconcile_poll: Duration::from_millis(vars.get_or("TAVARO_RECONCILE_POLL_MS", 1_000)?),
+            reconcile_max_backoff: Duration::from_secs(
+                vars.get_or("TAVARO_RECONCILE_MAX_BACKOFF_SECS", 300)?,
+            ),
+            reconcile_window: Duration::from_secs(
+                vars.get_or("TAVARO_RECONCILE_WINDOW_SECS", 900)?,
+            ),
+            failpoint,
             log_format: vars.get_or("TAVARO_LOG_FORMAT", LogFormat::Text)?,
         })
     }

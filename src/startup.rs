@@ -1,5 +1,6 @@
 //! Building and running the server: the pool, migrations, the catalog snapshot, the
-//! change listener, and the HTTP listener. Tests call [`Application::build_with_pool`]
+//! background tasks (change listener, order reconciler, idempotency purge), and the HTTP
+//! listener. Tests call [`Application::build_with_pool`]
 //! with port 0 and talk to the real server over HTTP.
 
 use std::net::SocketAddr;
@@ -95,8 +96,11 @@ impl Application {
         // Subscribe before serving, so no revocation can slip between start and subscribe.
         let mut changes = PgListener::connect_with(&state.db).await?;
         changes.listen_all([KEYS_CHANNEL, CATALOG_CHANNEL]).await?;
-        let background =
-            BackgroundTasks(vec![tokio::spawn(follow_changes(changes, state.clone()))]);
+        let background = BackgroundTasks(vec![
+            tokio::spawn(follow_changes(changes, state.clone())),
+            tokio::spawn(crate::orders::reconcile::run(state.clone())),
+            tokio::spawn(purge_idempotency_keys(state.clone())),
+        ]);
 
         Ok(Self {
             listener,
@@ -150,6 +154,19 @@ async fn follow_changes(mut changes: PgListener, state: AppState) {
                 state.keys.invalidate_all();
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
+        }
+    }
+}
+
+/// Forgets expired Idempotency-Keys, every minute.
+async fn purge_idempotency_keys(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match crate::orders::idempotency::purge_expired(&state.db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired idempotency keys purged"),
+            Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
         }
     }
 }

@@ -8,6 +8,7 @@ mod countries;
 mod esims;
 mod extract;
 mod health;
+mod order_history;
 mod orders;
 mod packages;
 mod qr;
@@ -42,11 +43,41 @@ pub struct Success<T> {
     data: T,
 }
 
+impl<T> Success<T> {
+    /// Wraps `data`.
+    pub fn new(data: T) -> Self {
+        Self {
+            status: "success",
+            data,
+        }
+    }
+}
+
 /// Wraps `data` in the success envelope.
 pub fn success<T: Serialize>(data: T) -> axum::Json<Success<T>> {
-    axum::Json(Success {
+    axum::Json(Success::new(data))
+}
+
+/// `{"status":"success","data":[...],"meta":{"nextCursor":...}}`: one page of a list.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    status: &'static str,
+    data: Vec<T>,
+    meta: PageMeta,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PageMeta {
+    next_cursor: Option<String>,
+}
+
+/// Wraps one page of items and the cursor of the next page.
+pub fn page<T: Serialize>(data: Vec<T>, next_cursor: Option<String>) -> axum::Json<Page<T>> {
+    axum::Json(Page {
         status: "success",
         data,
+        meta: PageMeta { next_cursor },
     })
 }
 
@@ -56,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(countries::router())
         .merge(packages::router())
         .merge(orders::router())
+        .merge(order_history::router())
         .merge(esims::router())
         .merge(balance::router())
         // route_layer: unknown paths stay 404 instead of turning into 401.

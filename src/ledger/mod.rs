@@ -5,7 +5,11 @@
 //! `UPDATE` (row-locked, re-checked under READ COMMITTED, so concurrent debits can never
 //! overdraw) and appends the entry, in the caller's transaction. The table refuses
 //! UPDATE and DELETE (a trigger), and a unique index allows one debit and one refund per
-//! order.
+//! order. [`verify`] checks all of this from the outside.
+
+mod verify;
+
+pub use verify::{Finding, Report, verify};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -158,4 +162,56 @@ pub async fn balance(conn: &mut PgConnection, partner: PartnerId) -> Result<Bala
         amount: Cents::new(row.balance_cents),
         updated_at: row.updated_at,
     })
+}
+
+/// One ledger entry as partners see it in their transaction history.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Entry id (increasing).
+    pub id: i64,
+    /// Why it was written.
+    pub kind: String,
+    /// Signed amount.
+    pub amount: Cents,
+    /// Balance right after it.
+    pub balance_after: Cents,
+    /// The order it belongs to.
+    pub order: Option<OrderId>,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A partner's entries, newest first, after the entry `before` (exclusive), plus whether
+/// more follow.
+pub async fn entries(
+    conn: &mut PgConnection,
+    partner: PartnerId,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<(Vec<Entry>, bool), sqlx::Error> {
+    let mut rows: Vec<Entry> = sqlx::query!(
+        r#"select id, kind, amount_cents, balance_after_cents, order_id as "order_id: OrderId", created_at
+           from ledger_entries
+           where partner_id = $1 and ($2::bigint is null or id < $2)
+           order by id desc
+           limit $3"#,
+        partner as PartnerId,
+        before,
+        i64::from(limit) + 1,
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| Entry {
+        id: r.id,
+        kind: r.kind,
+        amount: Cents::new(r.amount_cents),
+        balance_after: Cents::new(r.balance_after_cents),
+        order: r.order_id,
+        created_at: r.created_at,
+    })
+    .collect();
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
 }

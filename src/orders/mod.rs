@@ -1,26 +1,35 @@
 //! The order workflow: the only place that moves money and calls a provider.
 //!
 //! ```text
-//!   validate ──► [tx: insert order `pending` + debit ledger entry] ──► commit
-//!                        │ balance short: rollback, 402, nothing written
+//!            validate, claim Idempotency-Key
+//!                        │
+//!   [tx: order `pending` + debit entry + reconciliation job + key → order] ── commit
+//!                        │  balance short: rollback, 402, nothing written
 //!                        ▼
-//!                 provider.provision()        (no transaction open, own task)
-//!        ┌───────────────┼──────────────────────────┐
-//!     issued        refused / unreachable        unknown (time-out, dropped)
-//!        ▼               ▼                          ▼
-//!  [tx: eSIMs +    [tx: `failed` + refund      [`processing`: settled later by
-//!   `completed`]     ledger entry] 502/503       asking the provider] 202
+//!                 provider.provision()            (no transaction open; own task)
+//!        ┌───────────────┼───────────────────────────────┐
+//!     issued      refused / unreachable          unknown (time-out, dropped, accepted)
+//!        ▼               ▼                                ▼
+//!  [tx: eSIMs,     [tx: `failed`, refund entry,   [tx: `processing`; job due now]
+//!   `completed`,    job deleted] 502 / 503          202 ── the reconciler asks the
+//!   job deleted]                                    provider by our reference until
+//!       201                                          it can settle: completed | failed
 //! ```
 //!
-//! Each arrow into a state is one transaction that only moves an order forward
-//! (`where status in (...)`), and a unique index allows one debit and one refund per
-//! order, so no order is ever debited or refunded twice. The provider call runs in a
-//! spawned task: a partner hanging up cannot cancel it half-way.
+//! The state machine (`pending` → `completed` | `failed` | `processing`,
+//! `processing` → `completed` | `failed`) is enforced by a trigger; each transition is one
+//! transaction; unique indexes allow one debit and one refund per order. The job row
+//! written with the debit means an order debited by a server that then died is settled
+//! by any other server (or the same one, restarted): nothing is lost, nothing is charged
+//! twice. The provider call runs in a spawned task: a partner hanging up cannot cancel it.
 
-use std::sync::Arc;
+pub mod history;
+pub mod idempotency;
+pub mod reconcile;
+mod settle;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::auth::Principal;
 use crate::catalog::Plan;
@@ -29,8 +38,11 @@ use crate::esims::{self, EsimRecord};
 use crate::ids::{OrderId, PartnerId};
 use crate::ledger::{self, EntryKind, LedgerError, NewEntry};
 use crate::money::Cents;
-use crate::provider::{ProviderError, ProvisionRequest, Provisioned};
+use crate::provider::{ProviderError, ProvisionRequest};
 use crate::state::AppState;
+
+pub use idempotency::IdempotencyKey;
+pub use settle::Settled;
 
 /// Where an order stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -42,7 +54,7 @@ pub enum OrderStatus {
     Processing,
     /// eSIMs delivered.
     Completed,
-    /// The provider refused; the debit was refunded.
+    /// The provider did not issue the order; the debit was refunded.
     Failed,
 }
 
@@ -57,18 +69,29 @@ impl OrderStatus {
         }
     }
 
-    fn from_db(s: &str) -> Self {
+    /// Parses a status name.
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "processing" => Self::Processing,
-            "completed" => Self::Completed,
-            "failed" => Self::Failed,
-            _ => Self::Pending,
+            "pending" => Some(Self::Pending),
+            "processing" => Some(Self::Processing),
+            "completed" => Some(Self::Completed),
+            "failed" => Some(Self::Failed),
+            _ => None,
         }
+    }
+
+    fn from_db(s: &str) -> Self {
+        Self::parse(s).unwrap_or(Self::Pending)
+    }
+
+    /// Whether the order is settled for good.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed)
     }
 }
 
 /// A validated order request.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct NewOrder {
     /// Plan to buy.
     pub plan_id: String,
@@ -105,7 +128,7 @@ pub struct OrderRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// What a partner gets back for an order that was placed (debited).
+/// An order with everything its response shows.
 #[derive(Clone, Debug)]
 pub struct OrderReceipt {
     /// The order.
@@ -116,6 +139,32 @@ pub struct OrderReceipt {
     pub balance: Cents,
 }
 
+/// The cost of an order, without placing it (`POST /v1/order/quote`).
+#[derive(Clone, Copy, Debug)]
+pub struct Quote {
+    /// Net price of one eSIM.
+    pub unit_cost: Cents,
+    /// What the order would debit.
+    pub total_cost: Cents,
+    /// The partner's balance now.
+    pub balance: Cents,
+}
+
+/// Prices an order and compares it with the balance. Writes nothing.
+pub async fn quote(state: &AppState, principal: &Principal, new: &NewOrder) -> ApiResult<Quote> {
+    let plan = plan_on_sale(state, &new.plan_id)?;
+    let (unit_cost, total_cost) = costs(&plan, new.quantity)?;
+    let mut conn = state.db.acquire().await?;
+    let balance = ledger::balance(&mut conn, principal.partner_id)
+        .await
+        .map_err(ledger_error)?;
+    Ok(Quote {
+        unit_cost,
+        total_cost,
+        balance: balance.amount,
+    })
+}
+
 /// Places an order: debit, provision, settle. Errors: 404 unknown plan, 402 short of
 /// credits (nothing written), 502 provider refusal (refunded), 503 provider unreachable
 /// (refunded). An unknown provider outcome is not an error: the receipt says `processing`.
@@ -123,46 +172,65 @@ pub struct OrderReceipt {
 pub async fn place(
     state: &AppState,
     principal: &Principal,
-    new: NewOrder,
+    new: &NewOrder,
+    key: Option<&IdempotencyKey>,
 ) -> ApiResult<OrderReceipt> {
-    let plan = state
-        .catalog
-        .snapshot()
-        .plan(&new.plan_id)
-        .cloned()
-        .ok_or(ApiError::NotFound(NotFound::Plan))?;
-    let unit_cost = plan.net_price;
-    let total_cost = unit_cost
-        .checked_mul(i64::from(new.quantity))
-        .ok_or_else(|| anyhow::anyhow!("order total overflows"))?;
-
+    let plan = plan_on_sale(state, &new.plan_id)?;
+    let (unit_cost, total_cost) = costs(&plan, new.quantity)?;
     let (order, balance) = debit(
         state,
         principal.partner_id,
         &plan,
-        &new,
+        new,
         unit_cost,
         total_cost,
+        key,
     )
     .await?;
     tracing::Span::current().record("order_id", tracing::field::display(order.id));
+    failpoint(state, "after_debit_commit");
 
     // Detached from the request: if the partner hangs up, the order still settles.
-    let task = tokio::spawn(provision(state.clone(), order.clone(), Arc::new(plan)));
-    let order = task
+    let task = tokio::spawn(provision(state.clone(), order.clone(), plan));
+    let status = task
         .await
         .map_err(|e| anyhow::anyhow!("provisioning task failed: {e}"))??;
 
     let mut conn = state.db.acquire().await?;
     let esims = esims::for_order(&mut conn, order.partner_id, order.id).await?;
     Ok(OrderReceipt {
-        order,
+        order: OrderRecord { status, ..order },
         esims,
         balance,
     })
 }
 
-/// Phase 1, one transaction: the order row and its debit entry, or nothing.
+fn plan_on_sale(state: &AppState, plan_id: &str) -> ApiResult<Plan> {
+    state
+        .catalog
+        .snapshot()
+        .plan(plan_id)
+        .cloned()
+        .ok_or(ApiError::NotFound(NotFound::Plan))
+}
+
+fn costs(plan: &Plan, quantity: u32) -> ApiResult<(Cents, Cents)> {
+    let total = plan
+        .net_price
+        .checked_mul(i64::from(quantity))
+        .ok_or_else(|| anyhow::anyhow!("order total overflows"))?;
+    Ok((plan.net_price, total))
+}
+
+fn ledger_error(e: LedgerError) -> ApiError {
+    match e {
+        LedgerError::Database(e) => e.into(),
+        other => ApiError::Internal(other.into()),
+    }
+}
+
+/// Phase 1, one transaction: the order row, its debit entry, its reconciliation job and
+/// the link from the Idempotency-Key, or nothing at all.
 async fn debit(
     state: &AppState,
     partner: PartnerId,
@@ -170,6 +238,7 @@ async fn debit(
     new: &NewOrder,
     unit_cost: Cents,
     total_cost: Cents,
+    key: Option<&IdempotencyKey>,
 ) -> ApiResult<(OrderRecord, Cents)> {
     let id = OrderId::new();
     let mut tx = state.db.begin().await?;
@@ -203,15 +272,18 @@ async fn debit(
     .await;
     let posting = match posting {
         Ok(posting) => posting,
+        // Dropping the transaction rolls back the order row too.
         Err(LedgerError::InsufficientCredits { balance, required }) => {
-            // Dropping the transaction rolls back the order row too.
             return Err(ApiError::InsufficientCredits { required, balance });
         }
-        Err(LedgerError::NoAccount) => {
-            return Err(anyhow::anyhow!("partner {partner} has no balance row").into());
-        }
-        Err(LedgerError::Database(e)) => return Err(e.into()),
+        Err(e) => return Err(ledger_error(e)),
     };
+    // The safety net: if this server dies from here on, another one settles the order.
+    // Not due before the live call has had its full time budget.
+    reconcile::enqueue(&mut tx, id, partner, state.config.provider_timeout * 2).await?;
+    if let Some(key) = key {
+        idempotency::link_order(&mut tx, partner, key, id).await?;
+    }
     tx.commit().await?;
     let order = OrderRecord {
         id,
@@ -229,11 +301,7 @@ async fn debit(
 }
 
 /// Phases 2 and 3: call the provider, then settle the order by what it said.
-async fn provision(
-    state: AppState,
-    mut order: OrderRecord,
-    plan: Arc<Plan>,
-) -> ApiResult<OrderRecord> {
+async fn provision(state: AppState, order: OrderRecord, plan: Plan) -> ApiResult<OrderStatus> {
     let request = ProvisionRequest {
         order_ref: order.id,
         plan_id: plan.id.clone(),
@@ -241,6 +309,13 @@ async fn provision(
         days: plan.days,
         data_mb: plan.data_mb,
     };
+    if state.config.failpoint.as_deref() == Some("during_provider_call") {
+        // Crash while the request is in flight upstream.
+        tokio::spawn(async {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            crash("during_provider_call");
+        });
+    }
     let timeout = state.config.provider_timeout;
     let result = match tokio::time::timeout(timeout, state.provider.provision(&request)).await {
         Ok(result) => result,
@@ -261,13 +336,14 @@ async fn provision(
     });
     match result {
         Ok(provisioned) => {
-            complete(&state.db, &order, plan.data_mb, &provisioned).await?;
-            order.status = OrderStatus::Completed;
-            Ok(order)
+            failpoint(&state, "before_esims_stored");
+            settle::complete(&state.db, &order, plan.data_mb, &provisioned).await?;
+            failpoint(&state, "after_esims_stored");
+            Ok(OrderStatus::Completed)
         }
         Err(e @ (ProviderError::Rejected(_) | ProviderError::Unavailable(_))) => {
             tracing::warn!(error = %e, "provider did not issue the order; refunding");
-            fail_and_refund(&state.db, &order, &e.to_string()).await?;
+            settle::fail_and_refund(&state.db, &order, &e.to_string()).await?;
             Err(match e {
                 ProviderError::Unavailable(_) => ApiError::ServiceUnavailable,
                 _ => ApiError::Upstream { refunded: true },
@@ -275,88 +351,30 @@ async fn provision(
         }
         Err(e @ ProviderError::Unknown(_)) => {
             tracing::warn!(error = %e, "provider outcome unknown; order left to reconciliation");
-            mark_processing(&state.db, &order).await?;
-            order.status = OrderStatus::Processing;
-            Ok(order)
+            settle::mark_processing(&state.db, &order, &e.to_string()).await?;
+            Ok(OrderStatus::Processing)
         }
     }
 }
 
-/// `pending`/`processing` → `completed`, storing the eSIMs, in one transaction.
-async fn complete(
-    db: &PgPool,
-    order: &OrderRecord,
-    data_total_mb: Option<i32>,
-    provisioned: &Provisioned,
-) -> ApiResult<()> {
-    let mut tx = db.begin().await?;
-    let moved = sqlx::query!(
-        "update orders set status = 'completed', provider_order_ref = $2, updated_at = now()
-         where id = $1 and status in ('pending', 'processing')",
-        order.id as OrderId,
-        provisioned.provider_order_ref,
-    )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if moved == 1 {
-        esims::insert_issued(
-            &mut tx,
-            order.partner_id,
-            order.id,
-            data_total_mb,
-            &provisioned.esims,
-        )
-        .await?;
+/// Crashes the process if `point` is the configured failpoint (crash-safety tests).
+fn failpoint(state: &AppState, point: &str) {
+    if state.config.failpoint.as_deref() == Some(point) {
+        crash(point);
     }
-    tx.commit().await?;
-    Ok(())
 }
 
-/// `pending`/`processing` → `failed` with its refund entry, in one transaction.
-async fn fail_and_refund(db: &PgPool, order: &OrderRecord, reason: &str) -> ApiResult<()> {
-    let mut tx = db.begin().await?;
-    let moved = sqlx::query!(
-        "update orders set status = 'failed', failure_reason = $2, updated_at = now()
-         where id = $1 and status in ('pending', 'processing')",
-        order.id as OrderId,
-        reason,
-    )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if moved == 1 {
-        ledger::post(
-            &mut tx,
-            NewEntry {
-                partner: order.partner_id,
-                kind: EntryKind::Refund,
-                amount: order.total_cost,
-                order: Some(order.id),
-                note: Some("provider did not issue the order"),
-            },
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("refund failed: {e}"))?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// `pending` → `processing`.
-async fn mark_processing(db: &PgPool, order: &OrderRecord) -> ApiResult<()> {
-    sqlx::query!(
-        "update orders set status = 'processing', updated_at = now()
-         where id = $1 and status = 'pending'",
-        order.id as OrderId,
-    )
-    .execute(db)
-    .await?;
-    Ok(())
+fn crash(point: &str) -> ! {
+    eprintln!("failpoint {point}: aborting the process");
+    std::process::abort();
 }
 
 /// Loads one of a partner's orders.
-pub async fn find(db: &PgPool, partner: PartnerId, id: OrderId) -> ApiResult<Option<OrderRecord>> {
+pub async fn find(
+    conn: &mut PgConnection,
+    partner: PartnerId,
+    id: OrderId,
+) -> Result<Option<OrderRecord>, sqlx::Error> {
     let row = sqlx::query!(
         r#"select id as "id: OrderId", partner_id as "partner_id: PartnerId", plan_id, quantity,
                   unit_cost_cents, total_cost_cents, status, reference, customer_email, created_at
@@ -364,7 +382,7 @@ pub async fn find(db: &PgPool, partner: PartnerId, id: OrderId) -> ApiResult<Opt
         partner as PartnerId,
         id as OrderId,
     )
-    .fetch_optional(db)
+    .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map(|r| OrderRecord {
         id: r.id,
@@ -377,5 +395,32 @@ pub async fn find(db: &PgPool, partner: PartnerId, id: OrderId) -> ApiResult<Opt
         reference: r.reference,
         customer_email: r.customer_email,
         created_at: r.created_at,
+    }))
+}
+
+/// One of a partner's orders with its eSIMs and the balance its debit left, as an order
+/// response shows it; `None` if it does not exist or belongs to someone else.
+pub async fn receipt(
+    db: &PgPool,
+    partner: PartnerId,
+    id: OrderId,
+) -> ApiResult<Option<OrderReceipt>> {
+    let mut conn = db.acquire().await?;
+    let Some(order) = find(&mut conn, partner, id).await? else {
+        return Ok(None);
+    };
+    let esims = esims::for_order(&mut conn, partner, id).await?;
+    let balance = sqlx::query_scalar!(
+        "select balance_after_cents from ledger_entries
+         where partner_id = $1 and order_id = $2 and kind = 'order_debit'",
+        partner as PartnerId,
+        id as OrderId,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Some(OrderReceipt {
+        order,
+        esims,
+        balance: Cents::new(balance),
     }))
 }

@@ -86,6 +86,20 @@ pub enum ProviderError {
     Unknown(String),
 }
 
+/// What the upstream knows about one of our orders, asked by our reference after an
+/// unknown outcome.
+#[derive(Clone, Debug)]
+pub enum OrderLookup {
+    /// The order went through: here are its eSIMs.
+    Issued(Provisioned),
+    /// The upstream accepted the order and then failed it: nothing was issued.
+    Failed(String),
+    /// The upstream has the order and is still working on it.
+    Pending,
+    /// The upstream has no order with this reference.
+    NotFound,
+}
+
 /// An upstream that issues eSIMs.
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
@@ -95,6 +109,9 @@ pub trait Provider: Send + Sync + 'static {
     /// Issues `request.quantity` eSIMs. Called after the debit is committed, never inside
     /// a database transaction.
     async fn provision(&self, request: &ProvisionRequest) -> Result<Provisioned, ProviderError>;
+
+    /// What became of an order, by our reference (read-only, safe to repeat).
+    async fn lookup(&self, order_ref: OrderId) -> Result<OrderLookup, ProviderError>;
 
     /// Current usage and status of an eSIM it issued.
     async fn usage(&self, iccid: &str) -> Result<EsimUsage, ProviderError>;

@@ -2,7 +2,9 @@
 //! local runs, demos and tests. It issues real-looking eSIMs (ICCIDs with a Luhn check
 //! digit, SM-DP+ address, activation codes), tracks usage so statuses move
 //! READY → ACTIVE → DEPLETED or EXPIRED, and injects latency and refusals on demand
-//! (`TAVARO_SIM_LATENCY_MS`, `TAVARO_SIM_FAILURE_RATE`).
+//! (`TAVARO_SIM_LATENCY_MS`, `TAVARO_SIM_FAILURE_RATE`). `TAVARO_SIM_MODE` makes it answer
+//! late, fail after accepting, stall, or lose requests (see [`SimulatorMode`]); it keeps a
+//! record of the orders it received (`sim_orders`) so it can be asked about them later.
 //!
 //! `tavaro sim use` and `tavaro sim expire` stand in for a traveller using data and for
 //! the calendar.
@@ -13,9 +15,12 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use sqlx::PgPool;
 
-use super::{EsimUsage, Provider, ProviderError, ProvisionRequest, Provisioned, ProvisionedEsim};
-use crate::config::SimulatorConfig;
+use super::{
+    EsimUsage, OrderLookup, Provider, ProviderError, ProvisionRequest, Provisioned, ProvisionedEsim,
+};
+use crate::config::{SimulatorConfig, SimulatorMode};
 use crate::esims::EsimStatus;
+use crate::ids::OrderId;
 
 /// The simulator provider.
 pub struct Simulator {
@@ -37,48 +42,73 @@ impl Provider for Simulator {
     }
 
     async fn provision(&self, request: &ProvisionRequest) -> Result<Provisioned, ProviderError> {
-        if !self.config.latency.is_zero() {
-            tokio::time::sleep(self.config.latency).await;
-        }
-        if self.config.failure_rate > 0.0 && rand::rng().random_bool(self.config.failure_rate) {
-            return Err(ProviderError::Rejected(
-                "simulated refusal: package out of stock".into(),
-            ));
-        }
-        let mut esims = Vec::with_capacity(request.quantity as usize);
-        let mut tx = self.db.begin().await.map_err(unavailable)?;
-        while esims.len() < request.quantity as usize {
-            let esim = ProvisionedEsim {
-                iccid: new_iccid(),
-                smdp_address: self.config.smdp_address.clone(),
-                activation_code: new_activation_code(),
-                provider_ref: None,
-            };
-            let inserted = sqlx::query!(
-                "insert into sim_esims (iccid, order_ref, smdp_address, activation_code, days, data_total_mb)
-                 values ($1, $2, $3, $4, $5, $6)
-                 on conflict (iccid) do nothing",
-                esim.iccid,
-                request.order_ref.to_string(),
-                esim.smdp_address,
-                esim.activation_code,
-                request.days,
-                request.data_mb,
-            )
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
-            // An ICCID collision (1 in 10^16) just draws again.
-            if inserted == 1 {
-                esims.push(esim);
+        let latency = self.config.latency;
+        match self.config.mode {
+            SimulatorMode::Normal => {
+                tokio::time::sleep(latency).await;
+                if self.config.failure_rate > 0.0
+                    && rand::rng().random_bool(self.config.failure_rate)
+                {
+                    return Err(ProviderError::Rejected(
+                        "simulated refusal: package out of stock".into(),
+                    ));
+                }
+                self.issue(request).await
+            }
+            SimulatorMode::Late => {
+                let issued = self.issue(request).await?;
+                tokio::time::sleep(latency).await;
+                Ok(issued)
+            }
+            SimulatorMode::AcceptThenFail | SimulatorMode::AcceptThenStall => {
+                let status = if self.config.mode == SimulatorMode::AcceptThenFail {
+                    "failed"
+                } else {
+                    "pending"
+                };
+                sqlx::query!(
+                    "insert into sim_orders (order_ref, status, reason) values ($1, $2, $3)
+                     on conflict (order_ref) do nothing",
+                    request.order_ref.to_string(),
+                    status,
+                    "simulated: failed after accepting the order",
+                )
+                .execute(&self.db)
+                .await
+                .map_err(unavailable)?;
+                tokio::time::sleep(latency).await;
+                Err(ProviderError::Unknown(
+                    "accepted; the outcome will follow".into(),
+                ))
+            }
+            SimulatorMode::Lost => {
+                tokio::time::sleep(latency).await;
+                Err(ProviderError::Unknown(
+                    "connection reset after the request was sent".into(),
+                ))
             }
         }
-        tx.commit().await.map_err(unavailable)?;
-        Ok(Provisioned {
-            provider_order_ref: Some(format!("SIM-{}", request.order_ref)),
-            esims,
-        })
+    }
+
+    async fn lookup(&self, order_ref: OrderId) -> Result<OrderLookup, ProviderError> {
+        let reference = order_ref.to_string();
+        let order = sqlx::query!(
+            "select status, reason from sim_orders where order_ref = $1",
+            reference
+        )
+        .fetch_optional(&self.db)
+        .await
+        .map_err(unavailable)?;
+        let Some(order) = order else {
+            return Ok(OrderLookup::NotFound);
+        };
+        match order.status.as_str() {
+            "failed" => Ok(OrderLookup::Failed(order.reason.unwrap_or_default())),
+            "pending" => Ok(OrderLookup::Pending),
+            _ => Ok(OrderLookup::Issued(
+                self.issued(&reference).await.map_err(unavailable)?,
+            )),
+        }
     }
 
     async fn usage(&self, iccid: &str) -> Result<EsimUsage, ProviderError> {
@@ -86,6 +116,70 @@ impl Provider for Simulator {
             .await
             .map_err(unavailable)?
             .ok_or_else(|| ProviderError::Rejected(format!("unknown ICCID {iccid}")))
+    }
+}
+
+impl Simulator {
+    /// Issues the eSIMs of an order, once: a repeated request with the same reference gets
+    /// the same eSIMs (the dedupe real upstreams offer through a client reference).
+    async fn issue(&self, request: &ProvisionRequest) -> Result<Provisioned, ProviderError> {
+        let reference = request.order_ref.to_string();
+        let mut tx = self.db.begin().await.map_err(unavailable)?;
+        let fresh = sqlx::query!(
+            "insert into sim_orders (order_ref, status) values ($1, 'issued') on conflict (order_ref) do nothing",
+            reference
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .rows_affected()
+            == 1;
+        if fresh {
+            let mut issued = 0;
+            while issued < request.quantity {
+                // An ICCID collision (1 in 10^14) just draws again.
+                issued += sqlx::query!(
+                    "insert into sim_esims (iccid, order_ref, smdp_address, activation_code, days, data_total_mb)
+                     values ($1, $2, $3, $4, $5, $6)
+                     on conflict (iccid) do nothing",
+                    new_iccid(),
+                    reference,
+                    self.config.smdp_address,
+                    new_activation_code(),
+                    request.days,
+                    request.data_mb,
+                )
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected() as u32;
+            }
+        }
+        tx.commit().await.map_err(unavailable)?;
+        self.issued(&reference).await.map_err(unavailable)
+    }
+
+    /// The eSIMs issued for an order reference.
+    async fn issued(&self, reference: &str) -> Result<Provisioned, sqlx::Error> {
+        let esims = sqlx::query!(
+            "select iccid, smdp_address, activation_code from sim_esims
+             where order_ref = $1 order by created_at, iccid",
+            reference
+        )
+        .fetch_all(&self.db)
+        .await?
+        .into_iter()
+        .map(|r| ProvisionedEsim {
+            iccid: r.iccid,
+            smdp_address: r.smdp_address,
+            activation_code: r.activation_code,
+            provider_ref: None,
+        })
+        .collect();
+        Ok(Provisioned {
+            provider_order_ref: Some(format!("SIM-{reference}")),
+            esims,
+        })
     }
 }
 

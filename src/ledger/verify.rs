@@ -1,0 +1,145 @@
+//! `tavaro ledger verify`: checks the money invariants from the outside, over the whole
+//! database. Tests run it after every scenario; operators can run it any time (it only
+//! reads).
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::ids::{OrderId, PartnerId};
+
+/// One broken invariant, naming the offender.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// The partner concerned.
+    pub partner_id: Option<PartnerId>,
+    /// The order concerned.
+    pub order_id: Option<OrderId>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// What was checked.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Balances checked.
+    pub partners: i64,
+    /// Ledger entries checked.
+    pub entries: i64,
+    /// Orders checked.
+    pub orders: i64,
+    /// Problems found (empty when the ledger is sound).
+    pub findings: Vec<Finding>,
+}
+
+/// Checks, in one consistent snapshot: every balance equals the sum of its entries and is
+/// not negative; every entry's `balance_after` equals the running sum; every order has
+/// exactly one debit of its total; completed and unsettled orders have no refund; failed
+/// orders have exactly one refund of their total; completed orders hold their eSIMs.
+pub async fn verify(db: &PgPool) -> Result<Report, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query!("set transaction isolation level repeatable read, read only")
+        .execute(&mut *tx)
+        .await?;
+    let mut report = Report::default();
+    let counts = sqlx::query!(
+        r#"select (select count(*) from balances) as "partners!",
+                  (select count(*) from ledger_entries) as "entries!",
+                  (select count(*) from orders) as "orders!""#
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    report.partners = counts.partners;
+    report.entries = counts.entries;
+    report.orders = counts.orders;
+    let findings = &mut report.findings;
+
+    for r in sqlx::query!(
+        r#"select b.partner_id as "partner_id!: PartnerId", b.balance_cents,
+                  coalesce(sum(l.amount_cents), 0)::bigint as "entries_sum!"
+           from balances b left join ledger_entries l on l.partner_id = b.partner_id
+           group by b.partner_id, b.balance_cents
+           having b.balance_cents <> coalesce(sum(l.amount_cents), 0) or b.balance_cents < 0"#
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        findings.push(Finding {
+            partner_id: Some(r.partner_id),
+            order_id: None,
+            problem: format!(
+                "balance is {} cents but its ledger entries sum to {} cents",
+                r.balance_cents, r.entries_sum
+            ),
+        });
+    }
+
+    for r in sqlx::query!(
+        r#"select partner_id as "partner_id!: PartnerId", id as "id!", balance_after_cents as "after!", running as "running!"
+           from (select partner_id, id, balance_after_cents,
+                        (sum(amount_cents) over (partition by partner_id order by id))::bigint as running
+                 from ledger_entries) e
+           where balance_after_cents <> running or balance_after_cents < 0"#
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        findings.push(Finding {
+            partner_id: Some(r.partner_id),
+            order_id: None,
+            problem: format!(
+                "ledger entry {} says the balance became {} cents, the entries before it sum to {}",
+                r.id, r.after, r.running
+            ),
+        });
+    }
+
+    for r in sqlx::query!(
+        r#"select o.id as "id: OrderId", o.partner_id as "partner_id: PartnerId", o.status,
+                  o.total_cost_cents, o.quantity,
+                  count(l.id) filter (where l.kind = 'order_debit') as "debits!",
+                  coalesce(sum(l.amount_cents) filter (where l.kind = 'order_debit'), 0)::bigint as "debited!",
+                  count(l.id) filter (where l.kind = 'refund') as "refunds!",
+                  coalesce(sum(l.amount_cents) filter (where l.kind = 'refund'), 0)::bigint as "refunded!",
+                  count(l.id) filter (where l.partner_id <> o.partner_id) as "foreign!",
+                  (select count(*) from esims e where e.order_id = o.id) as "esims!"
+           from orders o left join ledger_entries l on l.order_id = o.id
+           group by o.id"#
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        let total = r.total_cost_cents;
+        let mut problems = Vec::new();
+        if r.debits != 1 || r.debited != -total {
+            problems.push(format!(
+                "has {} debit(s) summing to {} cents; expected exactly one of -{total}",
+                r.debits, r.debited
+            ));
+        }
+        match r.status.as_str() {
+            "failed" if r.refunds != 1 || r.refunded != total => problems.push(format!(
+                "is failed with {} refund(s) summing to {} cents; expected exactly one of {total}",
+                r.refunds, r.refunded
+            )),
+            "completed" | "pending" | "processing" if r.refunds != 0 => {
+                problems.push(format!("is {} but has {} refund(s)", r.status, r.refunds));
+            }
+            _ => {}
+        }
+        if r.status == "completed" && r.esims != i64::from(r.quantity) {
+            problems.push(format!("is completed with {} eSIM(s) for a quantity of {}", r.esims, r.quantity));
+        }
+        if r.foreign > 0 {
+            problems.push("has ledger entries of another partner".to_owned());
+        }
+        findings.extend(problems.into_iter().map(|problem| Finding {
+            partner_id: Some(r.partner_id),
+            order_id: Some(r.id),
+            problem: format!("order {}", problem),
+        }));
+    }
+    tx.commit().await?;
+    Ok(report)
+}
