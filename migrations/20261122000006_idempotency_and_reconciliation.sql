@@ -73,7 +73,7 @@ create trigger orders_transition
 -- by our reference like a real upstream.
 create table sim_orders (
     order_ref   text primary key,
-    status      text not null check (status in ('issued', 'failed')),
+    status      text not null check (status in ('issued', 'failed', 'pending')),
     reason      text,
     created_at  timestamptz not null default now()
 );

@@ -28,6 +28,7 @@ async fn requests_without_a_key_get_401_with_www_authenticate(db: PgPool) {
         .await
         .unwrap();
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -64,6 +65,7 @@ async fn malformed_keys_are_refused_without_any_argon2_run(db: PgPool) {
         0,
         "no argon2 for malformed keys"
     );
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -79,6 +81,7 @@ async fn an_unknown_well_formed_key_is_refused_without_argon2(db: PgPool) {
     let response = app.get("/v1/balance", &partner.key).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     assert_eq!(app.state.keys.argon2_runs(), 0);
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -104,6 +107,7 @@ async fn argon2_runs_once_per_key_however_many_requests_arrive(db: PgPool) {
             .await
             .unwrap();
     assert!(last_used.is_some(), "last_used_at is recorded");
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -121,6 +125,7 @@ async fn keys_are_stored_only_as_argon2id_hashes(db: PgPool) {
     assert_eq!(secret.len(), 32);
     assert!(!hash.contains(secret));
     assert!(partner.key.starts_with(&format!("tvr_{lookup_id}_")));
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -164,6 +169,7 @@ async fn a_revoked_key_is_refused_within_five_seconds_and_other_keys_keep_workin
         app.get("/v1/balance", &partner.key).await.status(),
         StatusCode::OK
     );
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -208,4 +214,5 @@ async fn a_suspended_partner_gets_403_and_is_restored_on_activation(db: PgPool) 
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    app.assert_ledger_sound().await;
 }

@@ -150,6 +150,7 @@ async fn an_operator_onboards_a_partner_end_to_end(db: PgPool) {
         &tavaro(&app, &["key", "revoke", key["id"].as_str().unwrap()]),
         "already revoked",
     );
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -225,6 +226,7 @@ async fn bad_operator_input_fails_with_one_line(db: PgPool) {
         .output()
         .unwrap();
     assert_one_line_error(&without_db, "DATABASE_URL");
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -289,4 +291,41 @@ async fn the_simulator_commands_drive_esim_status(db: PgPool) {
         assert!(started.elapsed() < Duration::from_secs(5));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    app.assert_ledger_sound().await;
+}
+
+#[sqlx::test]
+async fn ledger_verify_passes_on_a_sound_ledger_and_names_the_offender_otherwise(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    success_data(
+        app.order(&partner.key, &json!({"planId": "ae-1gb-7d"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let ok = stdout(&tavaro(&app, &["ledger", "verify"]));
+    assert!(ok.contains("Ledger OK") && ok.contains("1 orders"), "{ok}");
+
+    sqlx::query("update balances set balance_cents = balance_cents - 50 where partner_id = $1")
+        .bind(partner.id.0)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let broken = tavaro(&app, &["ledger", "verify"]);
+    assert!(!broken.status.success());
+    let out = String::from_utf8_lossy(&broken.stdout);
+    assert!(out.contains(&partner.id.to_string()), "{out}");
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(stderr.contains("1 problem"), "{stderr}");
+}
+
+#[sqlx::test]
+async fn orders_stuck_lists_nothing_when_all_is_well(db: PgPool) {
+    let app = spawn_app(db).await;
+    let out = stdout(&tavaro(&app, &["orders", "stuck"]));
+    assert!(out.contains("No stuck orders"), "{out}");
+    let json: Value =
+        serde_json::from_str(&stdout(&tavaro(&app, &["orders", "stuck", "--json"]))).unwrap();
+    assert_eq!(json, json!([]));
 }

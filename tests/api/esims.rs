@@ -77,6 +77,7 @@ async fn an_esim_moves_from_ready_to_active_to_depleted(db: PgPool) {
     assert_eq!(depleted["status"], "DEPLETED");
     assert_eq!(depleted["dataUsedMb"], 5120);
     assert_eq!(depleted["dataRemainingMb"], 0);
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -89,6 +90,7 @@ async fn an_esim_expires_and_refuses_further_use(db: PgPool) {
     let expired = esim_status(&app, &partner, ordered["esimId"].as_str().unwrap()).await;
     assert_eq!(expired["status"], "EXPIRED");
     assert!(simulator::record_usage(&app.db, iccid, 1).await.is_err());
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -110,6 +112,7 @@ async fn unlimited_esims_never_deplete(db: PgPool) {
     assert_eq!(status["status"], "ACTIVE");
     assert!(status["dataTotalMb"].is_null() && status["dataRemainingMb"].is_null());
     assert_eq!(status["dataUsedMb"], 500_000);
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -139,6 +142,7 @@ async fn another_partners_esim_is_not_found(db: PgPool) {
         .await;
     }
     assert_eq!(esim_status(&app, &alice, id).await["esimId"], id);
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -166,6 +170,7 @@ async fn the_qr_code_png_decodes_to_the_lpa_code(db: PgPool) {
     assert_eq!(grids.len(), 1);
     let (_meta, content) = grids[0].decode().unwrap();
     assert_eq!(content, ordered["lpaCode"].as_str().unwrap());
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -185,4 +190,5 @@ async fn unknown_qr_tokens_are_json_404s(db: PgPool) {
             .unwrap();
         assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
     }
+    app.assert_ledger_sound().await;
 }

@@ -20,6 +20,7 @@ async fn a_body_over_the_limit_is_413(db: PgPool) {
     .await;
     assert_eq!(body["error"]["details"]["limitBytes"], 65_536);
     assert_eq!(app.balance_cents(partner.id).await, 10_000);
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -59,6 +60,7 @@ async fn a_body_that_is_not_json_is_415(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -91,6 +93,7 @@ async fn unknown_routes_and_methods_answer_json(db: PgPool) {
         "method_not_allowed",
     )
     .await;
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -120,6 +123,7 @@ async fn sane_request_ids_are_echoed_and_others_replaced(db: PgPool) {
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
     let body = assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     assert_eq!(body["requestId"], id);
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -206,4 +210,5 @@ async fn no_malformed_request_gets_a_500_or_a_non_json_error(db: PgPool) {
         10_000,
         "nothing was charged"
     );
+    app.assert_ledger_sound().await;
 }

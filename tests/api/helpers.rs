@@ -111,34 +111,7 @@ impl TestApp {
         markup_percent: &str,
         credits: &str,
     ) -> TestPartner {
-        let markup = tavaro::partners::parse_markup_percent(markup_percent).unwrap();
-        let mut tx = self.db.begin().await.unwrap();
-        let partner = tavaro::partners::create(&mut tx, name, markup)
-            .await
-            .unwrap();
-        let amount = Cents::parse_dollars(credits).unwrap();
-        if amount > Cents::ZERO {
-            ledger::post(
-                &mut tx,
-                NewEntry {
-                    partner: partner.id,
-                    kind: EntryKind::Topup,
-                    amount,
-                    order: None,
-                    note: Some("test credits"),
-                },
-            )
-            .await
-            .unwrap();
-        }
-        tx.commit().await.unwrap();
-        let key = tavaro::auth::create_key(&self.db, partner.id, "Production")
-            .await
-            .unwrap();
-        TestPartner {
-            id: partner.id,
-            key: key.token.expose().clone(),
-        }
+        create_partner(&self.db, name, markup_percent, credits).await
     }
 
     /// A new key for an existing partner.
@@ -175,6 +148,28 @@ impl TestApp {
         self.post_json("/v1/order", key, body).await
     }
 
+    /// `POST /v1/order` with an Idempotency-Key.
+    pub async fn order_idempotently(
+        &self,
+        key: &str,
+        idempotency_key: &str,
+        body: &Value,
+    ) -> Response {
+        self.client
+            .post(format!("{}/v1/order", self.address))
+            .bearer_auth(key)
+            .header("idempotency-key", idempotency_key)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Fails the test if the ledger invariants do not hold.
+    pub async fn assert_ledger_sound(&self) {
+        assert_ledger_sound(&self.db).await;
+    }
+
     /// Balance in cents, straight from the database.
     pub async fn balance_cents(&self, partner: PartnerId) -> i64 {
         sqlx::query_scalar::<_, i64>("select balance_cents from balances where partner_id = $1")
@@ -205,6 +200,75 @@ impl TestApp {
         .fetch_one(&self.db)
         .await
         .unwrap()
+    }
+}
+
+/// Creates a partner with `credits` dollars and one key labelled `Production`.
+pub async fn create_partner(
+    db: &PgPool,
+    name: &str,
+    markup_percent: &str,
+    credits: &str,
+) -> TestPartner {
+    let markup = tavaro::partners::parse_markup_percent(markup_percent).unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let partner = tavaro::partners::create(&mut tx, name, markup)
+        .await
+        .unwrap();
+    let amount = Cents::parse_dollars(credits).unwrap();
+    if amount > Cents::ZERO {
+        ledger::post(
+            &mut tx,
+            NewEntry {
+                partner: partner.id,
+                kind: EntryKind::Topup,
+                amount,
+                order: None,
+                note: Some("test credits"),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let key = tavaro::auth::create_key(db, partner.id, "Production")
+        .await
+        .unwrap();
+    TestPartner {
+        id: partner.id,
+        key: key.token.expose().clone(),
+    }
+}
+
+/// Runs `tavaro ledger verify` (the library function behind it) and fails the test on any
+/// finding. Every scenario that moves money ends with it.
+pub async fn assert_ledger_sound(db: &PgPool) {
+    let report = ledger::verify(db).await.expect("ledger verification runs");
+    assert!(
+        report.findings.is_empty(),
+        "ledger findings: {:#?}",
+        report.findings
+    );
+}
+
+/// Polls `GET /v1/orders/{id}` until the order reaches `status` (10 s at most).
+pub async fn wait_for_order(app: &TestApp, key: &str, order_id: &str, status: &str) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let data = success_data(
+            app.get(&format!("/v1/orders/{order_id}"), key).await,
+            StatusCode::OK,
+        )
+        .await;
+        if data["status"] == status {
+            return data;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "order {order_id} is still {} after 10 s, expected {status}",
+            data["status"]
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

@@ -26,6 +26,7 @@ async fn ledger_rows_cannot_be_updated_deleted_or_truncated(db: PgPool) {
         .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
     assert_eq!(app.ledger_sum(partner.id).await, 10_000);
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -38,6 +39,7 @@ async fn a_balance_can_never_go_negative(db: PgPool) {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("check constraint"), "{err}");
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -84,4 +86,79 @@ async fn an_order_can_be_debited_only_once_and_refunded_only_once(db: PgPool) {
     .await
     .unwrap();
     assert_eq!(refunds, 1);
+    // That stray refund (and the balance it bypassed) is exactly what verification catches.
+    let report = tavaro::ledger::verify(&app.db).await.unwrap();
+    let problems: Vec<&str> = report.findings.iter().map(|f| f.problem.as_str()).collect();
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.order_id.map(|o| o.0) == Some(order_id) && f.problem.contains("refund")),
+        "{problems:?}"
+    );
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.partner_id == Some(partner.id)),
+        "{problems:?}"
+    );
+}
+
+#[sqlx::test]
+async fn order_transitions_outside_the_state_machine_are_refused(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let data: serde_json::Value = app
+        .order(&partner.key, &json!({"planId": "ae-1gb-7d"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let order_id = uuid::Uuid::parse_str(data["data"]["orderId"].as_str().unwrap()).unwrap();
+    for (status, column) in [
+        ("pending", "status"),
+        ("failed", "status"),
+        ("processing", "status"),
+    ] {
+        let err = sqlx::query(&format!("update orders set {column} = $2 where id = $1"))
+            .bind(order_id)
+            .bind(status)
+            .execute(&app.db)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("cannot go from completed"),
+            "{err}"
+        );
+    }
+    let err =
+        sqlx::query("update orders set total_cost_cents = 1, unit_cost_cents = 1 where id = $1")
+            .bind(order_id)
+            .execute(&app.db)
+            .await
+            .unwrap_err();
+    assert!(err.to_string().contains("immutable"), "{err}");
+    app.assert_ledger_sound().await;
+}
+
+#[sqlx::test]
+async fn ledger_verify_names_a_balance_that_drifted_from_its_entries(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    app.assert_ledger_sound().await;
+    // Credits created outside the ledger.
+    sqlx::query("update balances set balance_cents = balance_cents + 1 where partner_id = $1")
+        .bind(partner.id.0)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let report = tavaro::ledger::verify(&app.db).await.unwrap();
+    assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+    assert_eq!(report.findings[0].partner_id, Some(partner.id));
+    assert!(
+        report.findings[0].problem.contains("10001"),
+        "{}",
+        report.findings[0].problem
+    );
 }

@@ -4,8 +4,12 @@
 mod auth;
 mod catalog;
 mod cli;
+mod crash;
 mod esims;
 mod hardening;
 mod helpers;
+mod history;
+mod idempotency;
 mod ledger;
 mod orders;
+mod reconcile;

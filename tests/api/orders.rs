@@ -79,6 +79,7 @@ async fn an_order_debits_the_net_price_and_returns_installable_esims(db: PgPool)
     .await
     .unwrap();
     assert_eq!((kind.as_str(), amount), ("order_debit", -750));
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -107,6 +108,7 @@ async fn quantity_defaults_to_one_and_several_esims_are_all_distinct(db: PgPool)
     iccids.dedup();
     assert_eq!(iccids.len(), 3);
     assert!(three["reference"].is_null() && three["customerEmail"].is_null());
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -172,6 +174,7 @@ async fn each_invalid_field_gets_a_400_naming_it_and_nothing_is_charged(db: PgPo
     }
     assert_eq!(app.balance_cents(partner.id).await, 10_000);
     assert_eq!(order_count(&app, &partner).await, 0);
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -184,6 +187,7 @@ async fn an_unknown_plan_is_404_and_charges_nothing(db: PgPool) {
     assert_error(response, StatusCode::NOT_FOUND, "plan_not_found").await;
     assert_eq!(app.balance_cents(partner.id).await, 10_000);
     assert_eq!(order_count(&app, &partner).await, 0);
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -210,6 +214,7 @@ async fn short_of_credits_is_402_with_nothing_written(db: PgPool) {
         entries_before
     );
     assert_eq!(app.count("esims", partner.id).await, 0);
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -247,6 +252,7 @@ async fn a_hundred_concurrent_orders_against_a_balance_for_25_sell_exactly_25(db
         .await
         .unwrap();
     assert_eq!(sim_esims, 25, "the provider issued exactly 25 eSIMs");
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -272,6 +278,7 @@ async fn a_provider_refusal_is_refunded_and_answered_502(db: PgPool) {
     assert_eq!(status, "failed");
     assert_eq!(kinds, ["order_debit", "refund"]);
     assert_eq!(app.count("esims", partner.id).await, 0);
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -298,4 +305,5 @@ async fn a_provider_that_does_not_answer_in_time_leaves_the_order_processing_not
         .await
         .unwrap();
     assert_eq!(status, "processing");
+    app.assert_ledger_sound().await;
 }
