@@ -65,15 +65,14 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
             "missing API key: send `Authorization: Bearer tvr_...`",
         ))?;
     let malformed =
-        ApiError::Unauthorized("malformed Authorization header: expected `Bearer tvr_...`");
-    let value = value.to_str().map_err(|_| malformed)?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or_else(|| {
-        ApiError::Unauthorized("malformed Authorization header: expected `Bearer tvr_...`")
-    })?;
+        || ApiError::Unauthorized("malformed Authorization header: expected `Bearer tvr_...`");
+    let (scheme, token) = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().split_once(' '))
+        .ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ApiError::Unauthorized(
-            "malformed Authorization header: expected `Bearer tvr_...`",
-        ));
+        return Err(malformed());
     }
     Ok(token.trim())
 }

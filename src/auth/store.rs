@@ -44,6 +44,31 @@ pub struct KeyInfo {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// An `api_keys` row as listed: everything but the hash.
+struct KeyRow {
+    id: ApiKeyId,
+    partner_id: PartnerId,
+    label: String,
+    lookup_id: String,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<KeyRow> for KeyInfo {
+    fn from(r: KeyRow) -> Self {
+        Self {
+            id: r.id,
+            partner_id: r.partner_id,
+            label: r.label,
+            prefix: format!("{}{}_…", key::PREFIX, r.lookup_id),
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
 /// Creates a key for a partner. argon2 runs here, on the blocking pool.
 pub async fn create_key(
     db: &PgPool,
@@ -78,7 +103,8 @@ pub async fn create_key(
 
 /// A partner's keys, newest first.
 pub async fn list_keys(db: &PgPool, partner: PartnerId) -> anyhow::Result<Vec<KeyInfo>> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        KeyRow,
         r#"select id as "id: ApiKeyId", partner_id as "partner_id: PartnerId", label,
                   lookup_id, created_at, last_used_at, revoked_at
            from api_keys where partner_id = $1
@@ -87,18 +113,7 @@ pub async fn list_keys(db: &PgPool, partner: PartnerId) -> anyhow::Result<Vec<Ke
     )
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| KeyInfo {
-            id: r.id,
-            partner_id: r.partner_id,
-            label: r.label,
-            prefix: format!("{}{}_…", key::PREFIX, r.lookup_id),
-            created_at: r.created_at,
-            last_used_at: r.last_used_at,
-            revoked_at: r.revoked_at,
-        })
-        .collect())
+    Ok(rows.into_iter().map(KeyInfo::from).collect())
 }
 
 /// Revokes a key, by id or by the lookup id shown in its prefix, and tells every running
@@ -124,7 +139,8 @@ pub async fn revoke_key(db: &PgPool, key_ref: &str) -> anyhow::Result<KeyInfo> {
     if row.revoked_at.is_some() {
         anyhow::bail!("API key {} is already revoked", row.id);
     }
-    let r = sqlx::query!(
+    let revoked = sqlx::query_as!(
+        KeyRow,
         r#"update api_keys set revoked_at = now() where id = $1
            returning id as "id: ApiKeyId", partner_id as "partner_id: PartnerId", label,
                      lookup_id, created_at, last_used_at, revoked_at"#,
@@ -132,17 +148,13 @@ pub async fn revoke_key(db: &PgPool, key_ref: &str) -> anyhow::Result<KeyInfo> {
     )
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query!("select pg_notify($1, $2)", KEYS_CHANNEL, r.id.to_string())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "select pg_notify($1, $2)",
+        KEYS_CHANNEL,
+        revoked.id.to_string()
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(KeyInfo {
-        id: r.id,
-        partner_id: r.partner_id,
-        label: r.label,
-        prefix: format!("{}{}_…", key::PREFIX, r.lookup_id),
-        created_at: r.created_at,
-        last_used_at: r.last_used_at,
-        revoked_at: r.revoked_at,
-    })
+    Ok(revoked.into())
 }

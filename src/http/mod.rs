@@ -9,6 +9,8 @@ mod esims;
 mod extract;
 mod health;
 mod order_history;
+mod order_request;
+mod order_views;
 mod orders;
 mod packages;
 mod qr;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::orders::{OrderEsimView, OrderSummaryView};
+use super::order_views::{OrderEsimView, OrderSummaryView};
 use super::{ApiQuery, Page, Success, page, success};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, FieldError, NotFound};

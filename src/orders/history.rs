@@ -6,9 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{OrderRecord, OrderStatus};
+use super::{OrderRecord, OrderRow, OrderStatus};
 use crate::ids::{OrderId, PartnerId};
-use crate::money::Cents;
 
 /// Filters of `GET /v1/orders`.
 #[derive(Clone, Debug, Default)]
@@ -59,7 +58,8 @@ pub async fn list(
     after: Option<OrderCursor>,
     limit: u32,
 ) -> Result<(Vec<OrderRecord>, Option<OrderCursor>), sqlx::Error> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        OrderRow,
         r#"select id as "id: OrderId", partner_id as "partner_id: PartnerId", plan_id, quantity,
                   unit_cost_cents, total_cost_cents, status, reference, customer_email, created_at
            from orders
@@ -82,21 +82,7 @@ pub async fn list(
     )
     .fetch_all(db)
     .await?;
-    let mut orders: Vec<OrderRecord> = rows
-        .into_iter()
-        .map(|r| OrderRecord {
-            id: r.id,
-            partner_id: r.partner_id,
-            plan_id: r.plan_id,
-            quantity: r.quantity,
-            unit_cost: Cents::new(r.unit_cost_cents),
-            total_cost: Cents::new(r.total_cost_cents),
-            status: OrderStatus::from_db(&r.status),
-            reference: r.reference,
-            customer_email: r.customer_email,
-            created_at: r.created_at,
-        })
-        .collect();
+    let mut orders: Vec<OrderRecord> = rows.into_iter().map(OrderRecord::from).collect();
     let next = if orders.len() > limit as usize {
         orders.truncate(limit as usize);
         orders.last().map(|o| OrderCursor {

@@ -369,13 +369,45 @@ fn crash(point: &str) -> ! {
     std::process::abort();
 }
 
+/// An `orders` row as read by [`find`] and [`history::list`].
+struct OrderRow {
+    id: OrderId,
+    partner_id: PartnerId,
+    plan_id: String,
+    quantity: i32,
+    unit_cost_cents: i64,
+    total_cost_cents: i64,
+    status: String,
+    reference: Option<String>,
+    customer_email: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<OrderRow> for OrderRecord {
+    fn from(r: OrderRow) -> Self {
+        Self {
+            id: r.id,
+            partner_id: r.partner_id,
+            plan_id: r.plan_id,
+            quantity: r.quantity,
+            unit_cost: Cents::new(r.unit_cost_cents),
+            total_cost: Cents::new(r.total_cost_cents),
+            status: OrderStatus::from_db(&r.status),
+            reference: r.reference,
+            customer_email: r.customer_email,
+            created_at: r.created_at,
+        }
+    }
+}
+
 /// Loads one of a partner's orders.
 pub async fn find(
     conn: &mut PgConnection,
     partner: PartnerId,
     id: OrderId,
 ) -> Result<Option<OrderRecord>, sqlx::Error> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        OrderRow,
         r#"select id as "id: OrderId", partner_id as "partner_id: PartnerId", plan_id, quantity,
                   unit_cost_cents, total_cost_cents, status, reference, customer_email, created_at
            from orders where partner_id = $1 and id = $2"#,
@@ -384,18 +416,7 @@ pub async fn find(
     )
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|r| OrderRecord {
-        id: r.id,
-        partner_id: r.partner_id,
-        plan_id: r.plan_id,
-        quantity: r.quantity,
-        unit_cost: Cents::new(r.unit_cost_cents),
-        total_cost: Cents::new(r.total_cost_cents),
-        status: OrderStatus::from_db(&r.status),
-        reference: r.reference,
-        customer_email: r.customer_email,
-        created_at: r.created_at,
-    }))
+    Ok(row.map(OrderRecord::from))
 }
 
 /// One of a partner's orders with its eSIMs and the balance its debit left, as an order

@@ -1,11 +1,9 @@
 //! API keys: refusal reasons, the verification cache, revocation, suspension.
 
-use std::time::{Duration, Instant};
-
 use reqwest::StatusCode;
 use sqlx::PgPool;
 
-use crate::helpers::{assert_error, spawn_app, success_data};
+use crate::helpers::{assert_error, spawn_app, success_data, wait_for_status};
 
 #[sqlx::test]
 async fn requests_without_a_key_get_401_with_www_authenticate(db: PgPool) {
@@ -147,18 +145,7 @@ async fn a_revoked_key_is_refused_within_five_seconds_and_other_keys_keep_workin
     tavaro::auth::revoke_key(&app.db, &staging_id)
         .await
         .unwrap();
-    let started = Instant::now();
-    loop {
-        let status = app.get("/v1/balance", &staging_key).await.status();
-        if status == StatusCode::UNAUTHORIZED {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "revoked key still accepted after 5 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_status(&app, "/v1/balance", &staging_key, StatusCode::UNAUTHORIZED).await;
     assert_error(
         app.get("/v1/balance", &staging_key).await,
         StatusCode::UNAUTHORIZED,
@@ -184,35 +171,13 @@ async fn a_suspended_partner_gets_403_and_is_restored_on_activation(db: PgPool) 
     tavaro::partners::set_active(&app.db, partner.id, false)
         .await
         .unwrap();
-    let started = Instant::now();
-    loop {
-        let response = app.get("/v1/balance", &partner.key).await;
-        if response.status() == StatusCode::FORBIDDEN {
-            assert_error(response, StatusCode::FORBIDDEN, "partner_suspended").await;
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "suspension not applied"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let response = wait_for_status(&app, "/v1/balance", &partner.key, StatusCode::FORBIDDEN).await;
+    assert_error(response, StatusCode::FORBIDDEN, "partner_suspended").await;
 
     tavaro::partners::set_active(&app.db, partner.id, true)
         .await
         .unwrap();
-    let started = Instant::now();
-    loop {
-        let response = app.get("/v1/balance", &partner.key).await;
-        if response.status() == StatusCode::OK {
-            success_data(response, StatusCode::OK).await;
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "activation not applied"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let response = wait_for_status(&app, "/v1/balance", &partner.key, StatusCode::OK).await;
+    success_data(response, StatusCode::OK).await;
     app.assert_ledger_sound().await;
 }

@@ -1,7 +1,6 @@
 //! The operator CLI as issued: the real binary against the test database.
 
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -9,6 +8,7 @@ use sqlx::PgPool;
 
 use crate::helpers::{
     TestApp, assert_error, database_url_of, demo_catalog_path, spawn_app, success_data,
+    wait_for_status,
 };
 
 fn tavaro(app: &TestApp, args: &[&str]) -> Output {
@@ -138,14 +138,7 @@ async fn an_operator_onboards_a_partner_end_to_end(db: PgPool) {
         &app,
         &["key", "revoke", key["id"].as_str().unwrap()],
     ));
-    let started = Instant::now();
-    while app.get("/v1/balance", &token).await.status() != StatusCode::UNAUTHORIZED {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "revocation not applied within 5 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_status(&app, "/v1/balance", &token, StatusCode::UNAUTHORIZED).await;
     assert_one_line_error(
         &tavaro(&app, &["key", "revoke", key["id"].as_str().unwrap()]),
         "already revoked",
@@ -281,16 +274,8 @@ async fn the_simulator_commands_drive_esim_status(db: PgPool) {
 
     // Suspension through the CLI.
     stdout(&tavaro(&app, &["partner", "suspend", "--partner", "acme"]));
-    let started = Instant::now();
-    loop {
-        let response = app.get("/v1/balance", &partner.key).await;
-        if response.status() == StatusCode::FORBIDDEN {
-            assert_error(response, StatusCode::FORBIDDEN, "partner_suspended").await;
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(5));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let response = wait_for_status(&app, "/v1/balance", &partner.key, StatusCode::FORBIDDEN).await;
+    assert_error(response, StatusCode::FORBIDDEN, "partner_suspended").await;
     app.assert_ledger_sound().await;
 }
 

@@ -251,6 +251,24 @@ pub async fn assert_ledger_sound(db: &PgPool) {
     );
 }
 
+/// Polls `GET path` with `key` until it answers `status`, for at most 5 s (the promise
+/// for revocations and suspensions), and returns that response.
+pub async fn wait_for_status(app: &TestApp, path: &str, key: &str, status: StatusCode) -> Response {
+    let started = std::time::Instant::now();
+    loop {
+        let response = app.get(path, key).await;
+        if response.status() == status {
+            return response;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{path} still answers {} after 5 s, expected {status}",
+            response.status()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Polls `GET /v1/orders/{id}` until the order reaches `status` (10 s at most).
 pub async fn wait_for_order(app: &TestApp, key: &str, order_id: &str, status: &str) -> Value {
     let started = std::time::Instant::now();

@@ -1,0 +1,238 @@
+//! The operator command line. Every command reads `DATABASE_URL` (and `.env`), prints
+//! human-readable output or, with `--json`, one JSON document, and exits non-zero with a
+//! one-line error on bad input.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::config::{self, Config, LogFormat};
+use crate::money::Cents;
+use crate::startup::Application;
+use crate::telemetry;
+
+mod commands;
+
+use commands::admin;
+
+/// Tavaro partner gateway: serve the API and manage partners, keys, credits and the catalog.
+#[derive(Debug, Parser)]
+#[command(name = "tavaro", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (migrates first).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Manage the plan catalog.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Manage partner accounts.
+    #[command(subcommand)]
+    Partner(PartnerCommand),
+    /// Manage partners' API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage prepaid credits.
+    #[command(subcommand)]
+    Credits(CreditsCommand),
+    /// Drive the built-in simulator provider (demos and tests).
+    #[command(subcommand)]
+    Sim(SimCommand),
+    /// Inspect orders.
+    #[command(subcommand)]
+    Orders(OrdersCommand),
+    /// Check the credits ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OrdersCommand {
+    /// Orders reconciliation could not settle in time: look at them with the provider.
+    Stuck {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LedgerCommand {
+    /// Check every balance, entry and order against the ledger invariants; exits non-zero
+    /// naming each offender.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogCommand {
+    /// Load or update the catalog from a JSON file (idempotent).
+    Import {
+        /// The catalog file, e.g. catalog/demo.json.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PartnerCommand {
+    /// Create a partner with a zero balance.
+    Create {
+        /// Unique partner name.
+        #[arg(long)]
+        name: String,
+        /// Markup in percent applied to catalog prices (e.g. 20 or 12.5).
+        #[arg(long, default_value = "0", allow_hyphen_values = true)]
+        markup: String,
+        /// Print {"id","name","markup"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List partners with balances.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Suspend a partner: its keys get 403 until re-activated.
+    Suspend(PartnerArg),
+    /// Re-activate a suspended partner.
+    Activate(PartnerArg),
+}
+
+#[derive(Debug, Args)]
+struct PartnerArg {
+    /// Partner id or unique name.
+    #[arg(long)]
+    partner: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Create an API key; the key is printed once and never again.
+    Create {
+        /// Partner id or unique name.
+        #[arg(long)]
+        partner: String,
+        /// Label, e.g. Production or Staging.
+        #[arg(long)]
+        label: String,
+        /// Print {"id","partnerId","label","key"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a partner's keys (never the secrets).
+    List {
+        /// Partner id or unique name.
+        #[arg(long)]
+        partner: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key; every server refuses it within seconds.
+    Revoke {
+        /// The key id printed by `key create` / `key list`.
+        key_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CreditsCommand {
+    /// Add prepaid credits (a top-up ledger entry).
+    Add {
+        /// Partner id or unique name.
+        #[arg(long)]
+        partner: String,
+        /// Amount in dollars, e.g. 100.00.
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        /// Note kept on the ledger entry.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Show a partner's balance.
+    Balance(PartnerArg),
+}
+
+#[derive(Debug, Subcommand)]
+enum SimCommand {
+    /// Record data used on a simulated eSIM (activates it on first use).
+    Use {
+        /// eSIM id (from the order response) or ICCID.
+        #[arg(long)]
+        esim: String,
+        /// Megabytes used.
+        #[arg(long, allow_hyphen_values = true)]
+        mb: i64,
+    },
+    /// End a simulated eSIM's validity now.
+    Expire {
+        /// eSIM id (from the order response) or ICCID.
+        #[arg(long)]
+        esim: String,
+    },
+}
+
+/// Largest single top-up accepted from the CLI: a typo guard, not a business rule.
+const MAX_TOPUP: Cents = Cents::new(100_000_000 * 100);
+
+/// A command-line parsing error as one line: the problem, without the usage block.
+pub fn one_line(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let problem: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
+        .filter(|line| !line.is_empty())
+        .collect();
+    let problem = problem.join(" ");
+    let problem = problem.strip_prefix("error: ").unwrap_or(&problem);
+    format!("{problem} (see --help)")
+}
+
+/// Runs a parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => serve().await,
+        command => {
+            // Admin commands log only warnings, to stderr: stdout is for their output.
+            telemetry::init(LogFormat::Text, "warn", std::io::stderr);
+            let db = connect().await?;
+            admin(command, &db).await
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    telemetry::init(
+        config.log_format,
+        telemetry::DEFAULT_FILTER,
+        std::io::stdout,
+    );
+    let app = Application::build(config).await?;
+    println!("Tavaro gateway listening on http://{}", app.address());
+    app.run_until_stopped().await
+}
+
+async fn connect() -> anyhow::Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(&config::database_url()?)
+        .await
+        .context("cannot connect to the database (check DATABASE_URL)")
+}

@@ -1,0 +1,128 @@
+//! The `POST /v1/order` body (also `POST /v1/order/quote`) and its validation: every
+//! problem reported at once, each naming its field.
+
+use serde::Deserialize;
+
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::orders::NewOrder;
+
+/// The order body. Types are loose on purpose where serde's own message would be
+/// unhelpful; [`OrderRequest::validate`] gives each field a precise message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct OrderRequest {
+    plan_id: String,
+    quantity: Option<i64>,
+    customer_email: Option<String>,
+    reference: Option<String>,
+}
+
+impl OrderRequest {
+    /// Checks every field and reports all problems at once.
+    pub(super) fn validate(self) -> ApiResult<NewOrder> {
+        let mut errors = Vec::new();
+        let plan_id = self.plan_id.trim();
+        if plan_id.is_empty() || plan_id.len() > 64 {
+            errors.push(FieldError::new(
+                "planId",
+                "must be a plan id from /v1/packages",
+            ));
+        }
+        let quantity = self.quantity.unwrap_or(1);
+        if !(1..=10).contains(&quantity) {
+            errors.push(FieldError::new(
+                "quantity",
+                "must be an integer from 1 to 10",
+            ));
+        }
+        if let Some(email) = &self.customer_email {
+            if !is_valid_email(email) {
+                errors.push(FieldError::new(
+                    "customerEmail",
+                    "must be a valid e-mail address",
+                ));
+            }
+        }
+        if let Some(reference) = &self.reference {
+            let len = reference.chars().count();
+            if len == 0 || len > 64 || reference.chars().any(char::is_control) {
+                errors.push(FieldError::new(
+                    "reference",
+                    "must be 1 to 64 characters without control characters",
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::invalid_fields(errors));
+        }
+        Ok(NewOrder {
+            plan_id: plan_id.to_owned(),
+            quantity: quantity as u32,
+            customer_email: self.customer_email,
+            reference: self.reference,
+        })
+    }
+}
+
+/// A pragmatic address check: one `@`, a plausible local part, a dotted domain of
+/// letters, digits and hyphens, a letters-only top-level domain.
+fn is_valid_email(email: &str) -> bool {
+    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    let local_ok = (1..=64).contains(&local.len())
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            (1..=63).contains(&l.len())
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
+    local_ok && domain_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid_email;
+
+    #[test]
+    fn email_addresses_are_checked_pragmatically() {
+        for good in [
+            "traveller@example.com",
+            "a.b+tag@sub.example.co.uk",
+            "x@y.io",
+        ] {
+            assert!(is_valid_email(good), "{good}");
+        }
+        for bad in [
+            "",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@b",
+            "a@b.c",
+            "a b@example.com",
+            "a@@example.com",
+            "a@exa mple.com",
+            ".a@example.com",
+            "a..b@example.com",
+            "a@-x.com",
+            "a@example.c0m",
+        ] {
+            assert!(!is_valid_email(bad), "{bad}");
+        }
+    }
+}
