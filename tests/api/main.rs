@@ -1,5 +1,6 @@
 //! Integration tests: the real server over HTTP, on a fresh Postgres database per test
-//! (`#[sqlx::test]`), with the simulator or a wiremock server as the upstream.
+//! (`#[sqlx::test]`), with the built-in simulator as the upstream; crash tests run the real
+//! binary.
 
 mod auth;
 mod catalog;
