@@ -9,11 +9,9 @@ use tavaro::provider::simulator;
 use crate::helpers::{TestApp, TestPartner, assert_error, spawn_app, success_data};
 
 async fn order_one(app: &TestApp, partner: &TestPartner, plan: &str) -> Value {
-    let data = success_data(
-        app.order(&partner.key, &json!({"planId": plan})).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let data = app
+        .place(&partner.key, &json!({"planId": plan}), StatusCode::CREATED)
+        .await;
     data["esims"][0].clone()
 }
 

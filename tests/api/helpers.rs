@@ -148,6 +148,11 @@ impl TestApp {
         self.post_json("/v1/order", key, body).await
     }
 
+    /// Places an order that must answer `status`; returns the response's `data`.
+    pub async fn place(&self, key: &str, body: &Value, status: StatusCode) -> Value {
+        success_data(self.order(key, body).await, status).await
+    }
+
     /// `POST /v1/order` with an Idempotency-Key.
     pub async fn order_idempotently(
         &self,

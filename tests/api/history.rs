@@ -21,24 +21,26 @@ async fn page(app: &TestApp, partner: &TestPartner, path: &str) -> (Vec<Value>, 
     (body["data"].as_array().unwrap().clone(), next)
 }
 
-async fn place(app: &TestApp, partner: &TestPartner, body: Value) -> Value {
-    success_data(app.order(&partner.key, &body).await, StatusCode::CREATED).await
-}
-
 #[sqlx::test]
 async fn orders_are_listed_newest_first_in_stable_pages(db: PgPool) {
     let app = spawn_app(db).await;
     let partner = app.create_partner("acme", "0", "100.00").await;
     let other = app.create_partner("other", "0", "100.00").await;
-    place(&app, &other, json!({"planId": "ae-1gb-7d"})).await;
+    app.place(
+        &other.key,
+        &json!({"planId": "ae-1gb-7d"}),
+        StatusCode::CREATED,
+    )
+    .await;
     let mut placed = Vec::new();
     for i in 0..5 {
-        let order = place(
-            &app,
-            &partner,
-            json!({"planId": "ae-1gb-7d", "reference": format!("R{i}")}),
-        )
-        .await;
+        let order = app
+            .place(
+                &partner.key,
+                &json!({"planId": "ae-1gb-7d", "reference": format!("R{i}")}),
+                StatusCode::CREATED,
+            )
+            .await;
         placed.push(order["orderId"].as_str().unwrap().to_owned());
     }
     placed.reverse(); // newest first
@@ -86,19 +88,21 @@ async fn orders_filter_by_status_reference_and_time(db: PgPool) {
     let app = spawn_app(db.clone()).await;
     let failing = spawn_app_with(db, |c| c.simulator.failure_rate = 1.0).await;
     let partner = app.create_partner("acme", "0", "100.00").await;
-    let early = place(
-        &app,
-        &partner,
-        json!({"planId": "ae-1gb-7d", "reference": "BK-1"}),
-    )
-    .await;
+    let early = app
+        .place(
+            &partner.key,
+            &json!({"planId": "ae-1gb-7d", "reference": "BK-1"}),
+            StatusCode::CREATED,
+        )
+        .await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let late = place(
-        &app,
-        &partner,
-        json!({"planId": "ae-1gb-7d", "reference": "BK-2"}),
-    )
-    .await;
+    let late = app
+        .place(
+            &partner.key,
+            &json!({"planId": "ae-1gb-7d", "reference": "BK-2"}),
+            StatusCode::CREATED,
+        )
+        .await;
     assert_eq!(
         failing
             .order(
@@ -178,12 +182,13 @@ async fn one_order_shows_its_esims_and_only_to_its_owner(db: PgPool) {
     let app = spawn_app(db).await;
     let partner = app.create_partner("acme", "0", "100.00").await;
     let other = app.create_partner("other", "0", "0").await;
-    let placed = place(
-        &app,
-        &partner,
-        json!({"planId": "ae-5gb-7d", "quantity": 2, "customerEmail": "t@example.com"}),
-    )
-    .await;
+    let placed = app
+        .place(
+            &partner.key,
+            &json!({"planId": "ae-5gb-7d", "quantity": 2, "customerEmail": "t@example.com"}),
+            StatusCode::CREATED,
+        )
+        .await;
     let id = placed["orderId"].as_str().unwrap();
     let order = success_data(
         app.get(&format!("/v1/orders/{id}"), &partner.key).await,
@@ -215,7 +220,13 @@ async fn transactions_list_every_ledger_entry_newest_first(db: PgPool) {
     let app = spawn_app(db.clone()).await;
     let failing = spawn_app_with(db, |c| c.simulator.failure_rate = 1.0).await;
     let partner = app.create_partner("acme", "0", "100.00").await;
-    let ok = place(&app, &partner, json!({"planId": "ae-5gb-7d"})).await;
+    let ok = app
+        .place(
+            &partner.key,
+            &json!({"planId": "ae-5gb-7d"}),
+            StatusCode::CREATED,
+        )
+        .await;
     assert_eq!(
         failing
             .order(&partner.key, &json!({"planId": "ae-1gb-7d"}))

@@ -1,5 +1,6 @@
 //! The ledger's guarantees hold in the database itself, whatever the code does.
 
+use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -46,13 +47,14 @@ async fn a_balance_can_never_go_negative(db: PgPool) {
 async fn an_order_can_be_debited_only_once_and_refunded_only_once(db: PgPool) {
     let app = spawn_app(db).await;
     let partner = app.create_partner("acme", "0", "100.00").await;
-    let data: serde_json::Value = app
-        .order(&partner.key, &json!({"planId": "ae-1gb-7d"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let order_id = uuid::Uuid::parse_str(data["data"]["orderId"].as_str().unwrap()).unwrap();
+    let data = app
+        .place(
+            &partner.key,
+            &json!({"planId": "ae-1gb-7d"}),
+            StatusCode::CREATED,
+        )
+        .await;
+    let order_id = uuid::Uuid::parse_str(data["orderId"].as_str().unwrap()).unwrap();
     let insert =
         "insert into ledger_entries (partner_id, kind, amount_cents, balance_after_cents, order_id)
                   values ($1, $2, $3, 0, $4)";
@@ -109,19 +111,16 @@ async fn an_order_can_be_debited_only_once_and_refunded_only_once(db: PgPool) {
 async fn order_transitions_outside_the_state_machine_are_refused(db: PgPool) {
     let app = spawn_app(db).await;
     let partner = app.create_partner("acme", "0", "100.00").await;
-    let data: serde_json::Value = app
-        .order(&partner.key, &json!({"planId": "ae-1gb-7d"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let order_id = uuid::Uuid::parse_str(data["data"]["orderId"].as_str().unwrap()).unwrap();
-    for (status, column) in [
-        ("pending", "status"),
-        ("failed", "status"),
-        ("processing", "status"),
-    ] {
-        let err = sqlx::query(&format!("update orders set {column} = $2 where id = $1"))
+    let data = app
+        .place(
+            &partner.key,
+            &json!({"planId": "ae-1gb-7d"}),
+            StatusCode::CREATED,
+        )
+        .await;
+    let order_id = uuid::Uuid::parse_str(data["orderId"].as_str().unwrap()).unwrap();
+    for status in ["pending", "failed", "processing"] {
+        let err = sqlx::query("update orders set status = $2 where id = $1")
             .bind(order_id)
             .bind(status)
             .execute(&app.db)

@@ -31,12 +31,13 @@ async fn ledger_kinds(app: &TestApp, order_id: &str) -> Vec<String> {
 async fn an_order_that_succeeded_after_our_time_out_is_completed_not_refunded(db: PgPool) {
     let app = spawn_app_with(db, unknown_outcomes(SimulatorMode::Late)).await;
     let partner = app.create_partner("acme", "0", "100.00").await;
-    let placed = success_data(
-        app.order(&partner.key, &json!({"planId": "ae-5gb-7d", "quantity": 2}))
-            .await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    let placed = app
+        .place(
+            &partner.key,
+            &json!({"planId": "ae-5gb-7d", "quantity": 2}),
+            StatusCode::ACCEPTED,
+        )
+        .await;
     assert_eq!(placed["status"], "processing");
     assert_eq!(placed["esims"], json!([]));
     let order_id = placed["orderId"].as_str().unwrap();
@@ -57,12 +58,13 @@ async fn an_order_that_succeeded_after_our_time_out_is_completed_not_refunded(db
 async fn an_order_the_provider_fails_after_accepting_is_refunded(db: PgPool) {
     let app = spawn_app_with(db, unknown_outcomes(SimulatorMode::AcceptThenFail)).await;
     let partner = app.create_partner("acme", "0", "100.00").await;
-    let placed = success_data(
-        app.order(&partner.key, &json!({"planId": "ae-5gb-7d"}))
-            .await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    let placed = app
+        .place(
+            &partner.key,
+            &json!({"planId": "ae-5gb-7d"}),
+            StatusCode::ACCEPTED,
+        )
+        .await;
     let order_id = placed["orderId"].as_str().unwrap();
     wait_for_order(&app, &partner.key, order_id, "failed").await;
     assert_eq!(
@@ -77,12 +79,13 @@ async fn an_order_the_provider_fails_after_accepting_is_refunded(db: PgPool) {
 async fn a_request_the_provider_never_received_is_refunded_once_it_cannot_arrive(db: PgPool) {
     let app = spawn_app_with(db, unknown_outcomes(SimulatorMode::Lost)).await;
     let partner = app.create_partner("acme", "0", "100.00").await;
-    let placed = success_data(
-        app.order(&partner.key, &json!({"planId": "ae-5gb-7d"}))
-            .await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    let placed = app
+        .place(
+            &partner.key,
+            &json!({"planId": "ae-5gb-7d"}),
+            StatusCode::ACCEPTED,
+        )
+        .await;
     let order_id = placed["orderId"].as_str().unwrap();
     wait_for_order(&app, &partner.key, order_id, "failed").await;
     let waited: f64 = sqlx::query_scalar("select extract(epoch from updated_at - created_at)::float8 from orders where id = $1::uuid")
@@ -106,12 +109,13 @@ async fn an_order_that_cannot_be_settled_in_time_is_flagged_never_refunded(db: P
     })
     .await;
     let partner = app.create_partner("acme", "0", "100.00").await;
-    let placed = success_data(
-        app.order(&partner.key, &json!({"planId": "ae-5gb-7d"}))
-            .await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    let placed = app
+        .place(
+            &partner.key,
+            &json!({"planId": "ae-5gb-7d"}),
+            StatusCode::ACCEPTED,
+        )
+        .await;
     let order_id = placed["orderId"].as_str().unwrap().to_owned();
 
     let started = std::time::Instant::now();
@@ -161,12 +165,13 @@ async fn several_servers_share_the_queue_and_settle_each_order_once(db: PgPool) 
     let mut orders = Vec::new();
     for i in 0..8 {
         let app = if i % 2 == 0 { &first } else { &second };
-        let placed = success_data(
-            app.order(&partner.key, &json!({"planId": "ae-1gb-7d"}))
-                .await,
-            StatusCode::ACCEPTED,
-        )
-        .await;
+        let placed = app
+            .place(
+                &partner.key,
+                &json!({"planId": "ae-1gb-7d"}),
+                StatusCode::ACCEPTED,
+            )
+            .await;
         orders.push(placed["orderId"].as_str().unwrap().to_owned());
     }
     for order_id in &orders {
