@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+pub use crate::provider::settings::ProvidersConfig;
+
 /// A value that must never reach a log line: `Debug` and `Display` print `[REDACTED]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret<T>(T);
@@ -33,24 +35,6 @@ impl<T> fmt::Debug for Secret<T> {
 impl<T> fmt::Display for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[REDACTED]")
-    }
-}
-
-/// Which upstream fulfils orders.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProviderKind {
-    /// The built-in simulator (default): no network, state in Postgres.
-    Simulator,
-}
-
-impl FromStr for ProviderKind {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "simulator" => Ok(Self::Simulator),
-            other => bail!("unknown provider `{other}` (expected: simulator)"),
-        }
     }
 }
 
@@ -150,8 +134,8 @@ pub struct Config {
     pub key_cache_capacity: u64,
     /// How many argon2 verifications may run at once.
     pub argon2_concurrency: usize,
-    /// The upstream provider.
-    pub provider: ProviderKind,
+    /// Upstream providers with credentials configured (the simulator is always there).
+    pub providers: ProvidersConfig,
     /// Time allowed for one provider call before its outcome counts as unknown.
     pub provider_timeout: Duration,
     /// Simulator settings (used when `provider` is the simulator).
@@ -194,6 +178,8 @@ impl Config {
                 bail!("TAVARO_FAILPOINT={point:?} is not one of {FAILPOINTS:?}");
             }
         }
+        let provider_timeout =
+            Duration::from_millis(vars.get_or("TAVARO_PROVIDER_TIMEOUT_MS", 30_000)?);
         let database_url = lookup("DATABASE_URL")
             .filter(|v| !v.trim().is_empty())
             .context("DATABASE_URL is not set (see .env.example)")?;
@@ -206,10 +192,8 @@ impl Config {
             key_cache_ttl: Duration::from_secs(vars.get_or("TAVARO_KEY_CACHE_TTL_SECS", 60)?),
             key_cache_capacity: vars.get_or("TAVARO_KEY_CACHE_CAPACITY", 10_000)?,
             argon2_concurrency: vars.get_or("TAVARO_ARGON2_CONCURRENCY", default_parallelism())?,
-            provider: vars.get_or("TAVARO_PROVIDER", ProviderKind::Simulator)?,
-            provider_timeout: Duration::from_millis(
-                vars.get_or("TAVARO_PROVIDER_TIMEOUT_MS", 30_000)?,
-            ),
+            providers: ProvidersConfig::from_vars(&lookup, provider_timeout)?,
+            provider_timeout,
             simulator: SimulatorConfig {
                 mode: vars.get_or("TAVARO_SIM_MODE", SimulatorMode::Normal)?,
                 latency: Duration::from_millis(vars.get_or("TAVARO_SIM_LATENCY_MS", 0)?),
@@ -278,7 +262,7 @@ mod tests {
         let config = Config::from_vars(vars(&[("DATABASE_URL", "postgres://x/y")])).unwrap();
         assert_eq!(config.listen_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.max_body_bytes, 65_536);
-        assert_eq!(config.provider, ProviderKind::Simulator);
+        assert!(config.providers.configured().is_empty());
         assert!(config.public_base_url.is_none());
 
         let err = Config::from_vars(vars(&[

@@ -83,14 +83,15 @@ impl Application {
             config.key_cache_ttl,
             config.argon2_concurrency,
         ));
-        let provider = crate::provider::from_config(&config, &db);
+        let providers = Arc::new(crate::provider::Registry::from_config(&config, &db));
+        tracing::info!(providers = ?providers.names(), "providers configured");
         let state = AppState {
             db,
             config: Arc::new(config),
             public_base_url: public_base_url.into(),
             keys,
             catalog,
-            provider,
+            providers,
         };
 
         // Subscribe before serving, so no revocation can slip between start and subscribe.

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use crate::auth::KeyVerifier;
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::provider::Provider;
+use crate::provider::Registry;
 
 /// Cheap to clone: every field is a handle.
 #[derive(Clone)]
@@ -22,6 +22,6 @@ pub struct AppState {
     pub keys: Arc<KeyVerifier>,
     /// The in-memory catalog snapshot.
     pub catalog: Catalog,
-    /// The upstream that issues eSIMs.
-    pub provider: Arc<dyn Provider>,
+    /// The upstreams that issue eSIMs, by name (plans say which one).
+    pub providers: Arc<Registry>,
 }

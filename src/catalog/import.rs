@@ -17,6 +17,7 @@ use serde::Deserialize;
 use sqlx::PgPool;
 
 use super::{CATALOG_CHANNEL, Geography};
+use crate::provider::{PROVIDER_NAMES, SIMULATOR};
 
 /// The catalog file.
 #[derive(Debug, Deserialize)]
@@ -91,6 +92,12 @@ pub struct PlanEntry {
     /// Countries covered; defaults to the country itself, or all of a region's members.
     #[serde(default)]
     pub coverage: Option<Vec<String>>,
+    /// The provider that fulfils it (default `simulator`).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// The provider's package code (required unless the provider is the simulator).
+    #[serde(default)]
+    pub provider_sku: Option<String>,
 }
 
 /// A fair-use policy in the file.
@@ -217,6 +224,17 @@ impl CatalogFile {
                 }
                 _ => {}
             }
+            let provider = p.provider.as_deref().unwrap_or(SIMULATOR);
+            ensure!(
+                PROVIDER_NAMES.contains(&provider),
+                "plan {}: provider `{provider}` is not one of {PROVIDER_NAMES:?}",
+                p.id
+            );
+            ensure!(
+                provider == SIMULATOR || p.provider_sku.as_deref().is_some_and(|s| !s.is_empty()),
+                "plan {}: providerSku is required for provider {provider}",
+                p.id
+            );
             if let Some(coverage) = &p.coverage {
                 ensure!(!coverage.is_empty(), "plan {}: coverage is empty", p.id);
                 for c in coverage {
@@ -308,8 +326,10 @@ pub async fn import_file(db: &PgPool, file: &CatalogFile) -> anyhow::Result<Impo
         sqlx::query!(
             "insert into plans (id, name, area_code, days, data_mb, net_price_cents, activation,
                                 hotspot, data_roaming, top_up, networks, carriers,
-                                throttle_after_mb, throttle_speed_kbps, throttle_description, active)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, true)
+                                throttle_after_mb, throttle_speed_kbps, throttle_description, active,
+                                provider, provider_sku)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, true,
+                     $16, $17)
              on conflict (id) do update set
                name = excluded.name, area_code = excluded.area_code, days = excluded.days,
                data_mb = excluded.data_mb, net_price_cents = excluded.net_price_cents,
@@ -319,6 +339,8 @@ pub async fn import_file(db: &PgPool, file: &CatalogFile) -> anyhow::Result<Impo
                throttle_after_mb = excluded.throttle_after_mb,
                throttle_speed_kbps = excluded.throttle_speed_kbps,
                throttle_description = excluded.throttle_description,
+               provider = excluded.provider, provider_sku = excluded.provider_sku,
+               provider_cost_e4 = null, synced_at = null,
                active = true, updated_at = now()",
             p.id,
             p.name,
@@ -335,6 +357,8 @@ pub async fn import_file(db: &PgPool, file: &CatalogFile) -> anyhow::Result<Impo
             throttle.map(|t| t.after_mb),
             throttle.map(|t| t.speed_kbps),
             throttle.map(|t| t.description.as_str()),
+            p.provider.as_deref().unwrap_or(SIMULATOR),
+            p.provider_sku,
         )
         .execute(&mut *tx)
         .await?;
@@ -352,8 +376,10 @@ pub async fn import_file(db: &PgPool, file: &CatalogFile) -> anyhow::Result<Impo
     }
 
     let ids: Vec<String> = file.plans.iter().map(|p| p.id.clone()).collect();
+    // Plans owned by `catalog sync` are that command's business.
     let deactivated = sqlx::query!(
-        "update plans set active = false, updated_at = now() where active and id <> all($1)",
+        "update plans set active = false, updated_at = now()
+         where active and synced_at is null and id <> all($1)",
         &ids
     )
     .execute(&mut *tx)

@@ -8,6 +8,7 @@
 
 mod import;
 mod snapshot;
+pub mod sync;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -120,6 +121,12 @@ pub struct Plan {
     pub coverage: Vec<String>,
     /// Fair-use policy.
     pub throttle: Option<Throttle>,
+    /// The provider that fulfils it.
+    pub provider: String,
+    /// The provider's package code; `None` for simulator plans (they use our id).
+    pub provider_sku: Option<String>,
+    /// What one eSIM costs us in 1/10,000 USD, for synced plans.
+    pub provider_cost_e4: Option<i64>,
 }
 
 impl Plan {
@@ -229,7 +236,8 @@ async fn read_snapshot(db: &PgPool) -> anyhow::Result<Snapshot> {
     let plans = sqlx::query!(
         r#"select p.id, p.name, p.area_code, a.geography, p.days, p.data_mb, p.net_price_cents,
                   p.activation, p.hotspot, p.data_roaming, p.top_up, p.networks, p.carriers,
-                  p.throttle_after_mb, p.throttle_speed_kbps, p.throttle_description
+                  p.throttle_after_mb, p.throttle_speed_kbps, p.throttle_description,
+                  p.provider, p.provider_sku, p.provider_cost_e4
            from plans p join areas a on a.code = p.area_code
            where p.active"#
     )
@@ -262,6 +270,9 @@ async fn read_snapshot(db: &PgPool) -> anyhow::Result<Snapshot> {
             networks: r.networks,
             carriers: r.carriers,
             throttle,
+            provider: r.provider,
+            provider_sku: r.provider_sku,
+            provider_cost_e4: r.provider_cost_e4,
         })
     })
     .collect::<anyhow::Result<Vec<_>>>()?;

@@ -179,6 +179,9 @@ mod tests {
             carriers: vec!["X".to_owned()],
             coverage: coverage.iter().map(|c| (*c).to_owned()).collect(),
             throttle: None,
+            provider: "simulator".to_owned(),
+            provider_sku: None,
+            provider_cost_e4: None,
         }
     }
 

@@ -37,6 +37,12 @@ pub(super) async fn admin(command: Command, db: &PgPool) -> anyhow::Result<()> {
                 report.deactivated
             );
         }
+        Command::Catalog(CatalogCommand::Sync {
+            provider,
+            margin,
+            json,
+        }) => super::providers::catalog_sync(db, &provider, &margin, json).await?,
+        Command::Provider(command) => super::providers::provider(command, db).await?,
         Command::Partner(command) => partner(command, db).await?,
         Command::Key(command) => key(command, db).await?,
         Command::Credits(command) => credits(command, db).await?,
@@ -291,7 +297,7 @@ fn print_usage(esim: &str, usage: &EsimUsage) {
     );
 }
 
-fn print_json<T: serde::Serialize>(value: &T) {
+pub(super) fn print_json<T: serde::Serialize>(value: &T) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).expect("CLI output serializes")

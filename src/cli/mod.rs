@@ -16,6 +16,7 @@ use crate::startup::Application;
 use crate::telemetry;
 
 mod commands;
+mod providers;
 
 use commands::admin;
 
@@ -54,6 +55,28 @@ enum Command {
     /// Check the credits ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Inspect the configured upstream providers.
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ProviderCommand {
+    /// Names of the providers this configuration can call (the simulator is always there).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Our prepaid balance with an upstream provider.
+    Balance {
+        /// Provider name: esimaccess, airalo, esimgo or roamify.
+        #[arg(long)]
+        provider: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +106,19 @@ enum CatalogCommand {
     Import {
         /// The catalog file, e.g. catalog/demo.json.
         file: PathBuf,
+    },
+    /// Pull an upstream provider's packages into plans priced at cost plus margin
+    /// (idempotent; plans the provider dropped are deactivated, never deleted).
+    Sync {
+        /// Provider name: esimaccess, airalo, esimgo or roamify.
+        #[arg(long)]
+        provider: String,
+        /// Margin in percent added to the provider's cost (e.g. 20 or 12.5).
+        #[arg(long, default_value = "20", allow_hyphen_values = true)]
+        margin: String,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use crate::ids::{EsimId, OrderId, PartnerId};
-use crate::provider::{EsimUsage, ProvisionedEsim};
+use crate::provider::{EsimRef, EsimUsage, ProvisionedEsim};
 
 /// Lifecycle of an eSIM as partners see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -74,6 +74,10 @@ pub struct EsimRecord {
     pub created_at: DateTime<Utc>,
     /// Token of its public QR code URL.
     pub qr_token: String,
+    /// The provider that issued it.
+    pub provider: String,
+    /// How that provider refers to it (usage is asked by it).
+    pub provider_ref: EsimRef,
 }
 
 impl EsimRecord {
@@ -162,9 +166,10 @@ async fn select(
         r#"select e.id as "id: EsimId", e.order_id as "order_id: OrderId", o.plan_id,
                   e.iccid, e.smdp_address, e.activation_code, e.data_total_mb,
                   e.data_used_mb, e.status, e.activated_at, e.expires_at, e.created_at,
-                  q.token as qr_token
+                  q.token as qr_token, o.provider, e.provider_ref, p.provider_sku
            from esims e
            join orders o on o.id = e.order_id and o.partner_id = e.partner_id
+           join plans p on p.id = o.plan_id
            join qr_tokens q on q.esim_id = e.id
            where e.partner_id = $1
              and ($2::uuid is null or e.order_id = $2)
@@ -179,6 +184,12 @@ async fn select(
     Ok(rows
         .into_iter()
         .map(|r| EsimRecord {
+            provider_ref: EsimRef {
+                iccid: r.iccid.clone(),
+                provider_ref: r.provider_ref,
+                sku: r.provider_sku,
+            },
+            provider: r.provider,
             id: r.id,
             order_id: r.order_id,
             plan_id: r.plan_id,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{Success, success};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, NotFound};
-use crate::esims::{self, EsimStatus};
+use crate::esims::{self, EsimRecord, EsimStatus};
 use crate::ids::{EsimId, OrderId};
 use crate::state::AppState;
 
@@ -63,7 +63,11 @@ async fn get_esim(
         .ok_or(ApiError::NotFound(NotFound::Esim))?;
 
     // Live usage when the provider answers in time; our last known state otherwise.
-    let record = match tokio::time::timeout(USAGE_TIMEOUT, state.provider.usage(&record.iccid))
+    let Some(provider) = state.providers.get(&record.provider).cloned() else {
+        tracing::warn!(provider = %record.provider, "eSIM issued by an unconfigured provider; answering from records");
+        return Ok(view(&state, record));
+    };
+    let record = match tokio::time::timeout(USAGE_TIMEOUT, provider.usage(&record.provider_ref))
         .await
     {
         Ok(Ok(usage)) => esims::apply_usage(&state.db, record, usage).await?,
@@ -77,8 +81,12 @@ async fn get_esim(
         }
     };
 
+    Ok(view(&state, record))
+}
+
+fn view(state: &AppState, record: EsimRecord) -> axum::Json<Success<EsimView>> {
     let base = &state.public_base_url;
-    Ok(success(EsimView {
+    success(EsimView {
         esim_id: record.id,
         iccid: record.iccid.clone(),
         order_id: record.order_id,
@@ -94,5 +102,5 @@ async fn get_esim(
         ios_install_url: record.ios_install_url(),
         android_install_url: record.android_install_url(),
         created_at: record.created_at,
-    }))
+    })
 }

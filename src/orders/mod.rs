@@ -153,6 +153,12 @@ pub struct Quote {
 /// Prices an order and compares it with the balance. Writes nothing.
 pub async fn quote(state: &AppState, principal: &Principal, new: &NewOrder) -> ApiResult<Quote> {
     let plan = plan_on_sale(state, &new.plan_id)?;
+    if state.providers.get(&plan.provider).is_none() {
+        // A plan routed to an upstream this process has no credentials for: refuse
+        // before any money moves.
+        tracing::error!(provider = %plan.provider, plan_id = %plan.id, "plan routed to an unconfigured provider");
+        return Err(ApiError::ServiceUnavailable);
+    }
     let (unit_cost, total_cost) = costs(&plan, new.quantity)?;
     let mut conn = state.db.acquire().await?;
     let balance = ledger::balance(&mut conn, principal.partner_id)
@@ -176,6 +182,12 @@ pub async fn place(
     key: Option<&IdempotencyKey>,
 ) -> ApiResult<OrderReceipt> {
     let plan = plan_on_sale(state, &new.plan_id)?;
+    if state.providers.get(&plan.provider).is_none() {
+        // A plan routed to an upstream this process has no credentials for: refuse
+        // before any money moves.
+        tracing::error!(provider = %plan.provider, plan_id = %plan.id, "plan routed to an unconfigured provider");
+        return Err(ApiError::ServiceUnavailable);
+    }
     let (unit_cost, total_cost) = costs(&plan, new.quantity)?;
     let (order, balance) = debit(
         state,
@@ -255,7 +267,7 @@ async fn debit(
         total_cost.get(),
         new.reference,
         new.customer_email,
-        state.provider.name(),
+        plan.provider,
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -305,6 +317,8 @@ async fn provision(state: AppState, order: OrderRecord, plan: Plan) -> ApiResult
     let request = ProvisionRequest {
         order_ref: order.id,
         plan_id: plan.id.clone(),
+        sku: plan.provider_sku.clone().unwrap_or_else(|| plan.id.clone()),
+        unit_cost_e4: plan.provider_cost_e4,
         quantity: order.quantity as u32,
         days: plan.days,
         data_mb: plan.data_mb,
@@ -316,8 +330,13 @@ async fn provision(state: AppState, order: OrderRecord, plan: Plan) -> ApiResult
             crash("during_provider_call");
         });
     }
+    let Some(provider) = state.providers.get(&plan.provider).cloned() else {
+        // Checked before the debit; only a registry without the plan's provider gets here.
+        settle::fail_and_refund(&state.db, &order, "provider not configured").await?;
+        return Err(ApiError::ServiceUnavailable);
+    };
     let timeout = state.config.provider_timeout;
-    let result = match tokio::time::timeout(timeout, state.provider.provision(&request)).await {
+    let result = match tokio::time::timeout(timeout, provider.provision(&request)).await {
         Ok(result) => result,
         Err(_) => Err(ProviderError::Unknown(format!(
             "no answer within {timeout:?}"
@@ -341,17 +360,24 @@ async fn provision(state: AppState, order: OrderRecord, plan: Plan) -> ApiResult
             failpoint(&state, "after_esims_stored");
             Ok(OrderStatus::Completed)
         }
-        Err(e @ (ProviderError::Rejected(_) | ProviderError::Unavailable(_))) => {
+        Err(e) if e.issued_nothing() => {
             tracing::warn!(error = %e, "provider did not issue the order; refunding");
             settle::fail_and_refund(&state.db, &order, &e.to_string()).await?;
             Err(match e {
-                ProviderError::Unavailable(_) => ApiError::ServiceUnavailable,
-                _ => ApiError::Upstream { refunded: true },
+                // The upstream refused this order: the partner may pick another plan.
+                ProviderError::Rejected { .. } => ApiError::Upstream { refunded: true },
+                // Our side is out of order (credentials, upstream credit, rate limit,
+                // outage): never the partner's fault, never a 402.
+                _ => ApiError::ServiceUnavailable,
             })
         }
-        Err(e @ ProviderError::Unknown(_)) => {
+        Err(e) => {
             tracing::warn!(error = %e, "provider outcome unknown; order left to reconciliation");
-            settle::mark_processing(&state.db, &order, &e.to_string()).await?;
+            let provider_ref = match &e {
+                ProviderError::Accepted { provider_order_ref } => Some(provider_order_ref.as_str()),
+                _ => None,
+            };
+            settle::mark_processing(&state.db, &order, provider_ref, &e.to_string()).await?;
             Ok(OrderStatus::Processing)
         }
     }

@@ -31,7 +31,7 @@ use super::{OrderRecord, find};
 use crate::error::ApiResult;
 use crate::ids::{OrderId, PartnerId};
 use crate::money::Cents;
-use crate::provider::{OrderLookup, ProviderError};
+use crate::provider::{LookupRequest, OrderLookup, ProviderError};
 use crate::state::AppState;
 
 /// How long a claimed job is leased to its worker.
@@ -115,14 +115,28 @@ async fn work(
         return Ok(());
     }
     let age = (Utc::now() - order.created_at).to_std().unwrap_or_default();
-    let lookup = match tokio::time::timeout(
-        state.config.provider_timeout,
-        state.provider.lookup(order_id),
-    )
-    .await
-    {
-        Ok(result) => result,
-        Err(_) => Err(ProviderError::Unknown("lookup timed out".into())),
+    let routing = routing(&state.db, order_id).await?;
+    let request = LookupRequest {
+        order_ref: order_id,
+        provider_order_ref: routing.provider_order_ref,
+        sku: routing.sku,
+        quantity: order.quantity as u32,
+        placed_at: order.created_at,
+    };
+    let lookup = match state.providers.get(&routing.provider) {
+        // Credentials removed while orders were open: wait for them to come back.
+        None => Err(ProviderError::Unavailable(format!(
+            "provider {} is not configured",
+            routing.provider
+        ))),
+        Some(provider) => {
+            match tokio::time::timeout(state.config.provider_timeout, provider.lookup(&request))
+                .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(ProviderError::Unknown("lookup timed out".into())),
+            }
+        }
     };
     let outcome = match lookup {
         Ok(OrderLookup::Issued(provisioned))
@@ -189,6 +203,24 @@ async fn work(
         delete_job(&state.db, order_id).await?;
     }
     Ok(())
+}
+
+/// Which provider an order went to, under which package code and upstream order id.
+struct Routing {
+    provider: String,
+    provider_order_ref: Option<String>,
+    sku: String,
+}
+
+async fn routing(db: &PgPool, order: OrderId) -> Result<Routing, sqlx::Error> {
+    sqlx::query_as!(
+        Routing,
+        r#"select o.provider, o.provider_order_ref, coalesce(p.provider_sku, p.id) as "sku!"
+           from orders o join plans p on p.id = o.plan_id where o.id = $1"#,
+        order as OrderId,
+    )
+    .fetch_one(db)
+    .await
 }
 
 async fn plan_data_mb(db: &PgPool, order: &OrderRecord) -> Result<Option<i32>, sqlx::Error> {

@@ -29,7 +29,7 @@ pub(super) async fn complete(
 ) -> ApiResult<Settled> {
     let mut tx = db.begin().await?;
     let moved = sqlx::query!(
-        "update orders set status = 'completed', provider_order_ref = $2, updated_at = now()
+        "update orders set status = 'completed', provider_order_ref = coalesce($2, provider_order_ref), updated_at = now()
          where id = $1 and status in ('pending', 'processing')",
         order.id as OrderId,
         provisioned.provider_order_ref,
@@ -102,12 +102,21 @@ pub(super) async fn fail_and_refund(
 }
 
 /// `pending` → `processing`, and makes the reconciliation job due now.
-pub(super) async fn mark_processing(db: &PgPool, order: &OrderRecord, why: &str) -> ApiResult<()> {
+/// `provider_order_ref` is the upstream's order id when it gave one, kept so
+/// reconciliation can ask for that order.
+pub(super) async fn mark_processing(
+    db: &PgPool,
+    order: &OrderRecord,
+    provider_order_ref: Option<&str>,
+    why: &str,
+) -> ApiResult<()> {
     let mut tx = db.begin().await?;
     sqlx::query!(
-        "update orders set status = 'processing', updated_at = now()
+        "update orders set status = 'processing', updated_at = now(),
+                           provider_order_ref = coalesce($2, provider_order_ref)
          where id = $1 and status = 'pending'",
         order.id as OrderId,
+        provider_order_ref,
     )
     .execute(&mut *tx)
     .await?;

@@ -1,31 +1,56 @@
 //! Upstream eSIM providers behind one trait. The gateway sells; a provider issues the
 //! eSIMs. A provider never moves money: only `orders` calls both the ledger and a provider.
 //!
-//! Every failure is classified by what it tells us about the upstream's side effects:
-//! [`ProviderError::Rejected`] and [`ProviderError::Unavailable`] mean nothing was issued
-//! (safe to refund); [`ProviderError::Unknown`] means it may have been (a time-out, a
-//! dropped connection): never refund on that without asking the provider first.
+//! Each plan names the provider that fulfils it ([`Registry`] maps the name onto a
+//! configured adapter) and that provider's package code. The adapters speak each
+//! upstream's API with reqwest ([`esimaccess`], [`airalo`], [`esimgo`], [`roamify`]);
+//! [`normalize`] turns their units, timestamps and statuses into ours, and [`upstream`]
+//! holds what every adapter shares (time-outs, rate-limit budgets, error classes).
+//!
+//! Every failure is classified by what it tells us about the upstream's side effects (see
+//! [`ProviderError`]): only [`ProviderError::Unknown`] means an order may have been
+//! issued, and an order is never refunded on that without asking the provider first.
 
+pub mod airalo;
+pub mod esimaccess;
+pub mod esimgo;
+pub mod normalize;
+mod registry;
+pub mod roamify;
+pub mod settings;
 pub mod simulator;
+pub mod upstream;
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 
-use crate::config::{Config, ProviderKind};
+pub use registry::Registry;
+
+/// The built-in simulator's name: the provider of every plan that names none.
+pub const SIMULATOR: &str = "simulator";
+
+/// Every provider name a plan can carry.
+pub const PROVIDER_NAMES: [&str; 5] = [SIMULATOR, "esimaccess", "airalo", "esimgo", "roamify"];
+
 use crate::esims::EsimStatus;
 use crate::ids::OrderId;
 
 /// What to issue.
 #[derive(Clone, Debug)]
 pub struct ProvisionRequest {
-    /// Our order id: sent upstream as the client reference wherever the API takes one, so
-    /// an order with an unknown outcome can be found again.
+    /// Our order id: sent upstream as the client reference wherever the API takes one
+    /// (eSIM Access `transactionId`, Roamify `referenceId`, Airalo `description`), so an
+    /// order with an unknown outcome can be found again.
     pub order_ref: OrderId,
-    /// The plan (our id; adapters map it to the upstream's SKU).
+    /// The plan (our id).
     pub plan_id: String,
+    /// The provider's package code for the plan (our id for the simulator).
+    pub sku: String,
+    /// What one eSIM costs us, in 1/10,000 USD, when the catalog sync recorded it
+    /// (eSIM Access wants the price it will charge stated in the order).
+    pub unit_cost_e4: Option<i64>,
     /// How many eSIMs (1–10).
     pub quantity: u32,
     /// Validity after activation.
@@ -37,13 +62,14 @@ pub struct ProvisionRequest {
 /// One issued eSIM.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProvisionedEsim {
-    /// 19-digit ICCID.
+    /// ICCID (18–20 digits).
     pub iccid: String,
     /// SM-DP+ server address.
     pub smdp_address: String,
     /// Activation (matching) code. Secret-ish: never logged.
     pub activation_code: String,
-    /// The upstream's own id for this eSIM, when it has one.
+    /// The upstream's own id for this eSIM, when it has one (eSIM Access `esimTranNo`,
+    /// Roamify `esimId`): usage is asked by it where the upstream keys on it.
     pub provider_ref: Option<String>,
 }
 
@@ -54,6 +80,32 @@ pub struct Provisioned {
     pub provider_order_ref: Option<String>,
     /// The eSIMs, as many as requested.
     pub esims: Vec<ProvisionedEsim>,
+}
+
+/// What reconciliation knows about an order whose outcome is unknown.
+#[derive(Clone, Debug)]
+pub struct LookupRequest {
+    /// Our order id (the client reference sent upstream).
+    pub order_ref: OrderId,
+    /// The upstream's order id, if the order call returned one before the outcome was lost.
+    pub provider_order_ref: Option<String>,
+    /// The provider's package code.
+    pub sku: String,
+    /// How many eSIMs were ordered.
+    pub quantity: u32,
+    /// When we placed the order (upstreams without a reference lookup search around it).
+    pub placed_at: DateTime<Utc>,
+}
+
+/// An eSIM we hold, as an adapter needs it to ask about usage.
+#[derive(Clone, Debug)]
+pub struct EsimRef {
+    /// ICCID.
+    pub iccid: String,
+    /// The upstream's own id for it, if it gave one.
+    pub provider_ref: Option<String>,
+    /// The provider's package code of the plan it was issued on.
+    pub sku: Option<String>,
 }
 
 /// Live usage of one eSIM, as the upstream reports it.
@@ -69,25 +121,7 @@ pub struct EsimUsage {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// A failed provider call, classified by its side effects.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ProviderError {
-    /// The provider definitively refused (out of stock, bad plan, its credit exhausted):
-    /// nothing was issued.
-    #[error("provider refused: {0}")]
-    Rejected(String),
-    /// The provider could not be reached at all (connection refused before the request
-    /// was sent): nothing was issued.
-    #[error("provider unavailable: {0}")]
-    Unavailable(String),
-    /// The request may or may not have taken effect (time-out, connection dropped after
-    /// sending, malformed answer). Settle by asking the provider, never by guessing.
-    #[error("provider outcome unknown: {0}")]
-    Unknown(String),
-}
-
-/// What the upstream knows about one of our orders, asked by our reference after an
-/// unknown outcome.
+/// What the upstream knows about one of our orders, asked after an unknown outcome.
 #[derive(Clone, Debug)]
 pub enum OrderLookup {
     /// The order went through: here are its eSIMs.
@@ -100,10 +134,133 @@ pub enum OrderLookup {
     NotFound,
 }
 
+/// A package as an upstream sells it, normalised, for `tavaro catalog sync`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamPackage {
+    /// The provider's package code (what an order names).
+    pub sku: String,
+    /// Display name.
+    pub name: String,
+    /// Countries covered (ISO 3166-1 alpha-2, upper case) with their English names.
+    pub countries: Vec<UpstreamCountry>,
+    /// The upstream's region name for multi-country packages (`Europe`), if it gives one.
+    pub region: Option<String>,
+    /// Whether the upstream calls the package global.
+    pub global: bool,
+    /// Validity in days.
+    pub days: i32,
+    /// Data allowance in MB; `None` for unlimited.
+    pub data_mb: Option<i32>,
+    /// What one eSIM costs us, in 1/10,000 of `currency`.
+    pub cost_e4: i64,
+    /// ISO 4217 code of the cost.
+    pub currency: String,
+    /// Radio networks (`4G`, `5G`).
+    pub networks: Vec<String>,
+    /// Carriers.
+    pub carriers: Vec<String>,
+    /// Tethering allowed, when the upstream says.
+    pub hotspot: Option<bool>,
+    /// Top-ups available, when the upstream says.
+    pub top_up: Option<bool>,
+    /// Fair-use throttling: full-speed MB, then kbps.
+    pub throttle: Option<(i32, i32)>,
+}
+
+/// One country a package covers.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UpstreamCountry {
+    /// ISO 3166-1 alpha-2, upper case.
+    pub code: String,
+    /// English name (falls back to the code).
+    pub name: String,
+}
+
+/// Our prepaid balance with an upstream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamBalance {
+    /// Amount in 1/10,000 of `currency`.
+    pub amount_e4: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+/// Why an upstream refused an order outright.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The package code is unknown or withdrawn.
+    InvalidPackage,
+    /// The package exists but has no stock.
+    OutOfStock,
+    /// Any other definitive refusal (validation, operator maintenance).
+    Other,
+}
+
+/// A failed provider call, classified by its side effects.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// The upstream definitively refused this order: nothing was issued. Partners see
+    /// 502 `upstream_error` with the debit refunded.
+    #[error("provider refused the order ({reason:?}): {message}")]
+    Rejected {
+        /// What kind of refusal.
+        reason: Refusal,
+        /// The upstream's words.
+        message: String,
+    },
+    /// Our prepaid balance with the upstream is exhausted: nothing was issued. Our
+    /// problem, not the partner's: 503 `service_unavailable`, never 402.
+    #[error("provider balance exhausted: {0}")]
+    InsufficientFunds(String),
+    /// The upstream refused because we exceeded its rate limit: nothing was issued.
+    #[error("provider rate limit reached (retry after {retry_after:?})")]
+    RateLimited {
+        /// The upstream's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// The upstream refused our credentials: nothing was issued.
+    #[error("provider refused our credentials: {0}")]
+    Auth(String),
+    /// The upstream could not be reached, or answered a read with a server error: nothing
+    /// was issued.
+    #[error("provider unavailable: {0}")]
+    Unavailable(String),
+    /// The upstream accepted the order (and gave its order id) but has not issued the
+    /// eSIMs yet: reconciliation fetches them later by that id.
+    #[error("provider accepted the order as {provider_order_ref}; eSIMs not issued yet")]
+    Accepted {
+        /// The upstream's order id.
+        provider_order_ref: String,
+    },
+    /// The request may or may not have taken effect (time-out, connection dropped after
+    /// sending, a server error or malformed answer to an order). Settle by asking the
+    /// provider, never by guessing.
+    #[error("provider outcome unknown: {0}")]
+    Unknown(String),
+    /// The adapter does not offer this operation.
+    #[error("not supported by this provider: {0}")]
+    Unsupported(&'static str),
+}
+
+impl ProviderError {
+    /// A refusal of the given kind.
+    pub fn rejected(reason: Refusal, message: impl Into<String>) -> Self {
+        Self::Rejected {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// Whether the error proves that nothing was issued (safe to refund at once).
+    pub fn issued_nothing(&self) -> bool {
+        !matches!(self, Self::Unknown(_) | Self::Accepted { .. })
+    }
+}
+
 /// An upstream that issues eSIMs.
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
-    /// Short name stored on orders (`simulator`, `airalo`, ...).
+    /// Short name stored on plans and orders (`simulator`, `airalo`, ...).
     fn name(&self) -> &'static str;
 
     /// Issues `request.quantity` eSIMs. Called after the debit is committed, never inside
@@ -111,18 +268,14 @@ pub trait Provider: Send + Sync + 'static {
     async fn provision(&self, request: &ProvisionRequest) -> Result<Provisioned, ProviderError>;
 
     /// What became of an order, by our reference (read-only, safe to repeat).
-    async fn lookup(&self, order_ref: OrderId) -> Result<OrderLookup, ProviderError>;
+    async fn lookup(&self, request: &LookupRequest) -> Result<OrderLookup, ProviderError>;
 
     /// Current usage and status of an eSIM it issued.
-    async fn usage(&self, iccid: &str) -> Result<EsimUsage, ProviderError>;
-}
+    async fn usage(&self, esim: &EsimRef) -> Result<EsimUsage, ProviderError>;
 
-/// The provider selected by the configuration.
-pub fn from_config(config: &Config, db: &PgPool) -> Arc<dyn Provider> {
-    match config.provider {
-        ProviderKind::Simulator => Arc::new(simulator::Simulator::new(
-            db.clone(),
-            config.simulator.clone(),
-        )),
-    }
+    /// Every package the upstream sells us, for `tavaro catalog sync`.
+    async fn packages(&self) -> Result<Vec<UpstreamPackage>, ProviderError>;
+
+    /// Our prepaid balance with the upstream.
+    async fn balance(&self) -> Result<UpstreamBalance, ProviderError>;
 }

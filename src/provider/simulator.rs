@@ -16,11 +16,11 @@ use rand::Rng;
 use sqlx::PgPool;
 
 use super::{
-    EsimUsage, OrderLookup, Provider, ProviderError, ProvisionRequest, Provisioned, ProvisionedEsim,
+    EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider, ProviderError, ProvisionRequest,
+    Provisioned, ProvisionedEsim, Refusal, UpstreamBalance, UpstreamPackage,
 };
 use crate::config::{SimulatorConfig, SimulatorMode};
 use crate::esims::EsimStatus;
-use crate::ids::OrderId;
 
 /// The simulator provider.
 pub struct Simulator {
@@ -49,8 +49,9 @@ impl Provider for Simulator {
                 if self.config.failure_rate > 0.0
                     && rand::rng().random_bool(self.config.failure_rate)
                 {
-                    return Err(ProviderError::Rejected(
-                        "simulated refusal: package out of stock".into(),
+                    return Err(ProviderError::rejected(
+                        Refusal::OutOfStock,
+                        "simulated refusal: package out of stock",
                     ));
                 }
                 self.issue(request).await
@@ -90,8 +91,8 @@ impl Provider for Simulator {
         }
     }
 
-    async fn lookup(&self, order_ref: OrderId) -> Result<OrderLookup, ProviderError> {
-        let reference = order_ref.to_string();
+    async fn lookup(&self, request: &LookupRequest) -> Result<OrderLookup, ProviderError> {
+        let reference = request.order_ref.to_string();
         let order = sqlx::query!(
             "select status, reason from sim_orders where order_ref = $1",
             reference
@@ -111,11 +112,24 @@ impl Provider for Simulator {
         }
     }
 
-    async fn usage(&self, iccid: &str) -> Result<EsimUsage, ProviderError> {
-        read_usage(&self.db, iccid)
+    async fn usage(&self, esim: &EsimRef) -> Result<EsimUsage, ProviderError> {
+        read_usage(&self.db, &esim.iccid)
             .await
             .map_err(unavailable)?
-            .ok_or_else(|| ProviderError::Rejected(format!("unknown ICCID {iccid}")))
+            .ok_or_else(|| {
+                ProviderError::rejected(Refusal::Other, format!("unknown ICCID {}", esim.iccid))
+            })
+    }
+
+    async fn packages(&self) -> Result<Vec<UpstreamPackage>, ProviderError> {
+        // The simulator sells whatever `tavaro catalog import` loaded.
+        Err(ProviderError::Unsupported(
+            "the simulator's plans come from `tavaro catalog import`",
+        ))
+    }
+
+    async fn balance(&self) -> Result<UpstreamBalance, ProviderError> {
+        Err(ProviderError::Unsupported("the simulator keeps no balance"))
     }
 }
 

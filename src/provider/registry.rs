@@ -1,0 +1,57 @@
+//! The configured providers by name. Plans name their provider; orders, reconciliation,
+//! usage refreshes and `catalog sync` find the adapter here.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use super::{Provider, airalo, esimaccess, esimgo, roamify, simulator};
+use crate::config::Config;
+
+/// Every provider this process can call. The simulator is always present.
+#[derive(Clone)]
+pub struct Registry {
+    providers: BTreeMap<&'static str, Arc<dyn Provider>>,
+}
+
+impl Registry {
+    /// The simulator plus every upstream whose credentials are configured.
+    pub fn from_config(config: &Config, db: &PgPool) -> Self {
+        let mut providers: Vec<Arc<dyn Provider>> = vec![Arc::new(simulator::Simulator::new(
+            db.clone(),
+            config.simulator.clone(),
+        ))];
+        let upstreams = &config.providers;
+        if let Some(c) = &upstreams.esimaccess {
+            providers.push(Arc::new(esimaccess::EsimAccess::new(c.clone())));
+        }
+        if let Some(c) = &upstreams.airalo {
+            providers.push(Arc::new(airalo::Airalo::new(c.clone())));
+        }
+        if let Some(c) = &upstreams.esimgo {
+            providers.push(Arc::new(esimgo::EsimGo::new(c.clone())));
+        }
+        if let Some(c) = &upstreams.roamify {
+            providers.push(Arc::new(roamify::Roamify::new(c.clone())));
+        }
+        Self::with(providers)
+    }
+
+    /// A registry of exactly these providers.
+    pub fn with(providers: Vec<Arc<dyn Provider>>) -> Self {
+        Self {
+            providers: providers.into_iter().map(|p| (p.name(), p)).collect(),
+        }
+    }
+
+    /// The provider called `name`, if configured.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(name)
+    }
+
+    /// Names of the configured providers, sorted.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.providers.keys().copied().collect()
+    }
+}

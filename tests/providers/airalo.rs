@@ -1,0 +1,1 @@
+//! airalo adapter tests (written with the adapter).

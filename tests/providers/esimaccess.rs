@@ -1,0 +1,1 @@
+//! esimaccess adapter tests (written with the adapter).

@@ -1,0 +1,1 @@
+//! esimgo adapter tests (written with the adapter).

@@ -1,0 +1,13 @@
+//! Upstream adapters against local wiremock servers that replay each provider's documented
+//! requests and answers (fixtures in `tests/fixtures/<provider>/`, built from the
+//! providers' documented examples), including their errors, time-outs and malformed
+//! bodies; and the whole gateway (`/v1/order`, `catalog sync`) routed to each of them.
+
+mod airalo;
+mod common;
+mod esimaccess;
+mod esimgo;
+#[allow(dead_code)]
+#[path = "../api/helpers.rs"]
+mod helpers;
+mod roamify;

@@ -1,0 +1,1 @@
+//! roamify adapter tests (written with the adapter).
