@@ -19,7 +19,7 @@ pub fn e4_from_amount(value: &Value) -> Option<i64> {
         Value::String(s) => s.trim().parse::<f64>().ok()?,
         _ => return None,
     };
-    if !number.is_finite() || number < 0.0 || number > 1e12 {
+    if !number.is_finite() || !(0.0..=1e12).contains(&number) {
         return None;
     }
     // Floats like 4.35 are 4.3499999…: rounding at 1/10,000 recovers the decimal.
