@@ -314,3 +314,32 @@ async fn orders_stuck_lists_nothing_when_all_is_well(db: PgPool) {
         serde_json::from_str(&stdout(&tavaro(&app, &["orders", "stuck", "--json"]))).unwrap();
     assert_eq!(json, json!([]));
 }
+
+#[sqlx::test]
+async fn provider_commands_name_what_is_configured_and_refuse_what_is_not(db: PgPool) {
+    let app = spawn_app(db).await;
+    let listed: Value =
+        serde_json::from_str(&stdout(&tavaro(&app, &["provider", "list", "--json"]))).unwrap();
+    assert_eq!(listed, json!(["simulator"]));
+
+    let output = tavaro(&app, &["catalog", "sync", "--provider", "airalo"]);
+    assert_one_line_error(&output, "provider `airalo` is not configured");
+    let output = tavaro(&app, &["provider", "balance", "--provider", "esimgo"]);
+    assert_one_line_error(&output, "provider `esimgo` is not configured");
+    let output = tavaro(
+        &app,
+        &[
+            "catalog",
+            "sync",
+            "--provider",
+            "airalo",
+            "--margin",
+            "lots",
+        ],
+    );
+    assert_one_line_error(&output, "--margin `lots` is not a percentage");
+    // The simulator sells what `catalog import` loaded; syncing it is refused plainly.
+    let output = tavaro(&app, &["catalog", "sync", "--provider", "simulator"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("catalog import"));
+}

@@ -307,3 +307,34 @@ async fn a_provider_that_does_not_answer_in_time_leaves_the_order_processing_not
     assert_eq!(status, "processing");
     app.assert_ledger_sound().await;
 }
+
+#[sqlx::test]
+async fn a_plan_routed_to_an_unconfigured_provider_is_refused_before_any_money_moves(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    sqlx::query("update plans set provider = 'airalo', provider_sku = 'uae-7days-5gb' where id = 'ae-5gb-7d'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.state.catalog.reload(&app.db).await.unwrap();
+
+    let response = app
+        .order(&partner.key, &json!({"planId": "ae-5gb-7d", "quantity": 1}))
+        .await;
+    assert_error(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    assert_eq!(app.balance_cents(partner.id).await, 10_000);
+    assert_eq!(order_count(&app, &partner).await, 0);
+    // Plans on the simulator still sell.
+    app.place(
+        &partner.key,
+        &json!({"planId": "ae-1gb-7d", "quantity": 1}),
+        StatusCode::CREATED,
+    )
+    .await;
+    app.assert_ledger_sound().await;
+}
