@@ -78,10 +78,10 @@ seed_demo() {
   echo "$key"
 }
 
-# Wait until a server answers /health at base URL $1.
+# Wait until a server answers /readyz at base URL $1.
 wait_for_health() {
   for _ in $(seq 1 100); do
-    curl -fsS "$1/health" >/dev/null 2>&1 && return 0
+    curl -fsS "$1/readyz" >/dev/null 2>&1 && return 0
     sleep 0.2
   done
   return 1

@@ -123,6 +123,9 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Where the HTTP server listens.
     pub listen_addr: SocketAddr,
+    /// A separate address serving only `GET /metrics`; unset: `/metrics` is on the main
+    /// listener.
+    pub metrics_addr: Option<SocketAddr>,
     /// Public base URL of this gateway, used to build `qrCodeUrl`s. Unset: the address
     /// the server listens on.
     pub public_base_url: Option<String>,
@@ -187,6 +190,7 @@ impl Config {
             database_url: Secret::new(database_url),
             db_max_connections: vars.get_or("TAVARO_DB_MAX_CONNECTIONS", 20)?,
             listen_addr: vars.get_or("TAVARO_LISTEN_ADDR", "127.0.0.1:8080".parse()?)?,
+            metrics_addr: vars.get_opt("TAVARO_METRICS_ADDR")?,
             public_base_url: (!public_base_url.is_empty()).then_some(public_base_url),
             max_body_bytes: vars.get_or("TAVARO_MAX_BODY_BYTES", 64 * 1024)?,
             key_cache_ttl: Duration::from_secs(vars.get_or("TAVARO_KEY_CACHE_TTL_SECS", 60)?),
@@ -241,6 +245,22 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                 .parse()
                 .map_err(|e| anyhow::anyhow!("{name}={raw:?} is invalid: {e}")),
             _ => Ok(default),
+        }
+    }
+
+    /// Reads and parses `name`, or `None` when it is unset or empty.
+    fn get_opt<T>(&self, name: &str) -> anyhow::Result<Option<T>>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        match (self.0)(name) {
+            Some(raw) if !raw.trim().is_empty() => raw
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("{name}={raw:?} is invalid: {e}")),
+            _ => Ok(None),
         }
     }
 }

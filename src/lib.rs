@@ -25,6 +25,8 @@ pub mod http;
 pub mod ids;
 /// Prepaid credit balances and the append-only ledger.
 pub mod ledger;
+/// Prometheus metrics: names, labels and the recorder.
+pub mod metrics;
 /// Money as integer cents.
 pub mod money;
 /// The order workflow: debit, provisioning and compensation.

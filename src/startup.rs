@@ -67,6 +67,7 @@ impl Application {
 
     /// Builds the server on an existing (migrated) pool.
     pub async fn build_with_pool(config: Config, db: PgPool) -> anyhow::Result<Self> {
+        crate::metrics::install();
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen_addr))?;

@@ -71,10 +71,16 @@ impl KeyVerifier {
     /// revoked or wrong, and 503 when the database could not be asked.
     pub async fn verify(&self, db: &PgPool, token: &str) -> Result<Option<Principal>, ApiError> {
         let Some(parsed) = key::parse(token) else {
+            crate::metrics::key_rejected_early();
             return Ok(None);
         };
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let cache_key = (self.generation.load(Ordering::Acquire), digest);
+        if let Some(principal) = self.cache.get(&cache_key).await {
+            crate::metrics::key_cache(true);
+            return Ok(principal);
+        }
+        crate::metrics::key_cache(false);
         match self
             .cache
             .try_get_with(cache_key, self.lookup(db, parsed))
@@ -132,6 +138,7 @@ impl KeyVerifier {
             .await
             .expect("the argon2 semaphore is never closed");
         self.argon2_runs.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::argon2_run();
         let secret = key.secret.to_owned();
         let hash = row.secret_hash;
         let matches = tokio::task::spawn_blocking(move || {

@@ -67,16 +67,17 @@ async fn get_esim(
         tracing::warn!(provider = %record.provider, "eSIM issued by an unconfigured provider; answering from records");
         return Ok(view(&state, record));
     };
-    let record = match tokio::time::timeout(USAGE_TIMEOUT, provider.usage(&record.provider_ref))
-        .await
-    {
-        Ok(Ok(usage)) => esims::apply_usage(&state.db, record, usage).await?,
-        Ok(Err(e)) => {
+    let usage = crate::provider::timed(
+        provider.name(),
+        "usage",
+        USAGE_TIMEOUT,
+        provider.usage(&record.provider_ref),
+    )
+    .await;
+    let record = match usage {
+        Ok(usage) => esims::apply_usage(&state.db, record, usage).await?,
+        Err(e) => {
             tracing::warn!(error = %e, esim_id = %record.id, "usage refresh failed; answering from records");
-            record
-        }
-        Err(_) => {
-            tracing::warn!(esim_id = %record.id, "usage refresh timed out; answering from records");
             record
         }
     };

@@ -8,6 +8,7 @@ mod countries;
 mod esims;
 mod extract;
 mod health;
+pub mod metrics;
 mod order_history;
 mod order_request;
 mod order_views;
@@ -17,13 +18,13 @@ mod qr;
 mod request_id;
 mod time;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{Request, Response, header};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use serde::Serialize;
 use tower::ServiceBuilder;
@@ -99,12 +100,18 @@ pub fn router(state: AppState) -> Router {
         .merge(partner_api)
         .merge(qr::router())
         .merge(health::router())
+        .merge(if state.config.metrics_addr.is_none() {
+            metrics::router()
+        } else {
+            Router::new()
+        })
         .fallback(|| async { ApiError::NotFound(NotFound::Route) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn(request_id::middleware))
+                .layer(from_fn(record_metrics))
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(make_span)
@@ -141,6 +148,24 @@ fn make_span(request: &Request<Body>) -> Span {
         request_id,
         partner_id = tracing::field::Empty,
     )
+}
+
+/// Counts every answered request by method, route template and status, with its latency.
+async fn record_metrics(request: Request<Body>, next: Next) -> Response<Body> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    crate::metrics::http_request(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 fn on_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {

@@ -206,7 +206,15 @@ pub async fn place(
     let task = tokio::spawn(provision(state.clone(), order.clone(), plan));
     let status = task
         .await
-        .map_err(|e| anyhow::anyhow!("provisioning task failed: {e}"))??;
+        .map_err(|e| anyhow::anyhow!("provisioning task failed: {e}"))?;
+    crate::metrics::order_outcome(match &status {
+        Ok(OrderStatus::Completed) => "completed",
+        Ok(_) => "processing",
+        Err(ApiError::Upstream { .. }) => "failed",
+        Err(ApiError::ServiceUnavailable) => "unavailable",
+        Err(_) => "error",
+    });
+    let status = status?;
 
     let mut conn = state.db.acquire().await?;
     let esims = esims::for_order(&mut conn, order.partner_id, order.id).await?;
@@ -286,6 +294,7 @@ async fn debit(
         Ok(posting) => posting,
         // Dropping the transaction rolls back the order row too.
         Err(LedgerError::InsufficientCredits { balance, required }) => {
+            crate::metrics::order_outcome("insufficient_credits");
             return Err(ApiError::InsufficientCredits { required, balance });
         }
         Err(e) => return Err(ledger_error(e)),
@@ -335,13 +344,13 @@ async fn provision(state: AppState, order: OrderRecord, plan: Plan) -> ApiResult
         settle::fail_and_refund(&state.db, &order, "provider not configured").await?;
         return Err(ApiError::ServiceUnavailable);
     };
-    let timeout = state.config.provider_timeout;
-    let result = match tokio::time::timeout(timeout, provider.provision(&request)).await {
-        Ok(result) => result,
-        Err(_) => Err(ProviderError::Unknown(format!(
-            "no answer within {timeout:?}"
-        ))),
-    };
+    let result = crate::provider::timed(
+        provider.name(),
+        "provision",
+        state.config.provider_timeout,
+        provider.provision(&request),
+    )
+    .await;
     let result = result.and_then(|provisioned| {
         if provisioned.esims.len() == request.quantity as usize {
             Ok(provisioned)

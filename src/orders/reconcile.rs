@@ -130,12 +130,13 @@ async fn work(
             routing.provider
         ))),
         Some(provider) => {
-            match tokio::time::timeout(state.config.provider_timeout, provider.lookup(&request))
-                .await
-            {
-                Ok(result) => result,
-                Err(_) => Err(ProviderError::Unknown("lookup timed out".into())),
-            }
+            crate::provider::timed(
+                provider.name(),
+                "lookup",
+                state.config.provider_timeout,
+                provider.lookup(&request),
+            )
+            .await
         }
     };
     let outcome = match lookup {

@@ -251,10 +251,48 @@ impl ProviderError {
         }
     }
 
+    /// A short label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Rejected { .. } => "rejected",
+            Self::InsufficientFunds(_) => "insufficient_funds",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Auth(_) => "auth",
+            Self::Unavailable(_) => "unavailable",
+            Self::Accepted { .. } => "accepted",
+            Self::Unknown(_) => "unknown",
+            Self::Unsupported(_) => "unsupported",
+        }
+    }
+
     /// Whether the error proves that nothing was issued (safe to refund at once).
     pub fn issued_nothing(&self) -> bool {
         !matches!(self, Self::Unknown(_) | Self::Accepted { .. })
     }
+}
+
+/// Runs one provider call under `timeout` and records it in the metrics (provider,
+/// operation, outcome, latency). A call that outlives `timeout` is
+/// [`ProviderError::Unknown`].
+pub async fn timed<T>(
+    provider: &str,
+    operation: &'static str,
+    timeout: Duration,
+    call: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    let started = std::time::Instant::now();
+    let result = match tokio::time::timeout(timeout, call).await {
+        Ok(result) => result,
+        Err(_) => Err(ProviderError::Unknown(format!(
+            "no answer within {timeout:?}"
+        ))),
+    };
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.kind(),
+    };
+    crate::metrics::provider_call(provider, operation, outcome, started.elapsed());
+    result
 }
 
 /// An upstream that issues eSIMs.

@@ -1,0 +1,48 @@
+//! `GET /metrics`: Prometheus text exposition. Served on the main listener, or only on
+//! `TAVARO_METRICS_ADDR` when that is set (so it can stay off the public interface).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::state::AppState;
+
+/// The router holding `/metrics` alone.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/metrics", get(scrape))
+}
+
+/// Refreshes the gauges read from Postgres, then renders everything.
+async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
+    if let Err(e) = refresh_gauges(&state).await {
+        // Counters still render; the gauges keep their last values.
+        tracing::warn!(error = %e, "metrics: gauges not refreshed");
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(),
+    )
+}
+
+async fn refresh_gauges(state: &AppState) -> Result<(), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select
+             (select count(*) from order_jobs) as "backlog!",
+             (select count(*) from orders where stuck_at is not null
+                and status in ('pending', 'processing')) as "stuck!",
+             (select count(*) from partners p join balances b on b.partner_id = p.id
+               where p.status = 'active' and p.low_balance_threshold_cents > 0
+                 and b.balance_cents < p.low_balance_threshold_cents) as "low!""#
+    )
+    .fetch_one(&state.db)
+    .await?;
+    crate::metrics::set_reconcile_backlog(row.backlog);
+    crate::metrics::set_stuck_orders(row.stuck);
+    crate::metrics::set_partners_below_threshold(row.low);
+    Ok(())
+}
