@@ -22,7 +22,7 @@ RUN touch src/main.rs src/lib.rs \
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin tavaro
 WORKDIR /app
@@ -31,8 +31,11 @@ COPY --from=build /src/target/release/tavaro /usr/local/bin/tavaro
 COPY catalog ./catalog
 USER tavaro:tavaro
 ENV TAVARO_LISTEN_ADDR=0.0.0.0:8080 \
-    TAVARO_LOG_FORMAT=json \
+    LOG_FORMAT=json \
     RUST_LOG=info,sqlx=warn,tower_http=warn
 EXPOSE 8080
+# Liveness only: readiness (/readyz) is for the load balancer, not for restarts.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+  CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["tavaro"]
 CMD ["serve"]

@@ -17,6 +17,9 @@ cargo clippy --quiet --all-targets -- -D warnings
 log "cargo test"
 cargo test --quiet --all-targets
 
+log "Dockerfile: the build stage's steps, verbatim (no Docker engine here)"
+scripts/docker-check
+
 log "newman: Postman collection against a live server"
 build_binary
 newman_url="$(url_with_db "$DATABASE_URL" tavaro_newman)"

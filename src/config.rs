@@ -155,6 +155,8 @@ pub struct Config {
     pub failpoint: Option<String>,
     /// Log output format.
     pub log_format: LogFormat,
+    /// How long a stopping server lets in-flight requests finish.
+    pub shutdown_grace: Duration,
 }
 
 impl Config {
@@ -186,6 +188,11 @@ impl Config {
         let database_url = lookup("DATABASE_URL")
             .filter(|v| !v.trim().is_empty())
             .context("DATABASE_URL is not set (see .env.example)")?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            bail!(
+                "DATABASE_URL is invalid: expected postgres://user[:password]@host[:port]/database"
+            );
+        }
         Ok(Self {
             database_url: Secret::new(database_url),
             db_max_connections: vars.get_or("TAVARO_DB_MAX_CONNECTIONS", 20)?,
@@ -216,7 +223,12 @@ impl Config {
                 vars.get_or("TAVARO_RECONCILE_WINDOW_SECS", 900)?,
             ),
             failpoint,
-            log_format: vars.get_or("TAVARO_LOG_FORMAT", LogFormat::Text)?,
+            // `LOG_FORMAT` is the documented name; `TAVARO_LOG_FORMAT` is still read.
+            log_format: match vars.get_opt("LOG_FORMAT")? {
+                Some(format) => format,
+                None => vars.get_or("TAVARO_LOG_FORMAT", LogFormat::Text)?,
+            },
+            shutdown_grace: Duration::from_secs(vars.get_or("TAVARO_SHUTDOWN_GRACE_SECS", 30)?),
         })
     }
 }

@@ -179,6 +179,23 @@ pub async fn set_active(db: &PgPool, partner: PartnerId, active: bool) -> anyhow
     Ok(())
 }
 
+/// Sets the balance below which a partner counts in the low-balance gauge of `/metrics`
+/// (zero: never).
+pub async fn set_low_balance_threshold(
+    db: &PgPool,
+    partner: PartnerId,
+    threshold: Cents,
+) -> anyhow::Result<()> {
+    sqlx::query!(
+        "update partners set low_balance_threshold_cents = $2 where id = $1",
+        partner as PartnerId,
+        threshold.get(),
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::{Connection, PgConnection};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::KeyVerifier;
@@ -23,12 +25,27 @@ use crate::state::AppState;
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     background: BackgroundTasks,
+    stop: watch::Sender<bool>,
 }
 
-/// Background tasks of one server, stopped when the server stops (or is dropped).
+/// Background tasks of one server. On shutdown they see the stop signal and finish their
+/// current step; whatever is still running after the grace period (or when the server is
+/// dropped) is aborted, which is safe: every step is one transaction.
 struct BackgroundTasks(Vec<JoinHandle<()>>);
+
+impl BackgroundTasks {
+    async fn stop(mut self, within: Duration) {
+        let tasks = std::mem::take(&mut self.0);
+        for mut task in tasks {
+            if tokio::time::timeout(within, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+    }
+}
 
 impl Drop for BackgroundTasks {
     fn drop(&mut self) {
@@ -40,12 +57,28 @@ impl Drop for BackgroundTasks {
 
 /// Connects a pool sized by the configuration.
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
-    PgPoolOptions::new()
+    let options: PgConnectOptions = config
+        .database_url
+        .expose()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL is invalid: {e}"))?;
+    let pool = PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(Duration::from_secs(5))
-        .connect(config.database_url.expose())
-        .await
-        .context("cannot connect to the database (check DATABASE_URL)")
+        .connect_with(options.clone())
+        .await;
+    match pool {
+        Ok(pool) => Ok(pool),
+        Err(e) => {
+            // The pool reports "timed out"; one direct attempt names the real cause
+            // (connection refused, unknown host, authentication failed, ...).
+            let cause = match PgConnection::connect_with(&options).await {
+                Err(direct) => direct.to_string(),
+                Ok(_) => e.to_string(),
+            };
+            anyhow::bail!("cannot connect to the database (check DATABASE_URL): {cause}")
+        }
+    }
 }
 
 /// Applies pending migrations (embedded in the binary). Safe with several servers
@@ -98,17 +131,37 @@ impl Application {
         // Subscribe before serving, so no revocation can slip between start and subscribe.
         let mut changes = PgListener::connect_with(&state.db).await?;
         changes.listen_all([KEYS_CHANNEL, CATALOG_CHANNEL]).await?;
+        let (stop, stopped) = watch::channel(false);
         let background = BackgroundTasks(vec![
-            tokio::spawn(follow_changes(changes, state.clone())),
-            tokio::spawn(crate::orders::reconcile::run(state.clone())),
-            tokio::spawn(purge_idempotency_keys(state.clone())),
+            tokio::spawn(until_stopped(
+                stopped.clone(),
+                follow_changes(changes, state.clone()),
+            )),
+            tokio::spawn(crate::orders::reconcile::run(
+                state.clone(),
+                stopped.clone(),
+            )),
+            tokio::spawn(until_stopped(
+                stopped,
+                purge_idempotency_keys(state.clone()),
+            )),
         ]);
+        let metrics_listener = match state.config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (TAVARO_METRICS_ADDR)"))?,
+            ),
+            None => None,
+        };
 
         Ok(Self {
             listener,
             address,
+            metrics_listener,
             state,
             background,
+            stop,
         })
     }
 
@@ -122,16 +175,85 @@ impl Application {
         &self.state
     }
 
-    /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
+    /// The address serving only `/metrics`, when `TAVARO_METRICS_ADDR` is set.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully (see [`Self::run_until`]).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let router = crate::http::router(self.state.clone());
-        tracing::info!(address = %self.address, "serving");
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
-        drop(self.background);
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes, then: stops accepting connections, lets in-flight
+    /// requests finish (an order being provisioned included) for at most
+    /// `TAVARO_SHUTDOWN_GRACE_SECS`, stops the background workers after their current
+    /// step, and closes the pool.
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            address,
+            metrics_listener,
+            state,
+            background,
+            stop,
+        } = self;
+        let grace = state.config.shutdown_grace;
+        let stopping = stop.subscribe();
+        tokio::spawn(async move {
+            signal.await;
+            tracing::info!("shutdown requested: no new connections, draining in-flight requests");
+            let _ = stop.send(true);
+        });
+
+        let metrics_server = metrics_listener.map(|listener| {
+            let router = crate::http::metrics::router().with_state(state.clone());
+            tokio::spawn(
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped(stopping.clone()))
+                    .into_future(),
+            )
+        });
+        let router = crate::http::router(state.clone());
+        tracing::info!(%address, "serving");
+        let server = axum::serve(listener, router)
+            .with_graceful_shutdown(stopped(stopping.clone()))
+            .into_future();
+        let deadline = async {
+            stopped(stopping.clone()).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result?,
+            () = deadline => {
+                tracing::warn!(?grace, "drain time exceeded; dropping the requests still open");
+            }
+        }
+        if let Some(task) = metrics_server {
+            task.abort();
+        }
+        background.stop(Duration::from_secs(5)).await;
+        state.db.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Completes once the stop signal is set.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Runs `task` until the stop signal is set.
+async fn until_stopped(stop: watch::Receiver<bool>, task: impl Future<Output = ()>) {
+    tokio::select! {
+        () = task => {},
+        () = stopped(stop) => {},
     }
 }
 

@@ -20,7 +20,7 @@ use crate::startup;
 
 pub(super) async fn admin(command: Command, db: &PgPool) -> anyhow::Result<()> {
     match command {
-        Command::Serve => unreachable!("handled by run"),
+        Command::Serve | Command::Config(_) => unreachable!("handled by run"),
         Command::Migrate => {
             startup::migrate(db).await?;
             println!("Database is up to date.");
@@ -159,6 +159,19 @@ async fn partner(command: PartnerCommand, db: &PgPool) -> anyhow::Result<()> {
             let p = partners::resolve(db, &partner).await?;
             partners::set_active(db, p.id, true).await?;
             println!("Activated partner {} ({}).", p.name, p.id);
+        }
+        PartnerCommand::LowBalance { partner, amount } => {
+            let p = partners::resolve(db, &partner).await?;
+            let threshold = if amount == "0" {
+                Cents::ZERO
+            } else {
+                Cents::parse_dollars(&amount).map_err(|e| anyhow::anyhow!("--amount {e}"))?
+            };
+            partners::set_low_balance_threshold(db, p.id, threshold).await?;
+            println!(
+                "Low-balance threshold of {} ({}) set to {threshold}.",
+                p.name, p.id
+            );
         }
     }
     Ok(())

@@ -16,6 +16,7 @@ use crate::startup::Application;
 use crate::telemetry;
 
 mod commands;
+mod config_check;
 mod providers;
 
 use commands::admin;
@@ -58,6 +59,20 @@ enum Command {
     /// Inspect the configured upstream providers.
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate every setting as `serve` would and print the effective configuration,
+    /// secrets redacted (needs no database).
+    Check {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +161,16 @@ enum PartnerCommand {
     Suspend(PartnerArg),
     /// Re-activate a suspended partner.
     Activate(PartnerArg),
+    /// Set the balance below which the partner counts in the
+    /// `tavaro_partners_below_low_balance_threshold` metric (0 turns it off).
+    LowBalance {
+        /// Partner id or unique name.
+        #[arg(long)]
+        partner: String,
+        /// Threshold in dollars, e.g. 50.00.
+        #[arg(long)]
+        amount: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -243,6 +268,7 @@ pub fn one_line(err: &clap::Error) -> String {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve().await,
+        Command::Config(ConfigCommand::Check { json }) => config_check::config_check(json),
         command => {
             // Admin commands log only warnings, to stderr: stdout is for their output.
             telemetry::init(LogFormat::Text, "warn", std::io::stderr);

@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
+use tokio::sync::watch;
 
 use super::settle::{self, Settled};
 use super::{OrderRecord, find};
@@ -59,15 +60,20 @@ pub(super) async fn enqueue(
 }
 
 /// The worker loop: polls the queue until the task is aborted.
-pub async fn run(state: AppState) {
-    loop {
-        match run_once(&state).await {
-            Ok(0) => tokio::time::sleep(state.config.reconcile_poll).await,
-            Ok(_) => {} // More may be due: poll again at once.
+pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        let pause = match run_once(&state).await {
+            Ok(0) => state.config.reconcile_poll,
+            Ok(_) => continue, // More may be due: poll again at once.
             Err(e) => {
                 tracing::warn!(error = %e, "reconciliation poll failed");
-                tokio::time::sleep(state.config.reconcile_poll).await;
+                state.config.reconcile_poll
             }
+        };
+        // Between batches only: a claimed job is always worked to the end of its step.
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {},
+            _ = stop.changed() => {},
         }
     }
 }

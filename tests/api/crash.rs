@@ -16,13 +16,13 @@ use crate::helpers::{
 };
 
 /// A `tavaro serve` process on the test database.
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Server {
-    async fn start(db: &PgPool, env: &[(&str, &str)]) -> Self {
+    pub(crate) async fn start(db: &PgPool, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tavaro"));
         command
             .arg("serve")
@@ -56,7 +56,7 @@ impl Server {
         Self { child, base }
     }
 
-    async fn order(
+    pub(crate) async fn order(
         &self,
         partner: &TestPartner,
         idempotency_key: &str,

@@ -12,5 +12,6 @@ mod helpers;
 mod history;
 mod idempotency;
 mod ledger;
+mod operations;
 mod orders;
 mod reconcile;
