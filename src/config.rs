@@ -157,6 +157,23 @@ pub struct Config {
     pub log_format: LogFormat,
     /// How long a stopping server lets in-flight requests finish.
     pub shutdown_grace: Duration,
+    /// Per-partner rate limits.
+    pub rate_limit: RateLimitConfig,
+    /// Longest time a request may take (beyond the provider time-out for orders).
+    pub request_timeout: Duration,
+}
+
+/// Per-partner token buckets (per server process).
+#[derive(Clone, Debug)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second per partner, every authenticated route but orders.
+    pub per_second: u32,
+    /// Burst above the sustained rate.
+    pub burst: u32,
+    /// Sustained `POST /v1/order` per second per partner.
+    pub order_per_second: u32,
+    /// Burst of orders.
+    pub order_burst: u32,
 }
 
 impl Config {
@@ -185,6 +202,12 @@ impl Config {
         }
         let provider_timeout =
             Duration::from_millis(vars.get_or("TAVARO_PROVIDER_TIMEOUT_MS", 30_000)?);
+        let request_timeout = Duration::from_secs(vars.get_or("TAVARO_REQUEST_TIMEOUT_SECS", 60)?);
+        if request_timeout < provider_timeout + Duration::from_secs(5) {
+            bail!(
+                "TAVARO_REQUEST_TIMEOUT_SECS must exceed TAVARO_PROVIDER_TIMEOUT_MS by at least 5 s (an order must be able to wait for its provider)"
+            );
+        }
         let database_url = lookup("DATABASE_URL")
             .filter(|v| !v.trim().is_empty())
             .context("DATABASE_URL is not set (see .env.example)")?;
@@ -229,8 +252,28 @@ impl Config {
                 None => vars.get_or("TAVARO_LOG_FORMAT", LogFormat::Text)?,
             },
             shutdown_grace: Duration::from_secs(vars.get_or("TAVARO_SHUTDOWN_GRACE_SECS", 30)?),
+            rate_limit: RateLimitConfig {
+                per_second: positive(&vars, "TAVARO_RATE_LIMIT_PER_SEC", 50)?,
+                burst: positive(&vars, "TAVARO_RATE_LIMIT_BURST", 100)?,
+                order_per_second: positive(&vars, "TAVARO_ORDER_RATE_LIMIT_PER_SEC", 10)?,
+                order_burst: positive(&vars, "TAVARO_ORDER_RATE_LIMIT_BURST", 20)?,
+            },
+            request_timeout,
         })
     }
+}
+
+/// A whole number ≥ 1, or `default` when unset.
+fn positive<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<'_, F>,
+    name: &str,
+    default: u32,
+) -> anyhow::Result<u32> {
+    let value: u32 = vars.get_or(name, default)?;
+    if value == 0 {
+        bail!("{name}=0 is invalid: must be at least 1");
+    }
+    Ok(value)
 }
 
 /// `DATABASE_URL`, required by every command.

@@ -79,14 +79,17 @@ pub fn key_cache(hit: bool) {
         .increment(1);
 }
 
-/// One argon2 verification run.
-pub fn argon2_run() {
-    counter!("tavaro_argon2_runs_total").increment(1);
+/// The key verifier's own counters, copied at scrape time: argon2 runs, database lookups
+/// of key ids, and keys refused on format or checksum alone.
+pub fn set_key_counters(argon2_runs: u64, lookup_queries: u64, rejected_early: u64) {
+    counter!("tavaro_argon2_runs_total").absolute(argon2_runs);
+    counter!("tavaro_key_lookup_queries_total").absolute(lookup_queries);
+    counter!("tavaro_keys_rejected_without_lookup_total").absolute(rejected_early);
 }
 
-/// An API key refused before any hashing or query (malformed or bad checksum).
-pub fn key_rejected_early() {
-    counter!("tavaro_keys_rejected_without_lookup_total").increment(1);
+/// A request refused by a partner's rate limit (`bucket`: `partner` or `orders`).
+pub fn rate_limited(bucket: &'static str) {
+    counter!("tavaro_rate_limited_total", "bucket" => bucket).increment(1);
 }
 
 /// Orders waiting for reconciliation (read at scrape time).

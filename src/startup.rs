@@ -120,6 +120,7 @@ impl Application {
         let providers = Arc::new(crate::provider::Registry::from_config(&config, &db));
         tracing::info!(providers = ?providers.names(), "providers configured");
         let state = AppState {
+            rate_limits: Arc::new(crate::http::rate_limit::RateLimits::new(&config.rate_limit)),
             db,
             config: Arc::new(config),
             public_base_url: public_base_url.into(),

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use crate::auth::KeyVerifier;
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::http::rate_limit::RateLimits;
 use crate::provider::Registry;
 
 /// Cheap to clone: every field is a handle.
@@ -24,4 +25,6 @@ pub struct AppState {
     pub catalog: Catalog,
     /// The upstreams that issue eSIMs, by name (plans say which one).
     pub providers: Arc<Registry>,
+    /// Per-partner rate limits of this process.
+    pub rate_limits: Arc<RateLimits>,
 }

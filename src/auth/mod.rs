@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-pub use key::{KEY_LEN, PREFIX, parse as parse_key};
+pub use key::{GeneratedKey, KEY_LEN, PREFIX, generate as generate_key, parse as parse_key};
 pub use store::{CreatedKey, KeyInfo, create_key, list_keys, revoke_key};
 pub use verifier::KeyVerifier;
 

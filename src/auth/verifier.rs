@@ -29,19 +29,30 @@ use crate::ids::{ApiKeyId, PartnerId};
 
 type CacheKey = (u64, [u8; 32]);
 
+/// How long an unknown key is refused without asking the database again.
+const UNKNOWN_TTL: Duration = Duration::from_secs(30);
+/// How many unknown keys are remembered at most.
+const UNKNOWN_CAPACITY: u64 = 100_000;
+
 /// Checks bearer keys; shared by all requests of one server.
 pub struct KeyVerifier {
     cache: Cache<CacheKey, Option<Principal>>,
+    /// Well-formed keys whose lookup id matched nothing, remembered briefly so a flood of
+    /// made-up keys costs one query each per [`UNKNOWN_TTL`], not one per request. Small
+    /// entries in a bounded cache: filling it evicts old ones, never valid keys.
+    unknown: Cache<[u8; 32], ()>,
     generation: AtomicU64,
     argon2_slots: Arc<Semaphore>,
     argon2_runs: AtomicU64,
+    lookup_queries: AtomicU64,
+    rejected_early: AtomicU64,
 }
 
 /// Why a lookup produced no cacheable answer.
 #[derive(Debug, thiserror::Error)]
 enum LookupError {
-    /// No key with this lookup id: refused, but not cached (it costs one indexed read, and
-    /// caching made-up keys would let anyone fill the cache).
+    /// No key with this lookup id: refused, and remembered in the bounded negative cache
+    /// (not in the main cache, which valid keys live in).
     #[error("unknown key")]
     Unknown,
     /// The database failed; the caller answers 503.
@@ -61,9 +72,15 @@ impl KeyVerifier {
                 .max_capacity(capacity)
                 .time_to_live(ttl)
                 .build(),
+            unknown: Cache::builder()
+                .max_capacity(UNKNOWN_CAPACITY)
+                .time_to_live(UNKNOWN_TTL)
+                .build(),
             generation: AtomicU64::new(0),
             argon2_slots: Arc::new(Semaphore::new(argon2_concurrency.max(1))),
             argon2_runs: AtomicU64::new(0),
+            lookup_queries: AtomicU64::new(0),
+            rejected_early: AtomicU64::new(0),
         }
     }
 
@@ -71,7 +88,7 @@ impl KeyVerifier {
     /// revoked or wrong, and 503 when the database could not be asked.
     pub async fn verify(&self, db: &PgPool, token: &str) -> Result<Option<Principal>, ApiError> {
         let Some(parsed) = key::parse(token) else {
-            crate::metrics::key_rejected_early();
+            self.rejected_early.fetch_add(1, Ordering::Relaxed);
             return Ok(None);
         };
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
@@ -79,6 +96,10 @@ impl KeyVerifier {
         if let Some(principal) = self.cache.get(&cache_key).await {
             crate::metrics::key_cache(true);
             return Ok(principal);
+        }
+        if self.unknown.contains_key(&digest) {
+            crate::metrics::key_cache(true);
+            return Ok(None);
         }
         crate::metrics::key_cache(false);
         match self
@@ -88,7 +109,10 @@ impl KeyVerifier {
         {
             Ok(principal) => Ok(principal),
             Err(e) => match &*e {
-                LookupError::Unknown => Ok(None),
+                LookupError::Unknown => {
+                    self.unknown.insert(digest, ()).await;
+                    Ok(None)
+                }
                 LookupError::Database(_) | LookupError::Task(_) => {
                     tracing::warn!(error = %e, "API key verification failed");
                     Err(ApiError::ServiceUnavailable)
@@ -101,6 +125,7 @@ impl KeyVerifier {
     pub fn invalidate_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate_all();
+        self.unknown.invalidate_all();
     }
 
     /// How many argon2 verifications this verifier has run (for tests and metrics).
@@ -108,11 +133,22 @@ impl KeyVerifier {
         self.argon2_runs.load(Ordering::Relaxed)
     }
 
+    /// How many database lookups of a key id this verifier has made.
+    pub fn lookup_queries(&self) -> u64 {
+        self.lookup_queries.load(Ordering::Relaxed)
+    }
+
+    /// How many keys it refused on their format or checksum alone (no hashing, no query).
+    pub fn rejected_early(&self) -> u64 {
+        self.rejected_early.load(Ordering::Relaxed)
+    }
+
     async fn lookup(
         &self,
         db: &PgPool,
         key: ParsedKey<'_>,
     ) -> Result<Option<Principal>, LookupError> {
+        self.lookup_queries.fetch_add(1, Ordering::Relaxed);
         let row = sqlx::query!(
             r#"select k.id as "id: ApiKeyId", k.partner_id as "partner_id: PartnerId",
                       k.secret_hash, k.revoked_at, p.markup_bps, p.status
@@ -138,7 +174,6 @@ impl KeyVerifier {
             .await
             .expect("the argon2 semaphore is never closed");
         self.argon2_runs.fetch_add(1, Ordering::Relaxed);
-        crate::metrics::argon2_run();
         let secret = key.secret.to_owned();
         let hash = row.secret_hash;
         let matches = tokio::task::spawn_blocking(move || {

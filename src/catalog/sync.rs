@@ -103,10 +103,10 @@ pub async fn sync(
         .execute(&mut *tx)
         .await?;
 
-    let mut codes: Vec<&String> = areas.keys().collect();
-    codes.sort();
-    for code in codes {
-        let area = &areas[code];
+    // Countries before regions: a region's members must exist first.
+    let mut ordered: Vec<&AreaNeed> = areas.values().collect();
+    ordered.sort_by_key(|a| (a.geography != "local", a.code.clone()));
+    for area in &ordered {
         sqlx::query!(
             "insert into areas (code, name, geography) values ($1, $2, $3)
              on conflict (code) do nothing",
@@ -116,6 +116,8 @@ pub async fn sync(
         )
         .execute(&mut *tx)
         .await?;
+    }
+    for area in ordered {
         if area.geography != "local" {
             let members: Vec<String> = area.members.iter().cloned().collect();
             sqlx::query!(

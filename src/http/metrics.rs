@@ -16,6 +16,11 @@ pub fn router() -> Router<AppState> {
 
 /// Refreshes the gauges read from Postgres, then renders everything.
 async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
+    crate::metrics::set_key_counters(
+        state.keys.argon2_runs(),
+        state.keys.lookup_queries(),
+        state.keys.rejected_early(),
+    );
     if let Err(e) = refresh_gauges(&state).await {
         // Counters still render; the gauges keep their last values.
         tracing::warn!(error = %e, "metrics: gauges not refreshed");

@@ -15,6 +15,7 @@ mod order_views;
 mod orders;
 mod packages;
 mod qr;
+pub mod rate_limit;
 mod request_id;
 mod time;
 
@@ -93,7 +94,9 @@ pub fn router(state: AppState) -> Router {
         .merge(order_history::router())
         .merge(esims::router())
         .merge(balance::router())
-        // route_layer: unknown paths stay 404 instead of turning into 401.
+        // route_layer: unknown paths stay 404 instead of turning into 401. The last layer
+        // added runs first: authenticate, then charge the partner's rate limit.
+        .route_layer(from_fn_with_state(state.clone(), rate_limit::enforce))
         .route_layer(from_fn_with_state(state.clone(), auth::require_api_key));
 
     Router::new()
@@ -112,6 +115,7 @@ pub fn router(state: AppState) -> Router {
             ServiceBuilder::new()
                 .layer(from_fn(request_id::middleware))
                 .layer(from_fn(record_metrics))
+                .layer(from_fn_with_state(state.clone(), time_limit))
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(make_span)
@@ -148,6 +152,23 @@ fn make_span(request: &Request<Body>) -> Span {
         request_id,
         partner_id = tracing::field::Empty,
     )
+}
+
+/// Answers 503 when a request outlives `TAVARO_REQUEST_TIMEOUT_SECS` (always longer than
+/// the provider time-out, so an order's money workflow is never cut short: a provisioning
+/// task runs detached and settles on its own).
+async fn time_limit(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request<Body>,
+    next: Next,
+) -> Response<Body> {
+    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(timeout = ?state.config.request_timeout, "request timed out");
+            ApiError::ServiceUnavailable.into_response()
+        }
+    }
 }
 
 /// Counts every answered request by method, route template and status, with its latency.

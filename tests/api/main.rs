@@ -2,6 +2,7 @@
 //! (`#[sqlx::test]`), with the built-in simulator as the upstream; crash tests run the real
 //! binary.
 
+mod abuse;
 mod auth;
 mod catalog;
 mod cli;

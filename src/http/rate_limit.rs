@@ -1,0 +1,174 @@
+//! Per-partner rate limits: a token bucket per partner (never per key: five keys of one
+//! partner share one quota), with its own, lower, bucket for `POST /v1/order`. Over the
+//! limit a request gets 429 `rate_limited` with `Retry-After`; every limited response
+//! carries the IETF draft `RateLimit-Policy` and `RateLimit` headers. The check runs after
+//! authentication and before any handler, so a 429 is never stored under an
+//! Idempotency-Key and never reaches the database.
+//!
+//! Buckets live in each server process: with N servers behind a load balancer a partner
+//! can get up to N times the configured rate. Size the per-process rate accordingly (or
+//! pin partners to servers); the database-backed guarantees (no double charge, no debit
+//! beyond the balance) do not depend on the limiter.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+
+use crate::auth::Principal;
+use crate::config::RateLimitConfig;
+use crate::error::ApiError;
+use crate::ids::PartnerId;
+use crate::state::AppState;
+
+type Keyed = RateLimiter<
+    PartnerId,
+    DefaultKeyedStateStore<PartnerId>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
+
+/// One bucket per partner, at one rate.
+struct Bucket {
+    limiter: Keyed,
+    clock: DefaultClock,
+    name: &'static str,
+    burst: u32,
+    per_second: u32,
+}
+
+impl Bucket {
+    fn new(name: &'static str, per_second: u32, burst: u32) -> Self {
+        let per_second = per_second.max(1);
+        let burst = burst.max(1);
+        let quota = Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
+        Self {
+            limiter: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
+            clock: DefaultClock::default(),
+            name,
+            burst,
+            per_second,
+        }
+    }
+
+    /// `name;q=<burst>;w=<seconds to refill it>`.
+    fn policy(&self) -> String {
+        format!(
+            "{};q={};w={}",
+            self.name,
+            self.burst,
+            self.burst.div_ceil(self.per_second)
+        )
+    }
+
+    /// `name;r=<remaining>;t=<seconds until the bucket is full again>`.
+    fn status(&self, remaining: u32) -> String {
+        let missing = self.burst.saturating_sub(remaining);
+        format!(
+            "{};r={remaining};t={}",
+            self.name,
+            missing.div_ceil(self.per_second)
+        )
+    }
+}
+
+/// The rate limiters of one server process.
+pub struct RateLimits {
+    general: Bucket,
+    orders: Bucket,
+}
+
+impl RateLimits {
+    /// Buckets sized by the configuration.
+    pub fn new(config: &RateLimitConfig) -> Self {
+        Self {
+            general: Bucket::new("partner", config.per_second, config.burst),
+            orders: Bucket::new("orders", config.order_per_second, config.order_burst),
+        }
+    }
+}
+
+/// Middleware (after authentication): takes a token from the partner's bucket or answers
+/// 429.
+pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(partner) = request
+        .extensions()
+        .get::<Principal>()
+        .map(|p| p.partner_id)
+    else {
+        return next.run(request).await;
+    };
+    let is_order = request.method() == Method::POST
+        && request
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|p| p.as_str() == "/v1/order");
+    let bucket = if is_order {
+        &state.rate_limits.orders
+    } else {
+        &state.rate_limits.general
+    };
+    let policy = bucket.policy();
+    let (mut response, status) = match bucket.limiter.check_key(&partner) {
+        Ok(snapshot) => {
+            let remaining = snapshot.remaining_burst_capacity();
+            (next.run(request).await, bucket.status(remaining))
+        }
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(bucket.clock.now());
+            let retry_after_secs = wait.max(Duration::from_millis(1)).as_secs_f64().ceil() as u64;
+            tracing::info!(%partner, bucket = bucket.name, retry_after_secs, "rate limited");
+            crate::metrics::rate_limited(bucket.name);
+            let response = axum::response::IntoResponse::into_response(ApiError::RateLimited {
+                retry_after_secs,
+            });
+            (
+                response,
+                format!("{};r=0;t={retry_after_secs}", bucket.name),
+            )
+        }
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        headers.insert("ratelimit-policy", value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&status) {
+        headers.insert("ratelimit", value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_and_status_read_like_the_ietf_draft() {
+        let bucket = Bucket::new("partner", 20, 40);
+        assert_eq!(bucket.policy(), "partner;q=40;w=2");
+        assert_eq!(bucket.status(40), "partner;r=40;t=0");
+        assert_eq!(bucket.status(10), "partner;r=10;t=2");
+    }
+
+    #[test]
+    fn a_burst_is_granted_then_refused_per_partner() {
+        let bucket = Bucket::new("orders", 1, 3);
+        let (a, b) = (PartnerId::new(), PartnerId::new());
+        let granted = (0..10)
+            .filter(|_| bucket.limiter.check_key(&a).is_ok())
+            .count();
+        assert_eq!(granted, 3);
+        assert!(
+            bucket.limiter.check_key(&b).is_ok(),
+            "another partner has its own bucket"
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! Holding up under abuse: per-partner rate limits with the IETF draft headers, key floods
+//! that never reach argon2 or the database, and secrets that never reach the logs.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+use tavaro::config::RateLimitConfig;
+
+use crate::helpers::{TestApp, assert_error, spawn_app_with};
+
+async fn spawn_limited(db: PgPool, per_second: u32, burst: u32, order_burst: u32) -> TestApp {
+    spawn_app_with(db, |config| {
+        config.rate_limit = RateLimitConfig {
+            per_second,
+            burst,
+            order_per_second: 1,
+            order_burst,
+        };
+    })
+    .await
+}
+
+#[sqlx::test]
+async fn a_burst_over_the_limit_gets_429_with_retry_after_and_ratelimit_headers(db: PgPool) {
+    let app = spawn_limited(db, 1, 5, 5).await;
+    let partner = app.create_partner("acme", "0", "10.00").await;
+    for remaining in (0..5).rev() {
+        let response = app.get("/v1/balance", &partner.key).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["ratelimit-policy"], "partner;q=5;w=5");
+        let status = response.headers()["ratelimit"].to_str().unwrap().to_owned();
+        assert!(
+            status.starts_with(&format!("partner;r={remaining};t=")),
+            "{status}"
+        );
+    }
+    let limited = app.get("/v1/balance", &partner.key).await;
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=5).contains(&retry_after), "{retry_after}");
+    assert_eq!(limited.headers()["ratelimit-policy"], "partner;q=5;w=5");
+    assert_eq!(
+        limited.headers()["ratelimit"],
+        format!("partner;r=0;t={retry_after}").as_str()
+    );
+    assert_error(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+
+    // Public routes are not charged to anyone.
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[sqlx::test]
+async fn five_keys_of_one_partner_share_one_quota_and_other_partners_keep_theirs(db: PgPool) {
+    let app = spawn_limited(db, 1, 5, 5).await;
+    let partner = app.create_partner("acme", "0", "10.00").await;
+    let mut keys = vec![partner.key.clone()];
+    for label in ["Staging", "Bookings", "Support", "Batch"] {
+        keys.push(app.create_key(&partner, label).await.1);
+    }
+    for key in &keys {
+        assert_eq!(app.get("/v1/balance", key).await.status(), StatusCode::OK);
+    }
+    for key in &keys {
+        let response = app.get("/v1/countries", key).await;
+        assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
+    let other = app.create_partner("globex", "0", "10.00").await;
+    assert_eq!(
+        app.get("/v1/balance", &other.key).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[sqlx::test]
+async fn orders_have_their_own_lower_bucket_and_a_429_is_never_stored_as_the_idempotent_answer(
+    db: PgPool,
+) {
+    let app = spawn_limited(db, 100, 100, 1).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let body = json!({"planId": "ae-1gb-7d", "quantity": 1});
+    let first = app.order_idempotently(&partner.key, "k-1", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert_eq!(first.headers()["ratelimit-policy"], "orders;q=1;w=1");
+
+    let limited = app.order_idempotently(&partner.key, "k-2", &body).await;
+    assert_error(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Other routes still answer: the order bucket is separate.
+    assert_eq!(
+        app.get("/v1/balance", &partner.key).await.status(),
+        StatusCode::OK
+    );
+
+    // Once the bucket refills, the same key places the order for real.
+    let mut retried = app.order_idempotently(&partner.key, "k-2", &body).await;
+    for _ in 0..30 {
+        if retried.status() != StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        retried = app.order_idempotently(&partner.key, "k-2", &body).await;
+    }
+    assert_eq!(retried.status(), StatusCode::CREATED);
+    assert!(retried.headers().get("idempotent-replayed").is_none());
+    assert_eq!(app.count("orders", partner.id).await, 2);
+    app.assert_ledger_sound().await;
+}
+
+#[sqlx::test]
+async fn a_thousand_malformed_keys_cost_no_argon2_run_and_no_query(db: PgPool) {
+    let app = spawn_limited(db, 1000, 1000, 10).await;
+    let (runs, queries) = (
+        app.state.keys.argon2_runs(),
+        app.state.keys.lookup_queries(),
+    );
+    let valid = app.create_partner("acme", "0", "10.00").await.key;
+    let mut bad_checksum = valid.clone();
+    let last = bad_checksum.pop().unwrap();
+    bad_checksum.push(if last == 'A' { 'B' } else { 'A' });
+    let malformed = [
+        "tvr_".to_owned(),
+        "sk_live_abcdef".to_owned(),
+        "tvr_short".to_owned(),
+        format!("{valid}x"),
+        bad_checksum,
+        "tvr_!!!!!!!!!!!!_????????????????????????????????????????".to_owned(),
+    ];
+    let requests = (0..1000).map(|i| {
+        let key = malformed[i % malformed.len()].clone();
+        let app = &app;
+        async move { app.get("/v1/balance", &key).await.status() }
+    });
+    let statuses = futures::future::join_all(requests).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED));
+    assert_eq!(app.state.keys.argon2_runs(), runs);
+    assert_eq!(app.state.keys.lookup_queries(), queries);
+    assert!(app.state.keys.rejected_early() >= 1000);
+
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("tavaro_keys_rejected_without_lookup_total"));
+}
+
+#[sqlx::test]
+async fn a_well_formed_unknown_key_costs_one_query_then_is_refused_from_memory(db: PgPool) {
+    let app = spawn_limited(db, 1000, 1000, 10).await;
+    let partner = app.create_partner("acme", "0", "10.00").await;
+    // A key that parses and passes its checksum, but was never issued.
+    let unknown = tavaro::auth::generate_key().token.expose().clone();
+    let queries = app.state.keys.lookup_queries();
+    for _ in 0..50 {
+        let response = app.get("/v1/balance", &unknown).await;
+        assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    assert_eq!(app.state.keys.lookup_queries() - queries, 1);
+    assert_eq!(app.state.keys.argon2_runs(), 0);
+    // A real partner is unaffected.
+    assert_eq!(
+        app.get("/v1/balance", &partner.key).await.status(),
+        StatusCode::OK
+    );
+}
