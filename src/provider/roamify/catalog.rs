@@ -1,0 +1,219 @@
+//! The catalog: `GET /api/esim/packages` per geography (and per page, should Roamify ever
+//! page it), and its country groups normalised into [`UpstreamPackage`]s.
+
+use std::collections::{BTreeSet, HashSet};
+
+use serde_json::Value;
+
+use super::mapping::{UNLIMITED_MB, non_empty};
+use super::wire::{CountryGroup, Package, PackagesData, Throttle};
+use super::{Roamify, decode, envelope};
+use crate::provider::normalize::{MB_PER_GB, data_mb, e4_from_amount};
+use crate::provider::upstream::Call;
+use crate::provider::{ProviderError, UpstreamCountry, UpstreamPackage};
+
+/// The catalog's "pages": one request per geography.
+const GEOGRAPHIES: [&str; 3] = ["local", "regional", "global"];
+/// A stop for a paging loop an upstream never ends.
+const MAX_PAGES: i64 = 100;
+
+impl Roamify {
+    /// Every package: one request per geography, each followed through its pages.
+    pub(super) async fn catalog(&self) -> Result<Vec<UpstreamPackage>, ProviderError> {
+        let mut seen = HashSet::new();
+        let mut packages = Vec::new();
+        for geography in GEOGRAPHIES {
+            let mut page = 1;
+            let mut limit = None;
+            loop {
+                let mut query = vec![("geography", geography.to_owned())];
+                if page > 1 {
+                    query.push(("page", page.to_string()));
+                    query.extend(limit.map(|l: i64| ("limit", l.to_string())));
+                }
+                let query: Vec<(&str, &str)> =
+                    query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let answer = self.get("/api/esim/packages", &query).await?;
+                let envelope = envelope(&answer, Call::Read)?;
+                let top_meta = envelope.meta;
+                let data: PackagesData = decode(envelope.data, Call::Read)?;
+                for group in &data.packages {
+                    for package in packages_of(group, geography) {
+                        if seen.insert(package.sku.clone()) {
+                            packages.push(package);
+                        }
+                    }
+                }
+                let Some(paging) = data.pagination.or(top_meta) else {
+                    break;
+                };
+                let more = paging.last_page.is_some_and(|last| page < last);
+                if !more || data.packages.is_empty() || page >= MAX_PAGES {
+                    break;
+                }
+                if paging.page.is_some_and(|p| p != page) {
+                    tracing::warn!(
+                        geography,
+                        page,
+                        "roamify ignored the page asked for; paging stopped"
+                    );
+                    break;
+                }
+                limit = paging.limit.or(limit);
+                page += 1;
+            }
+        }
+        Ok(packages)
+    }
+}
+
+/// The packages of one catalog group. `geography` is what the request asked for, used when
+/// the group does not say. Packages we cannot read (no id, top-up only, no allowance on
+/// a limited plan) are left out with a warning.
+fn packages_of(group: &CountryGroup, geography: &str) -> Vec<UpstreamPackage> {
+    let geography = group
+        .geography
+        .as_deref()
+        .unwrap_or(geography)
+        .trim()
+        .to_ascii_lowercase();
+    let global = geography == "global";
+    let countries = countries_of(group, geography == "local");
+    // A regional group is named after its region (`Europe`, `Balkans`); `region` is the
+    // continent it is filed under, the fallback.
+    let region = (geography == "regional")
+        .then(|| non_empty(&group.country_name).or_else(|| non_empty(&group.region)))
+        .flatten();
+    let networks = collect(group.signals.iter().flat_map(|s| &s.networks));
+    let carriers = collect(group.signals.iter().flat_map(|s| &s.carriers));
+    group
+        .packages
+        .iter()
+        .filter_map(|p| {
+            let package = package_of(p, &countries, region.clone(), global)?;
+            Some(UpstreamPackage {
+                networks: networks.clone(),
+                carriers: carriers.clone(),
+                ..package
+            })
+        })
+        .collect()
+}
+
+fn package_of(
+    p: &Package,
+    countries: &[UpstreamCountry],
+    region: Option<String>,
+    global: bool,
+) -> Option<UpstreamPackage> {
+    let sku = non_empty(&p.package_id)?;
+    let top_up_only = [&p.kind, &p.plan].into_iter().flatten().any(|kind| {
+        let kind = kind.to_ascii_lowercase().replace(['-', '_', ' '], "");
+        kind == "topup"
+    });
+    if top_up_only {
+        return None;
+    }
+    let amount = p.data_amount.as_f64().or_else(|| {
+        p.data_amount
+            .as_str()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+    });
+    let unlimited = p.is_unlimited == Some(true) || amount.is_some_and(|a| a >= UNLIMITED_MB);
+    let data = if unlimited {
+        None
+    } else {
+        let per_unit = match p.data_unit.as_deref().map(str::to_ascii_uppercase) {
+            Some(unit) if unit == "GB" => MB_PER_GB as f64,
+            _ => 1.0,
+        };
+        let mb = amount.and_then(|a| data_mb((a * per_unit).round() as i64));
+        if mb.is_none() {
+            tracing::warn!(sku, "roamify package without a data allowance; left out");
+            return None;
+        }
+        mb
+    };
+    Some(UpstreamPackage {
+        name: non_empty(&p.package).unwrap_or_else(|| sku.clone()),
+        countries: countries.to_vec(),
+        region,
+        global,
+        days: p
+            .day
+            .and_then(|d| i32::try_from(d).ok())
+            .unwrap_or_default(),
+        data_mb: data,
+        // No price makes 0, which `catalog sync` reports as skipped ("no price").
+        cost_e4: e4_from_amount(&p.price).unwrap_or_default(),
+        currency: non_empty(&p.currency)
+            .map(|c| c.to_ascii_uppercase())
+            .unwrap_or_else(|| "USD".into()),
+        networks: Vec::new(),
+        carriers: Vec::new(),
+        hotspot: p.with_hotspot,
+        top_up: p.with_top_up,
+        throttle: (p.with_throttle != Some(false))
+            .then(|| p.throttle.as_ref().and_then(throttle_of))
+            .flatten(),
+        sku,
+    })
+}
+
+/// A local group covers its own country; regional and global groups the countries of
+/// their `signals`. Codes that are not ISO alpha-2 are dropped.
+fn countries_of(group: &CountryGroup, local: bool) -> Vec<UpstreamCountry> {
+    let own = non_empty(&group.country_code).map(|code| (code, group.country_name.clone()));
+    let listed = group
+        .signals
+        .iter()
+        .filter_map(|s| non_empty(&s.code).map(|code| (code, s.name.clone())));
+    let candidates: Vec<(String, Option<String>)> = match own {
+        Some(own) if local => vec![own],
+        _ => listed.collect(),
+    };
+    let mut seen = BTreeSet::new();
+    let mut countries: Vec<UpstreamCountry> = candidates
+        .into_iter()
+        .filter_map(|(code, name)| {
+            let code = code.trim().to_ascii_uppercase();
+            let alpha2 = code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase());
+            (alpha2 && seen.insert(code.clone())).then(|| UpstreamCountry {
+                name: non_empty(&name).unwrap_or_else(|| code.clone()),
+                code,
+            })
+        })
+        .collect();
+    countries.sort();
+    countries
+}
+
+/// Full-speed MB then kbps. `gb` thresholds are binary GB; `mbps` speeds are ×1000.
+fn throttle_of(t: &Throttle) -> Option<(i32, i32)> {
+    let number = |v: &Value| v.as_f64().or_else(|| v.as_str()?.trim().parse().ok());
+    let unit = |u: &Option<String>| u.as_deref().unwrap_or("").trim().to_ascii_lowercase();
+    let threshold = number(&t.throttle_threshold)?
+        * match unit(&t.throttle_threshold_unit).as_str() {
+            "gb" => MB_PER_GB as f64,
+            "mb" | "" => 1.0,
+            _ => return None,
+        };
+    let speed = number(&t.throttle_speed)?
+        * match unit(&t.throttle_speed_unit).as_str() {
+            "kbps" | "" => 1.0,
+            "mbps" => 1000.0,
+            _ => return None,
+        };
+    Some((
+        data_mb(threshold.round() as i64)?,
+        data_mb(speed.round() as i64)?,
+    ))
+}
+
+fn collect<'a>(values: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let set: BTreeSet<String> = values
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect();
+    set.into_iter().collect()
+}

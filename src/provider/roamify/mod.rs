@@ -1,0 +1,176 @@
+//! Roamify eSIM API adapter (upstream-apis §2): a static `Authorization: Bearer` key,
+//! `{"status":"success","data":…}` envelopes, float USD, MB and epoch seconds.
+//!
+//! Where the documentation is silent we decided:
+//! - **Rate limit**: undocumented; we keep to 10 requests a second per adapter.
+//! - **Catalog paging**: undocumented; the catalog is read as one request per geography
+//!   (`local`, `regional`, `global`), and should an answer carry paging metadata
+//!   (`data.pagination`, `data.meta` or `meta` with a last page) the following pages are
+//!   asked with `page` (and the answer's `limit`). A package listed twice is kept once.
+//! - **Orders** use `POST /api/esim/order/instant` (order and apply in one call; the doc's
+//!   curl shows `/api/esim/order`, its heading and text `/order/instant`), with our order id
+//!   as `referenceId`. Roamify wants ≥60 s for it; we allow the configured time-out, and a
+//!   time-out is an unknown outcome that reconciliation settles by
+//!   `GET /api/esim/order?referenceId=` (what Roamify advises after a time-out).
+//! - An order accepted without its eSIMs is polled by its id for up to ⅔ of the time-out,
+//!   then handed to reconciliation as accepted.
+//! - **A 500 to an order is unknown**, although Roamify answers an unknown `packageId` with
+//!   500 "Unknown error": the partner sees `processing`, and the reconciler finds no order
+//!   under our reference and refunds once the order is older than twice the time-out.
+//! - Order status `ARCHIVED` is read as a completed order filed away; a lookup ignores
+//!   orders whose `referenceId`/`id` is not the one asked for (an API that ignored the
+//!   filter must not hand us someone else's eSIMs).
+//! - Usage: `INSTALLED` is `READY` until data was used or `startedAt` is set (our `READY`
+//!   means "no data used yet"); `remainingData` 0 of a limited allowance is `DEPLETED`.
+//! - Errors: 4xx answers are read by `code`/`message` (balance → out of funds, "out of
+//!   stock", a 404/422 or "invalid/unknown" about the package → invalid package, any other
+//!   4xx such as a 409 state conflict → refused); a `"status":"failed"` in a 2xx is trusted
+//!   only when it names our balance, stock or the rate limit (otherwise it is unsure).
+
+mod catalog;
+mod mapping;
+mod orders;
+mod wire;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use self::mapping::error_of;
+use self::orders::Query;
+use self::wire::{Balance, Envelope, Usage};
+use super::normalize::e4_from_amount;
+use super::upstream::{self, Answer, Budget, Call, UpstreamConfig};
+use super::{
+    EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider, ProviderError, ProvisionRequest,
+    Provisioned, UpstreamBalance, UpstreamPackage,
+};
+
+/// Requests a second we allow ourselves (Roamify documents no limit).
+const REQUESTS_PER_SECOND: u32 = 10;
+
+/// The Roamify eSIM API.
+pub struct Roamify {
+    config: UpstreamConfig,
+    http: reqwest::Client,
+    budget: Budget,
+}
+
+impl Roamify {
+    /// An adapter for the configured account.
+    pub fn new(config: UpstreamConfig) -> Self {
+        Self {
+            http: upstream::client(&config),
+            budget: Budget::per_second(REQUESTS_PER_SECOND),
+            config,
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for Roamify {
+    fn name(&self) -> &'static str {
+        "roamify"
+    }
+
+    async fn provision(&self, request: &ProvisionRequest) -> Result<Provisioned, ProviderError> {
+        self.place(request).await
+    }
+
+    async fn lookup(&self, request: &LookupRequest) -> Result<OrderLookup, ProviderError> {
+        let reference = request.order_ref.to_string();
+        let query = match &request.provider_order_ref {
+            Some(id) => Query::OrderId(id),
+            None => Query::Reference(&reference),
+        };
+        self.find(&query).await
+    }
+
+    async fn usage(&self, esim: &EsimRef) -> Result<EsimUsage, ProviderError> {
+        let answer = self
+            .get("/api/esim/usage", &[("iccid", &esim.iccid)])
+            .await?;
+        let usage: Usage = decode(success(&answer, Call::Read)?, Call::Read)?;
+        mapping::usage_of(&usage)
+    }
+
+    async fn packages(&self) -> Result<Vec<UpstreamPackage>, ProviderError> {
+        self.catalog().await
+    }
+
+    async fn balance(&self) -> Result<UpstreamBalance, ProviderError> {
+        let answer = self.get("/api/balance", &[]).await?;
+        let balance: Balance = decode(success(&answer, Call::Read)?, Call::Read)?;
+        let amount = balance
+            .balance
+            .as_f64()
+            .or_else(|| balance.balance.as_str().and_then(|s| s.trim().parse().ok()));
+        let amount_e4 = match amount {
+            Some(a) if a < 0.0 => e4_from_amount(&json!(-a)).map(|e4| -e4),
+            Some(a) => e4_from_amount(&json!(a)),
+            None => None,
+        }
+        .ok_or_else(|| ProviderError::Unavailable("balance answer without an amount".into()))?;
+        Ok(UpstreamBalance {
+            amount_e4,
+            currency: balance
+                .currency
+                .map(|c| c.trim().to_ascii_uppercase())
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| "USD".into()),
+        })
+    }
+}
+
+impl Roamify {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.base_url)
+    }
+
+    /// A read, within the budget, with the bearer key.
+    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Answer, ProviderError> {
+        self.budget.acquire().await;
+        let request = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(self.config.credential.expose())
+            .query(query);
+        upstream::send(request, Call::Read).await
+    }
+}
+
+/// The envelope of a successful answer; any other answer as its error.
+fn envelope(answer: &Answer, call: Call) -> Result<Envelope, ProviderError> {
+    if answer.status.is_success() {
+        let envelope: Envelope = answer.json(call)?;
+        let failed = envelope
+            .status
+            .as_deref()
+            .is_some_and(|s| !s.eq_ignore_ascii_case("success"));
+        if !failed {
+            return Ok(envelope);
+        }
+        return Err(error_of(
+            answer,
+            envelope.message.as_deref(),
+            envelope.code.as_deref(),
+            call,
+        ));
+    }
+    let body: Envelope = serde_json::from_slice(&answer.body).unwrap_or_default();
+    Err(error_of(
+        answer,
+        body.message.as_deref(),
+        body.code.as_deref(),
+        call,
+    ))
+}
+
+/// `data` of a successful answer.
+fn success(answer: &Answer, call: Call) -> Result<Value, ProviderError> {
+    envelope(answer, call).map(|e| e.data)
+}
+
+fn decode<T: DeserializeOwned>(data: Value, call: Call) -> Result<T, ProviderError> {
+    serde_json::from_value(data).map_err(|e| call.unsure(format!("malformed answer: {e}")))
+}
