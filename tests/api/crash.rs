@@ -19,6 +19,8 @@ use crate::helpers::{
 pub(crate) struct Server {
     pub(crate) child: Child,
     pub(crate) base: String,
+    /// Everything the server printed on stdout (its logs), line by line.
+    pub(crate) output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -52,8 +54,18 @@ impl Server {
             }
         };
         // Keep draining stdout so the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { child, base }
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = output.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            child,
+            base,
+            output,
+        }
     }
 
     pub(crate) async fn order(

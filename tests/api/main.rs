@@ -16,3 +16,4 @@ mod ledger;
 mod operations;
 mod orders;
 mod reconcile;
+mod secrets;
