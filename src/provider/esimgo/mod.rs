@@ -1,0 +1,161 @@
+//! eSIM Go API v2.4 adapter (reference: `upstream-apis.md` §3, the v2.4 OpenAPI file and
+//! the "Order your first eSIM" guide).
+//!
+//! Every request carries `X-API-Key` and `Accept: application/json` (`/esims/assignments`
+//! answers CSV without it) and first waits for a token of a 10 requests/s budget (§3.1).
+//!
+//! Decisions where the documentation is silent or contradicts itself:
+//! - **Catalogue** (§3.2): `GET /catalogue?page=&perPage=50`. The live API wraps a page as
+//!   `{"bundles": [...], "pageCount": N}` and the spec says a bare array: both are read;
+//!   paging stops at `pageCount`, or, without one, at the first page shorter than `perPage`.
+//!   Coverage is the bundle's `countries` (its base countries; `roamingEnabled` is not
+//!   sold as coverage). A bundle is global when its name, description or a group says
+//!   "global", or when it covers 100 countries or more; otherwise a multi-country bundle's
+//!   region is the `region` all its countries share (none when they differ: the sync then
+//!   files it as multi-country). `dataAmount` is MB; `unlimited: true` or a negative
+//!   `dataAmount` (-1) is unlimited; any other bundle without a positive amount is not
+//!   imported (logged). `price` is in the organisation's currency: USD unless the answer
+//!   names another. Throttling of the "Unlimited Lite/Essential/Plus" groups is not derived
+//!   from names. The catalogue has no top-up-only bundles (a top-up is any bundle ordered
+//!   onto an existing ICCID), so none are skipped as such.
+//! - **Orders** (§3.3): `POST /orders` `{"type":"transaction","assign":true,"order":[{"type":
+//!   "bundle","quantity":q,"item":sku,"allowReassign":false}]}`. eSIM Go takes no client
+//!   reference and no idempotency key, so our order id cannot be sent. Install details come
+//!   inline for small orders; otherwise `GET /esims/assignments?reference=<orderReference>`
+//!   is polled until two thirds of the request time-out have passed, then the order is
+//!   [`ProviderError::Accepted`] with its `orderReference`. Once an answer gave the
+//!   reference, no outcome of that order is reported as a refusal: an answer with a
+//!   failed `status` is `Accepted` too, and the lookup settles it. A 503 ("Processing")
+//!   to an order is `Unknown`, or `Accepted` if its body names an `orderReference`.
+//!   SM-DP+ addresses written as URLs (`http://smdp.example.com`, the spec's examples)
+//!   are reduced to the host an LPA string needs.
+//! - **Refusals**: eSIM Go documents only `{"message": ...}`. A 4xx to an order (402 or
+//!   a message mentioning balance, credit or funds) is `InsufficientFunds`; a message
+//!   saying out of stock / unavailable is `Rejected{OutOfStock}`; one naming a bundle or
+//!   item as not found, invalid or unknown is `Rejected{InvalidPackage}`; any other 4xx is
+//!   `Rejected{Other}`; 401/403 (without the funds words) are `Auth`, 429 `RateLimited`
+//!   with `Retry-After`, 5xx `Unknown`.
+//! - **Lookup**: by `orderReference` with `GET /orders/{ref}` (`completed` with eSIMs →
+//!   issued, fetching install details if needed; failed/cancelled → failed; anything else
+//!   → pending; 404 → not found). Without a reference (the order call died before we
+//!   learned it), `GET /orders` is listed for the window [placed_at − 1 min, placed_at +
+//!   10 min] (`createdAt=gte:/lte:` filters, `page`/`perPage` and the spec's `limit`,
+//!   `includeIccids=true`); orders of exactly one line of the same bundle and quantity
+//!   created in the window are candidates. Exactly one → ours; several → pending (never
+//!   guess between them; reconciliation flags the order to the operator); none → not
+//!   found, but only when the listing was read to its end (at most 5 pages) and no
+//!   matching order lacked a readable date. A single match whose reference this process
+//!   already handed out for another order is pending, not ours (a best-effort guard, per
+//!   process, against giving one order's eSIMs to an identical lost order).
+//! - **Usage** (§3.4): `GET /esims/{iccid}/bundles?includeUsed=true` (so depleted and
+//!   expired bundles are still listed); the data assignment of the eSIM's own bundle (or
+//!   the latest) is read; bytes are decimal (1,000,000,000 = 1000 MB). `processing`/
+//!   `queued` → READY, `active` → ACTIVE, `depleted` → DEPLETED, `expired`/`revoked`/
+//!   `lapsed` → EXPIRED. Activation is the assignment's `startTime` when given, else, once
+//!   the bundle has started, the eSIM's `firstInstalledDateTime` (`GET /esims/{iccid}`);
+//!   expiry is the assignment's `endTime` when given (v2.4 documents none).
+//! - **Balance** (§3.5): `GET /organisation` `balance` (floats; credit terms may make it
+//!   negative) in its `currency`.
+
+mod mapping;
+mod orders;
+mod reads;
+mod wire;
+
+use std::sync::{Mutex, PoisonError};
+
+use async_trait::async_trait;
+use reqwest::header::ACCEPT;
+use reqwest::{RequestBuilder, Url};
+
+use super::upstream::{self, Answer, Budget, Call, UpstreamConfig};
+use super::{
+    EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider, ProviderError, ProvisionRequest,
+    Provisioned, UpstreamBalance, UpstreamPackage,
+};
+
+/// eSIM Go's documented limit: 10 requests a second per IP.
+const REQUESTS_PER_SECOND: u32 = 10;
+
+/// The eSIM Go API v2.4.
+pub struct EsimGo {
+    config: UpstreamConfig,
+    http: reqwest::Client,
+    budget: Budget,
+    claimed: Mutex<orders::Claimed>,
+}
+
+impl EsimGo {
+    /// An adapter for the configured account.
+    pub fn new(config: UpstreamConfig) -> Self {
+        Self {
+            http: upstream::client(&config),
+            budget: Budget::per_second(REQUESTS_PER_SECOND),
+            claimed: Mutex::default(),
+            config,
+        }
+    }
+
+    /// The API URL of `segments` (each escaped as one path segment).
+    fn url(&self, segments: &[&str]) -> Result<Url, ProviderError> {
+        let invalid = || ProviderError::Unavailable("the configured base URL is invalid".into());
+        let mut url = Url::parse(&self.config.base_url).map_err(|_| invalid())?;
+        url.path_segments_mut()
+            .map_err(|_| invalid())?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    /// Sends `request` with our key, after waiting for the budget.
+    async fn send(&self, request: RequestBuilder, call: Call) -> Result<Answer, ProviderError> {
+        self.budget.acquire().await;
+        let request = request
+            .header("X-API-Key", self.config.credential.expose())
+            .header(ACCEPT, "application/json");
+        upstream::send(request, call).await
+    }
+
+    /// Remembers that `reference` belongs to an order whose reference we know.
+    fn claim(&self, reference: &str) {
+        self.claimed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(reference);
+    }
+
+    /// Whether `reference` was received for an order of ours.
+    fn is_claimed(&self, reference: &str) -> bool {
+        self.claimed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(reference)
+    }
+}
+
+#[async_trait]
+impl Provider for EsimGo {
+    fn name(&self) -> &'static str {
+        "esimgo"
+    }
+
+    async fn provision(&self, request: &ProvisionRequest) -> Result<Provisioned, ProviderError> {
+        orders::provision(self, request).await
+    }
+
+    async fn lookup(&self, request: &LookupRequest) -> Result<OrderLookup, ProviderError> {
+        orders::lookup(self, request).await
+    }
+
+    async fn usage(&self, esim: &EsimRef) -> Result<EsimUsage, ProviderError> {
+        reads::usage(self, esim).await
+    }
+
+    async fn packages(&self) -> Result<Vec<UpstreamPackage>, ProviderError> {
+        reads::packages(self).await
+    }
+
+    async fn balance(&self) -> Result<UpstreamBalance, ProviderError> {
+        reads::balance(self).await
+    }
+}
