@@ -230,8 +230,11 @@ pub async fn find(
 pub async fn apply_usage(
     db: &PgPool,
     mut record: EsimRecord,
-    usage: EsimUsage,
+    mut usage: EsimUsage,
 ) -> Result<EsimRecord, sqlx::Error> {
+    // Some upstreams report dates only sometimes: a missing date never erases a known one.
+    usage.activated_at = usage.activated_at.or(record.activated_at);
+    usage.expires_at = usage.expires_at.or(record.expires_at);
     let changed = (
         record.status,
         record.data_used_mb,

@@ -14,6 +14,7 @@ mod order_request;
 mod order_views;
 mod orders;
 mod packages;
+mod parse;
 mod qr;
 pub mod rate_limit;
 mod request_id;
@@ -35,6 +36,7 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 pub use extract::{ApiJson, ApiQuery};
+pub use parse::parse_order_body;
 
 use crate::auth;
 use crate::error::{ApiError, NotFound};

@@ -147,6 +147,20 @@ async fn work(
     };
     let outcome = match lookup {
         Ok(OrderLookup::Issued(provisioned))
+            if claimed_elsewhere(&state.db, &routing.provider, order_id, &provisioned).await? =>
+        {
+            // Never hand one upstream order's eSIMs to two of ours: the operator decides.
+            reschedule(
+                state,
+                &order,
+                attempts,
+                age,
+                "the provider's order is already settled on another of our orders",
+            )
+            .await?;
+            None
+        }
+        Ok(OrderLookup::Issued(provisioned))
             if provisioned.esims.len() == order.quantity as usize =>
         {
             let data_mb = plan_data_mb(&state.db, &order).await?;
@@ -210,6 +224,32 @@ async fn work(
         delete_job(&state.db, order_id).await?;
     }
     Ok(())
+}
+
+/// Whether the upstream order (or one of its eSIMs) behind a lookup answer is already
+/// recorded on another of our orders.
+async fn claimed_elsewhere(
+    db: &PgPool,
+    provider: &str,
+    order: OrderId,
+    provisioned: &crate::provider::Provisioned,
+) -> Result<bool, sqlx::Error> {
+    let iccids: Vec<String> = provisioned.esims.iter().map(|e| e.iccid.clone()).collect();
+    sqlx::query_scalar!(
+        r#"select exists(
+             select 1 from orders o
+             where o.provider = $1 and o.id <> $2 and o.status = 'completed'
+               and (o.provider_order_ref = $3
+                    or exists(select 1 from esims e where e.order_id = o.id
+                              and e.iccid = any($4) and e.status not in ('EXPIRED')))
+           ) as "claimed!""#,
+        provider,
+        order as OrderId,
+        provisioned.provider_order_ref,
+        &iccids,
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// Which provider an order went to, under which package code and upstream order id.

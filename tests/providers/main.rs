@@ -4,6 +4,7 @@
 //! bodies; and the whole gateway (`/v1/order`, `catalog sync`) routed to each of them.
 
 mod airalo;
+mod cli;
 #[allow(dead_code)]
 mod common;
 mod esimaccess;
