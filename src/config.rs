@@ -161,6 +161,8 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Longest time a request may take (beyond the provider time-out for orders).
     pub request_timeout: Duration,
+    /// Longest time a client may take to send a request's headers.
+    pub header_timeout: Duration,
 }
 
 /// Per-partner token buckets (per server process).
@@ -259,6 +261,9 @@ impl Config {
                 order_burst: positive(&vars, "TAVARO_ORDER_RATE_LIMIT_BURST", 20)?,
             },
             request_timeout,
+            header_timeout: Duration::from_secs(
+                positive(&vars, "TAVARO_HEADER_TIMEOUT_SECS", 10)?.into(),
+            ),
         })
     }
 }

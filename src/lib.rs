@@ -35,6 +35,8 @@ pub mod orders;
 pub mod partners;
 /// Upstream eSIM providers behind one trait, and the built-in simulator.
 pub mod provider;
+/// The HTTP server loop (header time-out, graceful stop).
+pub mod serve;
 /// Application start-up: pool, migrations, background tasks, the listener.
 pub mod startup;
 /// State shared by every request handler.

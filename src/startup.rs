@@ -212,25 +212,26 @@ impl Application {
             let _ = stop.send(true);
         });
 
+        let header_timeout = state.config.header_timeout;
         let metrics_server = metrics_listener.map(|listener| {
             let router = crate::http::metrics::router().with_state(state.clone());
-            tokio::spawn(
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(stopped(stopping.clone()))
-                    .into_future(),
-            )
+            tokio::spawn(crate::serve::serve(
+                listener,
+                router,
+                header_timeout,
+                stopped(stopping.clone()),
+            ))
         });
         let router = crate::http::router(state.clone());
         tracing::info!(%address, "serving");
-        let server = axum::serve(listener, router)
-            .with_graceful_shutdown(stopped(stopping.clone()))
-            .into_future();
+        let server =
+            crate::serve::serve(listener, router, header_timeout, stopped(stopping.clone()));
         let deadline = async {
             stopped(stopping.clone()).await;
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            result = server => result?,
+            () = server => {},
             () = deadline => {
                 tracing::warn!(?grace, "drain time exceeded; dropping the requests still open");
             }

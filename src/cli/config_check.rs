@@ -38,6 +38,21 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
         ),
         ("TAVARO_PUBLIC_BASE_URL", opt(c.public_base_url.clone())),
         ("TAVARO_MAX_BODY_BYTES", c.max_body_bytes.to_string()),
+        ("TAVARO_HEADER_TIMEOUT_SECS", secs(c.header_timeout)),
+        ("TAVARO_REQUEST_TIMEOUT_SECS", secs(c.request_timeout)),
+        (
+            "TAVARO_RATE_LIMIT_PER_SEC",
+            c.rate_limit.per_second.to_string(),
+        ),
+        ("TAVARO_RATE_LIMIT_BURST", c.rate_limit.burst.to_string()),
+        (
+            "TAVARO_ORDER_RATE_LIMIT_PER_SEC",
+            c.rate_limit.order_per_second.to_string(),
+        ),
+        (
+            "TAVARO_ORDER_RATE_LIMIT_BURST",
+            c.rate_limit.order_burst.to_string(),
+        ),
         (
             "TAVARO_DB_MAX_CONNECTIONS",
             c.db_max_connections.to_string(),
