@@ -16,6 +16,8 @@ RUN mkdir src \
 
 COPY .sqlx ./.sqlx
 COPY migrations ./migrations
+# The docs page bundle (Redoc), embedded in the binary.
+COPY assets ./assets
 COPY src ./src
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked --bin tavaro

@@ -54,8 +54,9 @@ url_with_db() {
   echo "$base/$db$query"
 }
 
-# The tavaro binary built by `cargo build` (debug profile: quick to build, deps optimised).
-BIN="$ROOT/target/debug/tavaro"
+# The tavaro binary built by `cargo build` (debug profile: quick to build, deps optimised),
+# in CARGO_TARGET_DIR when that is set.
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/tavaro"
 
 # Build without a database: sqlx macros read the committed .sqlx/ query data.
 build_binary() {

@@ -4,7 +4,8 @@
 # creates the database and records its URL in .data/database_url.
 #
 #   scripts/setup.sh              # for `make run`
-#   scripts/setup.sh --newman     # also installs newman (for `make test`)
+#   scripts/setup.sh --newman     # also installs the test tools (for `make test`): newman,
+#                                 # Chromium (docs check) and openapi-spec-validator
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -29,6 +30,24 @@ if [ "$want_newman" -eq 1 ]; then
     log "installing newman from npm into .data/tools"
     mkdir -p "$DATA/tools"
     npm install --silent --no-audit --no-fund --prefix "$DATA/tools" newman@6 >/dev/null
+  fi
+
+  # Headless Chromium renders /docs for scripts/docs-check (fonts so the screenshot has text).
+  command -v chromium >/dev/null || apt_install chromium fonts-liberation
+
+  # openapi-spec-validator (PyPI) in a venv, for /openapi.json; its Python also runs
+  # scripts/postman-check.
+  if [ ! -x "$DATA/tools/venv/bin/openapi-spec-validator" ]; then
+    command -v python3 >/dev/null || apt_install python3
+    log "installing openapi-spec-validator from PyPI into .data/tools/venv"
+    rm -rf "$DATA/tools/venv"
+    if ! python3 -m venv "$DATA/tools/venv" >/dev/null 2>&1; then
+      apt_install python3-venv
+      rm -rf "$DATA/tools/venv"
+      python3 -m venv "$DATA/tools/venv"
+    fi
+    "$DATA/tools/venv/bin/pip" install --quiet --disable-pip-version-check \
+      "openapi-spec-validator>=0.9,<0.10" >/dev/null
   fi
 fi
 

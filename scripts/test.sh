@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: the whole suite. Formatting, lints, every Rust test against real
-# PostgreSQL, then the Postman collection through newman against a live, freshly seeded
-# server on its own database.
+# PostgreSQL, then, against a live, freshly seeded server on its own database: the served
+# /openapi.json validated as OpenAPI 3.1, the Postman collection checked against it and run
+# through newman, and /docs rendered in headless Chromium.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 load_database_url
@@ -20,7 +21,7 @@ cargo test --quiet --all-targets
 log "Dockerfile: the build stage's steps, verbatim (no Docker engine here)"
 scripts/docker-check
 
-log "newman: Postman collection against a live server"
+log "live server for the API checks (newman, OpenAPI, docs)"
 build_binary
 newman_url="$(url_with_db "$DATABASE_URL" tavaro_newman)"
 admin_url="$(url_with_db "$DATABASE_URL" postgres)"
@@ -36,9 +37,21 @@ server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 wait_for_health "$base" || { cat "$DATA/newman-server.log" >&2; die "the server did not start"; }
 
+log "openapi-spec-validator: /openapi.json is valid OpenAPI 3.1"
+curl -fsS "$base/openapi.json" -o "$DATA/openapi.json"
+"$DATA/tools/venv/bin/openapi-spec-validator" --schema 3.1 "$DATA/openapi.json"
+
+log "postman-check: the collection covers every documented operation and error"
+"$DATA/tools/venv/bin/python" scripts/postman-check "$DATA/openapi.json" \
+  postman/tavaro.postman_collection.json
+
+log "newman: the Postman collection"
 "$DATA/tools/node_modules/.bin/newman" run postman/tavaro.postman_collection.json \
   --environment postman/local.postman_environment.json \
   --env-var "base_url=$base" --env-var "api_key=$key" \
   --reporters cli --color off
+
+log "docs-check: /docs rendered in headless Chromium"
+scripts/docs-check "$base" --screenshot "$DATA/api-docs.png"
 
 log "all checks passed"

@@ -34,11 +34,13 @@ pub fn current_request_id() -> Option<String> {
 }
 
 /// One invalid input field, reported in `details.fields`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field as the partner wrote it (`quantity`, `customerEmail`, a query parameter).
+    #[schema(example = "quantity")]
     pub field: String,
     /// What is wrong with it.
+    #[schema(example = "must be an integer from 1 to 10")]
     pub message: String,
 }
 
@@ -53,20 +55,32 @@ impl FieldError {
 }
 
 /// `{"status":"error","error":{...},"requestId":"..."}`, fields in that order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Error)]
 pub struct ErrorEnvelope {
+    /// Always `error`.
+    #[schema(schema_with = crate::http::openapi::literal_error)]
     status: &'static str,
     error: ErrorBody,
+    /// The request's `X-Request-Id`, to quote when asking for support.
+    #[schema(required = true, example = "4d0c1b7e-2f55-4c3e-9a51-0d7f6b2b9e10")]
     request_id: Option<String>,
 }
 
 /// The `error` object of the envelope.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
+    /// Stable snake_case code to branch on; each response lists the codes it can carry.
+    #[schema(value_type = String, example = "invalid_request")]
     code: &'static str,
+    /// For humans; may change at any time.
+    #[schema(example = "invalid `quantity`: must be an integer from 1 to 10")]
     message: String,
+    /// More about the error, for some codes: `fields` (400), `required`, `balance` and
+    /// `currency` (402), `limitBytes` (413), `refunded` (502).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     details: Option<Value>,
 }
 

@@ -7,7 +7,16 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 /// An amount of US dollars in cents. Signed, so ledger entries can carry debits.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// In JSON (and in the OpenAPI document, as `Money`) it is a number of dollars with at most
+/// two decimals, never a string and never cents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, utoipa::ToSchema)]
+#[schema(
+    as = Money,
+    value_type = f64,
+    description = "US dollars as a JSON number with at most two decimals (`7.5`, `992.5`, `1000`); negative for debits in the ledger.",
+    example = 7.5
+)]
 pub struct Cents(i64);
 
 impl Cents {

@@ -26,7 +26,17 @@ pub const CATALOG_CHANNEL: &str = "tavaro_catalog";
 
 /// Whether an area is one country, a region, or the world.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Geography {
@@ -77,14 +87,19 @@ pub struct Area {
 }
 
 /// A fair-use policy on an unlimited plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Throttle {
     /// Full-speed data before throttling, in MB.
+    #[schema(example = 2048)]
     pub after_mb: i32,
     /// Speed once throttled.
+    #[schema(example = 512)]
     pub speed_kbps: i32,
     /// What the traveller experiences.
+    #[schema(
+        example = "Full speed for the first 2 GB each day, then 512 kbps until midnight (UTC)."
+    )]
     pub description: String,
 }
 

@@ -11,7 +11,7 @@ use crate::ids::{EsimId, OrderId, PartnerId};
 use crate::provider::{EsimRef, EsimUsage, ProvisionedEsim};
 
 /// Lifecycle of an eSIM as partners see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum EsimStatus {
     /// Issued (installed or not), no data used yet.

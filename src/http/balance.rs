@@ -6,7 +6,9 @@ use axum::extract::State;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 
+use super::openapi::errors;
 use super::order_history::parse_limit;
 use super::{ApiQuery, Page, Success, page, success};
 use crate::auth::Principal;
@@ -16,21 +18,51 @@ use crate::ledger::{self, LedgerError};
 use crate::money::Cents;
 use crate::state::AppState;
 
+/// This module's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(get_balance, list_transactions))]
+pub(super) struct Api;
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/balance", get(get_balance))
         .route("/v1/balance/transactions", get(list_transactions))
 }
 
-#[derive(Debug, Serialize)]
+/// Your prepaid credits.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Balance)]
 struct BalanceView {
+    /// What you can spend.
     balance: Cents,
+    #[schema(schema_with = super::openapi::literal_usd)]
     currency: &'static str,
+    /// When it last changed.
     #[serde(serialize_with = "super::time::rfc3339")]
+    #[schema(example = "2026-11-22T14:22:58Z")]
     updated_at: DateTime<Utc>,
 }
 
+/// Get your balance
+///
+/// Your prepaid credits: check them before bulk orders.
+#[utoipa::path(
+    get,
+    path = "/v1/balance",
+    tag = "Balance",
+    operation_id = "getBalance",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Your balance.", body = Success<BalanceView>,
+            example = json!({"status": "success", "data": {"balance": 992.5, "currency": "USD", "updatedAt": "2026-11-22T14:22:58Z"}})),
+        (status = 401, response = errors::Unauthorized),
+        (status = 403, response = errors::PartnerSuspended),
+        (status = 429, response = errors::RateLimited),
+        (status = 500, response = errors::InternalError),
+        (status = 503, response = errors::ServiceUnavailable),
+    )
+)]
 async fn get_balance(
     State(state): State<AppState>,
     principal: Principal,
@@ -49,22 +81,39 @@ async fn get_balance(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct TransactionsQuery {
+    /// Entries per page.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
+    /// `meta.nextCursor` of the previous page.
     cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// One ledger entry: a movement of your credits.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Transaction)]
 struct TransactionView {
+    /// Entry id.
+    #[schema(example = "1042")]
     id: String,
+    /// `topup` (credits added), `order_debit` (an order), `refund` (a failed order given
+    /// back) or `adjustment` (by an operator).
+    #[schema(value_type = ledger::EntryKind)]
     kind: String,
+    /// The movement: negative for debits.
     amount: Cents,
+    /// Your balance after this entry.
     balance_after: Cents,
+    /// The order it belongs to, for `order_debit` and `refund`; `null` otherwise.
+    #[schema(value_type = Option<uuid::Uuid>, required = true, example = "914ce31d-f1b1-43a4-82d4-95f0b9622496")]
     order_id: Option<OrderId>,
+    /// When it was written.
     #[serde(serialize_with = "super::time::rfc3339")]
+    #[schema(example = "2026-11-22T14:22:58Z")]
     created_at: DateTime<Utc>,
 }
 
@@ -73,6 +122,32 @@ fn decode_cursor(raw: &str) -> Option<i64> {
     raw.strip_prefix("t1.")?.parse().ok().filter(|id| *id > 0)
 }
 
+/// List balance transactions
+///
+/// The ledger entries behind your balance, newest first, one page at a time.
+#[utoipa::path(
+    get,
+    path = "/v1/balance/transactions",
+    tag = "Balance",
+    operation_id = "listTransactions",
+    params(TransactionsQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "One page of ledger entries, newest first.", body = Page<TransactionView>,
+            example = json!({"status": "success", "data": [
+                {"id": "1043", "kind": "order_debit", "amount": -7.5, "balanceAfter": 992.5,
+                 "orderId": "914ce31d-f1b1-43a4-82d4-95f0b9622496", "createdAt": "2026-11-22T14:22:58Z"},
+                {"id": "1042", "kind": "topup", "amount": 1000, "balanceAfter": 1000,
+                 "orderId": null, "createdAt": "2026-11-22T14:00:00Z"}
+            ], "meta": {"nextCursor": null}})),
+        (status = 400, response = errors::InvalidRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 403, response = errors::PartnerSuspended),
+        (status = 429, response = errors::RateLimited),
+        (status = 500, response = errors::InternalError),
+        (status = 503, response = errors::ServiceUnavailable),
+    )
+)]
 async fn list_transactions(
     State(state): State<AppState>,
     principal: Principal,

@@ -4,7 +4,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 
+use super::openapi::errors;
 use super::{ApiQuery, Success, success};
 use crate::auth::Principal;
 use crate::catalog::Geography;
@@ -12,29 +14,80 @@ use crate::error::{ApiError, ApiResult};
 use crate::money::Cents;
 use crate::state::AppState;
 
+/// This module's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(list_countries))]
+pub(super) struct Api;
+
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/v1/countries", get(list_countries))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct CountriesQuery {
+    /// Only areas of this kind.
+    #[param(value_type = Option<Geography>)]
     geography: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A country, region or the global area with plans on sale.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Country)]
 struct CountryView {
+    /// English name.
+    #[schema(example = "United Arab Emirates")]
     name: String,
+    /// ISO 3166-1 alpha-2 code for a country; a region code (`EU`, `ASIA`, `GLOBAL`, ...)
+    /// otherwise. Use it as `country` in `GET /v1/packages`.
+    #[schema(example = "AE")]
     code: String,
     geography: Geography,
+    /// Plans on sale in this area.
+    #[schema(example = 6)]
     plan_count: usize,
+    /// The cheapest plan's price at your markup.
     from_price: Cents,
+    /// Radio networks (for a region: those of its countries).
+    #[schema(example = json!(["4G", "LTE", "5G"]))]
     networks: Vec<String>,
+    /// Carriers (for a region: those of its countries).
+    #[schema(example = json!(["du", "Etisalat"]))]
     carriers: Vec<String>,
+    /// Countries the area spans: 1 for a country.
+    #[schema(example = 1)]
     countries_covered: usize,
 }
 
+/// List countries and regions
+///
+/// Countries and regions with plans on sale, sorted by name, with the cheapest price at
+/// your markup.
+#[utoipa::path(
+    get,
+    path = "/v1/countries",
+    tag = "Catalog",
+    operation_id = "listCountries",
+    params(CountriesQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Areas with plans, sorted by `name`.", body = Success<Vec<CountryView>>,
+            example = json!({"status": "success", "data": [
+                {"name": "Asia", "code": "ASIA", "geography": "regional", "planCount": 7, "fromPrice": 3.84,
+                 "networks": ["4G", "5G", "LTE"], "carriers": ["China Mobile", "NTT Docomo", "Singtel"], "countriesCovered": 12},
+                {"name": "United Arab Emirates", "code": "AE", "geography": "local", "planCount": 6, "fromPrice": 5.4,
+                 "networks": ["4G", "LTE", "5G"], "carriers": ["du", "Etisalat"], "countriesCovered": 1}
+            ]})),
+        (status = 400, response = errors::InvalidRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 403, response = errors::PartnerSuspended),
+        (status = 429, response = errors::RateLimited),
+        (status = 500, response = errors::InternalError),
+        (status = 503, response = errors::ServiceUnavailable),
+    )
+)]
 async fn list_countries(
     State(state): State<AppState>,
     principal: Principal,

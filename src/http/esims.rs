@@ -8,8 +8,10 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+use super::openapi::errors;
 use super::{Success, success};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, NotFound};
@@ -20,33 +22,100 @@ use crate::state::AppState;
 /// How long a status request waits for the provider before answering from our records.
 const USAGE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// This module's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(get_esim))]
+pub(super) struct Api;
+
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/v1/esim/{esim_id}", get(get_esim))
 }
 
-#[derive(Debug, Serialize)]
+/// An eSIM's status, usage and install details.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Esim)]
 struct EsimView {
+    /// Our id of the eSIM.
+    #[schema(value_type = uuid::Uuid, example = "9c9b5647-05fa-403c-99e2-26f0be9cb0dd")]
     esim_id: EsimId,
+    /// 19 digits starting `89`, the last a Luhn check digit.
+    #[schema(pattern = "^89[0-9]{17}$", example = "8901264426716552582")]
     iccid: String,
+    /// The order that bought it.
+    #[schema(value_type = uuid::Uuid, example = "914ce31d-f1b1-43a4-82d4-95f0b9622496")]
     order_id: OrderId,
+    /// Its plan.
+    #[schema(example = "ae-5gb-7d")]
     plan_id: String,
     status: EsimStatus,
+    /// Data included, in MB; `null` for unlimited plans.
+    #[schema(required = true, example = 5120)]
     data_total_mb: Option<i32>,
+    /// Data used so far, in MB.
+    #[schema(example = 500)]
     data_used_mb: i64,
+    /// Data left, in MB; `null` for unlimited plans.
+    #[schema(required = true, example = 4620)]
     data_remaining_mb: Option<i64>,
+    /// First use; `null` until then.
     #[serde(serialize_with = "super::time::rfc3339_opt")]
+    #[schema(required = true, example = "2026-11-23T08:00:00Z")]
     activated_at: Option<DateTime<Utc>>,
+    /// End of validity: activation + the plan's `days`; `null` until first use.
     #[serde(serialize_with = "super::time::rfc3339_opt")]
+    #[schema(required = true, example = "2026-11-30T08:00:00Z")]
     expires_at: Option<DateTime<Utc>>,
+    /// The activation string the QR code encodes.
+    #[schema(example = "LPA:1$smdp.sim.tavaro.io$ALW4J-EM2S9-BPKY7-6NLZ5")]
     lpa_code: String,
+    /// A PNG of the install QR code, public at an unguessable URL.
+    #[schema(
+        format = "uri",
+        example = "https://api.tavaro.io/qr/Z3L9GpeleVVuSasqPCdBDxf0Ud.png"
+    )]
     qr_code_url: String,
+    /// One-tap install on iOS 17.4+.
+    #[schema(
+        format = "uri",
+        example = "https://esimsetup.apple.com/esim_qrcode_provisioning?carddata=LPA:1$smdp.sim.tavaro.io$ALW4J-EM2S9-BPKY7-6NLZ5"
+    )]
     ios_install_url: String,
+    /// One-tap install on Android.
+    #[schema(
+        format = "uri",
+        example = "https://esimsetup.android.com/esim_qrcode_provisioning?carddata=LPA:1$smdp.sim.tavaro.io$ALW4J-EM2S9-BPKY7-6NLZ5"
+    )]
     android_install_url: String,
+    /// When it was issued.
     #[serde(serialize_with = "super::time::rfc3339")]
+    #[schema(example = "2026-11-22T14:22:58Z")]
     created_at: DateTime<Utc>,
 }
 
+/// Get an eSIM
+///
+/// An eSIM you bought: its status (`READY` issued, no data used yet; `ACTIVE` in use;
+/// `EXPIRED` validity over; `DEPLETED` data used up before expiry), data used and left,
+/// and its install details. Usage is refreshed from the provider when it answers within
+/// 5 s, from our records otherwise.
+#[utoipa::path(
+    get,
+    path = "/v1/esim/{esimId}",
+    tag = "eSIMs",
+    operation_id = "getEsim",
+    params(("esimId" = uuid::Uuid, Path, description = "An `esimId` from an order.")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The eSIM.", body = Success<EsimView>),
+        (status = 401, response = errors::Unauthorized),
+        (status = 403, response = errors::PartnerSuspended),
+        (status = 404, response = errors::EsimNotFound),
+        (status = 429, response = errors::RateLimited),
+        (status = 500, response = errors::InternalError),
+        (status = 503, response = errors::ServiceUnavailable),
+    )
+)]
 async fn get_esim(
     State(state): State<AppState>,
     principal: Principal,

@@ -6,10 +6,17 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
 
+use super::openapi::errors;
 use super::{Success, success};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+
+/// This module's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(live, ready))]
+pub(super) struct Api;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -18,24 +25,58 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// Liveness: the process answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct Live {
+    /// `ok`.
+    #[schema(value_type = String, example = "ok")]
     status: &'static str,
 }
 
 /// Readiness: what was checked.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct Ready {
+    /// `ok`.
+    #[schema(value_type = String, example = "ok")]
     status: &'static str,
+    /// `ok`: Postgres answered within 2 s.
+    #[schema(value_type = String, example = "ok")]
     database: &'static str,
+    /// Plans in the catalog snapshot (at least 1).
+    #[schema(minimum = 1, example = 312)]
     plans_on_sale: usize,
 }
 
+/// Check liveness
+///
+/// Liveness, for load balancers: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "Operations",
+    operation_id = "getHealth",
+    responses(
+        (status = 200, description = "The process is up.", body = Success<Live>),
+    )
+)]
 async fn live() -> axum::Json<Success<Live>> {
     success(Live { status: "ok" })
 }
 
+/// Check readiness
+///
+/// Readiness, for orchestrators: the database answers within 2 s and the catalog has
+/// plans on sale.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "Operations",
+    operation_id = "getReadiness",
+    responses(
+        (status = 200, description = "Ready to serve.", body = Success<Ready>),
+        (status = 503, response = errors::ServiceUnavailable),
+    )
+)]
 async fn ready(State(state): State<AppState>) -> ApiResult<axum::Json<Success<Ready>>> {
     let database = tokio::time::timeout(
         std::time::Duration::from_secs(2),

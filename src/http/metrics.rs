@@ -6,15 +6,34 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use utoipa::OpenApi;
 
 use crate::state::AppState;
+
+/// This module's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(scrape))]
+pub(super) struct Api;
 
 /// The router holding `/metrics` alone.
 pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(scrape))
 }
 
-/// Refreshes the gauges read from Postgres, then renders everything.
+/// Scrape Prometheus metrics
+///
+/// Refreshes the gauges read from Postgres, then renders everything: requests, latency,
+/// orders, provider calls, key cache, reconciliation backlog, stuck orders. Served here
+/// unless `TAVARO_METRICS_ADDR` moves it to a separate listener.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "Operations",
+    operation_id = "getMetrics",
+    responses(
+        (status = 200, description = "Metrics in the Prometheus text format 0.0.4.", content_type = "text/plain", body = String),
+    )
+)]
 async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     crate::metrics::set_key_counters(
         state.keys.argon2_runs(),

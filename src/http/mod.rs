@@ -5,11 +5,14 @@
 
 mod balance;
 mod countries;
+mod docs;
 mod esims;
 mod extract;
 mod health;
 pub mod metrics;
+pub mod openapi;
 mod order_history;
+mod order_quote;
 mod order_request;
 mod order_views;
 mod orders;
@@ -43,9 +46,12 @@ use crate::error::{ApiError, NotFound};
 use crate::state::AppState;
 
 /// `{"status":"success","data": ...}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Success<T> {
+    /// Always `success`.
+    #[schema(schema_with = openapi::literal_success)]
     status: &'static str,
+    /// The resource.
     data: T,
 }
 
@@ -65,16 +71,25 @@ pub fn success<T: Serialize>(data: T) -> axum::Json<Success<T>> {
 }
 
 /// `{"status":"success","data":[...],"meta":{"nextCursor":...}}`: one page of a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
+    /// Always `success`.
+    #[schema(schema_with = openapi::literal_success)]
     status: &'static str,
+    /// The items of this page, newest first.
     data: Vec<T>,
     meta: PageMeta,
 }
 
-#[derive(Debug, Serialize)]
+/// Where the next page starts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PageMeta {
+    /// Pass as `cursor` to get the next page; `null` on the last page. Opaque.
+    #[schema(
+        required = true,
+        example = "o1.1795443778123456.914ce31df1b143a482d495f0b9622496"
+    )]
     next_cursor: Option<String>,
 }
 
@@ -93,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .merge(countries::router())
         .merge(packages::router())
         .merge(orders::router())
+        .merge(order_quote::router())
         .merge(order_history::router())
         .merge(esims::router())
         .merge(balance::router())
@@ -105,6 +121,8 @@ pub fn router(state: AppState) -> Router {
         .merge(partner_api)
         .merge(qr::router())
         .merge(health::router())
+        .merge(openapi::router())
+        .merge(docs::router())
         .merge(if state.config.metrics_addr.is_none() {
             metrics::router()
         } else {

@@ -7,8 +7,10 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+use super::openapi::errors;
 use super::order_views::{OrderEsimView, OrderSummaryView};
 use super::{ApiQuery, Page, Success, page, success};
 use crate::auth::Principal;
@@ -18,20 +20,37 @@ use crate::orders::history::{self, OrderCursor, OrderFilter};
 use crate::orders::{self, OrderStatus};
 use crate::state::AppState;
 
+/// This module's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(list_orders, get_order))]
+pub(super) struct Api;
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/orders", get(list_orders))
         .route("/v1/orders/{order_id}", get(get_order))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct OrdersQuery {
+    /// Orders per page.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
+    /// `meta.nextCursor` of the previous page.
     cursor: Option<String>,
+    /// Only orders in this state.
+    #[param(value_type = Option<OrderStatus>)]
     status: Option<String>,
+    /// Only orders with this booking reference.
+    #[param(min_length = 1, max_length = 64, example = "BK-12345")]
     reference: Option<String>,
+    /// Only orders placed at or after this time (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>, example = "2026-11-01T00:00:00Z")]
     from: Option<String>,
+    /// Only orders placed at or before this time (RFC 3339); not before `from`.
+    #[param(value_type = Option<DateTime<Utc>>, example = "2026-11-30T23:59:59Z")]
     to: Option<String>,
 }
 
@@ -68,6 +87,31 @@ fn parse_time(
     }
 }
 
+/// List orders
+///
+/// Your orders, newest first, one page at a time (`meta.nextCursor`), optionally
+/// filtered. The `esims` of an order are only in `GET /v1/orders/{orderId}`.
+#[utoipa::path(
+    get,
+    path = "/v1/orders",
+    tag = "Orders",
+    operation_id = "listOrders",
+    params(OrdersQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "One page of orders, newest first.", body = Page<OrderSummaryView>,
+            example = json!({"status": "success", "data": [{"orderId": "914ce31d-f1b1-43a4-82d4-95f0b9622496", "status": "completed",
+                 "reference": "BK-12345", "planId": "ae-5gb-7d", "quantity": 1, "unitCost": 7.5, "totalCost": 7.5,
+                 "currency": "USD", "customerEmail": "traveller@example.com", "createdAt": "2026-11-22T14:22:58Z"}],
+                "meta": {"nextCursor": "o1.1795443778123456.914ce31df1b143a482d495f0b9622496"}})),
+        (status = 400, response = errors::InvalidRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 403, response = errors::PartnerSuspended),
+        (status = 429, response = errors::RateLimited),
+        (status = 500, response = errors::InternalError),
+        (status = 503, response = errors::ServiceUnavailable),
+    )
+)]
 async fn list_orders(
     State(state): State<AppState>,
     principal: Principal,
@@ -126,14 +170,37 @@ async fn list_orders(
     ))
 }
 
-#[derive(Debug, Serialize)]
+/// One order with its eSIMs.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Order)]
 struct OrderDetailView {
     #[serde(flatten)]
     order: OrderSummaryView,
+    /// The eSIMs issued; empty unless the order is `completed`.
     esims: Vec<OrderEsimView>,
 }
 
+/// Get an order
+///
+/// One of your orders with its eSIMs: how a `processing` order (202) ends up.
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{orderId}",
+    tag = "Orders",
+    operation_id = "getOrder",
+    params(("orderId" = uuid::Uuid, Path, description = "The `orderId` from `POST /v1/order`.")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The order.", body = Success<OrderDetailView>),
+        (status = 401, response = errors::Unauthorized),
+        (status = 403, response = errors::PartnerSuspended),
+        (status = 404, response = errors::OrderNotFound),
+        (status = 429, response = errors::RateLimited),
+        (status = 500, response = errors::InternalError),
+        (status = 503, response = errors::ServiceUnavailable),
+    )
+)]
 async fn get_order(
     State(state): State<AppState>,
     principal: Principal,

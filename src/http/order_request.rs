@@ -2,18 +2,32 @@
 //! problem reported at once, each naming its field.
 
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::orders::NewOrder;
 
 /// The order body. Types are loose on purpose where serde's own message would be
 /// unhelpful; [`OrderRequest::validate`] gives each field a precise message.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(
+    as = OrderRequest,
+    description = "An order: which plan, how many eSIMs, and optionally the traveller's address and your booking reference. Unknown fields are refused (400).",
+    example = json!({"planId": "ae-5gb-7d", "quantity": 1, "customerEmail": "traveller@example.com", "reference": "BK-12345"})
+)]
 pub(super) struct OrderRequest {
+    /// A `planId` from `GET /v1/packages`.
+    #[schema(min_length = 1, max_length = 64, example = "ae-5gb-7d")]
     plan_id: String,
+    /// How many eSIMs of this plan.
+    #[schema(value_type = i64, required = false, minimum = 1, maximum = 10, default = 1, example = 1)]
     quantity: Option<i64>,
+    /// The traveller's address, kept with the order.
+    #[schema(value_type = String, required = false, format = Email, max_length = 254, example = "traveller@example.com")]
     customer_email: Option<String>,
+    /// Your booking reference, to find the order again (`GET /v1/orders?reference=`).
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 64, example = "BK-12345")]
     reference: Option<String>,
 }
 

@@ -1,6 +1,6 @@
-//! `POST /v1/order` (buy eSIMs with credits, idempotently with an `Idempotency-Key`) and
-//! `POST /v1/order/quote` (the same, dry). The workflow lives in [`crate::orders`]; this
-//! module validates requests, applies the idempotency rules and shapes responses.
+//! `POST /v1/order`: buy eSIMs with credits, idempotently with an `Idempotency-Key`. The
+//! workflow lives in [`crate::orders`]; this module validates requests, applies the
+//! idempotency rules and shapes responses. The dry run is in `order_quote`.
 
 use axum::Router;
 use axum::extract::State;
@@ -8,10 +8,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
 
+use super::openapi::errors;
 use super::order_request::OrderRequest;
 use super::order_views::{OrderEsimView, OrderSummaryView};
-use super::{ApiJson, Success, success};
+use super::{ApiJson, Success};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{OrderId, PartnerId};
@@ -20,22 +22,102 @@ use crate::orders::idempotency::{self, Claim, IdempotencyKey};
 use crate::orders::{self, OrderReceipt, OrderStatus};
 use crate::state::AppState;
 
+/// This module's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(place_order))]
+pub(super) struct Api;
+
 pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/order", post(place_order))
-        .route("/v1/order/quote", post(quote_order))
+    Router::new().route("/v1/order", post(place_order))
 }
 
 /// The response to `POST /v1/order`: the order, the balance its debit left, its eSIMs.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = PlacedOrder)]
 struct PlacedOrderView {
     #[serde(flatten)]
     order: OrderSummaryView,
+    /// Your balance after the debit.
     balance: Cents,
+    /// The eSIMs, `quantity` of them; empty while the order is `processing`.
     esims: Vec<OrderEsimView>,
 }
 
+/// The example of a completed order.
+fn placed_example() -> serde_json::Value {
+    let lpa = "LPA:1$smdp.sim.tavaro.io$ALW4J-EM2S9-BPKY7-6NLZ5";
+    serde_json::json!({"status": "success", "data": {
+        "orderId": "914ce31d-f1b1-43a4-82d4-95f0b9622496", "status": "completed",
+        "reference": "BK-12345", "planId": "ae-5gb-7d", "quantity": 1,
+        "unitCost": 7.5, "totalCost": 7.5, "currency": "USD",
+        "customerEmail": "traveller@example.com", "createdAt": "2026-11-22T14:22:58Z",
+        "balance": 992.5,
+        "esims": [{
+            "esimId": "9c9b5647-05fa-403c-99e2-26f0be9cb0dd", "iccid": "8901264426716552582",
+            "status": "READY", "lpaCode": lpa, "smdpAddress": "smdp.sim.tavaro.io",
+            "activationCode": "ALW4J-EM2S9-BPKY7-6NLZ5",
+            "qrCodeUrl": "https://api.tavaro.io/qr/Z3L9GpeleVVuSasqPCdBDxf0Ud.png",
+            "iosInstallUrl": format!("https://esimsetup.apple.com/esim_qrcode_provisioning?carddata={lpa}"),
+            "androidInstallUrl": format!("https://esimsetup.android.com/esim_qrcode_provisioning?carddata={lpa}"),
+        }],
+    }})
+}
+
+/// The example of an order whose provider outcome is not known yet.
+fn processing_example() -> serde_json::Value {
+    let mut example = placed_example();
+    example["data"]["status"] = "processing".into();
+    example["data"]["esims"] = serde_json::json!([]);
+    example
+}
+
+/// Place an order
+///
+/// Buys `quantity` eSIMs of a plan. Your credits are debited the plan's **net** price ×
+/// `quantity` (your markup is not deducted), atomically: short of funds, nothing is
+/// deducted and no order exists (402). If the provider refuses, the debit is refunded
+/// (502). If its answer is unknown (time-out), the order is `processing` (202) and is
+/// settled by reconciliation: watch it with `GET /v1/orders/{orderId}`.
+///
+/// Safe to retry with an `Idempotency-Key`: the same key with the same body within 24 h
+/// returns the first response again (same `orderId`, no second debit) with
+/// `Idempotent-Replayed: true`; with a different body, 422.
+#[utoipa::path(
+    post,
+    path = "/v1/order",
+    tag = "Orders",
+    operation_id = "placeOrder",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[\\x20-\\x7E]+$",
+            description = "1 to 255 printable ASCII characters, unique per order you mean to place (for example your booking id and attempt). Remembered 24 h.",
+            example = "BK-12345-attempt-1"),
+    ),
+    request_body(content = OrderRequest, content_type = "application/json"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 201, description = "Completed: the eSIMs are issued.", body = Success<PlacedOrderView>,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.")),
+            example = placed_example),
+        (status = 202, description = "Processing: the provider's outcome is not known yet; the debit stands and the order is settled by reconciliation (completed, or failed and refunded). `esims` is empty.",
+            body = Success<PlacedOrderView>,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.")),
+            example = processing_example),
+        (status = 400, response = errors::InvalidRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 402, response = errors::InsufficientCredits),
+        (status = 403, response = errors::PartnerSuspended),
+        (status = 404, response = errors::PlanNotFound),
+        (status = 409, response = errors::IdempotencyInProgress),
+        (status = 413, response = errors::PayloadTooLarge),
+        (status = 415, response = errors::UnsupportedMediaType),
+        (status = 422, response = errors::IdempotencyKeyReused),
+        (status = 429, response = errors::RateLimited),
+        (status = 500, response = errors::InternalError),
+        (status = 502, response = errors::UpstreamError),
+        (status = 503, response = errors::ServiceUnavailable),
+    )
+)]
 async fn place_order(
     State(state): State<AppState>,
     principal: Principal,
@@ -198,35 +280,4 @@ fn replayed(mut response: Response) -> Response {
         .headers_mut()
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct QuoteView {
-    plan_id: String,
-    quantity: u32,
-    unit_cost: Cents,
-    total_cost: Cents,
-    currency: &'static str,
-    balance: Cents,
-    sufficient: bool,
-}
-
-/// `POST /v1/order/quote`: the dry run partners use before bulk orders. Debits nothing.
-async fn quote_order(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiJson(request): ApiJson<OrderRequest>,
-) -> ApiResult<axum::Json<Success<QuoteView>>> {
-    let new = request.validate()?;
-    let quote = orders::quote(&state, &principal, &new).await?;
-    Ok(success(QuoteView {
-        plan_id: new.plan_id,
-        quantity: new.quantity,
-        unit_cost: quote.unit_cost,
-        total_cost: quote.total_cost,
-        currency: "USD",
-        balance: quote.balance,
-        sufficient: quote.balance >= quote.total_cost,
-    }))
 }

@@ -7,15 +7,41 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use utoipa::OpenApi;
 
+use super::openapi::errors;
 use crate::error::{ApiError, ApiResult, NotFound};
 use crate::esims::qr;
 use crate::state::AppState;
 
+/// This module's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(qr_png))]
+pub(super) struct Api;
+
 pub(super) fn router() -> Router<AppState> {
+    // One segment, `<token>.png`: axum matches whole segments, the handler checks the suffix.
     Router::new().route("/qr/{file}", get(qr_png))
 }
 
+/// Get an install QR code
+///
+/// The install QR code of an eSIM: a PNG encoding exactly its `lpaCode`. Public, so a
+/// traveller can open `qrCodeUrl` directly; the unguessable token is the credential.
+#[utoipa::path(
+    get,
+    path = "/qr/{token}.png",
+    tag = "QR codes",
+    operation_id = "getQrCode",
+    params(("token" = String, Path, description = "The token of an eSIM's `qrCodeUrl`.", example = "Z3L9GpeleVVuSasqPCdBDxf0Ud")),
+    responses(
+        (status = 200, description = "The QR code. Cached privately for a day.", content_type = "image/png", body = inline(Png),
+            headers(("Cache-Control" = String, description = "`private, max-age=86400`."))),
+        (status = 404, response = errors::NotFound),
+        (status = 500, response = errors::InternalError),
+        (status = 503, response = errors::ServiceUnavailable),
+    )
+)]
 async fn qr_png(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -44,3 +70,17 @@ async fn qr_png(
     )
         .into_response())
 }
+
+/// PNG bytes, for the document.
+struct Png;
+
+impl utoipa::PartialSchema for Png {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .content_media_type("image/png")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Png {}

@@ -18,7 +18,8 @@ use crate::ids::{OrderId, PartnerId};
 use crate::money::Cents;
 
 /// Why an entry was written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = TransactionKind, rename_all = "snake_case")]
 pub enum EntryKind {
     /// Credits bought by the partner (positive).
     Topup,

@@ -45,7 +45,7 @@ pub use idempotency::IdempotencyKey;
 pub use settle::Settled;
 
 /// Where an order stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderStatus {
     /// Debited; the provider is being called.

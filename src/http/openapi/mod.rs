@@ -1,0 +1,234 @@
+//! The OpenAPI 3.1 document, generated from the code: each handler's `#[utoipa::path]`,
+//! the `ToSchema`/`IntoParams` derives on the request, query and response types, and the
+//! error responses of [`errors`]. Served as `GET /openapi.json` (no key needed) and
+//! rendered by `/docs`.
+//!
+//! Every route of the router must be described here; `tests/api/openapi.rs` fails
+//! otherwise.
+
+pub(crate) mod errors;
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{HeaderBuilder, Object, OpenApi as Document};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{ErrorEnvelope, FieldError};
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tavaro Partner API",
+        version = "v1",
+        description = include_str!("intro.md"),
+    ),
+    paths(openapi_json),
+    components(schemas(ErrorEnvelope, FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "Catalog", description = "Countries, regions and plans on sale, at your markup."),
+        (name = "Orders", description = "Buy eSIMs with your prepaid credits, dry-run an order, and read your order history."),
+        (name = "eSIMs", description = "Status, usage and install details of the eSIMs you bought."),
+        (name = "Balance", description = "Your prepaid credits and the ledger entries behind them."),
+        (name = "QR codes", description = "Install QR codes, public at unguessable URLs so travellers can open them."),
+        (name = "Operations", description = "Liveness, readiness and metrics, for load balancers and monitoring. No key needed."),
+        (name = "Documentation", description = "This document and the page that renders it. No key needed."),
+    )
+)]
+struct ApiDoc;
+
+/// The bearer scheme every `/v1` operation names in its `security`.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearerAuth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("tvr_...")
+                    .description(Some(
+                        "A partner API key, `tvr_` followed by random characters: \
+                         `Authorization: Bearer tvr_...`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The whole document: every module's operations, the error responses, and the
+/// `X-Request-Id` header on every documented response.
+pub fn document() -> Document {
+    let mut doc = ApiDoc::openapi();
+    // utoipa copies Cargo.toml's licence (UNLICENSED, about the code); partners need none.
+    doc.info.license = None;
+    for part in [
+        super::countries::Api::openapi(),
+        super::packages::Api::openapi(),
+        super::orders::Api::openapi(),
+        super::order_quote::Api::openapi(),
+        super::order_history::Api::openapi(),
+        super::esims::Api::openapi(),
+        super::balance::Api::openapi(),
+        super::qr::Api::openapi(),
+        super::health::Api::openapi(),
+        super::metrics::Api::openapi(),
+        super::docs::Api::openapi(),
+    ] {
+        doc.merge(part);
+    }
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, response) in errors::components() {
+        components.responses.insert(name.to_owned(), response);
+    }
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for response in operation.responses.responses.values_mut() {
+                if let utoipa::openapi::RefOr::T(response) = response {
+                    response
+                        .headers
+                        .entry("X-Request-Id".to_owned())
+                        .or_insert_with(|| {
+                            HeaderBuilder::new()
+                                .schema(ObjectBuilder::new().schema_type(Type::String))
+                                .description(Some("Your `X-Request-Id` echoed, or a new one."))
+                                .build()
+                        });
+                }
+            }
+        }
+    }
+    let overview = endpoint_overview(&doc);
+    if let Some(description) = doc.info.description.as_mut() {
+        *description = description.replace("<!-- endpoints -->", &overview);
+    }
+    doc
+}
+
+/// `## Endpoints`: a table of every operation, by tag, linking to its section of `/docs`.
+fn endpoint_overview(doc: &Document) -> String {
+    let mut rows = Vec::new();
+    for tag in doc.tags.iter().flatten() {
+        for (path, item) in &doc.paths.paths {
+            let operations = [
+                ("GET", &item.get),
+                ("POST", &item.post),
+                ("PUT", &item.put),
+                ("PATCH", &item.patch),
+                ("DELETE", &item.delete),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                if operation.tags.as_ref().and_then(|t| t.first()) != Some(&tag.name) {
+                    continue;
+                }
+                let id = operation.operation_id.as_deref().unwrap_or_default();
+                let summary = operation.summary.as_deref().unwrap_or_default();
+                rows.push(format!(
+                    "| `{method}` | [`{path}`](#operation/{id}) | {summary} |"
+                ));
+            }
+        }
+    }
+    format!(
+        "## Endpoints\n\n| | path | what it does |\n|---|---|---|\n{}",
+        rows.join("\n")
+    )
+}
+
+/// The document as served, built once.
+static JSON: LazyLock<String> = LazyLock::new(|| {
+    document()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+});
+
+/// `GET /openapi.json`.
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(openapi_json))
+}
+
+/// Get the OpenAPI document
+///
+/// This OpenAPI 3.1 document, generated from the gateway's code.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "Documentation",
+    operation_id = "getOpenApi",
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document of this API.", content_type = "application/json", body = Object),
+    )
+)]
+async fn openapi_json() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        JSON.as_str(),
+    )
+}
+
+/// `{"type":"string","enum":["success"]}`: the `status` of success envelopes.
+pub(crate) fn literal_success() -> Object {
+    literal("success")
+}
+
+/// `{"type":"string","enum":["error"]}`: the `status` of the error envelope.
+pub(crate) fn literal_error() -> Object {
+    literal("error")
+}
+
+/// `{"type":"string","enum":["USD"]}`: every `currency`.
+pub(crate) fn literal_usd() -> Object {
+    literal("USD")
+}
+
+fn literal(value: &str) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([value]))
+        .examples([value])
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_endpoint_overview_links_every_operation() {
+        let doc = super::document();
+        let description = doc.info.description.as_deref().unwrap_or_default();
+        assert!(!description.contains("<!-- endpoints -->"));
+        let operations = doc
+            .paths
+            .paths
+            .values()
+            .flat_map(|item| [&item.get, &item.post, &item.put, &item.patch, &item.delete])
+            .flatten();
+        for operation in operations {
+            let id = operation
+                .operation_id
+                .as_deref()
+                .expect("every operation has an id");
+            assert!(description.contains(&format!("(#operation/{id})")), "{id}");
+        }
+    }
+}
