@@ -49,6 +49,12 @@ if [ "$want_newman" -eq 1 ]; then
     "$DATA/tools/venv/bin/pip" install --quiet --disable-pip-version-check \
       "openapi-spec-validator>=0.9,<0.10" >/dev/null
   fi
+  # Schemathesis (PyPI), property-based API tests against /openapi.json.
+  if [ ! -x "$DATA/tools/venv/bin/schemathesis" ]; then
+    log "installing schemathesis from PyPI into .data/tools/venv"
+    "$DATA/tools/venv/bin/pip" install --quiet --disable-pip-version-check \
+      "schemathesis>=4.3,<5" >/dev/null
+  fi
 fi
 
 # --- database --------------------------------------------------------------------------

@@ -89,6 +89,7 @@ struct TransactionsQuery {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
     /// `meta.nextCursor` of the previous page.
+    #[param(pattern = r"^t1\.[1-9][0-9]{0,17}$")]
     cursor: Option<String>,
 }
 

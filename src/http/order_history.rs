@@ -39,17 +39,26 @@ struct OrdersQuery {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
     /// `meta.nextCursor` of the previous page.
+    #[param(
+        pattern = r"^o1\.[0-9]{1,16}\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     cursor: Option<String>,
     /// Only orders in this state.
     #[param(value_type = Option<OrderStatus>)]
     status: Option<String>,
     /// Only orders with this booking reference.
-    #[param(min_length = 1, max_length = 64, example = "BK-12345")]
+    #[param(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]+$",
+        example = "BK-12345"
+    )]
     reference: Option<String>,
     /// Only orders placed at or after this time (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>, example = "2026-11-01T00:00:00Z")]
     from: Option<String>,
-    /// Only orders placed at or before this time (RFC 3339); not before `from`.
+    /// Only orders placed at or before this time (RFC 3339). A `to` before `from` matches
+    /// no order.
     #[param(value_type = Option<DateTime<Utc>>, example = "2026-11-30T23:59:59Z")]
     to: Option<String>,
 }
@@ -142,17 +151,15 @@ async fn list_orders(
     if query
         .reference
         .as_deref()
-        .is_some_and(|r| r.is_empty() || r.chars().count() > 64)
+        .is_some_and(|r| r.is_empty() || r.chars().count() > 64 || r.chars().any(char::is_control))
     {
-        errors.push(FieldError::new("reference", "must be 1 to 64 characters"));
+        errors.push(FieldError::new(
+            "reference",
+            "must be 1 to 64 characters without control characters",
+        ));
     }
     let from = parse_time("from", query.from.as_deref(), &mut errors);
     let to = parse_time("to", query.to.as_deref(), &mut errors);
-    if let (Some(from), Some(to)) = (from, to) {
-        if from > to {
-            errors.push(FieldError::new("to", "must not be before `from`"));
-        }
-    }
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(errors));
     }

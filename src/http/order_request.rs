@@ -18,16 +18,21 @@ use crate::orders::NewOrder;
 )]
 pub(super) struct OrderRequest {
     /// A `planId` from `GET /v1/packages`.
-    #[schema(min_length = 1, max_length = 64, example = "ae-5gb-7d")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[a-z0-9-]+$",
+        example = "ae-5gb-7d"
+    )]
     plan_id: String,
     /// How many eSIMs of this plan.
-    #[schema(value_type = i64, required = false, minimum = 1, maximum = 10, default = 1, example = 1)]
-    quantity: Option<i64>,
+    #[schema(value_type = Option<i64>, required = false, minimum = 1, maximum = 10, default = 1, example = 1)]
+    quantity: Option<serde_json::Number>,
     /// The traveller's address, kept with the order.
-    #[schema(value_type = String, required = false, format = Email, max_length = 254, example = "traveller@example.com")]
+    #[schema(value_type = Option<String>, required = false, format = Email, max_length = 254, example = "traveller@example.com")]
     customer_email: Option<String>,
     /// Your booking reference, to find the order again (`GET /v1/orders?reference=`).
-    #[schema(value_type = String, required = false, min_length = 1, max_length = 64, example = "BK-12345")]
+    #[schema(value_type = Option<String>, required = false, min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$", example = "BK-12345")]
     reference: Option<String>,
 }
 
@@ -36,13 +41,24 @@ impl OrderRequest {
     pub(super) fn validate(self) -> ApiResult<NewOrder> {
         let mut errors = Vec::new();
         let plan_id = self.plan_id.trim();
-        if plan_id.is_empty() || plan_id.len() > 64 {
+        if plan_id.is_empty() || plan_id.chars().count() > 64 {
             errors.push(FieldError::new(
                 "planId",
                 "must be a plan id from /v1/packages",
             ));
         }
-        let quantity = self.quantity.unwrap_or(1);
+        // An integer, also when written `6.0` (JSON Schema's notion); never `1.5` or `"3"`.
+        let quantity = match &self.quantity {
+            None => 1,
+            Some(n) => n
+                .as_i64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() <= 1e6)
+                        .map(|f| f as i64)
+                })
+                .unwrap_or(0),
+        };
         if !(1..=10).contains(&quantity) {
             errors.push(FieldError::new(
                 "quantity",
