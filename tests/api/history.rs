@@ -170,8 +170,8 @@ async fn bad_history_parameters_are_400_naming_the_parameter(db: PgPool) {
         .await;
     assert_eq!(empty.status(), StatusCode::OK);
     assert_eq!(
-        empty.json::<serde_json::Value>().await.unwrap()["data"],
-        serde_json::json!([])
+        empty.json::<Value>().await.unwrap()["data"],
+        json!([])
     );
     for (query, field) in [
         ("limit=0", "limit"),
