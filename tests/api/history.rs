@@ -169,10 +169,7 @@ async fn bad_history_parameters_are_400_naming_the_parameter(db: PgPool) {
         )
         .await;
     assert_eq!(empty.status(), StatusCode::OK);
-    assert_eq!(
-        empty.json::<Value>().await.unwrap()["data"],
-        json!([])
-    );
+    assert_eq!(empty.json::<Value>().await.unwrap()["data"], json!([]));
     for (query, field) in [
         ("limit=0", "limit"),
         ("cursor=o1.1.x", "cursor"),
