@@ -1,0 +1,224 @@
+# Helpers shared by bench/run and bench/auth-flood. Sourced, never run.
+# shellcheck shell=bash
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# ROOT, DATA, log, die, as_root, apt_install, pg_bindir come from the project's helpers.
+source "$BENCH/../scripts/lib.sh"
+
+BENCH_DATA="$DATA/bench"
+BENCH_PGDATA="$DATA/bench-pg"
+BENCH_PG_PORT="${TAVARO_BENCH_PG_PORT:-55440}"
+GATEWAY_PORT="${TAVARO_BENCH_PORT:-18090}"
+BASELINE_PORT="${TAVARO_BENCH_BASELINE_PORT:-18091}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+TAVARO="$TARGET/release/tavaro"
+BASELINE_BIN="$TARGET/release/tavaro-bench-baseline"
+VENV="$DATA/bench-venv"
+PY="$VENV/bin/python"
+GATEWAY="http://127.0.0.1:$GATEWAY_PORT"
+BASELINE="http://127.0.0.1:$BASELINE_PORT"
+
+# Load generator settings (the issue's: 64 connections, ≥ 10 s a case, 3 rounds).
+CONNECTIONS="${BENCH_CONNECTIONS:-64}"
+THREADS="${BENCH_THREADS:-2}"
+DURATION="${BENCH_DURATION:-10}"
+ROUNDS="${BENCH_ROUNDS:-3}"
+PARTNERS="${BENCH_PARTNERS:-100}"
+PLAN="fr-1gb-3d"
+
+bench_url() { echo "postgres://tavaro@127.0.0.1:$BENCH_PG_PORT/$1"; }
+
+# As root the cluster belongs to the postgres user (initdb refuses root).
+run_pg() {
+  if [ "$(id -u)" -eq 0 ]; then
+    su postgres -s /bin/bash -c "$(printf '%q ' "$@")"
+  else
+    "$@"
+  fi
+}
+
+# wrk, pgbench, curl, python3 with matplotlib (in a venv under .data/, from PyPI).
+bench_tools() {
+  command -v curl >/dev/null || apt_install curl ca-certificates
+  command -v wrk >/dev/null || apt_install wrk
+  PG_BIN="$(pg_bindir)"
+  if [ -z "$PG_BIN" ]; then
+    apt_install postgresql
+    PG_BIN="$(pg_bindir)"
+  fi
+  [ -x "$PG_BIN/pgbench" ] || apt_install postgresql-contrib
+  [ -x "$PG_BIN/pgbench" ] || die "pgbench not found in $PG_BIN"
+  command -v psql >/dev/null || apt_install postgresql-client
+  command -v python3 >/dev/null || apt_install python3 python3-venv
+  if [ ! -x "$PY" ] || ! "$PY" -c 'import matplotlib' 2>/dev/null; then
+    log "installing matplotlib into .data/bench-venv (for the chart)"
+    python3 -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$VENV"; }
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check matplotlib
+  fi
+}
+
+# Release builds of the gateway and of the baseline server. The baseline's Cargo.lock is
+# the gateway's (pruned): refreshed here when their axum/tokio/hyper versions drift apart.
+bench_build() {
+  log "building tavaro (release)"
+  (cd "$ROOT" && SQLX_OFFLINE=true cargo build --release --quiet --bin tavaro)
+  local want have
+  want=$(lock_versions "$ROOT/Cargo.lock")
+  have=$(lock_versions "$BENCH/baseline/Cargo.lock" 2>/dev/null || true)
+  if [ "$want" != "$have" ]; then
+    log "baseline: taking axum/tokio/hyper versions from the gateway's Cargo.lock"
+    cp "$ROOT/Cargo.lock" "$BENCH/baseline/Cargo.lock"
+  fi
+  log "building the baseline server (release)"
+  cargo build --release --quiet --manifest-path "$BENCH/baseline/Cargo.toml"
+  have=$(lock_versions "$BENCH/baseline/Cargo.lock")
+  [ "$want" = "$have" ] || die "baseline versions differ from the gateway's: $have vs $want"
+}
+
+# "axum 0.8.9 hyper 1.x tokio 1.y" from a Cargo.lock.
+lock_versions() {
+  awk '/^name = "(axum|tokio|hyper|axum-core|hyper-util)"$/ { n = $3; getline; print n, $3 }' "$1" |
+    tr -d '"' | sort | tr '\n' ' '
+}
+
+# The bench's own PostgreSQL cluster (.data/bench-pg, port 55440): never the test
+# cluster. Same settings as the project's local cluster (scripts/setup.sh).
+bench_pg_start() {
+  mkdir -p "$DATA" "$BENCH_DATA"
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || die "no 'postgres' user: is the postgresql package installed?"
+    if [ ! -e "$BENCH_PGDATA" ] && ! su postgres -s /bin/bash -c "test -x '$DATA'" 2>/dev/null; then
+      local alt
+      alt="/var/lib/postgresql/tavaro-bench-$(echo "$ROOT" | sha256sum | cut -c1-12)"
+      mkdir -p "$alt" && chown postgres: "$alt" && chmod 700 "$alt"
+      ln -sfn "$alt" "$BENCH_PGDATA"
+    fi
+    mkdir -p "$BENCH_PGDATA"
+    chown postgres: "$BENCH_PGDATA" "$(readlink -f "$BENCH_PGDATA")"
+    chmod 700 "$(readlink -f "$BENCH_PGDATA")"
+  fi
+  if [ ! -f "$BENCH_PGDATA/PG_VERSION" ]; then
+    log "creating the bench PostgreSQL cluster in .data/bench-pg"
+    run_pg "$PG_BIN/initdb" -D "$BENCH_PGDATA" -U tavaro -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if ! run_pg "$PG_BIN/pg_ctl" -D "$BENCH_PGDATA" status >/dev/null 2>&1; then
+    log "starting the bench PostgreSQL on 127.0.0.1:$BENCH_PG_PORT"
+    run_pg "$PG_BIN/pg_ctl" -D "$BENCH_PGDATA" -l "$BENCH_PGDATA/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $BENCH_PG_PORT -c unix_socket_directories='' -c max_connections=300 -c fsync=off -c synchronous_commit=off" \
+      start >/dev/null || { tail -n 20 "$BENCH_PGDATA/server.log" >&2; die "PostgreSQL did not start"; }
+  fi
+  for _ in $(seq 1 50); do
+    psql "$(bench_url postgres)" -qAtc 'select 1' >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  die "the bench PostgreSQL does not answer"
+}
+
+bench_pg_stop() {
+  [ -f "$BENCH_PGDATA/PG_VERSION" ] || return 0
+  run_pg "$PG_BIN/pg_ctl" -D "$BENCH_PGDATA" -m fast stop >/dev/null 2>&1 || true
+}
+
+# A fresh, empty database $1 on the bench cluster.
+fresh_db() {
+  psql "$(bench_url postgres)" -qc "drop database if exists $1 with (force)" >/dev/null
+  psql "$(bench_url postgres)" -qc "create database $1" >/dev/null
+}
+
+# The gateway database: migrated, demo catalog, $PARTNERS partners (20% markup, $1M of
+# credits each) with one key each, written to $BENCH_DATA/keys.txt (key of partner i on
+# line i). Goes through the operator CLI, as an operator would.
+seed_gateway_db() {
+  fresh_db bench_gateway
+  local url i name key
+  url=$(bench_url bench_gateway)
+  DATABASE_URL="$url" "$TAVARO" migrate >/dev/null
+  DATABASE_URL="$url" "$TAVARO" catalog import "$ROOT/catalog/demo.json" >/dev/null
+  : > "$BENCH_DATA/keys.txt"
+  log "seeding $PARTNERS partners with keys and credits"
+  for i in $(seq -w 1 "$PARTNERS"); do
+    name="bench-$i"
+    DATABASE_URL="$url" "$TAVARO" partner create --name "$name" --markup 20 >/dev/null
+    DATABASE_URL="$url" "$TAVARO" credits add --partner "$name" --amount 1000000.00 --note "bench credits" >/dev/null
+    key=$(DATABASE_URL="$url" "$TAVARO" key create --partner "$name" --label bench --json |
+      sed -n 's/.*"key": "\(tvr_[A-Za-z0-9_]*\)".*/\1/p')
+    [ -n "$key" ] || die "could not create a key for $name"
+    echo "$key" >> "$BENCH_DATA/keys.txt"
+  done
+}
+
+# The pgbench database: the same migrations and catalog, 100 accounts.
+seed_pgbench_db() {
+  fresh_db bench_pgbench
+  local url
+  url=$(bench_url bench_pgbench)
+  DATABASE_URL="$url" "$TAVARO" migrate >/dev/null
+  DATABASE_URL="$url" "$TAVARO" catalog import "$ROOT/catalog/demo.json" >/dev/null
+  psql "$url" -q -v ON_ERROR_STOP=1 -v accounts="$PARTNERS" -v credits=100000000 \
+    -f "$BENCH/pgbench/seed.sql" >/dev/null
+}
+
+# The net price of the benchmarked plan, in cents.
+plan_cents() {
+  psql "$(bench_url bench_gateway)" -qAtc "select net_price_cents from plans where id = '$PLAN'"
+}
+
+# Starts `tavaro serve` with the simulator (no injected latency), limits raised out of the
+# way and warn-level logs (start and stop at info); sets GATEWAY_PID and READY_MS (spawn to
+# first /readyz 200).
+start_gateway() {
+  local log_file="$1" start end
+  start=$(date +%s%N)
+  env DATABASE_URL="$(bench_url bench_gateway)" \
+    TAVARO_LISTEN_ADDR="127.0.0.1:$GATEWAY_PORT" \
+    RUST_LOG="warn,tavaro::startup=info" LOG_FORMAT=text \
+    TAVARO_SIM_LATENCY_MS=0 TAVARO_SIM_FAILURE_RATE=0 TAVARO_SIM_MODE=normal \
+    TAVARO_RATE_LIMIT_PER_SEC=1000000 TAVARO_RATE_LIMIT_BURST=1000000 \
+    TAVARO_ORDER_RATE_LIMIT_PER_SEC=1000000 TAVARO_ORDER_RATE_LIMIT_BURST=1000000 \
+    "$TAVARO" serve >"$log_file" 2>&1 &
+  GATEWAY_PID=$!
+  until curl -fs -o /dev/null "$GATEWAY/readyz" 2>/dev/null; do
+    kill -0 "$GATEWAY_PID" 2>/dev/null || { tail -n 20 "$log_file" >&2; die "tavaro serve exited"; }
+    end=$(date +%s%N)
+    [ $(((end - start) / 1000000)) -lt 30000 ] || die "tavaro serve not ready after 30 s"
+    sleep 0.005
+  done
+  end=$(date +%s%N)
+  READY_MS=$(((end - start) / 1000000))
+}
+
+stop_pid() {
+  local pid="$1"
+  [ -n "$pid" ] || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# Peak resident set size of a process, in kB (VmHWM).
+peak_rss_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+
+# Runs wrk against URL $1 with the shared script; JSON summary to $2. Extra environment
+# (BENCH_ORDER, BENCH_PICK, BENCH_RUN, ...) as further arguments NAME=value. Duration $DUR
+# (default $DURATION), connections $CONNS (default $CONNECTIONS).
+run_wrk() {
+  local url="$1" out="$2"
+  shift 2
+  env BENCH_KEYS="${KEYS_FILE:-$BENCH_DATA/keys.txt}" BENCH_OUT="$out" BENCH_THREADS="$THREADS" \
+    BENCH_PLAN="$PLAN" "$@" \
+    wrk -t "$THREADS" -c "${CONNS:-$CONNECTIONS}" -d "${DUR:-$DURATION}s" --timeout 5s \
+    -s "$BENCH/wrk/load.lua" "$url" >"$out.log" 2>&1 || { cat "$out.log" >&2; die "wrk failed"; }
+}
+
+# Dies with the server's exit status and last log lines if it is no longer running.
+assert_alive() {
+  local pid="$1" log_file="$2" status=0
+  kill -0 "$pid" 2>/dev/null && return 0
+  wait "$pid" || status=$?
+  tail -n 20 "$log_file" >&2
+  die "tavaro serve (pid $pid) is gone, exit status $status"
+}

@@ -1,0 +1,377 @@
+#!/usr/bin/env python3
+"""Summaries and the report of bench/run and bench/auth-flood.
+
+  report.py pgbench OUTPUT LOGDIR JSON   pgbench output + per-transaction logs -> summary
+  report.py render RUNDIR RESULTSDIR     run's summaries -> latest.md, latest.png, latest.json
+  report.py flood RUNDIR RESULTSDIR      auth-flood summaries -> auth-flood.md
+
+Summaries have wrk's shape (bench/wrk/load.lua): requests, rps, p50_us, p99_us, errors.
+"""
+
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+CASES = {
+    "a": ("GET /v1/packages?country=FR", "baseline axum server"),
+    "b": ("GET /v1/countries", "baseline axum server"),
+    "c": ("GET /v1/balance", "baseline axum server"),
+    "d": ("POST /v1/order, random partners", "pgbench debit tx, random accounts"),
+    "e": ("POST /v1/order, one hot partner", "pgbench debit tx, one account"),
+}
+# Minimum throughput ratio and maximum p99 (ms) per case.
+TARGETS = {
+    "a": (0.5, 5.0),
+    "b": (0.5, 5.0),
+    "c": (0.3, None),
+    "d": (0.5, None),
+    "e": (0.5, None),
+}
+RSS_LIMIT_MB = 200
+READY_LIMIT_MS = 1000
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return 0
+    k = (len(sorted_values) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+def pgbench(output, logdir, out):
+    text = open(output).read()
+    tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", text)
+    processed = re.search(r"number of transactions actually processed: (\d+)", text)
+    failed = re.search(r"number of failed transactions: (\d+)", text)
+    aborted = len(re.findall(r"client \d+ aborted", text))
+    if not tps or not processed:
+        sys.exit(f"cannot read pgbench output {output}:\n{text}")
+    latencies = []
+    for path in glob.glob(os.path.join(logdir, "pgbench_log.*")):
+        with open(path) as f:
+            for line in f:
+                fields = line.split()
+                # client_id transaction_no time_us script_no time_epoch time_us [lag]
+                if len(fields) >= 3 and fields[2].isdigit():
+                    latencies.append(int(fields[2]))
+    latencies.sort()
+    summary = {
+        "requests": int(processed.group(1)),
+        "rps": float(tps.group(1)),
+        "p50_us": round(percentile(latencies, 50)),
+        "p90_us": round(percentile(latencies, 90)),
+        "p99_us": round(percentile(latencies, 99)),
+        "p999_us": round(percentile(latencies, 99.9)),
+        "max_us": latencies[-1] if latencies else 0,
+        "mean_us": round(statistics.fmean(latencies), 1) if latencies else 0,
+        "errors": {"failed": int(failed.group(1)) if failed else 0, "aborted_clients": aborted},
+    }
+    json.dump(summary, open(out, "w"))
+
+
+def load(rundir, pattern):
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(rundir, pattern))):
+        name = os.path.basename(path)[: -len(".json")]
+        runs[name] = json.load(open(path))
+    return runs
+
+
+def errors(summary):
+    return sum(summary.get("errors", {}).values())
+
+
+def median_of(summaries, key):
+    return statistics.median(s[key] for s in summaries)
+
+
+def ms(us):
+    return f"{us / 1000:.2f}"
+
+
+def aggregate(rundir):
+    meta = json.load(open(os.path.join(rundir, "meta.json")))
+    runs = load(rundir, "[a-e]-*-[0-9]*.json")
+    cases = {}
+    for case in CASES:
+        sides = {}
+        for side in ("gateway", "baseline", "db"):
+            rounds = [runs[k] for k in sorted(runs) if k.startswith(f"{case}-{side}-")]
+            if not rounds:
+                continue
+            sides[side] = {
+                "rounds": rounds,
+                "rps": median_of(rounds, "rps"),
+                "p50_us": median_of(rounds, "p50_us"),
+                "p99_us": median_of(rounds, "p99_us"),
+                "errors": sum(errors(r) for r in rounds),
+                "requests": sum(r["requests"] for r in rounds),
+            }
+        if "gateway" in sides and "baseline" in sides:
+            g, b = sides["gateway"], sides["baseline"]
+            g["ratio"] = g["rps"] / b["rps"] if b["rps"] else 0
+            g["round_ratios"] = [
+                gr["rps"] / br["rps"] if br["rps"] else 0
+                for gr, br in zip(g["rounds"], b["rounds"])
+            ]
+            cpu = [r.get("gateway_cpu_s") for r in g["rounds"] if r.get("gateway_cpu_s")]
+            if cpu:
+                # Gateway CPU per request, microseconds (all rounds).
+                g["cpu_us_per_req"] = sum(cpu) * 1e6 / g["requests"]
+            cases[case] = sides
+    return meta, cases
+
+
+def verdicts(meta, cases):
+    out = []
+    for case, sides in cases.items():
+        g = sides["gateway"]
+        min_ratio, max_p99 = TARGETS[case]
+        ok = g["ratio"] >= min_ratio
+        why = [f"ratio {g['ratio']:.2f} {'≥' if ok else '<'} {min_ratio}"]
+        if max_p99 is not None:
+            p99_ok = g["p99_us"] / 1000 <= max_p99
+            ok = ok and p99_ok
+            why.append(f"p99 {ms(g['p99_us'])} ms {'≤' if p99_ok else '>'} {max_p99} ms")
+        err_ok = g["errors"] == 0 and sides["baseline"]["errors"] == 0
+        ok = ok and err_ok
+        why.append(f"{g['errors']} non-2xx/errors")
+        out.append((f"({case}) {CASES[case][0]}", ok, ", ".join(why)))
+    rss_mb = meta["gateway_peak_rss_kb"] / 1024
+    out.append(("peak server RSS", rss_mb <= RSS_LIMIT_MB, f"{rss_mb:.1f} MB (limit {RSS_LIMIT_MB} MB)"))
+    ready = meta["ready_ms"]
+    worst = max(ready)
+    out.append(
+        (
+            "start to /readyz 200",
+            worst <= READY_LIMIT_MS,
+            f"{statistics.median(ready):.0f} ms median, {worst} ms worst of {len(ready)} starts (limit {READY_LIMIT_MS} ms)",
+        )
+    )
+    out.append(("tavaro ledger verify", meta["ledger_verify_ok"], meta["ledger_verify"].splitlines()[-1] if meta["ledger_verify"] else ""))
+    return out
+
+
+def chart(meta, cases, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"({c})\n{CASES[c][0].replace('GET ', '').replace('POST ', '').replace(', ', chr(10))}" for c in cases]
+    x = range(len(labels))
+    w = 0.38
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.6))
+    g_rps = [cases[c]["gateway"]["rps"] for c in cases]
+    b_rps = [cases[c]["baseline"]["rps"] for c in cases]
+    ax = axes[0]
+    ax.bar([i - w / 2 for i in x], g_rps, w, label="gateway", color="#2f6fb3")
+    ax.bar([i + w / 2 for i in x], b_rps, w, label="baseline (axum / pgbench)", color="#b0b0b0")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=min(g_rps + b_rps) / 3)
+    ax.set_title("Throughput (req/s or tx/s, median of rounds)")
+    ax.set_xticks(list(x), labels, fontsize=7)
+    ax.legend(fontsize=8)
+    for i, v in enumerate(g_rps):
+        ax.text(i - w / 2, v, f"{v:,.0f}", ha="center", va="bottom", fontsize=7)
+    for i, v in enumerate(b_rps):
+        ax.text(i + w / 2, v, f"{v:,.0f}", ha="center", va="bottom", fontsize=7)
+
+    ax = axes[1]
+    ratios = [cases[c]["gateway"]["ratio"] for c in cases]
+    targets = [TARGETS[c][0] for c in cases]
+    colors = ["#3a9a4a" if r >= t else "#c8423b" for r, t in zip(ratios, targets)]
+    ax.bar(list(x), ratios, 0.6, color=colors)
+    ax.scatter(list(x), targets, marker="_", s=900, color="black", label="target", zorder=3)
+    for i, r in enumerate(ratios):
+        ax.text(i, r, f"{r:.2f}", ha="center", va="bottom", fontsize=8)
+    ax.set_title("Gateway / baseline throughput (green: target met)")
+    ax.set_xticks(list(x), labels, fontsize=7)
+    ax.legend(fontsize=8)
+
+    ax = axes[2]
+    g_p50 = [cases[c]["gateway"]["p50_us"] / 1000 for c in cases]
+    g_p99 = [cases[c]["gateway"]["p99_us"] / 1000 for c in cases]
+    b_p99 = [cases[c]["baseline"]["p99_us"] / 1000 for c in cases]
+    w3 = 0.27
+    ax.bar([i - w3 for i in x], g_p50, w3, label="gateway p50", color="#8db5df")
+    ax.bar(list(x), g_p99, w3, label="gateway p99", color="#2f6fb3")
+    ax.bar([i + w3 for i in x], b_p99, w3, label="baseline p99", color="#b0b0b0")
+    ax.axhline(5, color="black", linestyle="--", linewidth=0.8, label="5 ms (target for a, b)")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=min(g_p50 + g_p99 + b_p99 + [5]) / 3)
+    ax.set_ylabel("ms")
+    ax.set_title("Latency at 64 connections")
+    ax.set_xticks(list(x), labels, fontsize=7)
+    ax.legend(fontsize=7)
+
+    fig.suptitle(
+        f"Tavaro gateway vs machine limits — {meta['date']} — {meta['cores']} cores, "
+        f"{meta['connections']} connections, {meta['duration_s']} s × {meta['rounds']} rounds — "
+        f"peak server RSS {meta['gateway_peak_rss_kb'] / 1024:.0f} MB",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def render(rundir, results):
+    meta, cases = aggregate(rundir)
+    os.makedirs(results, exist_ok=True)
+    checks = verdicts(meta, cases)
+    lines = [
+        "# Benchmark: the gateway against the machine's own limits",
+        "",
+        f"Generated by `bench/run` on {meta['date']} at commit `{meta['commit']}`: "
+        f"{meta['cores']} cores ({meta['cpu']}), load average {meta['load_start']} before "
+        f"the rounds and {meta['load_end']} after; {meta['postgres']}, {meta['wrk']}; "
+        f"{meta['versions'].strip()}.",
+        "",
+        f"{meta['connections']} connections ({meta['threads']} wrk threads / pgbench jobs), "
+        f"{meta['duration_s']} s a case, {meta['rounds']} rounds, medians. The gateway and its "
+        f"baseline run one after the other inside each round, on the same machine as the load "
+        f"generator and PostgreSQL (fsync and synchronous_commit off, as the project's local "
+        f"cluster). {meta['partners']} partners; GET cases rotate over their keys; orders buy "
+        f"`{meta['plan']}` (${meta['plan_cents'] / 100:.2f}) with a distinct Idempotency-Key each.",
+        "",
+        "![chart](latest.png)",
+        "",
+        "| case | gateway req/s | p50 ms | p99 ms | baseline | baseline req/s | p50 ms | p99 ms | ratio | target | |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---|---|",
+    ]
+    for case, sides in cases.items():
+        g, b = sides["gateway"], sides["baseline"]
+        min_ratio, max_p99 = TARGETS[case]
+        target = f"≥ {min_ratio}×" + (f", p99 ≤ {max_p99:g} ms" if max_p99 else "")
+        ok = next(v for name, v, _ in checks if name.startswith(f"({case})"))
+        lines.append(
+            f"| ({case}) {CASES[case][0]} | {g['rps']:,.0f} | {ms(g['p50_us'])} | {ms(g['p99_us'])} "
+            f"| {CASES[case][1]} | {b['rps']:,.0f} | {ms(b['p50_us'])} | {ms(b['p99_us'])} "
+            f"| **{g['ratio']:.2f}** | {target} | {'pass' if ok else '**FAIL**'} |"
+        )
+    db = cases.get("c", {}).get("db")
+    if db:
+        g = cases["c"]["gateway"]
+        lines += [
+            "",
+            f"For reference, (c) against Postgres alone: pgbench running the gateway's balance "
+            f"query (64 clients, prepared, random accounts) makes {db['rps']:,.0f} queries/s "
+            f"(p50 {ms(db['p50_us'])} ms, p99 {ms(db['p99_us'])} ms); the gateway, over HTTP and "
+            f"authenticated, serves **{g['rps'] / db['rps']:.2f}×** that.",
+        ]
+    lines += [
+        "",
+        f"Peak server RSS (VmHWM after every case): **{meta['gateway_peak_rss_kb'] / 1024:.1f} MB** "
+        f"(baseline server: {meta['baseline_peak_rss_kb'] / 1024:.1f} MB). "
+        f"Start to first `/readyz` 200, demo catalog: {', '.join(str(r) for r in meta['ready_ms'])} ms "
+        f"over {len(meta['ready_ms'])} starts.",
+        "",
+        "## Targets",
+        "",
+        "| check | | measured |",
+        "|---|---|---|",
+    ]
+    for name, ok, why in checks:
+        lines.append(f"| {name} | {'pass' if ok else '**FAIL**'} | {why} |")
+    lines += [
+        "",
+        f"Orders after the run, by status: `{json.dumps(meta['orders_by_status'])}`.",
+        "",
+        "## Every round",
+        "",
+        "| case | round | gateway req/s | p50 ms | p99 ms | non-2xx / errors | baseline req/s | p50 ms | p99 ms | ratio | gateway CPU µs/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for case, sides in cases.items():
+        g, b = sides["gateway"], sides["baseline"]
+        for i, (gr, br) in enumerate(zip(g["rounds"], b["rounds"]), 1):
+            cpu = gr.get("gateway_cpu_s")
+            cpu_us = f"{cpu * 1e6 / gr['requests']:.0f}" if cpu and gr["requests"] else ""
+            lines.append(
+                f"| ({case}) | {i} | {gr['rps']:,.0f} | {ms(gr['p50_us'])} | {ms(gr['p99_us'])} "
+                f"| {errors(gr)} / {errors(br)} | {br['rps']:,.0f} | {ms(br['p50_us'])} | {ms(br['p99_us'])} "
+                f"| {gr['rps'] / br['rps']:.2f} | {cpu_us} |"
+            )
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "changes.md")
+    if os.path.exists(notes):
+        lines += ["", open(notes).read().rstrip()]
+    lines.append("")
+    open(os.path.join(results, "latest.md"), "w").write("\n".join(lines))
+    raw = {"meta": meta, "cases": {c: {s: {k: v for k, v in d.items()} for s, d in sides.items()} for c, sides in cases.items()}}
+    json.dump(raw, open(os.path.join(results, "latest.json"), "w"), indent=1)
+    chart(meta, cases, os.path.join(results, "latest.png"))
+    print("\n".join(lines[: 13 + len(cases)]))
+    for name, ok, why in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {why}")
+
+
+def flood(rundir, results):
+    meta = json.load(open(os.path.join(rundir, "meta.json")))
+    runs = load(rundir, "*.json")
+    lines = [
+        "# Auth flood: a valid partner under a flood of bogus keys",
+        "",
+        f"Generated by `bench/auth-flood` on {meta['date']} at commit `{meta['commit']}`, "
+        f"{meta['cores']} cores. A valid partner calls `GET /v1/balance` on "
+        f"{meta['valid_connections']} connections, each pausing {meta['valid_delay_ms']} ms "
+        f"between requests, for {meta['duration_s']} s, {meta['rounds']} rounds (medians); "
+        f"alone, then while wrk sends well-formed keys that pass their checksum but are bogus "
+        f"at a target {meta['flood_rate']} req/s ({meta['flood_connections']} connections, "
+        f"{meta['flood_delay_ms']} ms apart). Every flood request carries a key never sent "
+        f"before, so no cache answers it.",
+        "",
+        "| flood | flood req/s sent | flood 401s | valid req/s | valid p50 ms | valid p99 ms | unloaded p99 ms | p99 ratio | valid non-2xx | target (ratio < 2) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    verdict = True
+    for mode, label in (("unknown", "unknown key ids"), ("wrong-secret", "real key id, wrong secret")):
+        quiet = [runs[k] for k in sorted(runs) if k.startswith(f"{mode}-quiet-")]
+        loaded = [runs[k] for k in sorted(runs) if k.startswith(f"{mode}-valid-")]
+        flood_runs = [runs[k] for k in sorted(runs) if k.startswith(f"{mode}-flood-")]
+        if not quiet or not loaded:
+            continue
+        q99 = median_of(quiet, "p99_us")
+        l99 = median_of(loaded, "p99_us")
+        ratio = l99 / q99 if q99 else float("inf")
+        errs = sum(errors(r) for r in loaded) + sum(errors(r) for r in quiet)
+        flood_401 = sum(r["errors"]["status"] for r in flood_runs)
+        ok = ratio < 2 and errs == 0
+        verdict = verdict and ok
+        lines.append(
+            f"| {label} | {median_of(flood_runs, 'rps'):,.0f} | {flood_401} | {median_of(loaded, 'rps'):,.0f} "
+            f"| {ms(median_of(loaded, 'p50_us'))} | **{ms(l99)}** | **{ms(q99)}** | **{ratio:.2f}** | {errs} "
+            f"| {'pass' if ok else '**FAIL**'} |"
+        )
+    lines += ["", "## Every round", "", "| flood | round | unloaded p99 ms | loaded p99 ms | flood req/s |", "|---|---:|---:|---:|---:|"]
+    for mode in ("unknown", "wrong-secret"):
+        for i in range(1, meta["rounds"] + 1):
+            q, l, f = (runs.get(f"{mode}-{k}-{i}") for k in ("quiet", "valid", "flood"))
+            if q and l and f:
+                lines.append(f"| {mode} | {i} | {ms(q['p99_us'])} | {ms(l['p99_us'])} | {f['rps']:,.0f} |")
+    metrics = meta.get("metrics", "").strip()
+    if metrics:
+        lines += ["", "Gateway counters after the run:", "", "```text", metrics, "```"]
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "auth-flood-notes.md")
+    if os.path.exists(notes):
+        lines += ["", open(notes).read().rstrip()]
+    lines.append("")
+    open(os.path.join(results, "auth-flood.md"), "w").write("\n".join(lines))
+    print("\n".join(lines[6:10]))
+    return verdict
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "pgbench" and len(sys.argv) == 5:
+        pgbench(*sys.argv[2:])
+    elif command == "render" and len(sys.argv) == 4:
+        render(*sys.argv[2:])
+    elif command == "flood" and len(sys.argv) == 4:
+        sys.exit(0 if flood(*sys.argv[2:]) else 1)
+    else:
+        sys.exit(__doc__)
