@@ -7,7 +7,9 @@ source "$BENCH/../scripts/lib.sh"
 
 BENCH_DATA="$DATA/bench"
 BENCH_PGDATA="$DATA/bench-pg"
-BENCH_PG_PORT="${TAVARO_BENCH_PG_PORT:-55440}"
+# Below the kernel's ephemeral port range (32768-60999): a port inside it can be held by
+# any outgoing connection's TIME_WAIT for a minute, and PostgreSQL then cannot listen.
+BENCH_PG_PORT="${TAVARO_BENCH_PG_PORT:-25440}"
 GATEWAY_PORT="${TAVARO_BENCH_PORT:-18090}"
 BASELINE_PORT="${TAVARO_BENCH_BASELINE_PORT:-18091}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -70,7 +72,7 @@ bench_build() {
     cp "$ROOT/Cargo.lock" "$BENCH/baseline/Cargo.lock"
   fi
   log "building the baseline server (release)"
-  cargo build --release --quiet --manifest-path "$BENCH/baseline/Cargo.toml"
+  cargo build --release --quiet --manifest-path "$BENCH/baseline/Cargo.toml" --target-dir "$TARGET"
   have=$(lock_versions "$BENCH/baseline/Cargo.lock")
   [ "$want" = "$have" ] || die "baseline versions differ from the gateway's: $have vs $want"
 }
@@ -81,7 +83,7 @@ lock_versions() {
     tr -d '"' | sort | tr '\n' ' '
 }
 
-# The bench's own PostgreSQL cluster (.data/bench-pg, port 55440): never the test
+# The bench's own PostgreSQL cluster (.data/bench-pg, port 25440): never the test
 # cluster. Same settings as the project's local cluster (scripts/setup.sh).
 bench_pg_start() {
   mkdir -p "$DATA" "$BENCH_DATA"
@@ -101,12 +103,17 @@ bench_pg_start() {
     log "creating the bench PostgreSQL cluster in .data/bench-pg"
     run_pg "$PG_BIN/initdb" -D "$BENCH_PGDATA" -U tavaro -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
-  if ! run_pg "$PG_BIN/pg_ctl" -D "$BENCH_PGDATA" status >/dev/null 2>&1; then
+  # A port can be held for a moment (a TIME_WAIT of an earlier connection): a few attempts.
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    run_pg "$PG_BIN/pg_ctl" -D "$BENCH_PGDATA" status >/dev/null 2>&1 && break
     log "starting the bench PostgreSQL on 127.0.0.1:$BENCH_PG_PORT"
     run_pg "$PG_BIN/pg_ctl" -D "$BENCH_PGDATA" -l "$BENCH_PGDATA/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -p $BENCH_PG_PORT -c unix_socket_directories='' -c max_connections=300 -c fsync=off -c synchronous_commit=off" \
-      start >/dev/null || { tail -n 20 "$BENCH_PGDATA/server.log" >&2; die "PostgreSQL did not start"; }
-  fi
+      start >/dev/null && break
+    [ "$attempt" -lt 5 ] || { tail -n 20 "$BENCH_PGDATA/server.log" >&2; die "PostgreSQL did not start"; }
+    sleep 2
+  done
   for _ in $(seq 1 50); do
     psql "$(bench_url postgres)" -qAtc 'select 1' >/dev/null 2>&1 && return 0
     sleep 0.2

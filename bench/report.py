@@ -163,7 +163,8 @@ def chart(meta, cases, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"({c})\n{CASES[c][0].replace('GET ', '').replace('POST ', '').replace(', ', chr(10))}" for c in cases]
+    short = {"a": "packages FR", "b": "countries", "c": "balance", "d": "orders,\nrandom partners", "e": "orders,\nhot partner"}
+    labels = [f"({c}) {short[c]}" for c in cases]
     x = range(len(labels))
     w = 0.38
     fig, axes = plt.subplots(1, 3, figsize=(17, 5.6))
@@ -190,7 +191,7 @@ def chart(meta, cases, path):
     ax.scatter(list(x), targets, marker="_", s=900, color="black", label="target", zorder=3)
     for i, r in enumerate(ratios):
         ax.text(i, r, f"{r:.2f}", ha="center", va="bottom", fontsize=8)
-    ax.set_title("Gateway / baseline throughput (green: target met)")
+    ax.set_title("Gateway / baseline throughput (green: throughput target met)")
     ax.set_xticks(list(x), labels, fontsize=7)
     ax.legend(fontsize=8)
 
@@ -237,7 +238,9 @@ def render(rundir, results):
         f"baseline run one after the other inside each round, on the same machine as the load "
         f"generator and PostgreSQL (fsync and synchronous_commit off, as the project's local "
         f"cluster). {meta['partners']} partners; GET cases rotate over their keys; orders buy "
-        f"`{meta['plan']}` (${meta['plan_cents'] / 100:.2f}) with a distinct Idempotency-Key each.",
+        f"`{meta['plan']}` (${meta['plan_cents'] / 100:.2f}) with a distinct Idempotency-Key each. "
+        f"wrk's latencies are per request as its clients see them; pgbench's are its per-transaction "
+        f"times (`-l` log), which exclude time a client waits for pgbench's own thread.",
         "",
         "![chart](latest.png)",
         "",

@@ -55,6 +55,9 @@ impl Drop for BackgroundTasks {
     }
 }
 
+/// A pooled connection idle this long is pinged before it is handed out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// Connects a pool sized by the configuration.
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = config
@@ -65,6 +68,18 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     let pool = PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // sqlx pings every connection it hands out by default: one extra round trip per
+        // checkout, several per order. A connection in use moments ago is alive; only
+        // one idle for a while (the database may have restarted meanwhile) is checked.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_BEFORE_PING {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options.clone())
         .await;
     match pool {
@@ -119,7 +134,7 @@ impl Application {
         ));
         let providers = Arc::new(crate::provider::Registry::from_config(&config, &db));
         tracing::info!(providers = ?providers.names(), "providers configured");
-        let state = AppState {
+        let state = AppState::new(crate::state::Shared {
             rate_limits: Arc::new(crate::http::rate_limit::RateLimits::new(&config.rate_limit)),
             db,
             config: Arc::new(config),
@@ -127,7 +142,7 @@ impl Application {
             keys,
             catalog,
             providers,
-        };
+        });
 
         // Subscribe before serving, so no revocation can slip between start and subscribe.
         let mut changes = PgListener::connect_with(&state.db).await?;

@@ -10,9 +10,30 @@ use crate::config::Config;
 use crate::http::rate_limit::RateLimits;
 use crate::provider::Registry;
 
-/// Cheap to clone: every field is a handle.
+/// Cheap to clone: one reference count. Every request clones the state several times
+/// (each middleware, the handler) and drops the clones again; with one shared counter per
+/// field that was seven contended atomic updates per clone, 7% of a catalog request's
+/// CPU in `drop_in_place<AppState>` alone. Fields are reached through `Deref`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state of one server.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares: every field is a handle.
+pub struct Shared {
     /// The Postgres pool: the source of truth.
     pub db: PgPool,
     /// Configuration read at start-up.

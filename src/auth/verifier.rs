@@ -5,7 +5,12 @@
 //!    size and TTL. Concurrent requests with the same uncached key share one verification.
 //! 3. On a miss, the key's row is read by its lookup id; unknown or revoked keys are
 //!    refused without argon2.
-//! 4. argon2 runs on the blocking pool, at most `argon2_concurrency` at a time.
+//! 4. A key this server has already verified against the same stored hash is not hashed
+//!    again: when its cache entry expires (or a revocation elsewhere clears the cache),
+//!    re-reading the row is enough. Without this, every key's first request after each
+//!    TTL paid argon2 (~20 ms of CPU, queued behind the others), a stampede every TTL.
+//! 5. Otherwise argon2 runs on the blocking pool, at most `argon2_concurrency` at a time,
+//!    each in one of as many reused working memories (19 MiB each).
 //!
 //! Revocation: the CLI notifies [`KEYS_CHANNEL`](crate::partners::KEYS_CHANNEL); every
 //! server then bumps its cache generation, which is part of the cache key, so no entry
@@ -13,8 +18,8 @@
 //! listener's connection dropped), the generation is bumped on reconnect, and the TTL
 //! bounds staleness in any case.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use moka::future::Cache;
@@ -41,8 +46,13 @@ pub struct KeyVerifier {
     /// made-up keys costs one query each per [`UNKNOWN_TTL`], not one per request. Small
     /// entries in a bounded cache: filling it evicts old ones, never valid keys.
     unknown: Cache<[u8; 32], ()>,
+    /// SHA-256(key) → the stored hash argon2 matched it against. Not generation-scoped:
+    /// a revocation is seen in the row, which is read again on every main-cache miss.
+    verified: Cache<[u8; 32], Arc<str>>,
     generation: AtomicU64,
     argon2_slots: Arc<Semaphore>,
+    /// argon2 working memories, one per slot at most, reused.
+    argon2_memory: Arc<Mutex<Vec<Vec<argon2::Block>>>>,
     argon2_runs: AtomicU64,
     lookup_queries: AtomicU64,
     rejected_early: AtomicU64,
@@ -76,8 +86,10 @@ impl KeyVerifier {
                 .max_capacity(UNKNOWN_CAPACITY)
                 .time_to_live(UNKNOWN_TTL)
                 .build(),
+            verified: Cache::builder().max_capacity(capacity).build(),
             generation: AtomicU64::new(0),
             argon2_slots: Arc::new(Semaphore::new(argon2_concurrency.max(1))),
+            argon2_memory: Arc::default(),
             argon2_runs: AtomicU64::new(0),
             lookup_queries: AtomicU64::new(0),
             rejected_early: AtomicU64::new(0),
@@ -104,7 +116,7 @@ impl KeyVerifier {
         crate::metrics::key_cache(false);
         match self
             .cache
-            .try_get_with(cache_key, self.lookup(db, parsed))
+            .try_get_with(cache_key, self.lookup(db, parsed, digest))
             .await
         {
             Ok(principal) => Ok(principal),
@@ -147,6 +159,7 @@ impl KeyVerifier {
         &self,
         db: &PgPool,
         key: ParsedKey<'_>,
+        digest: [u8; 32],
     ) -> Result<Option<Principal>, LookupError> {
         self.lookup_queries.fetch_add(1, Ordering::Relaxed);
         let row = sqlx::query!(
@@ -167,23 +180,17 @@ impl KeyVerifier {
             return Ok(None);
         }
 
-        let permit = self
-            .argon2_slots
-            .clone()
-            .acquire_owned()
+        let known = self
+            .verified
+            .get(&digest)
             .await
-            .expect("the argon2 semaphore is never closed");
-        self.argon2_runs.fetch_add(1, Ordering::Relaxed);
-        let secret = key.secret.to_owned();
-        let hash = row.secret_hash;
-        let matches = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            key::verify_secret(&secret, &hash)
-        })
-        .await?;
-        if !matches {
-            tracing::debug!(key.id = %row.id, "API key secret does not match");
-            return Ok(None);
+            .is_some_and(|hash| *hash == *row.secret_hash);
+        if !known {
+            if !self.argon2(key.secret, &row.secret_hash).await? {
+                tracing::debug!(key.id = %row.id, "API key secret does not match");
+                return Ok(None);
+            }
+            self.verified.insert(digest, row.secret_hash.into()).await;
         }
 
         // Coarse by design: updated once per cache miss, not on every request.
@@ -200,5 +207,35 @@ impl KeyVerifier {
             markup_bps: row.markup_bps,
             suspended: row.status != "active",
         }))
+    }
+
+    /// Whether `secret` matches `hash`: argon2 on the blocking pool, in a reused working
+    /// memory, at most `argon2_concurrency` at a time.
+    async fn argon2(&self, secret: &str, hash: &str) -> Result<bool, LookupError> {
+        let permit = self
+            .argon2_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the argon2 semaphore is never closed");
+        self.argon2_runs.fetch_add(1, Ordering::Relaxed);
+        let (secret, hash) = (secret.to_owned(), hash.to_owned());
+        let memories = Arc::clone(&self.argon2_memory);
+        Ok(tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            // Holding a permit guarantees a memory is free or may be allocated.
+            let mut memory = memories
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop()
+                .unwrap_or_default();
+            let matches = key::verify_secret_in(&secret, &hash, &mut memory);
+            memories
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(memory);
+            matches
+        })
+        .await?)
     }
 }

@@ -2,8 +2,15 @@
 //! `/v1/countries` and `/v1/packages`. Built from Postgres by [`super::Catalog`].
 
 use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::RwLock;
+
+use bytes::Bytes;
 
 use super::{Area, Geography, Plan};
+
+/// Most bytes of rendered answers one snapshot keeps (see [`Snapshot::rendered`]).
+const RENDERED_BUDGET: usize = 16 * 1024 * 1024;
 
 /// One line of `/v1/countries`, before pricing.
 #[derive(Debug)]
@@ -44,6 +51,21 @@ pub struct Snapshot {
     /// Sorted by days, then net price, then id.
     plans: Vec<Plan>,
     by_id: HashMap<String, usize>,
+    rendered: Rendered,
+}
+
+/// Answers rendered from one snapshot, by request. The catalog changes only by replacing
+/// the snapshot, so they are right for its whole life and go with it.
+#[derive(Default)]
+struct Rendered {
+    answers: RwLock<HashMap<String, Bytes>>,
+}
+
+impl fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let answers = self.answers.read().unwrap_or_else(|e| e.into_inner());
+        write!(f, "Rendered({} answers)", answers.len())
+    }
 }
 
 impl Snapshot {
@@ -59,7 +81,31 @@ impl Snapshot {
             areas: areas.into_iter().map(|a| (a.code.clone(), a)).collect(),
             plans,
             by_id,
+            rendered: Rendered::default(),
         }
+    }
+
+    /// The answer to the request `key` (which names everything the answer depends on:
+    /// route, filters, markup), rendered by `render` the first time and kept with this
+    /// snapshot, up to 16 MiB of answers; beyond that, rendered every time. Failures are
+    /// not kept. Building a `/v1/packages` answer clones and serializes thousands of
+    /// strings (~50 KB for a country with regional plans): done once, not per request.
+    pub fn rendered<E>(
+        &self,
+        key: String,
+        render: impl FnOnce() -> Result<Vec<u8>, E>,
+    ) -> Result<Bytes, E> {
+        let answers = &self.rendered.answers;
+        if let Some(body) = answers.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(body.clone());
+        }
+        let body = Bytes::from(render()?);
+        let mut answers = answers.write().unwrap_or_else(|e| e.into_inner());
+        let used: usize = answers.values().map(Bytes::len).sum();
+        if used + body.len() <= RENDERED_BUDGET {
+            answers.insert(key, body.clone());
+        }
+        Ok(body)
     }
 
     /// A plan on sale.
@@ -287,5 +333,25 @@ mod tests {
             p.data_mb = mb;
             assert_eq!(p.data_label(), label);
         }
+    }
+
+    #[test]
+    fn answers_are_rendered_once_per_key_and_failures_not_kept() {
+        let s = snapshot();
+        let mut renders = 0;
+        for _ in 0..3 {
+            let body = s.rendered("a".to_owned(), || -> Result<_, ()> {
+                renders += 1;
+                Ok(b"[1]".to_vec())
+            });
+            assert_eq!(body.unwrap(), &b"[1]"[..]);
+        }
+        assert_eq!(renders, 1);
+        assert_eq!(
+            s.rendered("b".to_owned(), || Err::<Vec<u8>, _>("no")),
+            Err("no")
+        );
+        let again = s.rendered("b".to_owned(), || Ok::<_, ()>(b"[2]".to_vec()));
+        assert_eq!(again.unwrap(), &b"[2]"[..]);
     }
 }

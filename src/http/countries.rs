@@ -2,12 +2,15 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use super::openapi::errors;
-use super::{ApiQuery, Success, success};
+use super::{ApiQuery, Success};
 use crate::auth::Principal;
 use crate::catalog::Geography;
 use crate::error::{ApiError, ApiResult};
@@ -92,24 +95,36 @@ async fn list_countries(
     State(state): State<AppState>,
     principal: Principal,
     ApiQuery(query): ApiQuery<CountriesQuery>,
-) -> ApiResult<axum::Json<Success<Vec<CountryView>>>> {
+) -> ApiResult<Response> {
     let geography = parse_geography(query.geography.as_deref())?;
     let snapshot = state.catalog.snapshot();
-    let countries = snapshot
-        .countries(geography)
-        .into_iter()
-        .map(|summary| CountryView {
-            name: summary.area.name.clone(),
-            code: summary.area.code.clone(),
-            geography: summary.area.geography,
-            plan_count: summary.plan_count,
-            from_price: summary.cheapest.price(principal.markup_bps),
-            networks: summary.networks,
-            carriers: summary.carriers,
-            countries_covered: summary.countries_covered,
-        })
-        .collect();
-    Ok(success(countries))
+    // Everything the answer depends on; rendered once per snapshot.
+    let key = format!("countries {geography:?} {}", principal.markup_bps);
+    let body = snapshot.rendered(key, || {
+        let countries: Vec<CountryView> = snapshot
+            .countries(geography)
+            .into_iter()
+            .map(|summary| CountryView {
+                name: summary.area.name.clone(),
+                code: summary.area.code.clone(),
+                geography: summary.area.geography,
+                plan_count: summary.plan_count,
+                from_price: summary.cheapest.price(principal.markup_bps),
+                networks: summary.networks,
+                carriers: summary.carriers,
+                countries_covered: summary.countries_covered,
+            })
+            .collect();
+        serde_json::to_vec(&Success::new(countries)).map_err(|e| ApiError::Internal(e.into()))
+    })?;
+    Ok(json_response(body))
+}
+
+/// A 200 with a JSON body rendered beforehand: the same bytes and content type
+/// `axum::Json` sends.
+pub(super) fn json_response(body: Bytes) -> Response {
+    let json = HeaderValue::from_static("application/json");
+    ([(header::CONTENT_TYPE, json)], body).into_response()
 }
 
 /// What a bad `geography` parameter is told.

@@ -2,13 +2,14 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use super::countries::GEOGRAPHY_HINT;
+use super::countries::{GEOGRAPHY_HINT, json_response};
 use super::openapi::errors;
-use super::{ApiQuery, Success, success};
+use super::{ApiQuery, Success};
 use crate::auth::Principal;
 use crate::catalog::{Geography, PackageFilter, Plan, Snapshot, Throttle};
 use crate::error::{ApiError, ApiResult, FieldError, NotFound};
@@ -151,7 +152,7 @@ async fn list_packages(
     State(state): State<AppState>,
     principal: Principal,
     ApiQuery(query): ApiQuery<PackagesQuery>,
-) -> ApiResult<axum::Json<Success<Vec<PackageView>>>> {
+) -> ApiResult<Response> {
     let mut errors = Vec::new();
     let geography = match query.geography.as_deref().map(Geography::parse) {
         None => None,
@@ -193,14 +194,22 @@ async fn list_packages(
         geography,
         days,
     };
-    let plans = snapshot
-        .packages(&filter)
-        .map_err(|_| ApiError::NotFound(NotFound::Country))?;
-    let views = plans
-        .into_iter()
-        .map(|plan| view(&snapshot, plan, plan.price(principal.markup_bps)))
-        .collect();
-    Ok(success(views))
+    // Everything the answer depends on; rendered once per snapshot.
+    let key = format!(
+        "packages {country:?} {geography:?} {days:?} {}",
+        principal.markup_bps
+    );
+    let body = snapshot.rendered(key, || {
+        let plans = snapshot
+            .packages(&filter)
+            .map_err(|_| ApiError::NotFound(NotFound::Country))?;
+        let views: Vec<PackageView> = plans
+            .into_iter()
+            .map(|plan| view(&snapshot, plan, plan.price(principal.markup_bps)))
+            .collect();
+        serde_json::to_vec(&Success::new(views)).map_err(|e| ApiError::Internal(e.into()))
+    })?;
+    Ok(json_response(body))
 }
 
 fn view(snapshot: &Snapshot, plan: &Plan, price: Cents) -> PackageView {

@@ -279,6 +279,15 @@ async fn debit(
     )
     .fetch_one(&mut *tx)
     .await?;
+    // The safety net: if this server dies from here on, another one settles the order.
+    // Not due before the live call has had its full time budget.
+    reconcile::enqueue(&mut tx, id, partner, state.config.provider_timeout * 2).await?;
+    if let Some(key) = key {
+        idempotency::link_order(&mut tx, partner, key, id).await?;
+    }
+    // The debit comes last: its UPDATE locks the partner's balance row until commit and
+    // the partner's other orders queue on that lock, so it is held across the ledger
+    // insert and the commit only (a hot account's throughput depends on it).
     let posting = ledger::post(
         &mut tx,
         NewEntry {
@@ -299,12 +308,6 @@ async fn debit(
         }
         Err(e) => return Err(ledger_error(e)),
     };
-    // The safety net: if this server dies from here on, another one settles the order.
-    // Not due before the live call has had its full time budget.
-    reconcile::enqueue(&mut tx, id, partner, state.config.provider_timeout * 2).await?;
-    if let Some(key) = key {
-        idempotency::link_order(&mut tx, partner, key, id).await?;
-    }
     tx.commit().await?;
     let order = OrderRecord {
         id,

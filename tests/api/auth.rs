@@ -109,6 +109,49 @@ async fn argon2_runs_once_per_key_however_many_requests_arrive(db: PgPool) {
 }
 
 #[sqlx::test]
+async fn a_key_dropped_from_the_cache_is_checked_against_its_row_without_argon2(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "10.00").await;
+    assert_eq!(
+        app.get("/v1/balance", &partner.key).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(app.state.keys.argon2_runs(), 1);
+
+    // What a TTL expiry or a revocation notice does: the cached verification is gone.
+    app.state.keys.invalidate_all();
+    let queries = app.state.keys.lookup_queries();
+    assert_eq!(
+        app.get("/v1/balance", &partner.key).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.state.keys.lookup_queries() - queries,
+        1,
+        "the row is read"
+    );
+    assert_eq!(
+        app.state.keys.argon2_runs(),
+        1,
+        "the secret is not hashed again"
+    );
+
+    // The row is what answers: a suspension made meanwhile is seen.
+    tavaro::partners::set_active(&app.db, partner.id, false)
+        .await
+        .unwrap();
+    app.state.keys.invalidate_all();
+    assert_error(
+        app.get("/v1/balance", &partner.key).await,
+        StatusCode::FORBIDDEN,
+        "partner_suspended",
+    )
+    .await;
+    assert_eq!(app.state.keys.argon2_runs(), 1);
+    app.assert_ledger_sound().await;
+}
+
+#[sqlx::test]
 async fn keys_are_stored_only_as_argon2id_hashes(db: PgPool) {
     let app = spawn_app(db).await;
     let partner = app.create_partner("acme", "0", "10.00").await;
