@@ -19,7 +19,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::{OrderId, PartnerId};
 use crate::money::Cents;
 use crate::orders::idempotency::{self, Claim, IdempotencyKey};
-use crate::orders::{self, OrderReceipt, OrderStatus};
+use crate::orders::{self, NewOrder, OrderReceipt, OrderStatus};
 use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
@@ -126,6 +126,22 @@ async fn place_order(
 ) -> ApiResult<Response> {
     let key = idempotency_key(&headers)?;
     let new = request.validate()?;
+    // From here on nothing depends on the partner staying connected: a hang-up drops this
+    // handler's future, never the order's work. Were the debit's COMMIT cut off, the order
+    // would be charged with no provisioning started (reconciliation would refund it only
+    // after twice the provider time-out); were the claim, its key would stay in flight.
+    tokio::spawn(order(state, principal, new, key))
+        .await
+        .map_err(|e| anyhow::anyhow!("order task failed: {e}"))?
+}
+
+/// Everything [`place_order`] does once the request is valid.
+async fn order(
+    state: AppState,
+    principal: Principal,
+    new: NewOrder,
+    key: Option<IdempotencyKey>,
+) -> ApiResult<Response> {
     let Some(key) = key else {
         let outcome = orders::place(&state, &principal, &new, None).await;
         return outcome.map(|receipt| placed(&receipt, &state.public_base_url).into_response());

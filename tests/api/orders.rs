@@ -338,3 +338,65 @@ async fn a_plan_routed_to_an_unconfigured_provider_is_refused_before_any_money_m
     .await;
     app.assert_ledger_sound().await;
 }
+
+#[sqlx::test]
+async fn a_partner_hanging_up_mid_debit_does_not_leave_the_order_or_its_key_unsettled(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let body = json!({"planId": "ae-1gb-7d"});
+
+    // Hold the partner's balance row, so the order's debit waits inside its transaction.
+    let mut blocker = app.db.begin().await.unwrap();
+    sqlx::query("select 1 from balances where partner_id = $1 for update")
+        .bind(partner.id.0)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+
+    // The partner gives up while the debit waits.
+    let hasty = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let gave_up = hasty
+        .post(format!("{}/v1/order", app.address))
+        .bearer_auth(&partner.key)
+        .header("idempotency-key", "hung-up")
+        .json(&body)
+        .send()
+        .await;
+    assert!(gave_up.unwrap_err().is_timeout());
+    blocker.rollback().await.unwrap();
+
+    // The order runs to the end without them: debited, provisioned, its answer stored.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let settled: i64 = sqlx::query_scalar(
+            "select count(*) from idempotency_keys where key = 'hung-up' and response_status = 201",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        if settled == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the order of a partner who hung up was not settled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status: String = sqlx::query_scalar("select status from orders where partner_id = $1")
+        .bind(partner.id.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "completed");
+
+    // The retry is answered with that order: one order, one debit.
+    let retry = app.order_idempotently(&partner.key, "hung-up", &body).await;
+    assert_eq!(retry.status(), StatusCode::CREATED);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(order_count(&app, &partner).await, 1);
+    app.assert_ledger_sound().await;
+}
