@@ -227,7 +227,8 @@ impl Config {
             max_body_bytes: vars.get_or("TAVARO_MAX_BODY_BYTES", 64 * 1024)?,
             key_cache_ttl: Duration::from_secs(vars.get_or("TAVARO_KEY_CACHE_TTL_SECS", 60)?),
             key_cache_capacity: vars.get_or("TAVARO_KEY_CACHE_CAPACITY", 10_000)?,
-            argon2_concurrency: vars.get_or("TAVARO_ARGON2_CONCURRENCY", default_parallelism())?,
+            argon2_concurrency: vars
+                .get_or("TAVARO_ARGON2_CONCURRENCY", default_argon2_concurrency())?,
             providers: ProvidersConfig::from_vars(&lookup, provider_timeout)?,
             provider_timeout,
             simulator: SimulatorConfig {
@@ -286,8 +287,9 @@ pub fn database_url() -> anyhow::Result<String> {
     std::env::var("DATABASE_URL").context("DATABASE_URL is not set (see .env.example)")
 }
 
-fn default_parallelism() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
+/// Half the CPUs, at least one: argon2 at full tilt must leave cores for everything else.
+fn default_argon2_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 struct Vars<'a, F>(&'a F);

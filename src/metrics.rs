@@ -80,11 +80,18 @@ pub fn key_cache(hit: bool) {
 }
 
 /// The key verifier's own counters, copied at scrape time: argon2 runs, database lookups
-/// of key ids, and keys refused on format or checksum alone.
-pub fn set_key_counters(argon2_runs: u64, lookup_queries: u64, rejected_early: u64) {
+/// of key ids, keys refused on format or checksum alone, and requests refused because
+/// their key id had spent its budget of failed secrets.
+pub fn set_key_counters(
+    argon2_runs: u64,
+    lookup_queries: u64,
+    rejected_early: u64,
+    refused_after_failures: u64,
+) {
     counter!("tavaro_argon2_runs_total").absolute(argon2_runs);
     counter!("tavaro_key_lookup_queries_total").absolute(lookup_queries);
     counter!("tavaro_keys_rejected_without_lookup_total").absolute(rejected_early);
+    counter!("tavaro_keys_refused_after_failures_total").absolute(refused_after_failures);
 }
 
 /// A request refused by a partner's rate limit (`bucket`: `partner` or `orders`).

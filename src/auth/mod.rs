@@ -14,9 +14,12 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-pub use key::{GeneratedKey, KEY_LEN, PREFIX, generate as generate_key, parse as parse_key};
+pub use key::{
+    GeneratedKey, KEY_LEN, PREFIX, assemble as assemble_key, generate as generate_key,
+    parse as parse_key,
+};
 pub use store::{CreatedKey, KeyInfo, create_key, list_keys, revoke_key};
-pub use verifier::KeyVerifier;
+pub use verifier::{FAILURE_BUDGET, FAILURE_WINDOW, KeyVerifier};
 
 use crate::error::ApiError;
 use crate::ids::{ApiKeyId, PartnerId};

@@ -11,6 +11,12 @@
 //!    TTL paid argon2 (~20 ms of CPU, queued behind the others), a stampede every TTL.
 //! 5. Otherwise argon2 runs on the blocking pool, at most `argon2_concurrency` at a time,
 //!    each in one of as many reused working memories (19 MiB each).
+//! 6. A key id that has failed [`FAILURE_BUDGET`] secrets within [`FAILURE_WINDOW`] is
+//!    refused without argon2 (429 until the window ends), except for keys this server has
+//!    already verified (step 4). A real key id with random secrets is the one flood that
+//!    neither the checksum nor the negative cache stops, and argon2 is ~20 ms of CPU each:
+//!    without the budget it would take every argon2 slot from valid partners' first
+//!    requests and the CPU from everyone else.
 //!
 //! Revocation: the CLI notifies [`KEYS_CHANNEL`](crate::partners::KEYS_CHANNEL); every
 //! server then bumps its cache generation, which is part of the cache key, so no entry
@@ -20,7 +26,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
@@ -38,6 +44,29 @@ type CacheKey = (u64, [u8; 32]);
 const UNKNOWN_TTL: Duration = Duration::from_secs(30);
 /// How many unknown keys are remembered at most.
 const UNKNOWN_CAPACITY: u64 = 100_000;
+/// Wrong secrets a key id may be tried with per [`FAILURE_WINDOW`] before it is refused
+/// without argon2. A partner's integration never sends wrong secrets at volume: a typo
+/// fails its checksum before counting here.
+pub const FAILURE_BUDGET: u32 = 10;
+/// How long a key id's failures count, from its first failure.
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// Failed secrets of one key id since `started`.
+struct Failures {
+    started: Instant,
+    count: std::sync::atomic::AtomicU32,
+}
+
+impl Failures {
+    /// When the budget is spent: the seconds until the window ends.
+    fn exhausted(&self) -> Option<u64> {
+        if self.count.load(Ordering::Relaxed) < FAILURE_BUDGET {
+            return None;
+        }
+        let left = FAILURE_WINDOW.saturating_sub(self.started.elapsed());
+        Some(left.as_secs_f64().ceil().max(1.0) as u64)
+    }
+}
 
 /// Checks bearer keys; shared by all requests of one server.
 pub struct KeyVerifier {
@@ -49,6 +78,8 @@ pub struct KeyVerifier {
     /// SHA-256(key) → the stored hash argon2 matched it against. Not generation-scoped:
     /// a revocation is seen in the row, which is read again on every main-cache miss.
     verified: Cache<[u8; 32], Arc<str>>,
+    /// Key id → its failed secrets in the current window (entries live one window).
+    failures: Cache<ApiKeyId, Arc<Failures>>,
     generation: AtomicU64,
     argon2_slots: Arc<Semaphore>,
     /// argon2 working memories, one per slot at most, reused.
@@ -56,6 +87,7 @@ pub struct KeyVerifier {
     argon2_runs: AtomicU64,
     lookup_queries: AtomicU64,
     rejected_early: AtomicU64,
+    refused_after_failures: AtomicU64,
 }
 
 /// Why a lookup produced no cacheable answer.
@@ -68,6 +100,9 @@ enum LookupError {
     /// The database failed; the caller answers 503.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// The key id spent its failure budget; the caller answers 429.
+    #[error("too many failed secrets for this key id")]
+    TooManyFailures { retry_after_secs: u64 },
     /// The argon2 task panicked or was cancelled.
     #[error("argon2 task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -87,12 +122,17 @@ impl KeyVerifier {
                 .time_to_live(UNKNOWN_TTL)
                 .build(),
             verified: Cache::builder().max_capacity(capacity).build(),
+            failures: Cache::builder()
+                .max_capacity(UNKNOWN_CAPACITY)
+                .time_to_live(FAILURE_WINDOW)
+                .build(),
             generation: AtomicU64::new(0),
             argon2_slots: Arc::new(Semaphore::new(argon2_concurrency.max(1))),
             argon2_memory: Arc::default(),
             argon2_runs: AtomicU64::new(0),
             lookup_queries: AtomicU64::new(0),
             rejected_early: AtomicU64::new(0),
+            refused_after_failures: AtomicU64::new(0),
         }
     }
 
@@ -125,6 +165,12 @@ impl KeyVerifier {
                     self.unknown.insert(digest, ()).await;
                     Ok(None)
                 }
+                LookupError::TooManyFailures { retry_after_secs } => {
+                    self.refused_after_failures.fetch_add(1, Ordering::Relaxed);
+                    Err(ApiError::RateLimited {
+                        retry_after_secs: *retry_after_secs,
+                    })
+                }
                 LookupError::Database(_) | LookupError::Task(_) => {
                     tracing::warn!(error = %e, "API key verification failed");
                     Err(ApiError::ServiceUnavailable)
@@ -153,6 +199,23 @@ impl KeyVerifier {
     /// How many keys it refused on their format or checksum alone (no hashing, no query).
     pub fn rejected_early(&self) -> u64 {
         self.rejected_early.load(Ordering::Relaxed)
+    }
+
+    /// How many requests it refused, without argon2, because their key id had spent its
+    /// budget of failed secrets.
+    pub fn refused_after_failures(&self) -> u64 {
+        self.refused_after_failures.load(Ordering::Relaxed)
+    }
+
+    /// 429 when the key id has spent its failure budget.
+    async fn check_failures(&self, id: ApiKeyId) -> Result<(), LookupError> {
+        match self.failures.get(&id).await.and_then(|f| f.exhausted()) {
+            Some(retry_after_secs) => {
+                tracing::debug!(key.id = %id, "key id refused: too many failed secrets");
+                Err(LookupError::TooManyFailures { retry_after_secs })
+            }
+            None => Ok(()),
+        }
     }
 
     async fn lookup(
@@ -186,8 +249,19 @@ impl KeyVerifier {
             .await
             .is_some_and(|hash| *hash == *row.secret_hash);
         if !known {
-            if !self.argon2(key.secret, &row.secret_hash).await? {
+            self.check_failures(row.id).await?;
+            if !self.argon2(row.id, key.secret, &row.secret_hash).await? {
                 tracing::debug!(key.id = %row.id, "API key secret does not match");
+                self.failures
+                    .get_with(row.id, async {
+                        Arc::new(Failures {
+                            started: Instant::now(),
+                            count: 0.into(),
+                        })
+                    })
+                    .await
+                    .count
+                    .fetch_add(1, Ordering::Relaxed);
                 return Ok(None);
             }
             self.verified.insert(digest, row.secret_hash.into()).await;
@@ -211,13 +285,16 @@ impl KeyVerifier {
 
     /// Whether `secret` matches `hash`: argon2 on the blocking pool, in a reused working
     /// memory, at most `argon2_concurrency` at a time.
-    async fn argon2(&self, secret: &str, hash: &str) -> Result<bool, LookupError> {
+    /// Checks the failure budget again once a slot is free: a burst of wrong secrets that
+    /// queued for slots together is cut off as soon as the budget is spent.
+    async fn argon2(&self, id: ApiKeyId, secret: &str, hash: &str) -> Result<bool, LookupError> {
         let permit = self
             .argon2_slots
             .clone()
             .acquire_owned()
             .await
             .expect("the argon2 semaphore is never closed");
+        self.check_failures(id).await?;
         self.argon2_runs.fetch_add(1, Ordering::Relaxed);
         let (secret, hash) = (secret.to_owned(), hash.to_owned());
         let memories = Arc::clone(&self.argon2_memory);

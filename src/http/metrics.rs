@@ -39,6 +39,7 @@ async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
         state.keys.argon2_runs(),
         state.keys.lookup_queries(),
         state.keys.rejected_early(),
+        state.keys.refused_after_failures(),
     );
     if let Err(e) = refresh_gauges(&state).await {
         // Counters still render; the gauges keep their last values.

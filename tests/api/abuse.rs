@@ -254,3 +254,69 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected(db: PgPool) {
         .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
 }
+
+#[sqlx::test]
+async fn a_real_key_id_tried_with_wrong_secrets_is_refused_without_argon2_once_its_budget_is_spent(
+    db: PgPool,
+) {
+    let app = spawn_limited(db, 1000, 1000, 10).await;
+    let partner = app.create_partner("acme", "0", "10.00").await;
+    let (_, second_key) = app.create_key(&partner, "Backup").await;
+    // The partner's key, verified once: this server knows its secret.
+    assert_eq!(
+        app.get("/v1/balance", &partner.key).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(app.state.keys.argon2_runs(), 1);
+
+    // Someone holding the key id tries secrets: each parses and passes its checksum.
+    let lookup_id = tavaro::auth::parse_key(&partner.key)
+        .unwrap()
+        .lookup_id
+        .to_owned();
+    let forged = |i: u32| tavaro::auth::assemble_key(&lookup_id, &format!("{i:0>32}"));
+    let budget = tavaro::auth::FAILURE_BUDGET;
+    for i in 0..budget {
+        let response = app.get("/v1/balance", &forged(i)).await;
+        assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    assert_eq!(app.state.keys.argon2_runs(), 1 + u64::from(budget));
+
+    // Budget spent: refused for the rest of the window, without hashing.
+    for i in budget..budget + 20 {
+        let response = app.get("/v1/balance", &forged(i)).await;
+        let retry_after: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=tavaro::auth::FAILURE_WINDOW.as_secs()).contains(&retry_after));
+        assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
+    assert_eq!(app.state.keys.argon2_runs(), 1 + u64::from(budget));
+    assert_eq!(app.state.keys.refused_after_failures(), 20);
+
+    // The real key still works (even once its cache entry is gone), and so does the
+    // partner's other key.
+    app.state.keys.invalidate_all();
+    assert_eq!(
+        app.get("/v1/balance", &partner.key).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/v1/balance", &second_key).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(app.state.keys.argon2_runs(), 2 + u64::from(budget));
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics.contains("tavaro_keys_refused_after_failures_total 20"),
+        "{metrics}"
+    );
+}
