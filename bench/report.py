@@ -328,7 +328,7 @@ def flood(rundir, results):
         f"{meta['flood_delay_ms']} ms apart). Every flood request carries a key never sent "
         f"before, so no cache answers it.",
         "",
-        "| flood | flood req/s sent | flood 401s | valid req/s | valid p50 ms | valid p99 ms | unloaded p99 ms | p99 ratio | valid non-2xx | target (ratio < 2) |",
+        "| flood | flood req/s sent | flood refused (401/429) | valid req/s | valid p50 ms | valid p99 ms | unloaded p99 ms | p99 ratio | valid non-2xx | target (ratio < 2) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     verdict = True
