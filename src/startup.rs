@@ -136,6 +136,7 @@ impl Application {
         tracing::info!(providers = ?providers.names(), "providers configured");
         let state = AppState::new(crate::state::Shared {
             rate_limits: Arc::new(crate::http::rate_limit::RateLimits::new(&config.rate_limit)),
+            balances: Arc::new(crate::ledger::BalanceReader::start(db.clone())),
             db,
             config: Arc::new(config),
             public_base_url: public_base_url.into(),

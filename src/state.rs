@@ -8,6 +8,7 @@ use crate::auth::KeyVerifier;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::http::rate_limit::RateLimits;
+use crate::ledger::BalanceReader;
 use crate::provider::Registry;
 
 /// Cheap to clone: one reference count. Every request clones the state several times
@@ -48,4 +49,6 @@ pub struct Shared {
     pub providers: Arc<Registry>,
     /// Per-partner rate limits of this process.
     pub rate_limits: Arc<RateLimits>,
+    /// Coalesced balance reads for `GET /v1/balance`.
+    pub balances: Arc<BalanceReader>,
 }

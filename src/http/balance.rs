@@ -67,13 +67,11 @@ async fn get_balance(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<axum::Json<Success<BalanceView>>> {
-    let mut conn = state.db.acquire().await?;
-    let balance = ledger::balance(&mut conn, principal.partner_id)
-        .await
-        .map_err(|e| match e {
-            LedgerError::Database(e) => e.into(),
-            other => ApiError::Internal(other.into()),
-        })?;
+    let balance = state
+        .balances
+        .read(principal.partner_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(LedgerError::NoAccount.into()))?;
     Ok(success(BalanceView {
         balance: balance.amount,
         currency: "USD",

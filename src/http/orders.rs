@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Serialize;
+use tracing::Instrument;
 use utoipa::{OpenApi, ToSchema};
 
 use super::openapi::errors;
@@ -130,8 +131,13 @@ async fn place_order(
     // handler's future, never the order's work. Were the debit's COMMIT cut off, the order
     // would be charged with no provisioning started (reconciliation would refund it only
     // after twice the provider time-out); were the claim, its key would stay in flight.
-    tokio::spawn(order(state, principal, new, key))
-        .await
+    // The task carries the request's id (error bodies name it) and its tracing span.
+    let work = order(state, principal, new, key).instrument(tracing::Span::current());
+    let task = match crate::error::current_request_id() {
+        Some(id) => tokio::spawn(crate::error::with_request_id(id, work)),
+        None => tokio::spawn(work),
+    };
+    task.await
         .map_err(|e| anyhow::anyhow!("order task failed: {e}"))?
 }
 

@@ -7,8 +7,10 @@
 //! UPDATE and DELETE (a trigger), and a unique index allows one debit and one refund per
 //! order. [`verify`] checks all of this from the outside.
 
+mod reader;
 mod verify;
 
+pub use reader::{BalanceReader, ReadError};
 pub use verify::{Finding, Report, verify};
 
 use chrono::{DateTime, Utc};

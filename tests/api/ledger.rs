@@ -161,3 +161,43 @@ async fn ledger_verify_names_a_balance_that_drifted_from_its_entries(db: PgPool)
         report.findings[0].problem
     );
 }
+
+#[sqlx::test]
+async fn concurrent_balance_reads_each_get_their_own_partner_and_see_the_latest_debit(db: PgPool) {
+    let app = spawn_app(db).await;
+    let mut partners = Vec::new();
+    for i in 0..20 {
+        let credits = format!("{}.00", 10 + i);
+        partners.push(app.create_partner(&format!("p{i}"), "0", &credits).await);
+    }
+    // Every partner at once, several times: the reads are answered together.
+    for _ in 0..3 {
+        let reads = partners.iter().map(|p| app.get("/v1/balance", &p.key));
+        let answers = futures::future::join_all(reads).await;
+        for (i, answer) in answers.into_iter().enumerate() {
+            let data = crate::helpers::success_data(answer, StatusCode::OK).await;
+            assert_eq!(
+                data["balance"].as_f64(),
+                Some(10.0 + i as f64),
+                "partner {i}"
+            );
+            assert_eq!(data["currency"], "USD");
+        }
+    }
+    // A read after an order sees its debit.
+    app.place(
+        &partners[0].key,
+        &json!({"planId": "ae-1gb-7d"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let expected = app.balance_cents(partners[0].id).await;
+    assert!(expected < 1_000);
+    let data = crate::helpers::success_data(
+        app.get("/v1/balance", &partners[0].key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(data["balance"].as_f64(), Some(expected as f64 / 100.0));
+    app.assert_ledger_sound().await;
+}
