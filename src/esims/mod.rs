@@ -119,40 +119,35 @@ pub fn lpa_code(smdp_address: &str, activation_code: &str) -> String {
     format!("LPA:1${smdp_address}${activation_code}")
 }
 
-/// Stores eSIMs an order received, each with a fresh QR token, in the caller's transaction.
-pub async fn insert_issued(
-    conn: &mut PgConnection,
-    partner: PartnerId,
-    order: OrderId,
-    data_total_mb: Option<i32>,
-    issued: &[ProvisionedEsim],
-) -> Result<(), sqlx::Error> {
-    for esim in issued {
-        let id = EsimId::new();
-        sqlx::query!(
-            "insert into esims (id, partner_id, order_id, iccid, smdp_address, activation_code,
-                                provider_ref, data_total_mb)
-             values ($1, $2, $3, $4, $5, $6, $7, $8)",
-            id as EsimId,
-            partner as PartnerId,
-            order as OrderId,
-            esim.iccid,
-            esim.smdp_address,
-            esim.activation_code,
-            esim.provider_ref,
-            data_total_mb,
-        )
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query!(
-            "insert into qr_tokens (token, esim_id) values ($1, $2)",
-            qr::new_token(),
-            id as EsimId
-        )
-        .execute(&mut *conn)
-        .await?;
+/// Issued eSIMs as columns, with the ids and QR tokens they will be stored under: the
+/// parameters of one multi-row insert (see `orders::settle::complete`).
+pub struct NewEsims {
+    /// Our id for each.
+    pub ids: Vec<uuid::Uuid>,
+    /// ICCIDs.
+    pub iccids: Vec<String>,
+    /// SM-DP+ addresses.
+    pub smdp_addresses: Vec<String>,
+    /// Activation codes.
+    pub activation_codes: Vec<String>,
+    /// The provider's own references, where it gives them.
+    pub provider_refs: Vec<Option<String>>,
+    /// A fresh QR-code token for each.
+    pub qr_tokens: Vec<String>,
+}
+
+impl NewEsims {
+    /// The columns for `issued`, with fresh ids and tokens.
+    pub fn of(issued: &[ProvisionedEsim]) -> Self {
+        Self {
+            ids: issued.iter().map(|_| EsimId::new().0).collect(),
+            iccids: issued.iter().map(|e| e.iccid.clone()).collect(),
+            smdp_addresses: issued.iter().map(|e| e.smdp_address.clone()).collect(),
+            activation_codes: issued.iter().map(|e| e.activation_code.clone()).collect(),
+            provider_refs: issued.iter().map(|e| e.provider_ref.clone()).collect(),
+            qr_tokens: issued.iter().map(|_| qr::new_token()).collect(),
+        }
     }
-    Ok(())
 }
 
 /// A partner's eSIMs, all of one order or the one with a given id.

@@ -3,7 +3,9 @@
 //! Invariant: a partner's balance equals the sum of its entries and is never negative.
 //! Every change goes through [`post`], which updates the balance with one conditional
 //! `UPDATE` (row-locked, re-checked under READ COMMITTED, so concurrent debits can never
-//! overdraw) and appends the entry, in the caller's transaction. The table refuses
+//! overdraw) and appends the entry, in the caller's transaction. The one exception is the
+//! order debit (`orders::debit`), the hottest write we have: it makes the same `UPDATE`
+//! and the same entry inside the single statement that places the order. The table refuses
 //! UPDATE and DELETE (a trigger), and a unique index allows one debit and one refund per
 //! order. [`verify`] checks all of this from the outside.
 

@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 
 use super::NewOrder;
 use crate::error::{ApiError, FieldError};
@@ -148,24 +148,6 @@ pub async fn claim(
             _ => Claim::InProgress,
         },
     )
-}
-
-/// Links the key to its order, in the debit transaction.
-pub(super) async fn link_order(
-    conn: &mut PgConnection,
-    partner: PartnerId,
-    key: &IdempotencyKey,
-    order: OrderId,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update idempotency_keys set order_id = $3 where partner_id = $1 and key = $2",
-        partner as PartnerId,
-        key.as_str(),
-        order as OrderId,
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// Stores the response to replay.

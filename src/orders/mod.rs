@@ -36,7 +36,7 @@ use crate::catalog::Plan;
 use crate::error::{ApiError, ApiResult, NotFound};
 use crate::esims::{self, EsimRecord};
 use crate::ids::{OrderId, PartnerId};
-use crate::ledger::{self, EntryKind, LedgerError, NewEntry};
+use crate::ledger::{self, LedgerError};
 use crate::money::Cents;
 use crate::provider::{ProviderError, ProvisionRequest};
 use crate::state::AppState;
@@ -249,8 +249,13 @@ fn ledger_error(e: LedgerError) -> ApiError {
     }
 }
 
-/// Phase 1, one transaction: the order row, its debit entry, its reconciliation job and
-/// the link from the Idempotency-Key, or nothing at all.
+/// Phase 1, one statement: the order row, its debit (the balance's conditional `UPDATE`
+/// and the `order_debit` entry, as [`ledger::post`] writes them), its reconciliation job
+/// and the link from the Idempotency-Key, or nothing at all.
+///
+/// One statement rather than a transaction of six: every statement is a round trip to
+/// Postgres, and the partner's balance row stays locked from the `UPDATE` to the commit,
+/// which here is the end of this statement. A hot account's orders queue on that lock.
 async fn debit(
     state: &AppState,
     partner: PartnerId,
@@ -261,12 +266,34 @@ async fn debit(
     key: Option<&IdempotencyKey>,
 ) -> ApiResult<(OrderRecord, Cents)> {
     let id = OrderId::new();
-    let mut tx = state.db.begin().await?;
-    let created_at = sqlx::query_scalar!(
-        "insert into orders (id, partner_id, plan_id, quantity, unit_cost_cents, total_cost_cents,
-                             status, reference, customer_email, provider)
-         values ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9)
-         returning created_at",
+    // Not due before the live call has had its full time budget.
+    let job_delay = (state.config.provider_timeout * 2).as_secs_f64();
+    // Every part selects from `debit`: short of funds, it returns no row and nothing is
+    // written. Foreign keys between the parts are checked at the end of the statement.
+    let placed = sqlx::query!(
+        r#"with debit as (
+               update balances
+                  set balance_cents = balance_cents - $6, updated_at = now()
+                where partner_id = $2 and balance_cents - $6 >= 0
+            returning balance_cents
+           ), placed as (
+               insert into orders (id, partner_id, plan_id, quantity, unit_cost_cents,
+                                   total_cost_cents, status, reference, customer_email, provider)
+               select $1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9 from debit
+               returning created_at
+           ), entry as (
+               insert into ledger_entries
+                      (partner_id, kind, amount_cents, balance_after_cents, order_id)
+               select $2, 'order_debit', -$6, balance_cents, $1 from debit
+           ), job as (
+               -- The safety net: if this server dies from here on, another one settles it.
+               insert into order_jobs (order_id, partner_id, run_at)
+               select $1, $2, now() + make_interval(secs => $10) from debit
+           ), link as (
+               update idempotency_keys set order_id = $1
+                where partner_id = $2 and key = $11 and exists (select 1 from debit)
+           )
+           select debit.balance_cents, placed.created_at from debit, placed"#,
         id as OrderId,
         partner as PartnerId,
         plan.id,
@@ -276,39 +303,22 @@ async fn debit(
         new.reference,
         new.customer_email,
         plan.provider,
+        job_delay,
+        key.map(IdempotencyKey::as_str),
     )
-    .fetch_one(&mut *tx)
+    .fetch_optional(&state.db)
     .await?;
-    // The safety net: if this server dies from here on, another one settles the order.
-    // Not due before the live call has had its full time budget.
-    reconcile::enqueue(&mut tx, id, partner, state.config.provider_timeout * 2).await?;
-    if let Some(key) = key {
-        idempotency::link_order(&mut tx, partner, key, id).await?;
-    }
-    // The debit comes last: its UPDATE locks the partner's balance row until commit and
-    // the partner's other orders queue on that lock, so it is held across the ledger
-    // insert and the commit only (a hot account's throughput depends on it).
-    let posting = ledger::post(
-        &mut tx,
-        NewEntry {
-            partner,
-            kind: EntryKind::OrderDebit,
-            amount: Cents::new(-total_cost.get()),
-            order: Some(id),
-            note: None,
-        },
-    )
-    .await;
-    let posting = match posting {
-        Ok(posting) => posting,
-        // Dropping the transaction rolls back the order row too.
-        Err(LedgerError::InsufficientCredits { balance, required }) => {
-            crate::metrics::order_outcome("insufficient_credits");
-            return Err(ApiError::InsufficientCredits { required, balance });
-        }
-        Err(e) => return Err(ledger_error(e)),
+    let Some(placed) = placed else {
+        let mut conn = state.db.acquire().await?;
+        let balance = ledger::balance(&mut conn, partner)
+            .await
+            .map_err(ledger_error)?;
+        crate::metrics::order_outcome("insufficient_credits");
+        return Err(ApiError::InsufficientCredits {
+            required: total_cost,
+            balance: balance.amount,
+        });
     };
-    tx.commit().await?;
     let order = OrderRecord {
         id,
         partner_id: partner,
@@ -319,9 +329,9 @@ async fn debit(
         status: OrderStatus::Pending,
         reference: new.reference.clone(),
         customer_email: new.customer_email.clone(),
-        created_at,
+        created_at: placed.created_at,
     };
-    Ok((order, posting.balance_after))
+    Ok((order, Cents::new(placed.balance_cents)))
 }
 
 /// Phases 2 and 3: call the provider, then settle the order by what it said.

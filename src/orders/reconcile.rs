@@ -24,7 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::sync::watch;
 
 use super::settle::{self, Settled};
@@ -39,25 +39,6 @@ use crate::state::AppState;
 const LEASE: Duration = Duration::from_secs(60);
 /// Jobs claimed per poll.
 const BATCH: i64 = 16;
-
-/// Queues an order for reconciliation, due after `delay`, in the caller's transaction.
-pub(super) async fn enqueue(
-    conn: &mut PgConnection,
-    order: OrderId,
-    partner: PartnerId,
-    delay: Duration,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "insert into order_jobs (order_id, partner_id, run_at)
-         values ($1, $2, now() + make_interval(secs => $3))",
-        order as OrderId,
-        partner as PartnerId,
-        delay.as_secs_f64(),
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
 
 /// The worker loop: polls the queue until the task is aborted.
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {

@@ -20,29 +20,55 @@ pub enum Settled {
     AlreadySettled,
 }
 
-/// `pending`/`processing` → `completed`: stores the eSIMs and retires the job.
+/// `pending`/`processing` → `completed`: stores the eSIMs (each with its QR token) and
+/// retires the job, in one statement (one round trip; the parts after the move select
+/// from it, so a lost race writes nothing).
 pub(super) async fn complete(
     db: &PgPool,
     order: &OrderRecord,
     data_total_mb: Option<i32>,
     provisioned: &Provisioned,
 ) -> ApiResult<Settled> {
-    let mut tx = db.begin().await?;
-    let moved = sqlx::query!(
-        "update orders set status = 'completed', provider_order_ref = coalesce($2, provider_order_ref), updated_at = now()
-         where id = $1 and status in ('pending', 'processing')",
+    let esims = esims::NewEsims::of(&provisioned.esims);
+    let moved = sqlx::query_scalar!(
+        r#"with moved as (
+               update orders
+                  set status = 'completed', updated_at = now(),
+                      provider_order_ref = coalesce($2, provider_order_ref)
+                where id = $1 and status in ('pending', 'processing')
+            returning id, partner_id
+           ), issued as (
+               insert into esims (id, partner_id, order_id, iccid, smdp_address,
+                                  activation_code, provider_ref, data_total_mb)
+               select e.id, moved.partner_id, moved.id, e.iccid, e.smdp, e.code, e.ref, $3
+                 from moved,
+                      unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[])
+                        as e(id, iccid, smdp, code, ref)
+           ), tokens as (
+               insert into qr_tokens (token, esim_id)
+               select t.token, t.esim from moved, unnest($9::text[], $4::uuid[]) as t(token, esim)
+           ), retired as (
+               delete from order_jobs where order_id = $1 and exists (select 1 from moved)
+           )
+           select exists (select 1 from moved) as "moved!""#,
         order.id as OrderId,
         provisioned.provider_order_ref,
+        data_total_mb,
+        &esims.ids[..],
+        &esims.iccids[..],
+        &esims.smdp_addresses[..],
+        &esims.activation_codes[..],
+        &esims.provider_refs[..] as &[Option<String>],
+        &esims.qr_tokens[..],
     )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if moved == 0 {
+    .fetch_one(db)
+    .await?;
+    if !moved {
         let status = sqlx::query_scalar!(
             "select status from orders where id = $1",
             order.id as OrderId
         )
-        .fetch_one(&mut *tx)
+        .fetch_one(db)
         .await?;
         if status == "failed" {
             // The provider issued eSIMs for an order we refunded: the operator must know.
@@ -50,16 +76,6 @@ pub(super) async fn complete(
         }
         return Ok(Settled::AlreadySettled);
     }
-    esims::insert_issued(
-        &mut tx,
-        order.partner_id,
-        order.id,
-        data_total_mb,
-        &provisioned.esims,
-    )
-    .await?;
-    retire_job(&mut tx, order.id).await?;
-    tx.commit().await?;
     tracing::info!(order_id = %order.id, "order completed");
     Ok(Settled::Moved)
 }

@@ -136,40 +136,77 @@ impl Provider for Simulator {
 impl Simulator {
     /// Issues the eSIMs of an order, once: a repeated request with the same reference gets
     /// the same eSIMs (the dedupe real upstreams offer through a client reference).
+    /// One statement in the usual case: the order and its eSIMs, returned as written.
     async fn issue(&self, request: &ProvisionRequest) -> Result<Provisioned, ProviderError> {
         let reference = request.order_ref.to_string();
-        let mut tx = self.db.begin().await.map_err(unavailable)?;
-        let fresh = sqlx::query!(
-            "insert into sim_orders (order_ref, status) values ($1, 'issued') on conflict (order_ref) do nothing",
-            reference
+        let quantity = request.quantity as usize;
+        let iccids: Vec<String> = (0..quantity).map(|_| new_iccid()).collect();
+        let codes: Vec<String> = (0..quantity).map(|_| new_activation_code()).collect();
+        let first = sqlx::query!(
+            r#"with fresh as (
+                   insert into sim_orders (order_ref, status) values ($1, 'issued')
+                   on conflict (order_ref) do nothing
+                   returning order_ref
+               ), issued as (
+                   insert into sim_esims (iccid, order_ref, smdp_address, activation_code,
+                                          days, data_total_mb)
+                   select i.iccid, fresh.order_ref, $4, i.code, $5, $6
+                     from fresh, unnest($2::text[], $3::text[]) as i(iccid, code)
+                   on conflict (iccid) do nothing
+                   returning iccid, activation_code
+               )
+               select exists (select 1 from fresh) as "fresh!",
+                      array(select iccid from issued order by iccid) as "iccids!",
+                      array(select activation_code from issued order by iccid) as "codes!""#,
+            reference,
+            &iccids[..],
+            &codes[..],
+            self.config.smdp_address,
+            request.days,
+            request.data_mb,
         )
-        .execute(&mut *tx)
+        .fetch_one(&self.db)
         .await
-        .map_err(unavailable)?
-        .rows_affected()
-            == 1;
-        if fresh {
-            let mut issued = 0;
-            while issued < request.quantity {
-                // An ICCID collision (1 in 10^14) just draws again.
-                issued += sqlx::query!(
-                    "insert into sim_esims (iccid, order_ref, smdp_address, activation_code, days, data_total_mb)
-                     values ($1, $2, $3, $4, $5, $6)
-                     on conflict (iccid) do nothing",
-                    new_iccid(),
-                    reference,
-                    self.config.smdp_address,
-                    new_activation_code(),
-                    request.days,
-                    request.data_mb,
-                )
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?
-                .rows_affected() as u32;
-            }
+        .map_err(unavailable)?;
+        if !first.fresh {
+            // Asked before: the same eSIMs again.
+            return self.issued(&reference).await.map_err(unavailable);
         }
-        tx.commit().await.map_err(unavailable)?;
+        if first.iccids.len() == quantity {
+            return Ok(Provisioned {
+                provider_order_ref: Some(format!("SIM-{reference}")),
+                esims: first
+                    .iccids
+                    .into_iter()
+                    .zip(first.codes)
+                    .map(|(iccid, activation_code)| ProvisionedEsim {
+                        iccid,
+                        smdp_address: self.config.smdp_address.clone(),
+                        activation_code,
+                        provider_ref: None,
+                    })
+                    .collect(),
+            });
+        }
+        // An ICCID collided with an earlier one (1 in 10^14): draw the missing ones again.
+        let mut issued = first.iccids.len();
+        while issued < quantity {
+            issued += sqlx::query!(
+                "insert into sim_esims (iccid, order_ref, smdp_address, activation_code, days, data_total_mb)
+                 values ($1, $2, $3, $4, $5, $6)
+                 on conflict (iccid) do nothing",
+                new_iccid(),
+                reference,
+                self.config.smdp_address,
+                new_activation_code(),
+                request.days,
+                request.data_mb,
+            )
+            .execute(&self.db)
+            .await
+            .map_err(unavailable)?
+            .rows_affected() as usize;
+        }
         self.issued(&reference).await.map_err(unavailable)
     }
 
@@ -177,7 +214,7 @@ impl Simulator {
     async fn issued(&self, reference: &str) -> Result<Provisioned, sqlx::Error> {
         let esims = sqlx::query!(
             "select iccid, smdp_address, activation_code from sim_esims
-             where order_ref = $1 order by created_at, iccid",
+             where order_ref = $1 order by iccid",
             reference
         )
         .fetch_all(&self.db)
