@@ -109,7 +109,7 @@ bench_pg_start() {
     run_pg "$PG_BIN/pg_ctl" -D "$BENCH_PGDATA" status >/dev/null 2>&1 && break
     log "starting the bench PostgreSQL on 127.0.0.1:$BENCH_PG_PORT"
     run_pg "$PG_BIN/pg_ctl" -D "$BENCH_PGDATA" -l "$BENCH_PGDATA/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $BENCH_PG_PORT -c unix_socket_directories='' -c max_connections=300 -c fsync=off -c synchronous_commit=off" \
+      -o "-c listen_addresses=127.0.0.1 -p $BENCH_PG_PORT -c unix_socket_directories='' -c max_connections=300 -c fsync=off -c synchronous_commit=off ${BENCH_PG_OPTS:-}" \
       start >/dev/null && break
     [ "$attempt" -lt 5 ] || { tail -n 20 "$BENCH_PGDATA/server.log" >&2; die "PostgreSQL did not start"; }
     sleep 2

@@ -137,6 +137,43 @@ pub struct NewEsims {
 }
 
 impl NewEsims {
+    /// The records these eSIMs are stored as, once stored at `created_at` for `order` of
+    /// `plan`: what reading them back would give (fresh: READY, nothing used), in the
+    /// same order.
+    pub fn records(
+        &self,
+        order: &crate::orders::OrderRecord,
+        plan: &crate::catalog::Plan,
+        created_at: DateTime<Utc>,
+    ) -> Vec<EsimRecord> {
+        let mut records: Vec<EsimRecord> = (0..self.ids.len())
+            .map(|i| EsimRecord {
+                id: EsimId(self.ids[i]),
+                order_id: order.id,
+                plan_id: plan.id.clone(),
+                iccid: self.iccids[i].clone(),
+                smdp_address: self.smdp_addresses[i].clone(),
+                activation_code: self.activation_codes[i].clone(),
+                data_total_mb: plan.data_mb,
+                data_used_mb: 0,
+                status: EsimStatus::Ready,
+                activated_at: None,
+                expires_at: None,
+                created_at,
+                qr_token: self.qr_tokens[i].clone(),
+                provider: plan.provider.clone(),
+                provider_ref: EsimRef {
+                    iccid: self.iccids[i].clone(),
+                    provider_ref: self.provider_refs[i].clone(),
+                    sku: plan.provider_sku.clone(),
+                },
+            })
+            .collect();
+        // As [`for_order`] orders them.
+        records.sort_by(|a, b| a.iccid.cmp(&b.iccid));
+        records
+    }
+
     /// The columns for `issued`, with fresh ids and tokens.
     pub fn of(issued: &[ProvisionedEsim]) -> Self {
         Self {

@@ -202,22 +202,23 @@ pub async fn place(
     tracing::Span::current().record("order_id", tracing::field::display(order.id));
     failpoint(state, "after_debit_commit");
 
-    // Detached from the request: if the partner hangs up, the order still settles.
-    let task = tokio::spawn(provision(state.clone(), order.clone(), plan));
-    let status = task
-        .await
-        .map_err(|e| anyhow::anyhow!("provisioning task failed: {e}"))?;
-    crate::metrics::order_outcome(match &status {
-        Ok(OrderStatus::Completed) => "completed",
+    let outcome = provision(state, &order, &plan).await;
+    crate::metrics::order_outcome(match &outcome {
+        Ok((OrderStatus::Completed, _)) => "completed",
         Ok(_) => "processing",
         Err(ApiError::Upstream { .. }) => "failed",
         Err(ApiError::ServiceUnavailable) => "unavailable",
         Err(_) => "error",
     });
-    let status = status?;
-
-    let mut conn = state.db.acquire().await?;
-    let esims = esims::for_order(&mut conn, order.partner_id, order.id).await?;
+    let (status, esims) = outcome?;
+    // The eSIMs this request stored are known; read them only if someone else settled it.
+    let esims = match esims {
+        Some(esims) => esims,
+        None => {
+            let mut conn = state.db.acquire().await?;
+            esims::for_order(&mut conn, order.partner_id, order.id).await?
+        }
+    };
     Ok(OrderReceipt {
         order: OrderRecord { status, ..order },
         esims,
@@ -334,8 +335,13 @@ async fn debit(
     Ok((order, Cents::new(placed.balance_cents)))
 }
 
-/// Phases 2 and 3: call the provider, then settle the order by what it said.
-async fn provision(state: AppState, order: OrderRecord, plan: Plan) -> ApiResult<OrderStatus> {
+/// Phases 2 and 3: call the provider, then settle the order by what it said. Returns the
+/// order's status and, when this call stored them, its eSIMs.
+async fn provision(
+    state: &AppState,
+    order: &OrderRecord,
+    plan: &Plan,
+) -> ApiResult<(OrderStatus, Option<Vec<EsimRecord>>)> {
     let request = ProvisionRequest {
         order_ref: order.id,
         plan_id: plan.id.clone(),
@@ -354,7 +360,7 @@ async fn provision(state: AppState, order: OrderRecord, plan: Plan) -> ApiResult
     }
     let Some(provider) = state.providers.get(&plan.provider).cloned() else {
         // Checked before the debit; only a registry without the plan's provider gets here.
-        settle::fail_and_refund(&state.db, &order, "provider not configured").await?;
+        settle::fail_and_refund(&state.db, order, "provider not configured").await?;
         return Err(ApiError::ServiceUnavailable);
     };
     let result = crate::provider::timed(
@@ -377,14 +383,21 @@ async fn provision(state: AppState, order: OrderRecord, plan: Plan) -> ApiResult
     });
     match result {
         Ok(provisioned) => {
-            failpoint(&state, "before_esims_stored");
-            settle::complete(&state.db, &order, plan.data_mb, &provisioned).await?;
-            failpoint(&state, "after_esims_stored");
-            Ok(OrderStatus::Completed)
+            failpoint(state, "before_esims_stored");
+            let stored = esims::NewEsims::of(&provisioned.esims);
+            let settled =
+                settle::complete_with(&state.db, order, plan.data_mb, &provisioned, &stored)
+                    .await?;
+            failpoint(state, "after_esims_stored");
+            let esims = match settled {
+                (Settled::Moved, created_at) => Some(stored.records(order, plan, created_at)),
+                (Settled::AlreadySettled, _) => None,
+            };
+            Ok((OrderStatus::Completed, esims))
         }
         Err(e) if e.issued_nothing() => {
             tracing::warn!(error = %e, "provider did not issue the order; refunding");
-            settle::fail_and_refund(&state.db, &order, &e.to_string()).await?;
+            settle::fail_and_refund(&state.db, order, &e.to_string()).await?;
             Err(match e {
                 // The upstream refused this order: the partner may pick another plan.
                 ProviderError::Rejected { .. } => ApiError::Upstream { refunded: true },
@@ -399,8 +412,8 @@ async fn provision(state: AppState, order: OrderRecord, plan: Plan) -> ApiResult
                 ProviderError::Accepted { provider_order_ref } => Some(provider_order_ref.as_str()),
                 _ => None,
             };
-            settle::mark_processing(&state.db, &order, provider_ref, &e.to_string()).await?;
-            Ok(OrderStatus::Processing)
+            settle::mark_processing(&state.db, order, provider_ref, &e.to_string()).await?;
+            Ok((OrderStatus::Processing, Some(Vec::new())))
         }
     }
 }

@@ -2,6 +2,7 @@
 //! reconciler. Each is one transaction that only moves an order forward (`where status in
 //! (...)`): when two settlers race, the first commit wins and the other changes nothing.
 
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::OrderRecord;
@@ -21,8 +22,7 @@ pub enum Settled {
 }
 
 /// `pending`/`processing` → `completed`: stores the eSIMs (each with its QR token) and
-/// retires the job, in one statement (one round trip; the parts after the move select
-/// from it, so a lost race writes nothing).
+/// retires the job. See [`complete_with`].
 pub(super) async fn complete(
     db: &PgPool,
     order: &OrderRecord,
@@ -30,7 +30,22 @@ pub(super) async fn complete(
     provisioned: &Provisioned,
 ) -> ApiResult<Settled> {
     let esims = esims::NewEsims::of(&provisioned.esims);
-    let moved = sqlx::query_scalar!(
+    Ok(complete_with(db, order, data_total_mb, provisioned, &esims)
+        .await?
+        .0)
+}
+
+/// [`complete`], storing `esims` (the provisioned eSIMs with the ids and tokens chosen for
+/// them), in one statement: one round trip, and the parts after the move select from it,
+/// so a lost race writes nothing. Also returns the time the eSIMs were stored at.
+pub(super) async fn complete_with(
+    db: &PgPool,
+    order: &OrderRecord,
+    data_total_mb: Option<i32>,
+    provisioned: &Provisioned,
+    esims: &esims::NewEsims,
+) -> ApiResult<(Settled, DateTime<Utc>)> {
+    let moved = sqlx::query!(
         r#"with moved as (
                update orders
                   set status = 'completed', updated_at = now(),
@@ -50,7 +65,7 @@ pub(super) async fn complete(
            ), retired as (
                delete from order_jobs where order_id = $1 and exists (select 1 from moved)
            )
-           select exists (select 1 from moved) as "moved!""#,
+           select exists (select 1 from moved) as "moved!", now() as "stored_at!""#,
         order.id as OrderId,
         provisioned.provider_order_ref,
         data_total_mb,
@@ -63,7 +78,7 @@ pub(super) async fn complete(
     )
     .fetch_one(db)
     .await?;
-    if !moved {
+    if !moved.moved {
         let status = sqlx::query_scalar!(
             "select status from orders where id = $1",
             order.id as OrderId
@@ -74,10 +89,10 @@ pub(super) async fn complete(
             // The provider issued eSIMs for an order we refunded: the operator must know.
             tracing::error!(order_id = %order.id, "provider issued eSIMs for an order already failed and refunded");
         }
-        return Ok(Settled::AlreadySettled);
+        return Ok((Settled::AlreadySettled, moved.stored_at));
     }
     tracing::info!(order_id = %order.id, "order completed");
-    Ok(Settled::Moved)
+    Ok((Settled::Moved, moved.stored_at))
 }
 
 /// `pending`/`processing` → `failed`, with the refund entry, and retires the job.
