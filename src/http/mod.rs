@@ -29,7 +29,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{Request, Response, header};
-use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::IntoResponse;
 use serde::Serialize;
 use tower::ServiceBuilder;
@@ -133,9 +133,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(
             ServiceBuilder::new()
-                .layer(from_fn(request_id::middleware))
-                .layer(from_fn(record_metrics))
-                .layer(from_fn_with_state(state.clone(), time_limit))
+                .layer(from_fn_with_state(state.clone(), envelope))
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(make_span)
@@ -174,35 +172,38 @@ fn make_span(request: &Request<Body>) -> Span {
     )
 }
 
-/// Answers 503 when a request outlives `TAVARO_REQUEST_TIMEOUT_SECS` (always longer than
-/// the provider time-out, so an order's money workflow is never cut short: a provisioning
-/// task runs detached and settles on its own).
-async fn time_limit(
+/// What every request passes through first, in one layer (each layer costs a clone and a
+/// boxed future per request): its request id (echoed, generated, set on the response and
+/// in scope for error bodies), its time limit, and its metrics.
+///
+/// The time limit answers 503 when a request outlives `TAVARO_REQUEST_TIMEOUT_SECS`
+/// (always longer than the provider time-out, so an order's money workflow is never cut
+/// short; it runs in its own task and settles on its own). Metrics count every answered
+/// request by method, route template and status, with its latency.
+async fn envelope(
     axum::extract::State(state): axum::extract::State<AppState>,
-    request: Request<Body>,
+    mut request: Request<Body>,
     next: Next,
 ) -> Response<Body> {
-    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(timeout = ?state.config.request_timeout, "request timed out");
-            ApiError::ServiceUnavailable.into_response()
-        }
-    }
-}
-
-/// Counts every answered request by method, route template and status, with its latency.
-async fn record_metrics(request: Request<Body>, next: Next) -> Response<Body> {
     let started = Instant::now();
+    let (id, id_header) = request_id::assign(&mut request);
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let response = next.run(request).await;
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let limit = state.config.request_timeout;
+    let mut response = crate::error::with_request_id(id, async move {
+        match tokio::time::timeout(limit, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::warn!(timeout = ?limit, "request timed out");
+                ApiError::ServiceUnavailable.into_response()
+            }
+        }
+    })
+    .await;
+    response.headers_mut().insert(request_id::HEADER, id_header);
     crate::metrics::http_request(
         method.as_str(),
-        &route,
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
         response.status().as_u16(),
         started.elapsed(),
     );

@@ -3,17 +3,15 @@
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
-use axum::middleware::Next;
-use axum::response::Response;
 use uuid::Uuid;
-
-use crate::error::with_request_id;
 
 /// The header name.
 pub const HEADER: &str = "x-request-id";
 
 /// Assigns the request id, runs the request with it, and stamps the response.
-pub async fn middleware(mut request: Request, next: Next) -> Response {
+/// The request's id: the client's, if it sent a plain one, or a fresh UUID. Set on the
+/// request (for the log span); returned as text and as the header value for the response.
+pub fn assign(request: &mut Request) -> (String, HeaderValue) {
     let id = request
         .headers()
         .get(HEADER)
@@ -22,9 +20,7 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
         .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
     let value = HeaderValue::from_str(&id).expect("a sane request id is a valid header value");
     request.headers_mut().insert(HEADER, value.clone());
-    let mut response = with_request_id(id, next.run(request)).await;
-    response.headers_mut().insert(HEADER, value);
-    response
+    (id, value)
 }
 
 /// 1–128 characters of `[A-Za-z0-9._:-]`: safe to log and to echo.
