@@ -159,9 +159,10 @@ impl Application {
                 stopped.clone(),
             )),
             tokio::spawn(until_stopped(
-                stopped,
+                stopped.clone(),
                 purge_idempotency_keys(state.clone()),
             )),
+            tokio::spawn(until_stopped(stopped, crate::metrics::upkeep())),
         ]);
         let metrics_listener = match state.config.metrics_addr {
             Some(addr) => Some(
