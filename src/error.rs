@@ -326,7 +326,7 @@ impl ApiError {
 }
 
 /// Pool exhaustion and lost connections mean "try again", not "bug".
-fn is_unavailable(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unavailable(e: &sqlx::Error) -> bool {
     matches!(
         e,
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)

@@ -2,15 +2,13 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use super::openapi::errors;
-use super::{ApiQuery, Success};
+use super::{ApiQuery, Success, json_response};
 use crate::auth::Principal;
 use crate::catalog::Geography;
 use crate::error::{ApiError, ApiResult};
@@ -118,13 +116,6 @@ async fn list_countries(
         serde_json::to_vec(&Success::new(countries)).map_err(|e| ApiError::Internal(e.into()))
     })?;
     Ok(json_response(body))
-}
-
-/// A 200 with a JSON body rendered beforehand: the same bytes and content type
-/// `axum::Json` sends.
-pub(super) fn json_response(body: Bytes) -> Response {
-    let json = HeaderValue::from_static("application/json");
-    ([(header::CONTENT_TYPE, json)], body).into_response()
 }
 
 /// What a bad `geography` parameter is told.

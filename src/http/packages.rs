@@ -7,9 +7,9 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use super::countries::{GEOGRAPHY_HINT, json_response};
+use super::countries::GEOGRAPHY_HINT;
 use super::openapi::errors;
-use super::{ApiQuery, Success};
+use super::{ApiQuery, Success, json_response};
 use crate::auth::Principal;
 use crate::catalog::{Geography, PackageFilter, Plan, Snapshot, Throttle};
 use crate::error::{ApiError, ApiResult, FieldError, NotFound};

@@ -119,10 +119,7 @@ async fn read_loop(db: PgPool, queue: Arc<Mutex<mpsc::Receiver<(PartnerId, Reply
             }
             Err(e) => {
                 let error = ReadError {
-                    unavailable: matches!(
-                        e,
-                        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-                    ),
+                    unavailable: crate::error::is_unavailable(&e),
                     message: e.to_string(),
                 };
                 for (_, reply) in batch.drain(..) {

@@ -152,22 +152,11 @@ pub struct Quote {
 
 /// Prices an order and compares it with the balance. Writes nothing.
 pub async fn quote(state: &AppState, principal: &Principal, new: &NewOrder) -> ApiResult<Quote> {
-    let plan = plan_on_sale(state, &new.plan_id)?;
-    if state.providers.get(&plan.provider).is_none() {
-        // A plan routed to an upstream this process has no credentials for: refuse
-        // before any money moves.
-        tracing::error!(provider = %plan.provider, plan_id = %plan.id, "plan routed to an unconfigured provider");
-        return Err(ApiError::ServiceUnavailable);
-    }
-    let (unit_cost, total_cost) = costs(&plan, new.quantity)?;
-    let mut conn = state.db.acquire().await?;
-    let balance = ledger::balance(&mut conn, principal.partner_id)
-        .await
-        .map_err(ledger_error)?;
+    let (_, unit_cost, total_cost) = priced(state, new)?;
     Ok(Quote {
         unit_cost,
         total_cost,
-        balance: balance.amount,
+        balance: balance(state, principal.partner_id).await?,
     })
 }
 
@@ -181,14 +170,7 @@ pub async fn place(
     new: &NewOrder,
     key: Option<&IdempotencyKey>,
 ) -> ApiResult<OrderReceipt> {
-    let plan = plan_on_sale(state, &new.plan_id)?;
-    if state.providers.get(&plan.provider).is_none() {
-        // A plan routed to an upstream this process has no credentials for: refuse
-        // before any money moves.
-        tracing::error!(provider = %plan.provider, plan_id = %plan.id, "plan routed to an unconfigured provider");
-        return Err(ApiError::ServiceUnavailable);
-    }
-    let (unit_cost, total_cost) = costs(&plan, new.quantity)?;
+    let (plan, unit_cost, total_cost) = priced(state, new)?;
     let (order, balance) = debit(
         state,
         principal.partner_id,
@@ -226,21 +208,35 @@ pub async fn place(
     })
 }
 
-fn plan_on_sale(state: &AppState, plan_id: &str) -> ApiResult<Plan> {
-    state
+/// The plan on sale and the order's unit and total cost (net prices): 404 for a plan not
+/// on sale, and 503 for a plan routed to an upstream this process has no credentials for,
+/// refused before any money moves.
+fn priced(state: &AppState, new: &NewOrder) -> ApiResult<(Plan, Cents, Cents)> {
+    let plan = state
         .catalog
         .snapshot()
-        .plan(plan_id)
+        .plan(&new.plan_id)
         .cloned()
-        .ok_or(ApiError::NotFound(NotFound::Plan))
-}
-
-fn costs(plan: &Plan, quantity: u32) -> ApiResult<(Cents, Cents)> {
+        .ok_or(ApiError::NotFound(NotFound::Plan))?;
+    if state.providers.get(&plan.provider).is_none() {
+        tracing::error!(provider = %plan.provider, plan_id = %plan.id, "plan routed to an unconfigured provider");
+        return Err(ApiError::ServiceUnavailable);
+    }
     let total = plan
         .net_price
-        .checked_mul(i64::from(quantity))
+        .checked_mul(i64::from(new.quantity))
         .ok_or_else(|| anyhow::anyhow!("order total overflows"))?;
-    Ok((plan.net_price, total))
+    let unit = plan.net_price;
+    Ok((plan, unit, total))
+}
+
+/// The partner's balance now.
+async fn balance(state: &AppState, partner: PartnerId) -> ApiResult<Cents> {
+    let mut conn = state.db.acquire().await?;
+    let balance = ledger::balance(&mut conn, partner)
+        .await
+        .map_err(ledger_error)?;
+    Ok(balance.amount)
 }
 
 fn ledger_error(e: LedgerError) -> ApiError {
@@ -310,14 +306,11 @@ async fn debit(
     .fetch_optional(&state.db)
     .await?;
     let Some(placed) = placed else {
-        let mut conn = state.db.acquire().await?;
-        let balance = ledger::balance(&mut conn, partner)
-            .await
-            .map_err(ledger_error)?;
+        let balance = balance(state, partner).await?;
         crate::metrics::order_outcome("insufficient_credits");
         return Err(ApiError::InsufficientCredits {
             required: total_cost,
-            balance: balance.amount,
+            balance,
         });
     };
     let order = OrderRecord {

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::PgPool;
 use tavaro::catalog::sync::{SyncReport, sync};
@@ -12,7 +13,7 @@ use tavaro::provider::Provider;
 use tavaro::provider::upstream::UpstreamConfig;
 use wiremock::MockServer;
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{TestApp, TestPartner, assert_error, spawn_app_with};
 
 /// The credential every mock expects.
 pub const CREDENTIAL: &str = "test-credential-7f3a";
@@ -84,4 +85,20 @@ pub async fn plan_for_sku(db: &PgPool, provider: &str, sku: &str) -> String {
     .fetch_one(db)
     .await
     .unwrap_or_else(|e| panic!("no plan for {provider} {sku}: {e}"))
+}
+
+/// Orders `body` through the gateway and expects it refused with `status` and `code`, the
+/// partner's opening 100.00 intact (never debited, or refunded) and the ledger sound.
+/// Returns the error body.
+pub async fn order_refused_with_credits_intact(
+    app: &TestApp,
+    partner: &TestPartner,
+    body: &Value,
+    status: StatusCode,
+    code: &str,
+) -> Value {
+    let refused = assert_error(app.order(&partner.key, body).await, status, code).await;
+    assert_eq!(app.balance_cents(partner.id).await, 10_000);
+    app.assert_ledger_sound().await;
+    refused
 }

@@ -22,10 +22,10 @@ use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
-    CREDENTIAL, SECRET, TIMEOUT, fixture, fixture_json, plan_for_sku, spawn_gateway, sync_into,
-    sync_with, upstream_config,
+    self, CREDENTIAL, SECRET, TIMEOUT, fixture, fixture_json, plan_for_sku, spawn_gateway,
+    sync_into, sync_with, upstream_config,
 };
-use crate::helpers::{TestApp, TestPartner, assert_error, import_demo_catalog, success_data};
+use crate::helpers::{TestApp, TestPartner, import_demo_catalog, success_data};
 
 const NAME: &str = "esimaccess";
 const BASE: &str = "/api/v1/open";
@@ -608,15 +608,14 @@ async fn insufficient_balance_is_our_problem_answered_503_and_refunded(db: PgPoo
         "{refused:?}"
     );
 
-    let response = app.order(&partner.key, &json!({"planId": plan})).await;
-    assert_error(
-        response,
+    common::order_refused_with_credits_intact(
+        &app,
+        &partner,
+        &json!({"planId": plan}),
         StatusCode::SERVICE_UNAVAILABLE,
         "service_unavailable",
     )
     .await;
-    assert_eq!(app.balance_cents(partner.id).await, 10_000);
-    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -644,11 +643,15 @@ async fn an_unknown_package_is_refused_and_refunded_with_502(db: PgPool) {
         "{refused:?}"
     );
 
-    let response = app.order(&partner.key, &json!({"planId": plan})).await;
-    let body = assert_error(response, StatusCode::BAD_GATEWAY, "upstream_error").await;
+    let body = common::order_refused_with_credits_intact(
+        &app,
+        &partner,
+        &json!({"planId": plan}),
+        StatusCode::BAD_GATEWAY,
+        "upstream_error",
+    )
+    .await;
     assert_eq!(body["error"]["details"]["refunded"], true);
-    assert_eq!(app.balance_cents(partner.id).await, 10_000);
-    app.assert_ledger_sound().await;
 }
 
 #[tokio::test]

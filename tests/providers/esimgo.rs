@@ -18,10 +18,10 @@ use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
-    CREDENTIAL, TIMEOUT, fixture_json, plan_for_sku, spawn_gateway, sync_into, sync_with,
+    self, CREDENTIAL, TIMEOUT, fixture_json, plan_for_sku, spawn_gateway, sync_into, sync_with,
     upstream_config,
 };
-use crate::helpers::{TestApp, assert_error, success_data};
+use crate::helpers::{TestApp, success_data};
 
 const PROVIDER: &str = "esimgo";
 const BASE: &str = "/v2.4";
@@ -698,17 +698,14 @@ async fn insufficient_balance_upstream_is_503_through_the_gateway_and_refunded(d
         .respond_with(refusal(400, "Insufficient balance"))
         .mount(&server)
         .await;
-    let response = app
-        .order(&partner.key, &json!({"planId": plan, "quantity": 1}))
-        .await;
-    assert_error(
-        response,
+    common::order_refused_with_credits_intact(
+        &app,
+        &partner,
+        &json!({"planId": plan, "quantity": 1}),
         StatusCode::SERVICE_UNAVAILABLE,
         "service_unavailable",
     )
     .await;
-    assert_eq!(app.balance_cents(partner.id).await, 10_000);
-    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -719,13 +716,15 @@ async fn an_unknown_bundle_is_502_upstream_error_through_the_gateway_and_refunde
         .respond_with(refusal(400, "Bundle esim_1GB_7D_NL_V2 not found"))
         .mount(&server)
         .await;
-    let response = app
-        .order(&partner.key, &json!({"planId": plan, "quantity": 1}))
-        .await;
-    let body = assert_error(response, StatusCode::BAD_GATEWAY, "upstream_error").await;
+    let body = common::order_refused_with_credits_intact(
+        &app,
+        &partner,
+        &json!({"planId": plan, "quantity": 1}),
+        StatusCode::BAD_GATEWAY,
+        "upstream_error",
+    )
+    .await;
     assert_eq!(body["error"]["details"]["refunded"], true);
-    assert_eq!(app.balance_cents(partner.id).await, 10_000);
-    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]

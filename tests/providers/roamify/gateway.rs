@@ -9,8 +9,8 @@ use sqlx::PgPool;
 use wiremock::{MockServer, ResponseTemplate};
 
 use super::{ESIM_ID, ICCID, ORDER_ID, SKU, answer, authed, bearer, mount_catalog, ok};
-use crate::common::{TIMEOUT, plan_for_sku, spawn_gateway, sync_into, upstream_config};
-use crate::helpers::{TestApp, TestPartner, assert_error, cents};
+use crate::common::{self, TIMEOUT, plan_for_sku, spawn_gateway, sync_into, upstream_config};
+use crate::helpers::{TestApp, TestPartner, cents};
 
 const INSTANT: &str = "/api/esim/order/instant";
 
@@ -98,16 +98,14 @@ async fn insufficient_roamify_balance_is_503_and_the_partner_keeps_their_credit(
         .await;
     let (app, partner, plan) = gateway(db, &server).await;
 
-    let response = app.order(&partner.key, &json!({"planId": plan})).await;
-
-    assert_error(
-        response,
+    common::order_refused_with_credits_intact(
+        &app,
+        &partner,
+        &json!({"planId": plan}),
         StatusCode::SERVICE_UNAVAILABLE,
         "service_unavailable",
     )
     .await;
-    assert_eq!(app.balance_cents(partner.id).await, 10_000);
-    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -119,12 +117,15 @@ async fn an_unknown_package_is_502_with_the_debit_refunded(db: PgPool) {
         .await;
     let (app, partner, plan) = gateway(db, &server).await;
 
-    let response = app.order(&partner.key, &json!({"planId": plan})).await;
-
-    let body = assert_error(response, StatusCode::BAD_GATEWAY, "upstream_error").await;
+    let body = common::order_refused_with_credits_intact(
+        &app,
+        &partner,
+        &json!({"planId": plan}),
+        StatusCode::BAD_GATEWAY,
+        "upstream_error",
+    )
+    .await;
     assert_eq!(body["error"]["details"]["refunded"], true);
-    assert_eq!(app.balance_cents(partner.id).await, 10_000);
-    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
