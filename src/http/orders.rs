@@ -20,7 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::{OrderId, PartnerId};
 use crate::money::Cents;
 use crate::orders::idempotency::{self, Claim, IdempotencyKey};
-use crate::orders::{self, NewOrder, OrderReceipt, OrderStatus};
+use crate::orders::{self, NewOrder, OrderReceipt, OrderStatus, Placed};
 use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
@@ -148,54 +148,54 @@ async fn order(
     new: NewOrder,
     key: Option<IdempotencyKey>,
 ) -> ApiResult<Response> {
+    let base_url = state.public_base_url.clone();
+    let render = move |receipt: &OrderReceipt| {
+        let (status, body) = placed_parts(receipt, &base_url);
+        (status.as_u16(), body)
+    };
     let Some(key) = key else {
-        let outcome = orders::place(&state, &principal, &new, None).await;
-        return outcome.map(|receipt| placed(&receipt, &state.public_base_url).into_response());
+        return match orders::place(&state, &principal, &new, None).await? {
+            Placed::Order { receipt, .. } => {
+                Ok(placed(&receipt, &state.public_base_url).into_response())
+            }
+            Placed::NotClaimed => {
+                Err(anyhow::anyhow!("an order without a key was not placed").into())
+            }
+        };
     };
 
     let hash = idempotency::fingerprint("/v1/order", &new);
     let partner = principal.partner_id;
-    let claim = idempotency::claim(
-        &state.db,
-        partner,
-        &key,
-        &hash,
-        state.config.idempotency_ttl,
-    )
-    .await?;
-    match claim {
-        Claim::New => {}
-        Claim::Mismatch => return Err(ApiError::IdempotencyKeyReused),
-        Claim::InProgress => {
-            return Err(ApiError::IdempotencyInProgress {
-                retry_after_secs: 1,
-            });
-        }
-        Claim::Replay {
-            status,
-            body,
-            order,
-        } => {
-            // A 202 is only as good as what we knew then: once settled, answer the outcome.
-            if let (202, Some(order)) = (status, order) {
-                if let Some(fresh) = settled_response(&state, partner, &key, order).await? {
-                    return Ok(replayed(fresh));
-                }
+    // A key the partner has not used yet (nearly every order) is claimed by the debit
+    // itself; anything else goes through the claim first.
+    let first = orders::Keyed {
+        key: &key,
+        claim: Some((&hash, state.config.idempotency_ttl)),
+        render: &render,
+    };
+    let outcome = match orders::place(&state, &principal, &new, Some(&first)).await {
+        Ok(Placed::NotClaimed) => {
+            if let Some(answer) = claimed_elsewhere(&state, partner, &key, &hash).await? {
+                return Ok(answer);
             }
-            return Ok(replayed(stored(status, body)));
-        }
-        Claim::Linked(order) => {
-            return match settled_response(&state, partner, &key, order).await? {
-                Some(response) => Ok(replayed(response)),
-                None => Err(ApiError::IdempotencyInProgress {
-                    retry_after_secs: 1,
-                }),
+            let claimed = orders::Keyed {
+                claim: None,
+                ..first
             };
+            orders::place(&state, &principal, &new, Some(&claimed)).await
         }
-    }
+        outcome => outcome,
+    };
 
-    let (status, body) = match orders::place(&state, &principal, &new, Some(&key)).await {
-        Ok(receipt) => placed_parts(&receipt, &state.public_base_url),
+    let (status, body) = match outcome {
+        Ok(Placed::Order {
+            stored: Some((status, body)),
+            ..
+        }) => return Ok(stored(status, body)),
+        Ok(Placed::Order { receipt, .. }) => placed_parts(&receipt, &state.public_base_url),
+        Ok(Placed::NotClaimed) => {
+            return Err(anyhow::anyhow!("an order under a claimed key was not placed").into());
+        }
         // Answers that are the order's outcome are kept for retries.
         Err(
             e @ (ApiError::InsufficientCredits { .. }
@@ -217,6 +217,44 @@ async fn order(
     };
     idempotency::store_response(&state.db, partner, &key, status.as_u16(), &body).await?;
     Ok(stored(status.as_u16(), body))
+}
+
+/// Claims `key` for this request; `None` when it is now ours to run, else the answer the
+/// key already has (a replay, 409 while its request runs, 422 for another request).
+async fn claimed_elsewhere(
+    state: &AppState,
+    partner: PartnerId,
+    key: &IdempotencyKey,
+    hash: &[u8],
+) -> ApiResult<Option<Response>> {
+    let claim =
+        idempotency::claim(&state.db, partner, key, hash, state.config.idempotency_ttl).await?;
+    match claim {
+        Claim::New => Ok(None),
+        Claim::Mismatch => Err(ApiError::IdempotencyKeyReused),
+        Claim::InProgress => Err(ApiError::IdempotencyInProgress {
+            retry_after_secs: 1,
+        }),
+        Claim::Replay {
+            status,
+            body,
+            order,
+        } => {
+            // A 202 is only as good as what we knew then: once settled, answer the outcome.
+            if let (202, Some(order)) = (status, order) {
+                if let Some(fresh) = settled_response(state, partner, key, order).await? {
+                    return Ok(Some(replayed(fresh)));
+                }
+            }
+            Ok(Some(replayed(stored(status, body))))
+        }
+        Claim::Linked(order) => match settled_response(state, partner, key, order).await? {
+            Some(response) => Ok(Some(replayed(response))),
+            None => Err(ApiError::IdempotencyInProgress {
+                retry_after_secs: 1,
+            }),
+        },
+    }
 }
 
 /// The Idempotency-Key header, validated; at most one.

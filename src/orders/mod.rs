@@ -160,6 +160,38 @@ pub async fn quote(state: &AppState, principal: &Principal, new: &NewOrder) -> A
     })
 }
 
+/// The Idempotency-Key an order is placed under, so that the statements that debit and
+/// settle the order also claim the key and keep the answer for replays: no statement of
+/// their own on the way of an order.
+pub struct Keyed<'a> {
+    /// The key.
+    pub key: &'a IdempotencyKey,
+    /// `Some` when the key is not claimed yet: the debit claims it, for the request with
+    /// this fingerprint, for this long. The debit then happens only if the key is new to
+    /// the partner; otherwise [`place`] answers [`Placed::NotClaimed`] having written
+    /// nothing, and the caller goes through [`idempotency::claim`].
+    pub claim: Option<(&'a [u8], std::time::Duration)>,
+    /// The answer to a completed order, stored with the settlement.
+    pub render: &'a (dyn Fn(&OrderReceipt) -> (u16, String) + Send + Sync),
+}
+
+/// What [`place`] did.
+#[derive(Debug)]
+pub enum Placed {
+    /// The order exists; `stored` is the answer the settlement kept for replays (status,
+    /// exact body), when it did.
+    Order {
+        /// The order as placed.
+        receipt: OrderReceipt,
+        /// The stored answer.
+        stored: Option<(u16, String)>,
+    },
+    /// [`Keyed::claim`] was asked and the key was not claimed: known to the partner
+    /// already, taken by a concurrent request, or the order was refused (unknown plan,
+    /// short of credits) before any debit. Nothing was written.
+    NotClaimed,
+}
+
 /// Places an order: debit, provision, settle. Errors: 404 unknown plan, 402 short of
 /// credits (nothing written), 502 provider refusal (refunded), 503 provider unreachable
 /// (refunded). An unknown provider outcome is not an error: the receipt says `processing`.
@@ -168,23 +200,28 @@ pub async fn place(
     state: &AppState,
     principal: &Principal,
     new: &NewOrder,
-    key: Option<&IdempotencyKey>,
-) -> ApiResult<OrderReceipt> {
-    let (plan, unit_cost, total_cost) = priced(state, new)?;
-    let (order, balance) = debit(
-        state,
-        principal.partner_id,
-        &plan,
+    keyed: Option<&Keyed<'_>>,
+) -> ApiResult<Placed> {
+    let claiming = keyed.is_some_and(|k| k.claim.is_some());
+    let (plan, unit_cost, total_cost) = match priced(state, new) {
+        Ok(priced) => priced,
+        // Refusals are answered, and kept, under a claimed key.
+        Err(_) if claiming => return Ok(Placed::NotClaimed),
+        Err(e) => return Err(e),
+    };
+    let terms = Terms {
+        plan: &plan,
         new,
         unit_cost,
         total_cost,
-        key,
-    )
-    .await?;
+    };
+    let Some((order, balance)) = debit(state, principal.partner_id, &terms, keyed).await? else {
+        return Ok(Placed::NotClaimed);
+    };
     tracing::Span::current().record("order_id", tracing::field::display(order.id));
     failpoint(state, "after_debit_commit");
 
-    let outcome = provision(state, &order, &plan).await;
+    let outcome = provision(state, &order, &plan, balance, keyed).await;
     crate::metrics::order_outcome(match &outcome {
         Ok((OrderStatus::Completed, _)) => "completed",
         Ok(_) => "processing",
@@ -192,20 +229,38 @@ pub async fn place(
         Err(ApiError::ServiceUnavailable) => "unavailable",
         Err(_) => "error",
     });
-    let (status, esims) = outcome?;
-    // The eSIMs this request stored are known; read them only if someone else settled it.
-    let esims = match esims {
-        Some(esims) => esims,
+    let (status, settled) = outcome?;
+    let (esims, stored) = match settled {
+        Some(Stored { esims, answer }) => (esims, answer),
+        // Settled by someone else: its eSIMs are read back.
         None => {
             let mut conn = state.db.acquire().await?;
-            esims::for_order(&mut conn, order.partner_id, order.id).await?
+            let esims = esims::for_order(&mut conn, order.partner_id, order.id).await?;
+            (esims, None)
         }
     };
-    Ok(OrderReceipt {
-        order: OrderRecord { status, ..order },
-        esims,
-        balance,
+    Ok(Placed::Order {
+        receipt: OrderReceipt {
+            order: OrderRecord { status, ..order },
+            esims,
+            balance,
+        },
+        stored,
     })
+}
+
+/// What an order is for, priced.
+struct Terms<'a> {
+    plan: &'a Plan,
+    new: &'a NewOrder,
+    unit_cost: Cents,
+    total_cost: Cents,
+}
+
+/// What settling an order stored: its eSIMs and, under an Idempotency-Key, the answer.
+struct Stored {
+    esims: Vec<EsimRecord>,
+    answer: Option<(u16, String)>,
 }
 
 /// The plan on sale and the order's unit and total cost (net prices): 404 for a plan not
@@ -248,7 +303,9 @@ fn ledger_error(e: LedgerError) -> ApiError {
 
 /// Phase 1, one statement: the order row, its debit (the balance's conditional `UPDATE`
 /// and the `order_debit` entry, as [`ledger::post`] writes them), its reconciliation job
-/// and the link from the Idempotency-Key, or nothing at all.
+/// and its Idempotency-Key (claimed here, or linked when claimed before), or nothing at
+/// all. `None`: [`Keyed::claim`] was asked and nothing was written (the key is known, or
+/// the balance is short); without it, a short balance is the 402.
 ///
 /// One statement rather than a transaction of six: every statement is a round trip to
 /// Postgres, and the partner's balance row stays locked from the `UPDATE` to the commit,
@@ -256,22 +313,34 @@ fn ledger_error(e: LedgerError) -> ApiError {
 async fn debit(
     state: &AppState,
     partner: PartnerId,
-    plan: &Plan,
-    new: &NewOrder,
-    unit_cost: Cents,
-    total_cost: Cents,
-    key: Option<&IdempotencyKey>,
-) -> ApiResult<(OrderRecord, Cents)> {
+    terms: &Terms<'_>,
+    keyed: Option<&Keyed<'_>>,
+) -> ApiResult<Option<(OrderRecord, Cents)>> {
+    let Terms {
+        plan,
+        new,
+        unit_cost,
+        total_cost,
+    } = *terms;
     let id = OrderId::new();
     // Not due before the live call has had its full time budget.
     let job_delay = (state.config.provider_timeout * 2).as_secs_f64();
-    // Every part selects from `debit`: short of funds, it returns no row and nothing is
-    // written. Foreign keys between the parts are checked at the end of the statement.
+    let key = keyed.map(|k| k.key.as_str());
+    let (hash, ttl) = match keyed.and_then(|k| k.claim) {
+        Some((hash, ttl)) => (Some(hash), ttl.as_secs_f64()),
+        None => (None, 0.0),
+    };
+    // Every part selects from `debit`: short of funds (or, claiming, with the key already
+    // there), it returns no row and nothing is written. Foreign keys between the parts
+    // are checked at the end of the statement. A concurrent claim of the same key makes
+    // `claimed` fail on the primary key, and the whole statement with it.
     let placed = sqlx::query!(
         r#"with debit as (
                update balances
                   set balance_cents = balance_cents - $6, updated_at = now()
                 where partner_id = $2 and balance_cents - $6 >= 0
+                  and ($12::bytea is null or not exists (
+                          select 1 from idempotency_keys where partner_id = $2 and key = $11))
             returning balance_cents
            ), placed as (
                insert into orders (id, partner_id, plan_id, quantity, unit_cost_cents,
@@ -286,9 +355,15 @@ async fn debit(
                -- The safety net: if this server dies from here on, another one settles it.
                insert into order_jobs (order_id, partner_id, run_at)
                select $1, $2, now() + make_interval(secs => $10) from debit
+           ), claimed as (
+               insert into idempotency_keys
+                      (partner_id, key, request_hash, locked_at, expires_at, order_id)
+               select $2, $11, $12, now(), now() + make_interval(secs => $13), $1
+                 from debit where $12::bytea is not null
            ), link as (
                update idempotency_keys set order_id = $1
-                where partner_id = $2 and key = $11 and exists (select 1 from debit)
+                where partner_id = $2 and key = $11 and $12::bytea is null
+                  and exists (select 1 from debit)
            )
            select debit.balance_cents, placed.created_at from debit, placed"#,
         id as OrderId,
@@ -301,11 +376,25 @@ async fn debit(
         new.customer_email,
         plan.provider,
         job_delay,
-        key.map(IdempotencyKey::as_str),
+        key,
+        hash,
+        ttl,
     )
     .fetch_optional(&state.db)
-    .await?;
+    .await;
+    let placed = match placed {
+        Ok(placed) => placed,
+        Err(sqlx::Error::Database(e))
+            if hash.is_some() && e.constraint() == Some("idempotency_keys_pkey") =>
+        {
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
     let Some(placed) = placed else {
+        if hash.is_some() {
+            return Ok(None);
+        }
         let balance = balance(state, partner).await?;
         crate::metrics::order_outcome("insufficient_credits");
         return Err(ApiError::InsufficientCredits {
@@ -325,16 +414,18 @@ async fn debit(
         customer_email: new.customer_email.clone(),
         created_at: placed.created_at,
     };
-    Ok((order, Cents::new(placed.balance_cents)))
+    Ok(Some((order, Cents::new(placed.balance_cents))))
 }
 
 /// Phases 2 and 3: call the provider, then settle the order by what it said. Returns the
-/// order's status and, when this call stored them, its eSIMs.
+/// order's status and, when this call settled it, what it stored.
 async fn provision(
     state: &AppState,
     order: &OrderRecord,
     plan: &Plan,
-) -> ApiResult<(OrderStatus, Option<Vec<EsimRecord>>)> {
+    balance: Cents,
+    keyed: Option<&Keyed<'_>>,
+) -> ApiResult<(OrderStatus, Option<Stored>)> {
     let request = ProvisionRequest {
         order_ref: order.id,
         plan_id: plan.id.clone(),
@@ -378,15 +469,50 @@ async fn provision(
         Ok(provisioned) => {
             failpoint(state, "before_esims_stored");
             let stored = esims::NewEsims::of(&provisioned.esims);
-            let settled =
-                settle::complete_with(&state.db, order, plan.data_mb, &provisioned, &stored)
-                    .await?;
+            // The answer is rendered before the settlement, which stores it: the eSIMs'
+            // issue time is the one thing not known yet, and no answer shows it.
+            let mut esims = stored.records(order, plan, order.created_at);
+            let mut answer = None;
+            if let Some(k) = keyed {
+                let receipt = OrderReceipt {
+                    order: OrderRecord {
+                        status: OrderStatus::Completed,
+                        ..order.clone()
+                    },
+                    esims,
+                    balance,
+                };
+                answer = Some((k.key, (k.render)(&receipt)));
+                esims = receipt.esims;
+            }
+            let replay = answer.as_ref().map(|(key, (status, body))| settle::Answer {
+                key,
+                status: *status,
+                body,
+            });
+            let settled = settle::complete_with(
+                &state.db,
+                order,
+                plan.data_mb,
+                &provisioned,
+                &stored,
+                replay,
+            )
+            .await?;
             failpoint(state, "after_esims_stored");
-            let esims = match settled {
-                (Settled::Moved, created_at) => Some(stored.records(order, plan, created_at)),
+            let stored = match settled {
+                (Settled::Moved, created_at) => {
+                    for esim in &mut esims {
+                        esim.created_at = created_at;
+                    }
+                    Some(Stored {
+                        esims,
+                        answer: answer.map(|(_, answer)| answer),
+                    })
+                }
                 (Settled::AlreadySettled, _) => None,
             };
-            Ok((OrderStatus::Completed, esims))
+            Ok((OrderStatus::Completed, stored))
         }
         Err(e) if e.issued_nothing() => {
             tracing::warn!(error = %e, "provider did not issue the order; refunding");
@@ -406,7 +532,11 @@ async fn provision(
                 _ => None,
             };
             settle::mark_processing(&state.db, order, provider_ref, &e.to_string()).await?;
-            Ok((OrderStatus::Processing, Some(Vec::new())))
+            let stored = Stored {
+                esims: Vec::new(),
+                answer: None,
+            };
+            Ok((OrderStatus::Processing, Some(stored)))
         }
     }
 }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::OrderRecord;
+use super::{IdempotencyKey, OrderRecord};
 use crate::error::ApiResult;
 use crate::esims;
 use crate::ids::OrderId;
@@ -30,20 +30,31 @@ pub(super) async fn complete(
     provisioned: &Provisioned,
 ) -> ApiResult<Settled> {
     let esims = esims::NewEsims::of(&provisioned.esims);
-    Ok(complete_with(db, order, data_total_mb, provisioned, &esims)
-        .await?
-        .0)
+    Ok(
+        complete_with(db, order, data_total_mb, provisioned, &esims, None)
+            .await?
+            .0,
+    )
+}
+
+/// The answer to keep for replays under an Idempotency-Key, stored by the settlement.
+pub(super) struct Answer<'a> {
+    pub key: &'a IdempotencyKey,
+    pub status: u16,
+    pub body: &'a str,
 }
 
 /// [`complete`], storing `esims` (the provisioned eSIMs with the ids and tokens chosen for
-/// them), in one statement: one round trip, and the parts after the move select from it,
-/// so a lost race writes nothing. Also returns the time the eSIMs were stored at.
+/// them) and, if given, the `answer` of the order's Idempotency-Key, in one statement: one
+/// round trip, and the parts after the move select from it, so a lost race writes nothing.
+/// Also returns the time the eSIMs were stored at.
 pub(super) async fn complete_with(
     db: &PgPool,
     order: &OrderRecord,
     data_total_mb: Option<i32>,
     provisioned: &Provisioned,
     esims: &esims::NewEsims,
+    answer: Option<Answer<'_>>,
 ) -> ApiResult<(Settled, DateTime<Utc>)> {
     let moved = sqlx::query!(
         r#"with moved as (
@@ -64,6 +75,11 @@ pub(super) async fn complete_with(
                select t.token, t.esim from moved, unnest($9::text[], $4::uuid[]) as t(token, esim)
            ), retired as (
                delete from order_jobs where order_id = $1 and exists (select 1 from moved)
+           ), answered as (
+               update idempotency_keys k
+                  set response_status = $11, response_body = $12, locked_at = null
+                 from moved
+                where k.partner_id = moved.partner_id and k.key = $10
            )
            select exists (select 1 from moved) as "moved!", now() as "stored_at!""#,
         order.id as OrderId,
@@ -75,6 +91,9 @@ pub(super) async fn complete_with(
         &esims.activation_codes[..],
         &esims.provider_refs[..] as &[Option<String>],
         &esims.qr_tokens[..],
+        answer.as_ref().map(|a| a.key.as_str()),
+        answer.as_ref().map(|a| a.status as i16),
+        answer.as_ref().map(|a| a.body),
     )
     .fetch_one(db)
     .await?;
