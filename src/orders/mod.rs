@@ -182,7 +182,7 @@ pub enum Placed {
     /// exact body), when it did.
     Order {
         /// The order as placed.
-        receipt: OrderReceipt,
+        receipt: Box<OrderReceipt>,
         /// The stored answer.
         stored: Option<(u16, String)>,
     },
@@ -240,11 +240,11 @@ pub async fn place(
         }
     };
     Ok(Placed::Order {
-        receipt: OrderReceipt {
+        receipt: Box::new(OrderReceipt {
             order: OrderRecord { status, ..order },
             esims,
             balance,
-        },
+        }),
         stored,
     })
 }
