@@ -18,6 +18,7 @@ pub mod normalize;
 mod registry;
 pub mod roamify;
 pub mod settings;
+mod sim_issuer;
 pub mod simulator;
 pub mod upstream;
 

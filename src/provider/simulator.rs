@@ -9,12 +9,15 @@
 //! `tavaro sim use` and `tavaro sim expire` stand in for a traveller using data and for
 //! the calendar.
 
+use std::sync::OnceLock;
+
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use sqlx::PgPool;
 
+use super::sim_issuer::{Issue, Issuer};
 use super::{
     EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider, ProviderError, ProvisionRequest,
     Provisioned, ProvisionedEsim, Refusal, UpstreamBalance, UpstreamPackage,
@@ -26,12 +29,23 @@ use crate::esims::EsimStatus;
 pub struct Simulator {
     db: PgPool,
     config: SimulatorConfig,
+    /// Writes the issues of concurrent orders together; started on first use.
+    issuer: OnceLock<Issuer>,
 }
 
 impl Simulator {
     /// A simulator storing its state in `db`.
     pub fn new(db: PgPool, config: SimulatorConfig) -> Self {
-        Self { db, config }
+        Self {
+            db,
+            config,
+            issuer: OnceLock::new(),
+        }
+    }
+
+    fn issuer(&self) -> &Issuer {
+        self.issuer
+            .get_or_init(|| Issuer::start(self.db.clone(), self.config.smdp_address.clone()))
     }
 }
 
@@ -136,49 +150,32 @@ impl Provider for Simulator {
 impl Simulator {
     /// Issues the eSIMs of an order, once: a repeated request with the same reference gets
     /// the same eSIMs (the dedupe real upstreams offer through a client reference).
-    /// One statement in the usual case: the order and its eSIMs, returned as written.
+    /// Written together with the other orders being issued (see [`Issuer`]): the order and
+    /// its eSIMs, returned as written.
     async fn issue(&self, request: &ProvisionRequest) -> Result<Provisioned, ProviderError> {
         let reference = request.order_ref.to_string();
         let quantity = request.quantity as usize;
-        let iccids: Vec<String> = (0..quantity).map(|_| new_iccid()).collect();
-        let codes: Vec<String> = (0..quantity).map(|_| new_activation_code()).collect();
-        let first = sqlx::query!(
-            r#"with fresh as (
-                   insert into sim_orders (order_ref, status) values ($1, 'issued')
-                   on conflict (order_ref) do nothing
-                   returning order_ref
-               ), issued as (
-                   insert into sim_esims (iccid, order_ref, smdp_address, activation_code,
-                                          days, data_total_mb)
-                   select i.iccid, fresh.order_ref, $4, i.code, $5, $6
-                     from fresh, unnest($2::text[], $3::text[]) as i(iccid, code)
-                   on conflict (iccid) do nothing
-                   returning iccid, activation_code
-               )
-               select exists (select 1 from fresh) as "fresh!",
-                      array(select iccid from issued order by iccid) as "iccids!",
-                      array(select activation_code from issued order by iccid) as "codes!""#,
-            reference,
-            &iccids[..],
-            &codes[..],
-            self.config.smdp_address,
-            request.days,
-            request.data_mb,
-        )
-        .fetch_one(&self.db)
-        .await
-        .map_err(unavailable)?;
-        if !first.fresh {
+        let issue = Issue {
+            reference: reference.clone(),
+            iccids: (0..quantity).map(|_| new_iccid()).collect(),
+            codes: (0..quantity).map(|_| new_activation_code()).collect(),
+            days: request.days,
+            data_mb: request.data_mb,
+        };
+        let written = self
+            .issuer()
+            .issue(issue)
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("simulator store: {e}")))?;
+        let Some(written) = written else {
             // Asked before: the same eSIMs again.
             return self.issued(&reference).await.map_err(unavailable);
-        }
-        if first.iccids.len() == quantity {
+        };
+        if written.len() == quantity {
             return Ok(Provisioned {
                 provider_order_ref: Some(format!("SIM-{reference}")),
-                esims: first
-                    .iccids
+                esims: written
                     .into_iter()
-                    .zip(first.codes)
                     .map(|(iccid, activation_code)| ProvisionedEsim {
                         iccid,
                         smdp_address: self.config.smdp_address.clone(),
@@ -189,7 +186,7 @@ impl Simulator {
             });
         }
         // An ICCID collided with an earlier one (1 in 10^14): draw the missing ones again.
-        let mut issued = first.iccids.len();
+        let mut issued = written.len();
         while issued < quantity {
             issued += sqlx::query!(
                 "insert into sim_esims (iccid, order_ref, smdp_address, activation_code, days, data_total_mb)

@@ -21,3 +21,4 @@ mod orders;
 mod reconcile;
 mod schema_check;
 mod secrets;
+mod simulator;
