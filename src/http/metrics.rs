@@ -57,7 +57,8 @@ async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
 async fn refresh_gauges(state: &AppState) -> Result<(), sqlx::Error> {
     let row = sqlx::query!(
         r#"select
-             (select count(*) from order_jobs) as "backlog!",
+             (select count(*) from order_jobs j join orders o on o.id = j.order_id
+               where o.status in ('pending', 'processing')) as "backlog!",
              (select count(*) from orders where stuck_at is not null
                 and status in ('pending', 'processing')) as "stuck!",
              (select count(*) from partners p join balances b on b.partner_id = p.id

@@ -11,10 +11,13 @@
 //!     issued      refused / unreachable          unknown (time-out, dropped, accepted)
 //!        ▼               ▼                                ▼
 //!  [tx: eSIMs,     [tx: `failed`, refund entry,   [tx: `processing`; job due now]
-//!   `completed`,    job deleted] 502 / 503          202 ── the reconciler asks the
-//!   job deleted]                                    provider by our reference until
-//!       201                                          it can settle: completed | failed
+//!   `completed`]    job deleted] 502 / 503          202 ── the reconciler asks the
+//!       201                                          provider by our reference until
+//!                                                    it can settle: completed | failed
 //! ```
+//!
+//! The job of an order completed on the request path is not deleted there: the
+//! reconciler deletes the jobs of settled orders in bulk, every poll.
 //!
 //! The state machine (`pending` → `completed` | `failed` | `processing`,
 //! `processing` → `completed` | `failed`) is enforced by a trigger; each transition is one
@@ -497,6 +500,7 @@ async fn provision(
                 &provisioned,
                 &stored,
                 replay,
+                false,
             )
             .await?;
             failpoint(state, "after_esims_stored");

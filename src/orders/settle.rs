@@ -21,8 +21,8 @@ pub enum Settled {
     AlreadySettled,
 }
 
-/// `pending`/`processing` → `completed`: stores the eSIMs (each with its QR token) and
-/// retires the job. See [`complete_with`].
+/// `pending`/`processing` → `completed`, for the reconciler: stores the eSIMs (each with
+/// its QR token) and retires the job. See [`complete_with`].
 pub(super) async fn complete(
     db: &PgPool,
     order: &OrderRecord,
@@ -31,7 +31,7 @@ pub(super) async fn complete(
 ) -> ApiResult<Settled> {
     let esims = esims::NewEsims::of(&provisioned.esims);
     Ok(
-        complete_with(db, order, data_total_mb, provisioned, &esims, None)
+        complete_with(db, order, data_total_mb, provisioned, &esims, None, true)
             .await?
             .0,
     )
@@ -48,6 +48,10 @@ pub(super) struct Answer<'a> {
 /// them) and, if given, the `answer` of the order's Idempotency-Key, in one statement: one
 /// round trip, and the parts after the move select from it, so a lost race writes nothing.
 /// Also returns the time the eSIMs were stored at.
+///
+/// `retire_job`: delete the order's reconciliation job here. The live request path does
+/// not: the reconciler deletes the jobs of settled orders in bulk ([`super::reconcile`]),
+/// which spares every order a delete (and the queue's churn) on its way.
 pub(super) async fn complete_with(
     db: &PgPool,
     order: &OrderRecord,
@@ -55,6 +59,7 @@ pub(super) async fn complete_with(
     provisioned: &Provisioned,
     esims: &esims::NewEsims,
     answer: Option<Answer<'_>>,
+    retire_job: bool,
 ) -> ApiResult<(Settled, DateTime<Utc>)> {
     let moved = sqlx::query!(
         r#"with moved as (
@@ -74,7 +79,8 @@ pub(super) async fn complete_with(
                insert into qr_tokens (token, esim_id)
                select t.token, t.esim from moved, unnest($9::text[], $4::uuid[]) as t(token, esim)
            ), retired as (
-               delete from order_jobs where order_id = $1 and exists (select 1 from moved)
+               delete from order_jobs
+                where $13 and order_id = $1 and exists (select 1 from moved)
            ), answered as (
                update idempotency_keys k
                   set response_status = $11, response_body = $12, locked_at = null
@@ -94,6 +100,7 @@ pub(super) async fn complete_with(
         answer.as_ref().map(|a| a.key.as_str()),
         answer.as_ref().map(|a| a.status as i16),
         answer.as_ref().map(|a| a.body),
+        retire_job,
     )
     .fetch_one(db)
     .await?;

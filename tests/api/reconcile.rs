@@ -182,3 +182,66 @@ async fn several_servers_share_the_queue_and_settle_each_order_once(db: PgPool) 
     assert_eq!(first.balance_cents(partner.id).await, 10_000 - 8 * 450);
     first.assert_ledger_sound().await;
 }
+
+#[sqlx::test]
+async fn jobs_of_orders_completed_on_the_request_path_are_retired_in_bulk(db: PgPool) {
+    // The worker polls once at start, then not again during this test.
+    let app = spawn_app_with(db, |c: &mut Config| {
+        c.reconcile_poll = Duration::from_secs(3600);
+    })
+    .await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let placed = app
+            .place(
+                &partner.key,
+                &json!({"planId": "ae-5gb-7d"}),
+                StatusCode::CREATED,
+            )
+            .await;
+        ids.push(placed["orderId"].as_str().unwrap().to_owned());
+    }
+    let jobs = |db: PgPool| async move {
+        sqlx::query_scalar::<_, i64>("select count(*) from order_jobs")
+            .fetch_one(&db)
+            .await
+            .unwrap()
+    };
+    // Completed, and their jobs still queued: the request path does not delete them.
+    assert_eq!(jobs(app.db.clone()).await, 3);
+    // A job whose order is not settled stays (an order as a server that died left it).
+    let pending = uuid::Uuid::new_v4();
+    sqlx::query(
+        "insert into orders (id, partner_id, plan_id, quantity, unit_cost_cents,
+                             total_cost_cents, status, provider)
+         values ($1, $2, 'ae-5gb-7d', 1, 750, 750, 'pending', 'simulator')",
+    )
+    .bind(pending)
+    .bind(partner.id.0)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into order_jobs (order_id, partner_id, run_at) values ($1, $2, now() + interval '1 hour')",
+    )
+    .bind(pending)
+    .bind(partner.id.0)
+    .execute(&app.db)
+    .await
+    .unwrap();
+
+    let retired = tavaro::orders::reconcile::retire_settled(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(retired, 3);
+    let left: Vec<uuid::Uuid> = sqlx::query_scalar("select order_id from order_jobs")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(left, [pending]);
+    for id in &ids {
+        wait_for_order(&app, &partner.key, id, "completed").await;
+    }
+    assert_eq!(app.balance_cents(partner.id).await, 10_000 - 3 * 750);
+}
