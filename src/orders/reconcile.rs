@@ -263,14 +263,19 @@ async fn plan_data_mb(db: &PgPool, order: &OrderRecord) -> Result<Option<i32>, s
         .await
 }
 
+/// Jobs [`retire_settled`] looks at per statement; more wait for the next poll.
+const SWEEP: i64 = 10_000;
+
 /// Deletes the jobs of orders that are settled (completed on the request path, which
-/// leaves its job); returns how many. Jobs claimed by a worker right now are left to it.
+/// leaves its job); returns how many. The orders are looked up by the jobs' ids (an
+/// index probe each), never by scanning `orders`.
 pub async fn retire_settled(db: &PgPool) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query!(
         "delete from order_jobs j
-          where j.order_id in (select o.id from order_jobs q join orders o on o.id = q.order_id
-                                where o.status in ('completed', 'failed')
-                                for update of q skip locked)"
+          using orders o
+          where o.id = any(array(select order_id from order_jobs limit $1))
+            and o.id = j.order_id and o.status in ('completed', 'failed')",
+        SWEEP,
     )
     .execute(db)
     .await?
