@@ -198,11 +198,10 @@ async fn select(
         r#"select e.id as "id: EsimId", e.order_id as "order_id: OrderId", o.plan_id,
                   e.iccid, e.smdp_address, e.activation_code, e.data_total_mb,
                   e.data_used_mb, e.status, e.activated_at, e.expires_at, e.created_at,
-                  q.token as qr_token, o.provider, e.provider_ref, p.provider_sku
+                  e.qr_token, o.provider, e.provider_ref, p.provider_sku
            from esims e
            join orders o on o.id = e.order_id and o.partner_id = e.partner_id
            join plans p on p.id = o.plan_id
-           join qr_tokens q on q.esim_id = e.id
            where e.partner_id = $1
              and ($2::uuid is null or e.order_id = $2)
              and ($3::uuid is null or e.id = $3)

@@ -31,9 +31,7 @@ pub fn is_well_formed(token: &str) -> bool {
 /// The LPA string behind a QR token, if the token exists.
 pub async fn lpa_for_token(db: &PgPool, token: &str) -> Result<Option<String>, sqlx::Error> {
     let row = sqlx::query!(
-        "select e.smdp_address, e.activation_code
-         from qr_tokens q join esims e on e.id = q.esim_id
-         where q.token = $1",
+        "select smdp_address, activation_code from esims where qr_token = $1",
         token
     )
     .fetch_optional(db)

@@ -70,14 +70,11 @@ pub(super) async fn complete_with(
             returning id, partner_id
            ), issued as (
                insert into esims (id, partner_id, order_id, iccid, smdp_address,
-                                  activation_code, provider_ref, data_total_mb)
-               select e.id, moved.partner_id, moved.id, e.iccid, e.smdp, e.code, e.ref, $3
+                                  activation_code, provider_ref, data_total_mb, qr_token)
+               select e.id, moved.partner_id, moved.id, e.iccid, e.smdp, e.code, e.ref, $3, e.token
                  from moved,
-                      unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[])
-                        as e(id, iccid, smdp, code, ref)
-           ), tokens as (
-               insert into qr_tokens (token, esim_id)
-               select t.token, t.esim from moved, unnest($9::text[], $4::uuid[]) as t(token, esim)
+                      unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+                        as e(id, iccid, smdp, code, ref, token)
            ), retired as (
                delete from order_jobs
                 where $13 and order_id = $1 and exists (select 1 from moved)
