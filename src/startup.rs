@@ -137,6 +137,7 @@ impl Application {
         let state = AppState::new(crate::state::Shared {
             rate_limits: Arc::new(crate::http::rate_limit::RateLimits::new(&config.rate_limit)),
             balances: Arc::new(crate::ledger::BalanceReader::start(db.clone())),
+            settler: Arc::new(crate::orders::settler::Settler::start(db.clone())),
             db,
             config: Arc::new(config),
             public_base_url: public_base_url.into(),

@@ -51,4 +51,6 @@ pub struct Shared {
     pub rate_limits: Arc<RateLimits>,
     /// Coalesced balance reads for `GET /v1/balance`.
     pub balances: Arc<BalanceReader>,
+    /// Coalesced completions of orders on the request path.
+    pub settler: Arc<crate::orders::settler::Settler>,
 }

@@ -30,6 +30,7 @@ pub mod history;
 pub mod idempotency;
 pub mod reconcile;
 mod settle;
+pub mod settler;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -488,21 +489,16 @@ async fn provision(
                 answer = Some((k.key, (k.render)(&receipt)));
                 esims = receipt.esims;
             }
-            let replay = answer.as_ref().map(|(key, (status, body))| settle::Answer {
-                key,
-                status: *status,
-                body,
-            });
-            let settled = settle::complete_with(
-                &state.db,
-                order,
-                plan.data_mb,
-                &provisioned,
-                &stored,
-                replay,
-                false,
-            )
-            .await?;
+            let completion = settle::Completion {
+                order: order.id,
+                provider_order_ref: provisioned.provider_order_ref.clone(),
+                data_total_mb: plan.data_mb,
+                esims: stored,
+                answer: answer
+                    .as_ref()
+                    .map(|(key, (status, body))| (key.as_str().to_owned(), *status, body.clone())),
+            };
+            let settled = state.settler.complete(completion).await?;
             failpoint(state, "after_esims_stored");
             let stored = match settled {
                 (Settled::Moved, created_at) => {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::{IdempotencyKey, OrderRecord};
+use super::OrderRecord;
 use crate::error::ApiResult;
 use crate::esims;
 use crate::ids::OrderId;
@@ -21,6 +21,21 @@ pub enum Settled {
     AlreadySettled,
 }
 
+/// What completing an order writes: its eSIMs (with the ids and QR tokens chosen for
+/// them) and, under an Idempotency-Key, the answer kept for replays.
+pub(super) struct Completion {
+    /// The order.
+    pub order: OrderId,
+    /// The upstream's order id, when it gave one.
+    pub provider_order_ref: Option<String>,
+    /// The plan's allowance, stored on each eSIM.
+    pub data_total_mb: Option<i32>,
+    /// The eSIMs.
+    pub esims: esims::NewEsims,
+    /// Idempotency-Key, HTTP status and exact body of the answer, if there is a key.
+    pub answer: Option<(String, u16, String)>,
+}
+
 /// `pending`/`processing` → `completed`, for the reconciler: stores the eSIMs (each with
 /// its QR token) and retires the job. See [`complete_with`].
 pub(super) async fn complete(
@@ -29,38 +44,36 @@ pub(super) async fn complete(
     data_total_mb: Option<i32>,
     provisioned: &Provisioned,
 ) -> ApiResult<Settled> {
-    let esims = esims::NewEsims::of(&provisioned.esims);
-    Ok(
-        complete_with(db, order, data_total_mb, provisioned, &esims, None, true)
-            .await?
-            .0,
-    )
+    let completion = Completion {
+        order: order.id,
+        provider_order_ref: provisioned.provider_order_ref.clone(),
+        data_total_mb,
+        esims: esims::NewEsims::of(&provisioned.esims),
+        answer: None,
+    };
+    Ok(complete_with(db, &completion, true).await?.0)
 }
 
-/// The answer to keep for replays under an Idempotency-Key, stored by the settlement.
-pub(super) struct Answer<'a> {
-    pub key: &'a IdempotencyKey,
-    pub status: u16,
-    pub body: &'a str,
-}
-
-/// [`complete`], storing `esims` (the provisioned eSIMs with the ids and tokens chosen for
-/// them) and, if given, the `answer` of the order's Idempotency-Key, in one statement: one
-/// round trip, and the parts after the move select from it, so a lost race writes nothing.
-/// Also returns the time the eSIMs were stored at.
+/// Writes `completion` in one statement: one round trip, and the parts after the move
+/// select from it, so a lost race writes nothing. Also returns the time the eSIMs were
+/// stored at. The request path writes its completions together ([`super::settler`]) and
+/// comes here for one that failed in company.
 ///
-/// `retire_job`: delete the order's reconciliation job here. The live request path does
-/// not: the reconciler deletes the jobs of settled orders in bulk ([`super::reconcile`]),
+/// `retire_job`: delete the order's reconciliation job here. The request path does not:
+/// the reconciler deletes the jobs of settled orders in bulk ([`super::reconcile`]),
 /// which spares every order a delete (and the queue's churn) on its way.
 pub(super) async fn complete_with(
     db: &PgPool,
-    order: &OrderRecord,
-    data_total_mb: Option<i32>,
-    provisioned: &Provisioned,
-    esims: &esims::NewEsims,
-    answer: Option<Answer<'_>>,
+    completion: &Completion,
     retire_job: bool,
 ) -> ApiResult<(Settled, DateTime<Utc>)> {
+    let Completion {
+        order,
+        provider_order_ref,
+        data_total_mb,
+        esims,
+        answer,
+    } = completion;
     let moved = sqlx::query!(
         r#"with moved as (
                update orders
@@ -85,37 +98,40 @@ pub(super) async fn complete_with(
                 where k.partner_id = moved.partner_id and k.key = $10
            )
            select exists (select 1 from moved) as "moved!", now() as "stored_at!""#,
-        order.id as OrderId,
-        provisioned.provider_order_ref,
-        data_total_mb,
+        *order as OrderId,
+        provider_order_ref.as_deref(),
+        *data_total_mb,
         &esims.ids[..],
         &esims.iccids[..],
         &esims.smdp_addresses[..],
         &esims.activation_codes[..],
         &esims.provider_refs[..] as &[Option<String>],
         &esims.qr_tokens[..],
-        answer.as_ref().map(|a| a.key.as_str()),
-        answer.as_ref().map(|a| a.status as i16),
-        answer.as_ref().map(|a| a.body),
+        answer.as_ref().map(|a| a.0.as_str()),
+        answer.as_ref().map(|a| a.1 as i16),
+        answer.as_ref().map(|a| a.2.as_str()),
         retire_job,
     )
     .fetch_one(db)
     .await?;
     if !moved.moved {
-        let status = sqlx::query_scalar!(
-            "select status from orders where id = $1",
-            order.id as OrderId
-        )
-        .fetch_one(db)
-        .await?;
-        if status == "failed" {
-            // The provider issued eSIMs for an order we refunded: the operator must know.
-            tracing::error!(order_id = %order.id, "provider issued eSIMs for an order already failed and refunded");
-        }
+        not_moved(db, *order).await?;
         return Ok((Settled::AlreadySettled, moved.stored_at));
     }
-    tracing::info!(order_id = %order.id, "order completed");
+    tracing::info!(order_id = %order, "order completed");
     Ok((Settled::Moved, moved.stored_at))
+}
+
+/// A completion found its order settled already: fine, unless it was refunded.
+pub(super) async fn not_moved(db: &PgPool, order: OrderId) -> Result<(), sqlx::Error> {
+    let status = sqlx::query_scalar!("select status from orders where id = $1", order as OrderId)
+        .fetch_one(db)
+        .await?;
+    if status == "failed" {
+        // The provider issued eSIMs for an order we refunded: the operator must know.
+        tracing::error!(order_id = %order, "provider issued eSIMs for an order already failed and refunded");
+    }
+    Ok(())
 }
 
 /// `pending`/`processing` → `failed`, with the refund entry, and retires the job.

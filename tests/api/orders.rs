@@ -400,3 +400,59 @@ async fn a_partner_hanging_up_mid_debit_does_not_leave_the_order_or_its_key_unse
     assert_eq!(order_count(&app, &partner).await, 1);
     app.assert_ledger_sound().await;
 }
+
+/// Orders completed at the same time are settled together (one statement): each still
+/// gets its own eSIMs, its own stored answer, and exactly one debit.
+#[sqlx::test]
+async fn concurrent_orders_each_complete_with_their_own_esims_and_answer(db: PgPool) {
+    let app = Arc::new(spawn_app(db).await);
+    let partners = [
+        app.create_partner("acme", "0", "1000.00").await,
+        app.create_partner("globex", "0", "1000.00").await,
+    ];
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let app = Arc::clone(&app);
+        let key = partners[i % 2].key.clone();
+        tasks.push(tokio::spawn(async move {
+            let idempotency_key = format!("booking-{i}");
+            let body = json!({"planId": "ae-5gb-7d", "quantity": i % 3 + 1});
+            let response = app.order_idempotently(&key, &idempotency_key, &body).await;
+            assert_eq!(response.status(), StatusCode::CREATED);
+            let first = response.text().await.unwrap();
+            (key, idempotency_key, body, first)
+        }));
+    }
+    let mut iccids = std::collections::HashSet::new();
+    let mut esims = 0;
+    for task in tasks {
+        let (key, idempotency_key, body, first) = task.await.unwrap();
+        let placed: Value = serde_json::from_str(&first).unwrap();
+        let data = &placed["data"];
+        assert_eq!(data["status"], "completed");
+        let quantity = data["quantity"].as_u64().unwrap() as usize;
+        let issued = data["esims"].as_array().unwrap();
+        assert_eq!(issued.len(), quantity);
+        for esim in issued {
+            assert!(iccids.insert(esim["iccid"].as_str().unwrap().to_owned()));
+        }
+        esims += quantity;
+        // The answer stored with the settlement is the one sent, byte for byte.
+        let replay = app.order_idempotently(&key, &idempotency_key, &body).await;
+        assert_eq!(replay.status(), StatusCode::CREATED);
+        assert_eq!(replay.headers()["idempotent-replayed"], "true");
+        assert_eq!(replay.text().await.unwrap(), first);
+    }
+    let stored: i64 = sqlx::query_scalar("select count(*) from esims")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, esims as i64);
+    let debits: i64 =
+        sqlx::query_scalar("select count(*) from ledger_entries where kind = 'order_debit'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(debits, 40);
+    app.assert_ledger_sound().await;
+}
