@@ -120,6 +120,8 @@ async fn write(db: &PgPool, batch: Vec<(Completion, Reply)>) {
             tokens.push(e.qr_tokens[i].as_str());
         }
     }
+    // `o.id = any($1)` makes the orders an index probe each: joined to `asked` alone, the
+    // planner may scan every order.
     let written = sqlx::query!(
         r#"with asked as (
                select * from unnest($1::uuid[], $2::text[], $3::int[], $4::text[],
@@ -130,7 +132,8 @@ async fn write(db: &PgPool, batch: Vec<(Completion, Reply)>) {
                   set status = 'completed', updated_at = now(),
                       provider_order_ref = coalesce(a.provider_ref, o.provider_order_ref)
                  from asked a
-                where o.id = a.order_id and o.status in ('pending', 'processing')
+                where o.id = any($1) and o.id = a.order_id
+                  and o.status in ('pending', 'processing')
             returning o.id, o.partner_id
            ), issued as (
                insert into esims (id, partner_id, order_id, iccid, smdp_address,
