@@ -84,7 +84,20 @@ lock_versions() {
 }
 
 # The bench's own PostgreSQL cluster (.data/bench-pg, port 25440): never the test
-# cluster. Same settings as the project's local cluster (scripts/setup.sh).
+# cluster. Same durability settings as the project's local cluster (scripts/setup.sh),
+# with its memory and WAL sized for a run: an order leaves ~2 KB across five tables, so
+# with the default 128 MB of shared_buffers the gateway's database outgrew the cache
+# within a run (pgbench's three rows per transaction did not), and the default 1 GB of
+# WAL forced a checkpoint every minute or so, each followed by a burst of full-page
+# images. Later rounds then measured eviction and checkpoints, not the gateway. Both
+# sides run on this cluster with the same settings.
+bench_pg_memory() {
+  local mem_kb
+  mem_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+  # An eighth of the machine's memory, at most 1 GB.
+  echo "$(( mem_kb / 8 / 1024 < 1024 ? mem_kb / 8 / 1024 : 1024 ))MB"
+}
+
 bench_pg_start() {
   mkdir -p "$DATA" "$BENCH_DATA"
   if [ "$(id -u)" -eq 0 ]; then
@@ -109,7 +122,7 @@ bench_pg_start() {
     run_pg "$PG_BIN/pg_ctl" -D "$BENCH_PGDATA" status >/dev/null 2>&1 && break
     log "starting the bench PostgreSQL on 127.0.0.1:$BENCH_PG_PORT"
     run_pg "$PG_BIN/pg_ctl" -D "$BENCH_PGDATA" -l "$BENCH_PGDATA/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $BENCH_PG_PORT -c unix_socket_directories='' -c max_connections=300 -c fsync=off -c synchronous_commit=off ${BENCH_PG_OPTS:-}" \
+      -o "-c listen_addresses=127.0.0.1 -p $BENCH_PG_PORT -c unix_socket_directories='' -c max_connections=300 -c fsync=off -c synchronous_commit=off -c shared_buffers=$(bench_pg_memory) -c max_wal_size=4GB ${BENCH_PG_OPTS:-}" \
       start >/dev/null && break
     [ "$attempt" -lt 5 ] || { tail -n 20 "$BENCH_PGDATA/server.log" >&2; die "PostgreSQL did not start"; }
     sleep 2

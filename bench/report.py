@@ -237,7 +237,8 @@ def render(rundir, results):
         f"{meta['duration_s']} s a case, {meta['rounds']} rounds, medians. The gateway and its "
         f"baseline run one after the other inside each round, on the same machine as the load "
         f"generator and PostgreSQL (fsync and synchronous_commit off, as the project's local "
-        f"cluster). {meta['partners']} partners; GET cases rotate over their keys; orders buy "
+        f"cluster; memory and WAL sized for a run's data, for both sides: "
+        f"{meta.get('pg_settings', 'settings not recorded')}). {meta['partners']} partners; GET cases rotate over their keys; orders buy "
         f"`{meta['plan']}` (${meta['plan_cents'] / 100:.2f}) with a distinct Idempotency-Key each. "
         f"wrk's latencies are per request as its clients see them; pgbench's are its per-transaction "
         f"times (`-l` log), which exclude time a client waits for pgbench's own thread.",
