@@ -17,7 +17,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 pub use import::{CatalogFile, ImportReport, import_file};
-pub use snapshot::{AreaSummary, PackageFilter, Snapshot, UnknownArea};
+pub use snapshot::{Answer, AreaSummary, PackageFilter, Snapshot, UnknownArea};
 
 use crate::money::Cents;
 

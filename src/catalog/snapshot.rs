@@ -3,7 +3,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::RwLock;
+use std::io::Write;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use bytes::Bytes;
 
@@ -58,7 +59,47 @@ pub struct Snapshot {
 /// the snapshot, so they are right for its whole life and go with it.
 #[derive(Default)]
 struct Rendered {
-    answers: RwLock<HashMap<String, Bytes>>,
+    answers: RwLock<HashMap<String, Arc<Answer>>>,
+}
+
+/// One rendered answer: its JSON, and the same bytes gzip-compressed, made the first time
+/// a client that accepts gzip asks.
+#[derive(Debug)]
+pub struct Answer {
+    json: Bytes,
+    gzip: OnceLock<Bytes>,
+}
+
+impl Answer {
+    /// An answer of these JSON bytes.
+    pub fn new(json: Bytes) -> Self {
+        Self {
+            json,
+            gzip: OnceLock::new(),
+        }
+    }
+
+    /// The JSON bytes.
+    pub fn json(&self) -> &Bytes {
+        &self.json
+    }
+
+    /// The JSON bytes, gzip-compressed (compressed once).
+    pub fn gzip(&self) -> &Bytes {
+        self.gzip.get_or_init(|| {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder
+                .write_all(&self.json)
+                .and_then(|()| encoder.finish())
+                .map(Bytes::from)
+                .expect("compressing into memory cannot fail")
+        })
+    }
+
+    fn size(&self) -> usize {
+        self.json.len() + self.gzip.get().map_or(0, Bytes::len)
+    }
 }
 
 impl fmt::Debug for Rendered {
@@ -94,18 +135,22 @@ impl Snapshot {
         &self,
         key: String,
         render: impl FnOnce() -> Result<Vec<u8>, E>,
-    ) -> Result<Bytes, E> {
+    ) -> Result<Arc<Answer>, E> {
         let answers = &self.rendered.answers;
-        if let Some(body) = answers.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok(body.clone());
+        if let Some(answer) = answers.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(Arc::clone(answer));
         }
-        let body = Bytes::from(render()?);
+        let answer = Arc::new(Answer::new(Bytes::from(render()?)));
         let mut answers = answers.write().unwrap_or_else(|e| e.into_inner());
-        let used: usize = answers.values().map(Bytes::len).sum();
-        if used + body.len() <= RENDERED_BUDGET {
-            answers.insert(key, body.clone());
+        // Each answer counted with room for its compressed copy (at most its size).
+        let used: usize = answers
+            .values()
+            .map(|a| a.size().max(2 * a.json.len()))
+            .sum();
+        if used + 2 * answer.json.len() <= RENDERED_BUDGET {
+            answers.insert(key, Arc::clone(&answer));
         }
-        Ok(body)
+        Ok(answer)
     }
 
     /// A plan on sale.
@@ -344,14 +389,27 @@ mod tests {
                 renders += 1;
                 Ok(b"[1]".to_vec())
             });
-            assert_eq!(body.unwrap(), &b"[1]"[..]);
+            assert_eq!(body.unwrap().json(), &b"[1]"[..]);
         }
         assert_eq!(renders, 1);
         assert_eq!(
-            s.rendered("b".to_owned(), || Err::<Vec<u8>, _>("no")),
-            Err("no")
+            s.rendered("b".to_owned(), || Err::<Vec<u8>, _>("no")).err(),
+            Some("no")
         );
         let again = s.rendered("b".to_owned(), || Ok::<_, ()>(b"[2]".to_vec()));
-        assert_eq!(again.unwrap(), &b"[2]"[..]);
+        assert_eq!(again.unwrap().json(), &b"[2]"[..]);
+    }
+
+    #[test]
+    fn the_gzip_copy_decompresses_to_the_json_and_is_made_once() {
+        let json = serde_json::to_vec(&vec!["coverage"; 500]).unwrap();
+        let answer = Answer::new(Bytes::from(json.clone()));
+        let gzip = answer.gzip().clone();
+        assert!(gzip.len() < json.len() / 10, "{} bytes", gzip.len());
+        assert!(std::ptr::eq(answer.gzip().as_ptr(), gzip.as_ptr()));
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut plain)
+            .unwrap();
+        assert_eq!(plain, json);
     }
 }

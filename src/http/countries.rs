@@ -2,13 +2,14 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use super::openapi::errors;
-use super::{ApiQuery, Success, json_response};
+use super::{ApiQuery, Success, catalog_response};
 use crate::auth::Principal;
 use crate::catalog::Geography;
 use crate::error::{ApiError, ApiResult};
@@ -92,13 +93,14 @@ struct CountryView {
 async fn list_countries(
     State(state): State<AppState>,
     principal: Principal,
+    headers: HeaderMap,
     ApiQuery(query): ApiQuery<CountriesQuery>,
 ) -> ApiResult<Response> {
     let geography = parse_geography(query.geography.as_deref())?;
     let snapshot = state.catalog.snapshot();
     // Everything the answer depends on; rendered once per snapshot.
     let key = format!("countries {geography:?} {}", principal.markup_bps);
-    let body = snapshot.rendered(key, || {
+    let answer = snapshot.rendered(key, || {
         let countries: Vec<CountryView> = snapshot
             .countries(geography)
             .into_iter()
@@ -115,7 +117,7 @@ async fn list_countries(
             .collect();
         serde_json::to_vec(&Success::new(countries)).map_err(|e| ApiError::Internal(e.into()))
     })?;
-    Ok(json_response(body))
+    Ok(catalog_response(&headers, &answer))
 }
 
 /// What a bad `geography` parameter is told.

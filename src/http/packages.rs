@@ -2,6 +2,7 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::countries::GEOGRAPHY_HINT;
 use super::openapi::errors;
-use super::{ApiQuery, Success, json_response};
+use super::{ApiQuery, Success, catalog_response};
 use crate::auth::Principal;
 use crate::catalog::{Geography, PackageFilter, Plan, Snapshot, Throttle};
 use crate::error::{ApiError, ApiResult, FieldError, NotFound};
@@ -151,6 +152,7 @@ struct PackageView {
 async fn list_packages(
     State(state): State<AppState>,
     principal: Principal,
+    headers: HeaderMap,
     ApiQuery(query): ApiQuery<PackagesQuery>,
 ) -> ApiResult<Response> {
     let mut errors = Vec::new();
@@ -199,7 +201,7 @@ async fn list_packages(
         "packages {country:?} {geography:?} {days:?} {}",
         principal.markup_bps
     );
-    let body = snapshot.rendered(key, || {
+    let answer = snapshot.rendered(key, || {
         let plans = snapshot
             .packages(&filter)
             .map_err(|_| ApiError::NotFound(NotFound::Country))?;
@@ -209,7 +211,7 @@ async fn list_packages(
             .collect();
         serde_json::to_vec(&Success::new(views)).map_err(|e| ApiError::Internal(e.into()))
     })?;
-    Ok(json_response(body))
+    Ok(catalog_response(&headers, &answer))
 }
 
 fn view(snapshot: &Snapshot, plan: &Plan, price: Cents) -> PackageView {

@@ -339,3 +339,57 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Catalog answers go gzip-compressed to clients that accept it, as the same JSON.
+#[sqlx::test]
+async fn catalog_answers_are_gzipped_for_clients_that_accept_it(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "20", "0").await;
+    for path in ["/v1/packages?country=FR", "/v1/countries"] {
+        let fetch = |encoding: Option<&'static str>| {
+            let mut request = app
+                .client
+                .get(format!("{}{path}", app.address))
+                .bearer_auth(&partner.key);
+            if let Some(encoding) = encoding {
+                request = request.header("accept-encoding", encoding);
+            }
+            request.send()
+        };
+        let plain = fetch(None).await.unwrap();
+        assert_eq!(plain.status(), StatusCode::OK);
+        assert!(plain.headers().get("content-encoding").is_none());
+        assert_eq!(plain.headers()["vary"], "accept-encoding");
+        let plain = plain.bytes().await.unwrap();
+        serde_json::from_slice::<Value>(&plain).expect("plain JSON");
+
+        for accepted in ["gzip", "br;q=1.0, gzip;q=0.8, *;q=0.1", "identity, *"] {
+            let zipped = fetch(Some(accepted)).await.unwrap();
+            assert_eq!(zipped.status(), StatusCode::OK, "{path} {accepted}");
+            assert_eq!(zipped.headers()["content-encoding"], "gzip", "{accepted}");
+            assert_eq!(zipped.headers()["content-type"], "application/json");
+            assert_eq!(zipped.headers()["vary"], "accept-encoding");
+            let zipped = zipped.bytes().await.unwrap();
+            assert!(
+                zipped.len() < plain.len() / 4,
+                "{path}: {} bytes",
+                zipped.len()
+            );
+            let mut unzipped = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(&zipped[..]),
+                &mut unzipped,
+            )
+            .unwrap();
+            assert_eq!(unzipped, plain, "{path}: the same answer");
+        }
+        for refused in ["gzip;q=0", "identity", "br", "gzip;q=0, *"] {
+            let response = fetch(Some(refused)).await.unwrap();
+            assert!(
+                response.headers().get("content-encoding").is_none(),
+                "{path} {refused}"
+            );
+            assert_eq!(response.bytes().await.unwrap(), plain);
+        }
+    }
+}
