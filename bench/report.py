@@ -100,7 +100,7 @@ def aggregate(rundir):
     cases = {}
     for case in CASES:
         sides = {}
-        for side in ("gateway", "baseline", "db"):
+        for side in ("gateway", "baseline", "db", "plain"):
             rounds = [runs[k] for k in sorted(runs) if k.startswith(f"{case}-{side}-")]
             if not rounds:
                 continue
@@ -258,6 +258,16 @@ def render(rundir, results):
             f"| {CASES[case][1]} | {b['rps']:,.0f} | {ms(b['p50_us'])} | {ms(b['p99_us'])} "
             f"| **{g['ratio']:.2f}** | {target} | {'pass' if ok else '**FAIL**'} |"
         )
+    plain = cases.get("a", {}).get("plain")
+    if plain and "baseline" in cases["a"]:
+        b = cases["a"]["baseline"]
+        lines += [
+            "",
+            f"Requests carry `Accept-Encoding: gzip`, as partners' HTTP clients send it (the "
+            f"baseline ignores it); the gateway answers the catalog gzip-compressed. For "
+            f"reference, (a) asked without it (the ~49 KB JSON as is): {plain['rps']:,.0f} req/s, p50 {ms(plain['p50_us'])} ms, p99 "
+            f"{ms(plain['p99_us'])} ms: **{plain['rps'] / b['rps']:.2f}×** the baseline.",
+        ]
     db = cases.get("c", {}).get("db")
     if db:
         g = cases["c"]["gateway"]

@@ -8,6 +8,8 @@
 --   BENCH_RUN    prefix making Idempotency-Keys unique across runs
 --   BENCH_DELAY_MS  pause before each request on a connection (rate-limited load)
 --   BENCH_OUT    where done() writes its JSON summary (latencies in microseconds)
+--   BENCH_ACCEPT_ENCODING  the Accept-Encoding header (default gzip, as partners' HTTP
+--                clients send it; empty: none)
 -- The baseline is loaded through this same script, so both sides pay the same client cost.
 
 local threads = {}
@@ -36,6 +38,8 @@ function init(args)
   body = '{"planId":"' .. plan .. '","quantity":1,"reference":"bench"}'
   headers = {}
   headers["Content-Type"] = "application/json"
+  local encoding = os.getenv("BENCH_ACCEPT_ENCODING") or "gzip"
+  if encoding ~= "" then headers["Accept-Encoding"] = encoding end
 end
 
 local function key()
