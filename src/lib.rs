@@ -13,6 +13,8 @@ pub mod auth;
 pub mod catalog;
 /// The operator command line (`tavaro serve`, `partner`, `key`, `credits`, ...).
 pub mod cli;
+/// Work from concurrent requests done together (coalesced reads and writes).
+pub mod coalesce;
 /// Typed configuration read from the environment.
 pub mod config;
 /// The API error type and the JSON error envelope.

@@ -11,12 +11,11 @@
 //! arrived*, so it sees every commit that preceded it, exactly as its own query would.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use sqlx::PgPool;
-use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::Balance;
+use crate::coalesce::{Coalescer, Job};
 use crate::error::ApiError;
 use crate::ids::PartnerId;
 use crate::money::Cents;
@@ -25,10 +24,6 @@ use crate::money::Cents;
 const READERS: usize = 4;
 /// Most partners one query asks for.
 const BATCH: usize = 512;
-/// Requests waiting for a reader at most; beyond that callers wait to enqueue.
-const QUEUE: usize = 4096;
-
-type Reply = oneshot::Sender<Result<Option<Balance>, ReadError>>;
 
 /// Why a coalesced read failed (shared by every request of the batch).
 #[derive(Clone, Debug, thiserror::Error)]
@@ -52,79 +47,63 @@ impl From<ReadError> for ApiError {
 
 /// Hands balance reads to the readers. Cheap to share; the readers stop when it is dropped.
 pub struct BalanceReader {
-    requests: mpsc::Sender<(PartnerId, Reply)>,
+    readers: Coalescer<PartnerId, Result<Option<Balance>, ReadError>>,
 }
 
 impl BalanceReader {
     /// Starts the readers on the current runtime.
     pub fn start(db: PgPool) -> Self {
-        let (requests, queue) = mpsc::channel(QUEUE);
-        let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..READERS {
-            tokio::spawn(read_loop(db.clone(), Arc::clone(&queue)));
+        let read = move |batch| read(db.clone(), batch);
+        Self {
+            readers: Coalescer::start(READERS, BATCH, read),
         }
-        Self { requests }
     }
 
     /// The partner's balance as of a moment after this call; `None` without an account.
     pub async fn read(&self, partner: PartnerId) -> Result<Option<Balance>, ReadError> {
-        let (reply, answer) = oneshot::channel();
-        let stopped = || ReadError {
-            unavailable: true,
-            message: "balance readers stopped".to_owned(),
-        };
-        self.requests
-            .send((partner, reply))
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.readers.call(partner).await.unwrap_or_else(|| {
+            Err(ReadError {
+                unavailable: true,
+                message: "balance readers stopped".to_owned(),
+            })
+        })
     }
 }
 
-/// One reader: waits for a request, takes every other one already waiting (up to
-/// [`BATCH`]), answers them all with one query, and again.
-async fn read_loop(db: PgPool, queue: Arc<Mutex<mpsc::Receiver<(PartnerId, Reply)>>>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        {
-            let mut queue = queue.lock().await;
-            if queue.recv_many(&mut batch, BATCH).await == 0 {
-                return; // Every sender is gone: the server is shutting down.
+/// Answers a batch of reads with one query.
+async fn read(db: PgPool, batch: Vec<Job<PartnerId, Result<Option<Balance>, ReadError>>>) {
+    let ids: Vec<_> = batch.iter().map(|(partner, _)| partner.0).collect();
+    let rows = sqlx::query!(
+        r#"select partner_id as "partner_id: PartnerId", balance_cents, updated_at
+           from balances where partner_id = any($1)"#,
+        &ids[..]
+    )
+    .fetch_all(&db)
+    .await;
+    match rows {
+        Ok(rows) => {
+            let found: HashMap<PartnerId, Balance> = rows
+                .into_iter()
+                .map(|r| {
+                    let balance = Balance {
+                        amount: Cents::new(r.balance_cents),
+                        updated_at: r.updated_at,
+                    };
+                    (r.partner_id, balance)
+                })
+                .collect();
+            for (partner, reply) in batch {
+                // A caller that hung up has dropped its receiver: nothing to do.
+                let _ = reply.send(Ok(found.get(&partner).copied()));
             }
         }
-        let ids: Vec<_> = batch.iter().map(|(partner, _)| partner.0).collect();
-        let rows = sqlx::query!(
-            r#"select partner_id as "partner_id: PartnerId", balance_cents, updated_at
-               from balances where partner_id = any($1)"#,
-            &ids[..]
-        )
-        .fetch_all(&db)
-        .await;
-        match rows {
-            Ok(rows) => {
-                let found: HashMap<PartnerId, Balance> = rows
-                    .into_iter()
-                    .map(|r| {
-                        let balance = Balance {
-                            amount: Cents::new(r.balance_cents),
-                            updated_at: r.updated_at,
-                        };
-                        (r.partner_id, balance)
-                    })
-                    .collect();
-                for (partner, reply) in batch.drain(..) {
-                    // A caller that hung up has dropped its receiver: nothing to do.
-                    let _ = reply.send(Ok(found.get(&partner).copied()));
-                }
-            }
-            Err(e) => {
-                let error = ReadError {
-                    unavailable: crate::error::is_unavailable(&e),
-                    message: e.to_string(),
-                };
-                for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Err(error.clone()));
-                }
+        Err(e) => {
+            let error = ReadError {
+                unavailable: crate::error::is_unavailable(&e),
+                message: e.to_string(),
+            };
+            for (_, reply) in batch {
+                let _ = reply.send(Err(error.clone()));
             }
         }
     }

@@ -12,81 +12,51 @@
 //! completion of it is written again on its own, so only the one at fault fails.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::settle::{self, Completion, Settled};
+use crate::coalesce::{Coalescer, Job};
 use crate::error::{ApiError, ApiResult};
 
 /// Writers at once: while some write, the others gather the next completions.
 const WRITERS: usize = 4;
 /// Most orders one statement completes.
 const BATCH: usize = 128;
-/// Completions waiting for a writer at most; beyond that callers wait to enqueue.
-const QUEUE: usize = 4096;
 
-type Reply = oneshot::Sender<ApiResult<(Settled, DateTime<Utc>)>>;
+/// What a completion comes to: whether it moved the order, and when it was stored.
+type Outcome = ApiResult<(Settled, DateTime<Utc>)>;
 
 /// Hands completions to the writers. The writers stop when it is dropped.
 pub struct Settler {
-    requests: mpsc::Sender<(Completion, Reply)>,
+    writers: Coalescer<Completion, Outcome>,
 }
 
 impl Settler {
     /// Starts the writers on the current runtime.
     pub fn start(db: PgPool) -> Self {
-        let (requests, queue) = mpsc::channel(QUEUE);
-        let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..WRITERS {
-            tokio::spawn(write_loop(db.clone(), Arc::clone(&queue)));
+        // An order twice in one statement would be moved once and given both sets of
+        // eSIMs: the second waits for the next statement, which finds it settled.
+        let order = |c: &Completion| c.order;
+        let write = move |batch| write(db.clone(), batch);
+        Self {
+            writers: Coalescer::start_distinct(WRITERS, BATCH, order, write),
         }
-        Self { requests }
     }
 
     /// Writes `completion` (with others waiting): whether it moved the order, and when.
-    pub(super) async fn complete(
-        &self,
-        completion: Completion,
-    ) -> ApiResult<(Settled, DateTime<Utc>)> {
-        let (reply, answer) = oneshot::channel();
-        let stopped = || ApiError::Internal(anyhow::anyhow!("the order settlers stopped"));
-        self.requests
-            .send((completion, reply))
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-}
-
-/// One writer: waits for a completion, takes every other one already waiting (up to
-/// [`BATCH`]), writes them, answers each, and again.
-async fn write_loop(db: PgPool, queue: Arc<Mutex<mpsc::Receiver<(Completion, Reply)>>>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        {
-            let mut queue = queue.lock().await;
-            if queue.recv_many(&mut batch, BATCH).await == 0 {
-                return; // Every sender is gone.
-            }
-        }
-        // An order twice in one statement would be moved once and given both sets of
-        // eSIMs: the second waits for the next statement, which finds it settled.
-        while !batch.is_empty() {
-            let mut seen = HashSet::new();
-            let (now, later): (Vec<_>, Vec<_>) = batch
-                .drain(..)
-                .partition(|(c, _): &(Completion, Reply)| seen.insert(c.order));
-            write(&db, now).await;
-            batch = later;
-        }
+    pub(super) async fn complete(&self, completion: Completion) -> Outcome {
+        self.writers.call(completion).await.unwrap_or_else(|| {
+            Err(ApiError::Internal(anyhow::anyhow!(
+                "the order settlers stopped"
+            )))
+        })
     }
 }
 
 /// Writes one statement's completions and answers them.
-async fn write(db: &PgPool, batch: Vec<(Completion, Reply)>) {
+async fn write(db: PgPool, batch: Vec<Job<Completion, Outcome>>) {
     let orders = batch.len();
     let esims: usize = batch.iter().map(|(c, _)| c.esims.ids.len()).sum();
     let mut ids = Vec::with_capacity(orders);
@@ -165,7 +135,7 @@ async fn write(db: &PgPool, batch: Vec<(Completion, Reply)>) {
         &refs as &[Option<&str>],
         &tokens as &[&str],
     )
-    .fetch_one(db)
+    .fetch_one(&db)
     .await;
     match written {
         Ok(written) => {
@@ -175,7 +145,7 @@ async fn write(db: &PgPool, batch: Vec<(Completion, Reply)>) {
                     tracing::info!(order_id = %c.order, "order completed");
                     Ok((Settled::Moved, written.stored_at))
                 } else {
-                    settle::not_moved(db, c.order)
+                    settle::not_moved(&db, c.order)
                         .await
                         .map(|()| (Settled::AlreadySettled, written.stored_at))
                         .map_err(ApiError::from)
@@ -187,7 +157,7 @@ async fn write(db: &PgPool, batch: Vec<(Completion, Reply)>) {
         Err(e) => {
             tracing::warn!(error = %e, orders, "completing orders together failed; completing each alone");
             for (c, reply) in batch {
-                let _ = reply.send(settle::complete_with(db, &c, false).await);
+                let _ = reply.send(settle::complete_with(&db, &c, false).await);
             }
         }
     }

@@ -11,18 +11,17 @@
 //! as when it was its own statement, and a failed statement fails every issue of it (the
 //! orders are refunded as when the simulator is unreachable).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sqlx::PgPool;
-use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::coalesce::{Coalescer, Job};
 
 /// Writers at once: while some write, the others gather the next issues.
 const WRITERS: usize = 4;
 /// Most orders one statement issues.
 const BATCH: usize = 256;
-/// Issues waiting for a writer at most; beyond that callers wait to enqueue.
-const QUEUE: usize = 4096;
 
 /// The eSIMs to issue for one order, with the ICCIDs and activation codes drawn for them.
 pub(super) struct Issue {
@@ -38,72 +37,36 @@ pub(super) struct Issue {
 /// an ICCID collided with an earlier eSIM's.
 pub(super) type Issued = Option<Vec<(String, String)>>;
 
-type Reply = oneshot::Sender<Result<Issued, String>>;
-
 /// Hands issues to the writers. The writers stop when it is dropped.
 pub(super) struct Issuer {
-    requests: mpsc::Sender<(Issue, Reply)>,
+    writers: Coalescer<Issue, Result<Issued, String>>,
 }
 
 impl Issuer {
     /// Starts the writers on the current runtime; `smdp_address` is every eSIM's.
     pub(super) fn start(db: PgPool, smdp_address: String) -> Self {
-        let (requests, queue) = mpsc::channel(QUEUE);
-        let queue = Arc::new(Mutex::new(queue));
         let smdp_address: Arc<str> = smdp_address.into();
-        for _ in 0..WRITERS {
-            tokio::spawn(write_loop(
-                db.clone(),
-                Arc::clone(&smdp_address),
-                Arc::clone(&queue),
-            ));
+        // A reference twice in one statement would be "fresh" for both: the second waits
+        // for the next statement, which finds it issued.
+        let write = move |batch| write(db.clone(), Arc::clone(&smdp_address), batch);
+        let reference = |issue: &Issue| issue.reference.clone();
+        Self {
+            writers: Coalescer::start_distinct(WRITERS, BATCH, reference, write),
         }
-        Self { requests }
     }
 
     /// Writes `issue` (with others waiting) and says what was written; `Err` if the
     /// statement failed, with the database's message.
     pub(super) async fn issue(&self, issue: Issue) -> Result<Issued, String> {
-        let (reply, answer) = oneshot::channel();
-        let stopped = || "the simulator's writers stopped".to_owned();
-        self.requests
-            .send((issue, reply))
+        self.writers
+            .call(issue)
             .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-}
-
-/// One writer: waits for an issue, takes every other one already waiting (up to
-/// [`BATCH`]), writes them, answers each, and again.
-async fn write_loop(
-    db: PgPool,
-    smdp_address: Arc<str>,
-    queue: Arc<Mutex<mpsc::Receiver<(Issue, Reply)>>>,
-) {
-    let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        {
-            let mut queue = queue.lock().await;
-            if queue.recv_many(&mut batch, BATCH).await == 0 {
-                return; // Every sender is gone.
-            }
-        }
-        // A reference twice in one statement would be "fresh" for both: the second waits
-        // for the next statement, which finds it issued.
-        while !batch.is_empty() {
-            let mut seen = HashSet::new();
-            let (now, later): (Vec<_>, Vec<_>) = batch
-                .drain(..)
-                .partition(|(issue, _): &(Issue, Reply)| seen.insert(issue.reference.clone()));
-            write(&db, &smdp_address, now).await;
-            batch = later;
-        }
+            .unwrap_or_else(|| Err("the simulator's writers stopped".to_owned()))
     }
 }
 
 /// Writes one statement's issues and answers them.
-async fn write(db: &PgPool, smdp_address: &str, batch: Vec<(Issue, Reply)>) {
+async fn write(db: PgPool, smdp_address: Arc<str>, batch: Vec<Job<Issue, Result<Issued, String>>>) {
     let rows: usize = batch.iter().map(|(issue, _)| issue.iccids.len()).sum();
     let mut refs = Vec::with_capacity(rows);
     let mut iccids = Vec::with_capacity(rows);
@@ -145,9 +108,9 @@ async fn write(db: &PgPool, smdp_address: &str, batch: Vec<(Issue, Reply)>) {
         &codes as &[&str],
         &days[..],
         &data_mb as &[Option<i32>],
-        smdp_address,
+        &*smdp_address,
     )
-    .fetch_all(db)
+    .fetch_all(&db)
     .await;
     match written {
         Ok(written) => {
