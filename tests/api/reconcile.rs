@@ -191,6 +191,8 @@ async fn jobs_of_orders_completed_on_the_request_path_are_retired_in_bulk(db: Pg
     })
     .await;
     let partner = app.create_partner("acme", "0", "100.00").await;
+    // Let the worker's poll at start (which retires settled jobs) come and go first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let mut ids = Vec::new();
     for _ in 0..3 {
         let placed = app
