@@ -2,6 +2,8 @@
 //! reconciler. Each is one transaction that only moves an order forward (`where status in
 //! (...)`): when two settlers race, the first commit wins and the other changes nothing.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
@@ -54,76 +56,136 @@ pub(super) async fn complete(
     Ok(complete_with(db, &completion, true).await?.0)
 }
 
-/// Writes `completion` in one statement: one round trip, and the parts after the move
-/// select from it, so a lost race writes nothing. Also returns the time the eSIMs were
-/// stored at. The request path writes its completions together ([`super::settler`]) and
-/// comes here for one that failed in company.
-///
-/// `retire_job`: delete the order's reconciliation job here. The request path does not:
-/// the reconciler deletes the jobs of settled orders in bulk ([`super::reconcile`]),
-/// which spares every order a delete (and the queue's churn) on its way.
+/// Writes `completion` in one statement (see [`store`]) and says whether it moved the
+/// order. The request path writes its completions together ([`super::settler`]) and
+/// comes here for one that failed in company; the reconciler comes here for each.
 pub(super) async fn complete_with(
     db: &PgPool,
     completion: &Completion,
     retire_job: bool,
 ) -> ApiResult<(Settled, DateTime<Utc>)> {
-    let Completion {
-        order,
-        provider_order_ref,
-        data_total_mb,
-        esims,
-        answer,
-    } = completion;
-    let moved = sqlx::query!(
-        r#"with moved as (
-               update orders
+    let (moved, stored_at) = store(db, &[completion], retire_job).await?;
+    outcome(db, completion.order, &moved, stored_at).await
+}
+
+/// What [`store`] did for `order`, given the orders it `moved`.
+pub(super) async fn outcome(
+    db: &PgPool,
+    order: OrderId,
+    moved: &HashSet<OrderId>,
+    stored_at: DateTime<Utc>,
+) -> ApiResult<(Settled, DateTime<Utc>)> {
+    if !moved.contains(&order) {
+        not_moved(db, order).await?;
+        return Ok((Settled::AlreadySettled, stored_at));
+    }
+    tracing::info!(order_id = %order, "order completed");
+    Ok((Settled::Moved, stored_at))
+}
+
+/// Writes `completions` in one statement: each order moved to `completed`, its eSIMs and
+/// its Idempotency-Key's answer. Every part selects from the orders the statement moved,
+/// so an order someone else settled gets nothing written. Returns the orders it moved
+/// and the time the eSIMs were stored at.
+///
+/// `retire_jobs`: delete the moved orders' reconciliation jobs here. The request path
+/// does not: the reconciler deletes the jobs of settled orders in bulk
+/// ([`super::reconcile`]), which spares every order a delete (and the queue's churn).
+pub(super) async fn store(
+    db: &PgPool,
+    completions: &[&Completion],
+    retire_jobs: bool,
+) -> Result<(HashSet<OrderId>, DateTime<Utc>), sqlx::Error> {
+    let orders = completions.len();
+    let esims: usize = completions.iter().map(|c| c.esims.ids.len()).sum();
+    let mut ids = Vec::with_capacity(orders);
+    let mut provider_refs = Vec::with_capacity(orders);
+    let mut data_mb = Vec::with_capacity(orders);
+    let mut keys = Vec::with_capacity(orders);
+    let mut statuses = Vec::with_capacity(orders);
+    let mut bodies = Vec::with_capacity(orders);
+    let mut esim_orders = Vec::with_capacity(esims);
+    let mut esim_ids = Vec::with_capacity(esims);
+    let mut iccids = Vec::with_capacity(esims);
+    let mut smdps = Vec::with_capacity(esims);
+    let mut codes = Vec::with_capacity(esims);
+    let mut refs = Vec::with_capacity(esims);
+    let mut tokens = Vec::with_capacity(esims);
+    for c in completions {
+        ids.push(c.order.0);
+        provider_refs.push(c.provider_order_ref.as_deref());
+        data_mb.push(c.data_total_mb);
+        keys.push(c.answer.as_ref().map(|a| a.0.as_str()));
+        statuses.push(c.answer.as_ref().map(|a| a.1 as i16));
+        bodies.push(c.answer.as_ref().map(|a| a.2.as_str()));
+        let e = &c.esims;
+        for i in 0..e.ids.len() {
+            esim_orders.push(c.order.0);
+            esim_ids.push(e.ids[i]);
+            iccids.push(e.iccids[i].as_str());
+            smdps.push(e.smdp_addresses[i].as_str());
+            codes.push(e.activation_codes[i].as_str());
+            refs.push(e.provider_refs[i].as_deref());
+            tokens.push(e.qr_tokens[i].as_str());
+        }
+    }
+    // `o.id = any($1)` makes the orders an index probe each: joined to `asked` alone, the
+    // planner may scan every order.
+    let written = sqlx::query!(
+        r#"with asked as (
+               select * from unnest($1::uuid[], $2::text[], $3::int[], $4::text[],
+                                    $5::int2[], $6::text[])
+                 as a(order_id, provider_ref, data_mb, key, status, body)
+           ), moved as (
+               update orders o
                   set status = 'completed', updated_at = now(),
-                      provider_order_ref = coalesce($2, provider_order_ref)
-                where id = $1 and status in ('pending', 'processing')
-            returning id, partner_id
+                      provider_order_ref = coalesce(a.provider_ref, o.provider_order_ref)
+                 from asked a
+                where o.id = any($1) and o.id = a.order_id
+                  and o.status in ('pending', 'processing')
+            returning o.id, o.partner_id
            ), issued as (
                insert into esims (id, partner_id, order_id, iccid, smdp_address,
                                   activation_code, provider_ref, data_total_mb, qr_token)
-               select e.id, moved.partner_id, moved.id, e.iccid, e.smdp, e.code, e.ref, $3, e.token
-                 from moved,
-                      unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-                        as e(id, iccid, smdp, code, ref, token)
+               select e.id, m.partner_id, m.id, e.iccid, e.smdp, e.code, e.ref, a.data_mb, e.token
+                 from unnest($7::uuid[], $8::uuid[], $9::text[], $10::text[], $11::text[],
+                             $12::text[], $13::text[])
+                        as e(order_id, id, iccid, smdp, code, ref, token)
+                 join moved m on m.id = e.order_id
+                 join asked a on a.order_id = e.order_id
            ), retired as (
                delete from order_jobs
-                where $13 and order_id = $1 and exists (select 1 from moved)
+                where $14 and order_id = any(array(select id from moved))
            ), answered as (
                update idempotency_keys k
-                  set response_status = $11, response_body = $12, locked_at = null
-                 from moved
-                where k.partner_id = moved.partner_id and k.key = $10
+                  set response_status = a.status, response_body = a.body, locked_at = null
+                 from asked a join moved m on m.id = a.order_id
+                where a.key is not null and k.partner_id = m.partner_id and k.key = a.key
            )
-           select exists (select 1 from moved) as "moved!", now() as "stored_at!""#,
-        *order as OrderId,
-        provider_order_ref.as_deref(),
-        *data_total_mb,
-        &esims.ids[..],
-        &esims.iccids[..],
-        &esims.smdp_addresses[..],
-        &esims.activation_codes[..],
-        &esims.provider_refs[..] as &[Option<String>],
-        &esims.qr_tokens[..],
-        answer.as_ref().map(|a| a.0.as_str()),
-        answer.as_ref().map(|a| a.1 as i16),
-        answer.as_ref().map(|a| a.2.as_str()),
-        retire_job,
+           select array(select id from moved) as "moved!", now() as "stored_at!""#,
+        &ids[..],
+        &provider_refs as &[Option<&str>],
+        &data_mb as &[Option<i32>],
+        &keys as &[Option<&str>],
+        &statuses as &[Option<i16>],
+        &bodies as &[Option<&str>],
+        &esim_orders[..],
+        &esim_ids[..],
+        &iccids as &[&str],
+        &smdps as &[&str],
+        &codes as &[&str],
+        &refs as &[Option<&str>],
+        &tokens as &[&str],
+        retire_jobs,
     )
     .fetch_one(db)
     .await?;
-    if !moved.moved {
-        not_moved(db, *order).await?;
-        return Ok((Settled::AlreadySettled, moved.stored_at));
-    }
-    tracing::info!(order_id = %order, "order completed");
-    Ok((Settled::Moved, moved.stored_at))
+    let moved = written.moved.into_iter().map(OrderId).collect();
+    Ok((moved, written.stored_at))
 }
 
 /// A completion found its order settled already: fine, unless it was refunded.
-pub(super) async fn not_moved(db: &PgPool, order: OrderId) -> Result<(), sqlx::Error> {
+async fn not_moved(db: &PgPool, order: OrderId) -> Result<(), sqlx::Error> {
     let status = sqlx::query_scalar!("select status from orders where id = $1", order as OrderId)
         .fetch_one(db)
         .await?;
