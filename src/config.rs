@@ -2,180 +2,39 @@
 //! documented in `.env.example` and in the README's configuration table.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-pub use crate::provider::settings::ProvidersConfig;
+use crate::auth::VerifierConfig;
+use crate::db::DatabaseConfig;
+use crate::http::HttpConfig;
+use crate::http::rate_limit::RateLimitConfig;
+use crate::orders::OrdersConfig;
+use crate::provider::settings::ProvidersConfig;
+use crate::provider::simulator::{SimulatorConfig, SimulatorMode};
+use crate::secret::Secret;
+use crate::telemetry::LogFormat;
 
-/// A value that must never reach a log line: `Debug` and `Display` print `[REDACTED]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    /// Wraps a secret value.
-    pub fn new(value: T) -> Self {
-        Self(value)
-    }
-
-    /// The secret itself, for the one place that needs it.
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[REDACTED]")
-    }
-}
-
-impl<T> fmt::Display for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[REDACTED]")
-    }
-}
-
-/// Log output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines (default).
-    Text,
-    /// One JSON object per line, for log shippers.
-    Json,
-}
-
-impl FromStr for LogFormat {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "text" => Ok(Self::Text),
-            "json" => Ok(Self::Json),
-            other => bail!("unknown log format `{other}` (expected: text or json)"),
-        }
-    }
-}
-
-/// How the simulator behaves, to exercise every outcome an upstream can produce.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SimulatorMode {
-    /// Waits the latency, issues the eSIMs, answers.
-    Normal,
-    /// Issues the eSIMs at once but answers only after the latency: with a latency above
-    /// the provider time-out, the gateway sees a time-out for an order that succeeded.
-    Late,
-    /// Accepts the order, answers "accepted" without eSIMs, and reports it failed when
-    /// asked later.
-    AcceptThenFail,
-    /// Accepts the order and never finishes it: lookups say "pending" forever.
-    AcceptThenStall,
-    /// The request is lost on the way: no answer, no record upstream.
-    Lost,
-}
-
-impl FromStr for SimulatorMode {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "normal" => Ok(Self::Normal),
-            "late" => Ok(Self::Late),
-            "accept_then_fail" => Ok(Self::AcceptThenFail),
-            "accept_then_stall" => Ok(Self::AcceptThenStall),
-            "lost" => Ok(Self::Lost),
-            other => bail!(
-                "unknown simulator mode `{other}` (expected: normal, late, accept_then_fail, accept_then_stall, lost)"
-            ),
-        }
-    }
-}
-
-/// Steps of the order workflow where a failpoint can crash the server (tests only).
-pub const FAILPOINTS: [&str; 4] = [
-    "after_debit_commit",
-    "during_provider_call",
-    "before_esims_stored",
-    "after_esims_stored",
-];
-
-/// Settings of the built-in simulator provider.
-#[derive(Clone, Debug)]
-pub struct SimulatorConfig {
-    /// Behaviour (see [`SimulatorMode`]).
-    pub mode: SimulatorMode,
-    /// Delay of each simulated provisioning answer.
-    pub latency: Duration,
-    /// Share of orders (0.0–1.0) the simulator refuses, to exercise refunds.
-    pub failure_rate: f64,
-    /// SM-DP+ address written into the simulated activation codes.
-    pub smdp_address: String,
-}
-
-/// Everything the server needs, read from the environment.
+/// Everything the server needs, read from the environment, grouped by the part of the
+/// gateway that reads it: each part is handed its own group.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Postgres connection string (`DATABASE_URL`).
-    pub database_url: Secret<String>,
-    /// Maximum pooled database connections per server process.
-    pub db_max_connections: u32,
-    /// Where the HTTP server listens.
-    pub listen_addr: SocketAddr,
-    /// A separate address serving only `GET /metrics`; unset: `/metrics` is on the main
-    /// listener.
-    pub metrics_addr: Option<SocketAddr>,
-    /// Public base URL of this gateway, used to build `qrCodeUrl`s. Unset: the address
-    /// the server listens on.
-    pub public_base_url: Option<String>,
-    /// Largest request body accepted, in bytes (413 beyond it).
-    pub max_body_bytes: usize,
-    /// How long a verified API key stays cached.
-    pub key_cache_ttl: Duration,
-    /// How many verified keys are cached at most.
-    pub key_cache_capacity: u64,
-    /// How many argon2 verifications may run at once.
-    pub argon2_concurrency: usize,
+    /// The Postgres connection.
+    pub database: DatabaseConfig,
+    /// The HTTP listener, its limits and the per-partner rate limits.
+    pub http: HttpConfig,
+    /// API key verification.
+    pub auth: VerifierConfig,
+    /// The order workflow and its reconciliation.
+    pub orders: OrdersConfig,
     /// Upstream providers with credentials configured (the simulator is always there).
     pub providers: ProvidersConfig,
-    /// Time allowed for one provider call before its outcome counts as unknown.
-    pub provider_timeout: Duration,
-    /// Simulator settings (used when `provider` is the simulator).
+    /// Simulator settings (used when a plan's provider is the simulator).
     pub simulator: SimulatorConfig,
-    /// How long an Idempotency-Key is remembered.
-    pub idempotency_ttl: Duration,
-    /// How often each server polls the reconciliation queue.
-    pub reconcile_poll: Duration,
-    /// Longest wait between two reconciliation attempts of one order.
-    pub reconcile_max_backoff: Duration,
-    /// An order still unsettled this long after it was placed is flagged for the operator.
-    pub reconcile_window: Duration,
-    /// Crash the process at this step of the order workflow (crash-safety tests only).
-    pub failpoint: Option<String>,
     /// Log output format.
     pub log_format: LogFormat,
-    /// How long a stopping server lets in-flight requests finish.
-    pub shutdown_grace: Duration,
-    /// Per-partner rate limits.
-    pub rate_limit: RateLimitConfig,
-    /// Longest time a request may take (beyond the provider time-out for orders).
-    pub request_timeout: Duration,
-    /// Longest time a client may take to send a request's headers.
-    pub header_timeout: Duration,
-}
-
-/// Per-partner token buckets (per server process).
-#[derive(Clone, Debug)]
-pub struct RateLimitConfig {
-    /// Sustained requests per second per partner, every authenticated route but orders.
-    pub per_second: u32,
-    /// Burst above the sustained rate.
-    pub burst: u32,
-    /// Sustained `POST /v1/order` per second per partner.
-    pub order_per_second: u32,
-    /// Burst of orders.
-    pub order_burst: u32,
 }
 
 impl Config {
@@ -196,12 +55,6 @@ impl Config {
             .get_or("TAVARO_PUBLIC_BASE_URL", String::new())?
             .trim_end_matches('/')
             .to_owned();
-        let failpoint = lookup("TAVARO_FAILPOINT").filter(|v| !v.trim().is_empty());
-        if let Some(point) = &failpoint {
-            if !FAILPOINTS.contains(&point.as_str()) {
-                bail!("TAVARO_FAILPOINT={point:?} is not one of {FAILPOINTS:?}");
-            }
-        }
         let provider_timeout =
             Duration::from_millis(vars.get_or("TAVARO_PROVIDER_TIMEOUT_MS", 30_000)?);
         let request_timeout = Duration::from_secs(vars.get_or("TAVARO_REQUEST_TIMEOUT_SECS", 60)?);
@@ -219,18 +72,51 @@ impl Config {
             );
         }
         Ok(Self {
-            database_url: Secret::new(database_url),
-            db_max_connections: vars.get_or("TAVARO_DB_MAX_CONNECTIONS", 20)?,
-            listen_addr: vars.get_or("TAVARO_LISTEN_ADDR", "127.0.0.1:8080".parse()?)?,
-            metrics_addr: vars.get_opt("TAVARO_METRICS_ADDR")?,
-            public_base_url: (!public_base_url.is_empty()).then_some(public_base_url),
-            max_body_bytes: vars.get_or("TAVARO_MAX_BODY_BYTES", 64 * 1024)?,
-            key_cache_ttl: Duration::from_secs(vars.get_or("TAVARO_KEY_CACHE_TTL_SECS", 60)?),
-            key_cache_capacity: vars.get_or("TAVARO_KEY_CACHE_CAPACITY", 10_000)?,
-            argon2_concurrency: vars
-                .get_or("TAVARO_ARGON2_CONCURRENCY", default_argon2_concurrency())?,
+            database: DatabaseConfig {
+                url: Secret::new(database_url),
+                max_connections: vars.get_or("TAVARO_DB_MAX_CONNECTIONS", 20)?,
+            },
+            http: HttpConfig {
+                listen_addr: vars.get_or("TAVARO_LISTEN_ADDR", "127.0.0.1:8080".parse()?)?,
+                metrics_addr: vars.get_opt("TAVARO_METRICS_ADDR")?,
+                public_base_url: (!public_base_url.is_empty()).then_some(public_base_url),
+                max_body_bytes: vars.get_or("TAVARO_MAX_BODY_BYTES", 64 * 1024)?,
+                request_timeout,
+                header_timeout: Duration::from_secs(
+                    positive(&vars, "TAVARO_HEADER_TIMEOUT_SECS", 10)?.into(),
+                ),
+                shutdown_grace: Duration::from_secs(
+                    vars.get_or("TAVARO_SHUTDOWN_GRACE_SECS", 30)?,
+                ),
+                rate_limit: RateLimitConfig {
+                    per_second: positive(&vars, "TAVARO_RATE_LIMIT_PER_SEC", 50)?,
+                    burst: positive(&vars, "TAVARO_RATE_LIMIT_BURST", 100)?,
+                    order_per_second: positive(&vars, "TAVARO_ORDER_RATE_LIMIT_PER_SEC", 10)?,
+                    order_burst: positive(&vars, "TAVARO_ORDER_RATE_LIMIT_BURST", 20)?,
+                },
+            },
+            auth: VerifierConfig {
+                cache_ttl: Duration::from_secs(vars.get_or("TAVARO_KEY_CACHE_TTL_SECS", 60)?),
+                cache_capacity: vars.get_or("TAVARO_KEY_CACHE_CAPACITY", 10_000)?,
+                argon2_concurrency: vars
+                    .get_or("TAVARO_ARGON2_CONCURRENCY", default_argon2_concurrency())?,
+            },
+            orders: OrdersConfig {
+                provider_timeout,
+                idempotency_ttl: Duration::from_secs(
+                    3600 * vars.get_or("TAVARO_IDEMPOTENCY_TTL_HOURS", 24)?,
+                ),
+                reconcile_poll: Duration::from_millis(
+                    vars.get_or("TAVARO_RECONCILE_POLL_MS", 1_000)?,
+                ),
+                reconcile_max_backoff: Duration::from_secs(
+                    vars.get_or("TAVARO_RECONCILE_MAX_BACKOFF_SECS", 300)?,
+                ),
+                reconcile_window: Duration::from_secs(
+                    vars.get_or("TAVARO_RECONCILE_WINDOW_SECS", 900)?,
+                ),
+            },
             providers: ProvidersConfig::from_vars(&lookup, provider_timeout)?,
-            provider_timeout,
             simulator: SimulatorConfig {
                 mode: vars.get_or("TAVARO_SIM_MODE", SimulatorMode::Normal)?,
                 latency: Duration::from_millis(vars.get_or("TAVARO_SIM_LATENCY_MS", 0)?),
@@ -238,33 +124,11 @@ impl Config {
                 smdp_address: vars
                     .get_or("TAVARO_SIM_SMDP_ADDRESS", "smdp.sim.tavaro.io".to_owned())?,
             },
-            idempotency_ttl: Duration::from_secs(
-                3600 * vars.get_or("TAVARO_IDEMPOTENCY_TTL_HOURS", 24)?,
-            ),
-            reconcile_poll: Duration::from_millis(vars.get_or("TAVARO_RECONCILE_POLL_MS", 1_000)?),
-            reconcile_max_backoff: Duration::from_secs(
-                vars.get_or("TAVARO_RECONCILE_MAX_BACKOFF_SECS", 300)?,
-            ),
-            reconcile_window: Duration::from_secs(
-                vars.get_or("TAVARO_RECONCILE_WINDOW_SECS", 900)?,
-            ),
-            failpoint,
             // `LOG_FORMAT` is the documented name; `TAVARO_LOG_FORMAT` is still read.
             log_format: match vars.get_opt("LOG_FORMAT")? {
                 Some(format) => format,
                 None => vars.get_or("TAVARO_LOG_FORMAT", LogFormat::Text)?,
             },
-            shutdown_grace: Duration::from_secs(vars.get_or("TAVARO_SHUTDOWN_GRACE_SECS", 30)?),
-            rate_limit: RateLimitConfig {
-                per_second: positive(&vars, "TAVARO_RATE_LIMIT_PER_SEC", 50)?,
-                burst: positive(&vars, "TAVARO_RATE_LIMIT_BURST", 100)?,
-                order_per_second: positive(&vars, "TAVARO_ORDER_RATE_LIMIT_PER_SEC", 10)?,
-                order_burst: positive(&vars, "TAVARO_ORDER_RATE_LIMIT_BURST", 20)?,
-            },
-            request_timeout,
-            header_timeout: Duration::from_secs(
-                positive(&vars, "TAVARO_HEADER_TIMEOUT_SECS", 10)?.into(),
-            ),
         })
     }
 }
@@ -280,11 +144,6 @@ fn positive<F: Fn(&str) -> Option<String>>(
         bail!("{name}=0 is invalid: must be at least 1");
     }
     Ok(value)
-}
-
-/// `DATABASE_URL`, required by every command.
-pub fn database_url() -> anyhow::Result<String> {
-    std::env::var("DATABASE_URL").context("DATABASE_URL is not set (see .env.example)")
 }
 
 /// Half the CPUs, at least one: argon2 at full tilt must leave cores for everything else.
@@ -342,10 +201,10 @@ mod tests {
             }
         };
         let config = Config::from_vars(vars(&[("DATABASE_URL", "postgres://x/y")])).unwrap();
-        assert_eq!(config.listen_addr.to_string(), "127.0.0.1:8080");
-        assert_eq!(config.max_body_bytes, 65_536);
+        assert_eq!(config.http.listen_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.http.max_body_bytes, 65_536);
         assert!(config.providers.configured().is_empty());
-        assert!(config.public_base_url.is_none());
+        assert!(config.http.public_base_url.is_none());
 
         let err = Config::from_vars(vars(&[
             ("DATABASE_URL", "postgres://x/y"),
@@ -360,12 +219,5 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("TAVARO_LISTEN_ADDR"), "{err}");
         assert!(Config::from_vars(vars(&[])).is_err());
-    }
-
-    #[test]
-    fn secrets_never_print() {
-        let secret = Secret::new("postgres://u:hunter2@db/x".to_owned());
-        assert_eq!(format!("{secret:?} {secret}"), "[REDACTED] [REDACTED]");
-        assert_eq!(secret.expose(), "postgres://u:hunter2@db/x");
     }
 }

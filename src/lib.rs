@@ -3,25 +3,29 @@
 //!
 //! # Layout
 //! A request enters [`http`], is authenticated by [`auth`], and is served by a domain
-//! module ([`catalog`], [`orders`], [`ledger`], [`esims`]) that talks to Postgres and,
-//! for orders, to an upstream [`provider`]. Dependencies point one way, down that path:
-//! only [`orders`] calls both the ledger and the provider.
+//! module ([`catalog`], [`orders`], [`esims`], [`ledger`], [`partners`]) that talks to
+//! Postgres and, for orders, to an upstream [`provider`]. Dependencies point one way,
+//! down that path, to the leaf types at the bottom; only [`orders`] calls both the
+//! ledger and a provider. `scripts/layers` checks it in `make test`, against the table
+//! in the README's architecture section.
 
 /// Authentication: the `tvr_` key format, key storage and the verification cache.
 pub mod auth;
-/// Plans and coverage: the catalog file, its import, and the in-memory snapshot.
+/// Plans and coverage: the catalog file, its import, the provider sync, the snapshot.
 pub mod catalog;
 /// The operator command line (`tavaro serve`, `partner`, `key`, `credits`, ...).
 pub mod cli;
 /// Work from concurrent requests done together (coalesced reads and writes).
 pub mod coalesce;
-/// Typed configuration read from the environment.
+/// Typed configuration read from the environment, one group per part of the gateway.
 pub mod config;
-/// The API error type and the JSON error envelope.
-pub mod error;
-/// eSIM records, statuses, install links and QR codes.
+/// The Postgres pool, migrations, and what a database error means.
+pub mod db;
+/// eSIM records, install links, usage refreshes and QR codes.
 pub mod esims;
-/// The HTTP surface: router, middleware, extractors and one module per resource.
+/// Crash points for the crash-safety tests (compiled in test builds only).
+pub mod failpoint;
+/// The HTTP surface: router, middleware, errors, extractors, one module per resource.
 pub mod http;
 /// Identifier newtypes.
 pub mod ids;
@@ -31,17 +35,17 @@ pub mod ledger;
 pub mod metrics;
 /// Money as integer cents.
 pub mod money;
-/// The order workflow: debit, provisioning and compensation.
+/// The order workflow: debit, provisioning, settlement, idempotency, reconciliation.
 pub mod orders;
 /// Partner accounts.
 pub mod partners;
 /// Upstream eSIM providers behind one trait, and the built-in simulator.
 pub mod provider;
-/// The HTTP server loop (header time-out, graceful stop).
-pub mod serve;
-/// Application start-up: pool, migrations, background tasks, the listener.
+/// Values that never print.
+pub mod secret;
+/// Application start-up: pool, migrations, background tasks, the listeners.
 pub mod startup;
-/// State shared by every request handler.
-pub mod state;
+/// The lifecycle of an eSIM.
+pub mod status;
 /// Tracing subscriber set-up.
 pub mod telemetry;

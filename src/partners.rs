@@ -14,6 +14,33 @@ use crate::money::Cents;
 /// a partner suspended): every server drops its key cache.
 pub const KEYS_CHANNEL: &str = "tavaro_api_keys";
 
+/// Whether a partner's keys may be used. Stored as its lower-case name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum PartnerStatus {
+    /// Its keys work.
+    Active,
+    /// Suspended by an operator: its keys authenticate, every call answers 403.
+    Suspended,
+}
+
+impl PartnerStatus {
+    /// `active` or `suspended`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+}
+
+impl std::fmt::Display for PartnerStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A partner account.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -25,8 +52,8 @@ pub struct Partner {
     /// Markup on net prices, in basis points (2000 = 20%).
     #[serde(skip)]
     pub markup_bps: i32,
-    /// `active` or `suspended`.
-    pub status: String,
+    /// Active or suspended.
+    pub status: PartnerStatus,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
 }
@@ -71,7 +98,8 @@ pub async fn create(
         Partner,
         r#"insert into partners (id, name, markup_bps)
            values ($1, $2, $3)
-           returning id as "id: PartnerId", name, markup_bps, status, created_at"#,
+           returning id as "id: PartnerId", name, markup_bps, status as "status: PartnerStatus",
+                     created_at"#,
         id as PartnerId,
         name,
         markup_bps,
@@ -112,7 +140,8 @@ pub struct PartnerSummary {
 /// All partners, by name.
 pub async fn list(db: &PgPool) -> anyhow::Result<Vec<PartnerSummary>> {
     let rows = sqlx::query!(
-        r#"select p.id as "id: PartnerId", p.name, p.markup_bps, p.status, p.created_at,
+        r#"select p.id as "id: PartnerId", p.name, p.markup_bps,
+                  p.status as "status: PartnerStatus", p.created_at,
                   coalesce(b.balance_cents, 0) as "balance_cents!",
                   (select count(*) from api_keys k
                     where k.partner_id = p.id and k.revoked_at is null) as "active_keys!"
@@ -146,7 +175,8 @@ pub async fn resolve(db: &PgPool, id_or_name: &str) -> anyhow::Result<Partner> {
     let by_id = Uuid::parse_str(id_or_name).ok();
     let partner = sqlx::query_as!(
         Partner,
-        r#"select id as "id: PartnerId", name, markup_bps, status, created_at
+        r#"select id as "id: PartnerId", name, markup_bps, status as "status: PartnerStatus",
+                  created_at
            from partners where id = $1 or name = $2"#,
         by_id,
         id_or_name,
@@ -159,12 +189,16 @@ pub async fn resolve(db: &PgPool, id_or_name: &str) -> anyhow::Result<Partner> {
 /// Suspends (`active = false`) or re-activates a partner. Running servers drop their key
 /// cache, so the change applies within moments.
 pub async fn set_active(db: &PgPool, partner: PartnerId, active: bool) -> anyhow::Result<()> {
-    let status = if active { "active" } else { "suspended" };
+    let status = if active {
+        PartnerStatus::Active
+    } else {
+        PartnerStatus::Suspended
+    };
     let mut tx = db.begin().await?;
     sqlx::query!(
         "update partners set status = $2 where id = $1",
         partner as PartnerId,
-        status
+        status.as_str()
     )
     .execute(&mut *tx)
     .await?;

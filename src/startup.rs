@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use sqlx::{Connection, PgConnection};
+use sqlx::postgres::PgListener;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -18,8 +17,13 @@ use tokio::task::JoinHandle;
 use crate::auth::KeyVerifier;
 use crate::catalog::{CATALOG_CHANNEL, Catalog};
 use crate::config::Config;
+use crate::http::AnswerCache;
+use crate::http::rate_limit::RateLimits;
+use crate::http::state::{AppState, Shared};
+use crate::ledger::BalanceReader;
+use crate::orders::Orders;
 use crate::partners::KEYS_CHANNEL;
-use crate::state::AppState;
+use crate::provider::Registry;
 
 /// A built, not yet running, server.
 pub struct Application {
@@ -55,94 +59,50 @@ impl Drop for BackgroundTasks {
     }
 }
 
-/// A pooled connection idle this long is pinged before it is handed out.
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
-
-/// Connects a pool sized by the configuration.
-pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
-    let options: PgConnectOptions = config
-        .database_url
-        .expose()
-        .parse()
-        .map_err(|e| anyhow::anyhow!("DATABASE_URL is invalid: {e}"))?;
-    let pool = PgPoolOptions::new()
-        .max_connections(config.db_max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        // sqlx pings every connection it hands out by default: one extra round trip per
-        // checkout, several per order. A connection in use moments ago is alive; only
-        // one idle for a while (the database may have restarted meanwhile) is checked.
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= IDLE_BEFORE_PING {
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
-        .connect_with(options.clone())
-        .await;
-    match pool {
-        Ok(pool) => Ok(pool),
-        Err(e) => {
-            // The pool reports "timed out"; one direct attempt names the real cause
-            // (connection refused, unknown host, authentication failed, ...).
-            let cause = match PgConnection::connect_with(&options).await {
-                Err(direct) => direct.to_string(),
-                Ok(_) => e.to_string(),
-            };
-            anyhow::bail!("cannot connect to the database (check DATABASE_URL): {cause}")
-        }
-    }
-}
-
-/// Applies pending migrations (embedded in the binary). Safe with several servers
-/// starting at once: sqlx takes an advisory lock.
-pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
-    sqlx::migrate!("./migrations")
-        .run(db)
-        .await
-        .context("database migration failed")
-}
-
 impl Application {
     /// Connects, migrates and builds the server.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = connect(&config).await?;
-        migrate(&db).await?;
+        let db = config.database.pool().await?;
+        crate::db::migrate(&db).await?;
         Self::build_with_pool(config, db).await
     }
 
     /// Builds the server on an existing (migrated) pool.
     pub async fn build_with_pool(config: Config, db: PgPool) -> anyhow::Result<Self> {
+        crate::failpoint::check()?;
         crate::metrics::install();
-        let listener = TcpListener::bind(config.listen_addr)
+        let Config {
+            http,
+            auth,
+            orders,
+            providers,
+            simulator,
+            ..
+        } = config;
+        let listener = TcpListener::bind(http.listen_addr)
             .await
-            .with_context(|| format!("cannot listen on {}", config.listen_addr))?;
+            .with_context(|| format!("cannot listen on {}", http.listen_addr))?;
         let address = listener.local_addr()?;
-        let public_base_url = config
+        let public_base_url = http
             .public_base_url
             .clone()
             .unwrap_or_else(|| format!("http://{address}"));
         let catalog = Catalog::load(&db)
             .await
             .context("cannot load the catalog")?;
-        let keys = Arc::new(KeyVerifier::new(
-            config.key_cache_capacity,
-            config.key_cache_ttl,
-            config.argon2_concurrency,
-        ));
-        let providers = Arc::new(crate::provider::Registry::from_config(&config, &db));
+        let providers = Arc::new(Registry::new(&providers, &simulator, &db));
         tracing::info!(providers = ?providers.names(), "providers configured");
-        let state = AppState::new(crate::state::Shared {
-            rate_limits: Arc::new(crate::http::rate_limit::RateLimits::new(&config.rate_limit)),
-            balances: Arc::new(crate::ledger::BalanceReader::start(db.clone())),
-            settler: Arc::new(crate::orders::settler::Settler::start(db.clone())),
+        let orders = Orders::new(db.clone(), catalog.clone(), Arc::clone(&providers), orders);
+        let state = AppState::new(Shared {
+            rate_limits: RateLimits::new(&http.rate_limit),
+            balances: BalanceReader::start(db.clone()),
+            keys: KeyVerifier::new(&auth),
+            catalog_answers: AnswerCache::default(),
             db,
-            config: Arc::new(config),
-            public_base_url: public_base_url.into(),
-            keys,
+            http,
+            public_base_url,
             catalog,
+            orders,
             providers,
         });
 
@@ -156,7 +116,7 @@ impl Application {
                 follow_changes(changes, state.clone()),
             )),
             tokio::spawn(crate::orders::reconcile::run(
-                state.clone(),
+                state.orders.clone(),
                 stopped.clone(),
             )),
             tokio::spawn(until_stopped(
@@ -165,7 +125,7 @@ impl Application {
             )),
             tokio::spawn(until_stopped(stopped, crate::metrics::upkeep())),
         ]);
-        let metrics_listener = match state.config.metrics_addr {
+        let metrics_listener = match state.http.metrics_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)
                     .await
@@ -222,7 +182,7 @@ impl Application {
             background,
             stop,
         } = self;
-        let grace = state.config.shutdown_grace;
+        let grace = state.http.shutdown_grace;
         let stopping = stop.subscribe();
         tokio::spawn(async move {
             signal.await;
@@ -230,10 +190,10 @@ impl Application {
             let _ = stop.send(true);
         });
 
-        let header_timeout = state.config.header_timeout;
+        let header_timeout = state.http.header_timeout;
         let metrics_server = metrics_listener.map(|listener| {
-            let router = crate::http::metrics::router().with_state(state.clone());
-            tokio::spawn(crate::serve::serve(
+            let router = crate::http::metrics_router(state.clone());
+            tokio::spawn(crate::http::serve::serve(
                 listener,
                 router,
                 header_timeout,
@@ -243,7 +203,7 @@ impl Application {
         let router = crate::http::router(state.clone());
         tracing::info!(%address, "serving");
         let server =
-            crate::serve::serve(listener, router, header_timeout, stopped(stopping.clone()));
+            crate::http::serve::serve(listener, router, header_timeout, stopped(stopping.clone()));
         let deadline = async {
             stopped(stopping.clone()).await;
             tokio::time::sleep(grace).await;

@@ -16,7 +16,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// Every key starts with this.
 pub const PREFIX: &str = "tvr_";

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::key;
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::ids::{ApiKeyId, PartnerId};
 use crate::partners::KEYS_CHANNEL;
 

@@ -18,7 +18,7 @@
 //!    without the budget it would take every argon2 slot from valid partners' first
 //!    requests and the CPU from everyone else.
 //!
-//! Revocation: the CLI notifies [`KEYS_CHANNEL`](crate::partners::KEYS_CHANNEL); every
+//! Revocation: the CLI notifies `partners::KEYS_CHANNEL`; every
 //! server then bumps its cache generation, which is part of the cache key, so no entry
 //! read before the revocation can answer again. Should notifications be missed (the
 //! listener's connection dropped), the generation is bumped on reconnect, and the TTL
@@ -33,10 +33,10 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
 
-use super::Principal;
 use super::key::{self, ParsedKey};
-use crate::error::ApiError;
+use super::{Principal, VerifierConfig};
 use crate::ids::{ApiKeyId, PartnerId};
+use crate::partners::PartnerStatus;
 
 type CacheKey = (u64, [u8; 32]);
 
@@ -90,6 +90,20 @@ pub struct KeyVerifier {
     refused_after_failures: AtomicU64,
 }
 
+/// Why a key could not be checked (a key that is checked and wrong is `Ok(None)`).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The key id has spent its budget of wrong secrets: retry after this many seconds.
+    #[error("too many failed secrets for this key id")]
+    TooManyFailures {
+        /// Seconds until the window ends.
+        retry_after_secs: u64,
+    },
+    /// The database could not be asked.
+    #[error("API key verification is unavailable")]
+    Unavailable,
+}
+
 /// Why a lookup produced no cacheable answer.
 #[derive(Debug, thiserror::Error)]
 enum LookupError {
@@ -109,9 +123,11 @@ enum LookupError {
 }
 
 impl KeyVerifier {
-    /// A verifier with a cache of `capacity` keys living `ttl`, running at most
-    /// `argon2_concurrency` argon2 verifications at once.
-    pub fn new(capacity: u64, ttl: Duration, argon2_concurrency: usize) -> Self {
+    /// A verifier with a cache of `cache_capacity` keys living `cache_ttl`, running at
+    /// most `argon2_concurrency` argon2 verifications at once.
+    pub fn new(config: &VerifierConfig) -> Self {
+        let (capacity, ttl) = (config.cache_capacity, config.cache_ttl);
+        let argon2_concurrency = config.argon2_concurrency;
         Self {
             cache: Cache::builder()
                 .max_capacity(capacity)
@@ -136,9 +152,13 @@ impl KeyVerifier {
         }
     }
 
-    /// The principal behind `token`, `Ok(None)` when the key is malformed, unknown,
-    /// revoked or wrong, and 503 when the database could not be asked.
-    pub async fn verify(&self, db: &PgPool, token: &str) -> Result<Option<Principal>, ApiError> {
+    /// The principal behind `token`; `Ok(None)` when the key is malformed, unknown,
+    /// revoked or wrong.
+    pub async fn verify(
+        &self,
+        db: &PgPool,
+        token: &str,
+    ) -> Result<Option<Principal>, VerifyError> {
         let Some(parsed) = key::parse(token) else {
             self.rejected_early.fetch_add(1, Ordering::Relaxed);
             return Ok(None);
@@ -167,13 +187,13 @@ impl KeyVerifier {
                 }
                 LookupError::TooManyFailures { retry_after_secs } => {
                     self.refused_after_failures.fetch_add(1, Ordering::Relaxed);
-                    Err(ApiError::RateLimited {
+                    Err(VerifyError::TooManyFailures {
                         retry_after_secs: *retry_after_secs,
                     })
                 }
                 LookupError::Database(_) | LookupError::Task(_) => {
                     tracing::warn!(error = %e, "API key verification failed");
-                    Err(ApiError::ServiceUnavailable)
+                    Err(VerifyError::Unavailable)
                 }
             },
         }
@@ -227,7 +247,8 @@ impl KeyVerifier {
         self.lookup_queries.fetch_add(1, Ordering::Relaxed);
         let row = sqlx::query!(
             r#"select k.id as "id: ApiKeyId", k.partner_id as "partner_id: PartnerId",
-                      k.secret_hash, k.revoked_at, p.markup_bps, p.status
+                      k.secret_hash, k.revoked_at, p.markup_bps,
+                      p.status as "status: PartnerStatus"
                from api_keys k join partners p on p.id = k.partner_id
                where k.lookup_id = $1"#,
             key.lookup_id
@@ -279,7 +300,7 @@ impl KeyVerifier {
             partner_id: row.partner_id,
             key_id: row.id,
             markup_bps: row.markup_bps,
-            suspended: row.status != "active",
+            suspended: row.status != PartnerStatus::Active,
         }))
     }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 pub use import::{CatalogFile, ImportReport, import_file};
-pub use snapshot::{Answer, AreaSummary, PackageFilter, Snapshot, UnknownArea};
+pub use snapshot::{AreaSummary, PackageFilter, Snapshot, UnknownArea};
 
 use crate::money::Cents;
 
@@ -36,9 +36,11 @@ pub const CATALOG_CHANNEL: &str = "tavaro_catalog";
     Ord,
     Serialize,
     serde::Deserialize,
+    sqlx::Type,
     utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Geography {
     /// A single country.
     Local,
@@ -217,15 +219,17 @@ async fn read_snapshot(db: &PgPool) -> anyhow::Result<Snapshot> {
             .or_default()
             .push(row.country_code);
     }
-    let areas = sqlx::query!("select code, name, geography, networks, carriers from areas")
+    let areas = sqlx::query!(
+        r#"select code, name, geography as "geography: Geography", networks, carriers
+           from areas"#
+    )
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
         .map(|r| {
             Ok(Area {
                 countries: members.remove(&r.code).unwrap_or_default(),
-                geography: Geography::parse(&r.geography)
-                    .ok_or_else(|| anyhow::anyhow!("bad geography {}", r.geography))?,
+                geography: r.geography,
                 code: r.code,
                 name: r.name,
                 networks: r.networks,
@@ -249,7 +253,7 @@ async fn read_snapshot(db: &PgPool) -> anyhow::Result<Snapshot> {
             .push(row.country_code);
     }
     let plans = sqlx::query!(
-        r#"select p.id, p.name, p.area_code, a.geography, p.days, p.data_mb, p.net_price_cents,
+        r#"select p.id, p.name, p.area_code, a.geography as "geography: Geography", p.days, p.data_mb, p.net_price_cents,
                   p.activation, p.hotspot, p.data_roaming, p.top_up, p.networks, p.carriers,
                   p.throttle_after_mb, p.throttle_speed_kbps, p.throttle_description,
                   p.provider, p.provider_sku, p.provider_cost_e4
@@ -270,8 +274,7 @@ async fn read_snapshot(db: &PgPool) -> anyhow::Result<Snapshot> {
         };
         Ok(Plan {
             coverage: coverage.remove(&r.id).unwrap_or_default(),
-            geography: Geography::parse(&r.geography)
-                .ok_or_else(|| anyhow::anyhow!("bad geography {}", r.geography))?,
+            geography: r.geography,
             id: r.id,
             name: r.name,
             area_code: r.area_code,

@@ -2,16 +2,9 @@
 //! `/v1/countries` and `/v1/packages`. Built from Postgres by [`super::Catalog`].
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt;
-use std::io::Write;
-use std::sync::{Arc, OnceLock, RwLock};
-
-use bytes::Bytes;
 
 use super::{Area, Geography, Plan};
 
-/// Most bytes of rendered answers one snapshot keeps (see [`Snapshot::rendered`]).
-const RENDERED_BUDGET: usize = 16 * 1024 * 1024;
 
 /// One line of `/v1/countries`, before pricing.
 #[derive(Debug)]
@@ -52,61 +45,6 @@ pub struct Snapshot {
     /// Sorted by days, then net price, then id.
     plans: Vec<Plan>,
     by_id: HashMap<String, usize>,
-    rendered: Rendered,
-}
-
-/// Answers rendered from one snapshot, by request. The catalog changes only by replacing
-/// the snapshot, so they are right for its whole life and go with it.
-#[derive(Default)]
-struct Rendered {
-    answers: RwLock<HashMap<String, Arc<Answer>>>,
-}
-
-/// One rendered answer: its JSON, and the same bytes gzip-compressed, made the first time
-/// a client that accepts gzip asks.
-#[derive(Debug)]
-pub struct Answer {
-    json: Bytes,
-    gzip: OnceLock<Bytes>,
-}
-
-impl Answer {
-    /// An answer of these JSON bytes.
-    pub fn new(json: Bytes) -> Self {
-        Self {
-            json,
-            gzip: OnceLock::new(),
-        }
-    }
-
-    /// The JSON bytes.
-    pub fn json(&self) -> &Bytes {
-        &self.json
-    }
-
-    /// The JSON bytes, gzip-compressed (compressed once).
-    pub fn gzip(&self) -> &Bytes {
-        self.gzip.get_or_init(|| {
-            let mut encoder =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            encoder
-                .write_all(&self.json)
-                .and_then(|()| encoder.finish())
-                .map(Bytes::from)
-                .expect("compressing into memory cannot fail")
-        })
-    }
-
-    fn size(&self) -> usize {
-        self.json.len() + self.gzip.get().map_or(0, Bytes::len)
-    }
-}
-
-impl fmt::Debug for Rendered {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let answers = self.answers.read().unwrap_or_else(|e| e.into_inner());
-        write!(f, "Rendered({} answers)", answers.len())
-    }
 }
 
 impl Snapshot {
@@ -122,35 +60,7 @@ impl Snapshot {
             areas: areas.into_iter().map(|a| (a.code.clone(), a)).collect(),
             plans,
             by_id,
-            rendered: Rendered::default(),
         }
-    }
-
-    /// The answer to the request `key` (which names everything the answer depends on:
-    /// route, filters, markup), rendered by `render` the first time and kept with this
-    /// snapshot, up to 16 MiB of answers; beyond that, rendered every time. Failures are
-    /// not kept. Building a `/v1/packages` answer clones and serializes thousands of
-    /// strings (~50 KB for a country with regional plans): done once, not per request.
-    pub fn rendered<E>(
-        &self,
-        key: String,
-        render: impl FnOnce() -> Result<Vec<u8>, E>,
-    ) -> Result<Arc<Answer>, E> {
-        let answers = &self.rendered.answers;
-        if let Some(answer) = answers.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok(Arc::clone(answer));
-        }
-        let answer = Arc::new(Answer::new(Bytes::from(render()?)));
-        let mut answers = answers.write().unwrap_or_else(|e| e.into_inner());
-        // Each answer counted with room for its compressed copy (at most its size).
-        let used: usize = answers
-            .values()
-            .map(|a| a.size().max(2 * a.json.len()))
-            .sum();
-        if used + 2 * answer.json.len() <= RENDERED_BUDGET {
-            answers.insert(key, Arc::clone(&answer));
-        }
-        Ok(answer)
     }
 
     /// A plan on sale.
@@ -378,38 +288,5 @@ mod tests {
             p.data_mb = mb;
             assert_eq!(p.data_label(), label);
         }
-    }
-
-    #[test]
-    fn answers_are_rendered_once_per_key_and_failures_not_kept() {
-        let s = snapshot();
-        let mut renders = 0;
-        for _ in 0..3 {
-            let body = s.rendered("a".to_owned(), || -> Result<_, ()> {
-                renders += 1;
-                Ok(b"[1]".to_vec())
-            });
-            assert_eq!(body.unwrap().json(), &b"[1]"[..]);
-        }
-        assert_eq!(renders, 1);
-        assert_eq!(
-            s.rendered("b".to_owned(), || Err::<Vec<u8>, _>("no")).err(),
-            Some("no")
-        );
-        let again = s.rendered("b".to_owned(), || Ok::<_, ()>(b"[2]".to_vec()));
-        assert_eq!(again.unwrap().json(), &b"[2]"[..]);
-    }
-
-    #[test]
-    fn the_gzip_copy_decompresses_to_the_json_and_is_made_once() {
-        let json = serde_json::to_vec(&vec!["coverage"; 500]).unwrap();
-        let answer = Answer::new(Bytes::from(json.clone()));
-        let gzip = answer.gzip().clone();
-        assert!(gzip.len() < json.len() / 10, "{} bytes", gzip.len());
-        assert!(std::ptr::eq(answer.gzip().as_ptr(), gzip.as_ptr()));
-        let mut plain = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut plain)
-            .unwrap();
-        assert_eq!(plain, json);
     }
 }

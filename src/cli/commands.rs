@@ -12,17 +12,16 @@ use crate::catalog::{self, CatalogFile};
 use crate::esims;
 use crate::ledger::{self, EntryKind, NewEntry};
 use crate::money::Cents;
-use crate::orders::reconcile;
+use crate::orders;
 use crate::partners;
 use crate::provider::EsimUsage;
 use crate::provider::simulator;
-use crate::startup;
 
 pub(super) async fn admin(command: Command, db: &PgPool) -> anyhow::Result<()> {
     match command {
         Command::Serve | Command::Config(_) => unreachable!("handled by run"),
         Command::Migrate => {
-            startup::migrate(db).await?;
+            crate::db::migrate(db).await?;
             println!("Database is up to date.");
         }
         Command::Catalog(CatalogCommand::Import { file }) => {
@@ -48,7 +47,7 @@ pub(super) async fn admin(command: Command, db: &PgPool) -> anyhow::Result<()> {
         Command::Credits(command) => credits(command, db).await?,
         Command::Sim(command) => sim(command, db).await?,
         Command::Orders(OrdersCommand::Stuck { json }) => {
-            let stuck = reconcile::stuck(db).await?;
+            let stuck = orders::stuck::stuck(db).await?;
             if json {
                 print_json(&stuck);
             } else if stuck.is_empty() {

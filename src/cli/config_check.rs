@@ -30,43 +30,43 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
     let secs = |d: std::time::Duration| d.as_secs().to_string();
     let opt = |v: Option<String>| v.unwrap_or_default();
     let mut out = vec![
-        ("DATABASE_URL", redact_url(c.database_url.expose())),
-        ("TAVARO_LISTEN_ADDR", c.listen_addr.to_string()),
+        ("DATABASE_URL", redact_url(c.database.url.expose())),
+        ("TAVARO_LISTEN_ADDR", c.http.listen_addr.to_string()),
         (
             "TAVARO_METRICS_ADDR",
-            opt(c.metrics_addr.map(|a| a.to_string())),
+            opt(c.http.metrics_addr.map(|a| a.to_string())),
         ),
-        ("TAVARO_PUBLIC_BASE_URL", opt(c.public_base_url.clone())),
-        ("TAVARO_MAX_BODY_BYTES", c.max_body_bytes.to_string()),
-        ("TAVARO_HEADER_TIMEOUT_SECS", secs(c.header_timeout)),
-        ("TAVARO_REQUEST_TIMEOUT_SECS", secs(c.request_timeout)),
+        ("TAVARO_PUBLIC_BASE_URL", opt(c.http.public_base_url.clone())),
+        ("TAVARO_MAX_BODY_BYTES", c.http.max_body_bytes.to_string()),
+        ("TAVARO_HEADER_TIMEOUT_SECS", secs(c.http.header_timeout)),
+        ("TAVARO_REQUEST_TIMEOUT_SECS", secs(c.http.request_timeout)),
         (
             "TAVARO_RATE_LIMIT_PER_SEC",
-            c.rate_limit.per_second.to_string(),
+            c.http.rate_limit.per_second.to_string(),
         ),
-        ("TAVARO_RATE_LIMIT_BURST", c.rate_limit.burst.to_string()),
+        ("TAVARO_RATE_LIMIT_BURST", c.http.rate_limit.burst.to_string()),
         (
             "TAVARO_ORDER_RATE_LIMIT_PER_SEC",
-            c.rate_limit.order_per_second.to_string(),
+            c.http.rate_limit.order_per_second.to_string(),
         ),
         (
             "TAVARO_ORDER_RATE_LIMIT_BURST",
-            c.rate_limit.order_burst.to_string(),
+            c.http.rate_limit.order_burst.to_string(),
         ),
         (
             "TAVARO_DB_MAX_CONNECTIONS",
-            c.db_max_connections.to_string(),
+            c.database.max_connections.to_string(),
         ),
-        ("TAVARO_KEY_CACHE_TTL_SECS", secs(c.key_cache_ttl)),
+        ("TAVARO_KEY_CACHE_TTL_SECS", secs(c.auth.cache_ttl)),
         (
             "TAVARO_KEY_CACHE_CAPACITY",
-            c.key_cache_capacity.to_string(),
+            c.auth.cache_capacity.to_string(),
         ),
         (
             "TAVARO_ARGON2_CONCURRENCY",
-            c.argon2_concurrency.to_string(),
+            c.auth.argon2_concurrency.to_string(),
         ),
-        ("TAVARO_PROVIDER_TIMEOUT_MS", ms(c.provider_timeout)),
+        ("TAVARO_PROVIDER_TIMEOUT_MS", ms(c.orders.provider_timeout)),
     ];
     let providers = &c.providers;
     for (prefix, credential, secret, upstream) in [
@@ -100,15 +100,14 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
     out.extend([
         (
             "TAVARO_IDEMPOTENCY_TTL_HOURS",
-            (c.idempotency_ttl.as_secs() / 3600).to_string(),
+            (c.orders.idempotency_ttl.as_secs() / 3600).to_string(),
         ),
-        ("TAVARO_RECONCILE_POLL_MS", ms(c.reconcile_poll)),
+        ("TAVARO_RECONCILE_POLL_MS", ms(c.orders.reconcile_poll)),
         (
             "TAVARO_RECONCILE_MAX_BACKOFF_SECS",
-            secs(c.reconcile_max_backoff),
+            secs(c.orders.reconcile_max_backoff),
         ),
-        ("TAVARO_RECONCILE_WINDOW_SECS", secs(c.reconcile_window)),
-        ("TAVARO_FAILPOINT", opt(c.failpoint.clone())),
+        ("TAVARO_RECONCILE_WINDOW_SECS", secs(c.orders.reconcile_window)),
         ("TAVARO_SIM_MODE", format!("{:?}", c.simulator.mode)),
         ("TAVARO_SIM_LATENCY_MS", ms(c.simulator.latency)),
         (
@@ -116,7 +115,7 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
             c.simulator.failure_rate.to_string(),
         ),
         ("TAVARO_SIM_SMDP_ADDRESS", c.simulator.smdp_address.clone()),
-        ("TAVARO_SHUTDOWN_GRACE_SECS", secs(c.shutdown_grace)),
+        ("TAVARO_SHUTDOWN_GRACE_SECS", secs(c.http.shutdown_grace)),
         ("LOG_FORMAT", format!("{:?}", c.log_format).to_lowercase()),
     ]);
     out

@@ -3,17 +3,15 @@
 //! one-line error on bad input.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::Context;
+
 use clap::{Args, Parser, Subcommand};
-use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 
-use crate::config::{self, Config, LogFormat};
+use crate::config::Config;
+use crate::db::DatabaseConfig;
 use crate::money::Cents;
 use crate::startup::Application;
-use crate::telemetry;
+use crate::telemetry::{self, LogFormat};
 
 mod commands;
 mod config_check;
@@ -272,7 +270,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         command => {
             // Admin commands log only warnings, to stderr: stdout is for their output.
             telemetry::init(LogFormat::Text, "warn", std::io::stderr);
-            let db = connect().await?;
+            // Operator commands need two connections at most.
+            let db = DatabaseConfig::from_env(2)?.pool().await?;
             admin(command, &db).await
         }
     }
@@ -288,13 +287,4 @@ async fn serve() -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     println!("Tavaro gateway listening on http://{}", app.address());
     app.run_until_stopped().await
-}
-
-async fn connect() -> anyhow::Result<PgPool> {
-    PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect(&config::database_url()?)
-        .await
-        .context("cannot connect to the database (check DATABASE_URL)")
 }

@@ -4,52 +4,21 @@
 pub mod qr;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
+use std::time::Duration;
+
 use crate::ids::{EsimId, OrderId, PartnerId};
-use crate::provider::{EsimRef, EsimUsage, ProvisionedEsim};
-
-/// Lifecycle of an eSIM as partners see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum EsimStatus {
-    /// Issued (installed or not), no data used yet.
-    Ready,
-    /// In use.
-    Active,
-    /// Validity over.
-    Expired,
-    /// Data used up before expiry.
-    Depleted,
-}
-
-impl EsimStatus {
-    /// `READY`, `ACTIVE`, `EXPIRED` or `DEPLETED`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ready => "READY",
-            Self::Active => "ACTIVE",
-            Self::Expired => "EXPIRED",
-            Self::Depleted => "DEPLETED",
-        }
-    }
-
-    fn from_db(s: &str) -> Self {
-        match s {
-            "ACTIVE" => Self::Active,
-            "EXPIRED" => Self::Expired,
-            "DEPLETED" => Self::Depleted,
-            _ => Self::Ready,
-        }
-    }
-}
+use crate::provider::{EsimRef, EsimUsage, ProvisionedEsim, Registry};
+pub use crate::status::EsimStatus;
 
 /// One stored eSIM.
 #[derive(Clone, Debug)]
 pub struct EsimRecord {
     /// Our id, given to partners.
     pub id: EsimId,
+    /// The partner that bought it.
+    pub partner_id: PartnerId,
     /// The order that delivered it.
     pub order_id: OrderId,
     /// The plan ordered.
@@ -120,7 +89,7 @@ pub fn lpa_code(smdp_address: &str, activation_code: &str) -> String {
 }
 
 /// Issued eSIMs as columns, with the ids and QR tokens they will be stored under: the
-/// parameters of one multi-row insert (see `orders::settle::complete`).
+/// parameters of one multi-row insert (see `orders::settlement`).
 pub struct NewEsims {
     /// Our id for each.
     pub ids: Vec<uuid::Uuid>,
@@ -137,43 +106,6 @@ pub struct NewEsims {
 }
 
 impl NewEsims {
-    /// The records these eSIMs are stored as, once stored at `created_at` for `order` of
-    /// `plan`: what reading them back would give (fresh: READY, nothing used), in the
-    /// same order.
-    pub fn records(
-        &self,
-        order: &crate::orders::OrderRecord,
-        plan: &crate::catalog::Plan,
-        created_at: DateTime<Utc>,
-    ) -> Vec<EsimRecord> {
-        let mut records: Vec<EsimRecord> = (0..self.ids.len())
-            .map(|i| EsimRecord {
-                id: EsimId(self.ids[i]),
-                order_id: order.id,
-                plan_id: plan.id.clone(),
-                iccid: self.iccids[i].clone(),
-                smdp_address: self.smdp_addresses[i].clone(),
-                activation_code: self.activation_codes[i].clone(),
-                data_total_mb: plan.data_mb,
-                data_used_mb: 0,
-                status: EsimStatus::Ready,
-                activated_at: None,
-                expires_at: None,
-                created_at,
-                qr_token: self.qr_tokens[i].clone(),
-                provider: plan.provider.clone(),
-                provider_ref: EsimRef {
-                    iccid: self.iccids[i].clone(),
-                    provider_ref: self.provider_refs[i].clone(),
-                    sku: plan.provider_sku.clone(),
-                },
-            })
-            .collect();
-        // As [`for_order`] orders them.
-        records.sort_by(|a, b| a.iccid.cmp(&b.iccid));
-        records
-    }
-
     /// The columns for `issued`, with fresh ids and tokens.
     pub fn of(issued: &[ProvisionedEsim]) -> Self {
         Self {
@@ -195,9 +127,9 @@ async fn select(
     id: Option<EsimId>,
 ) -> Result<Vec<EsimRecord>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select e.id as "id: EsimId", e.order_id as "order_id: OrderId", o.plan_id,
+        r#"select e.id as "id: EsimId", e.partner_id as "partner_id: PartnerId", e.order_id as "order_id: OrderId", o.plan_id,
                   e.iccid, e.smdp_address, e.activation_code, e.data_total_mb,
-                  e.data_used_mb, e.status, e.activated_at, e.expires_at, e.created_at,
+                  e.data_used_mb, e.status as "status: EsimStatus", e.activated_at, e.expires_at, e.created_at,
                   e.qr_token, o.provider, e.provider_ref, p.provider_sku
            from esims e
            join orders o on o.id = e.order_id and o.partner_id = e.partner_id
@@ -222,6 +154,7 @@ async fn select(
             },
             provider: r.provider,
             id: r.id,
+            partner_id: r.partner_id,
             order_id: r.order_id,
             plan_id: r.plan_id,
             iccid: r.iccid,
@@ -229,7 +162,7 @@ async fn select(
             activation_code: r.activation_code,
             data_total_mb: r.data_total_mb,
             data_used_mb: r.data_used_mb,
-            status: EsimStatus::from_db(&r.status),
+            status: r.status,
             activated_at: r.activated_at,
             expires_at: r.expires_at,
             created_at: r.created_at,
@@ -257,6 +190,36 @@ pub async fn find(
     Ok(select(&mut conn, partner, None, Some(id)).await?.pop())
 }
 
+/// How long a status request waits for the provider before answering from our records.
+pub const USAGE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The eSIM with its provider's live usage when the provider answers within
+/// [`USAGE_TIMEOUT`], recorded; our last known state otherwise.
+pub async fn refresh(
+    db: &PgPool,
+    providers: &Registry,
+    record: EsimRecord,
+) -> Result<EsimRecord, sqlx::Error> {
+    let Some(provider) = providers.get(&record.provider) else {
+        tracing::warn!(provider = %record.provider, "eSIM issued by an unconfigured provider; answering from records");
+        return Ok(record);
+    };
+    let usage = crate::provider::timed(
+        provider.name(),
+        "usage",
+        USAGE_TIMEOUT,
+        provider.usage(&record.provider_ref),
+    )
+    .await;
+    match usage {
+        Ok(usage) => apply_usage(db, record, usage).await,
+        Err(e) => {
+            tracing::warn!(error = %e, esim_id = %record.id, "usage refresh failed; answering from records");
+            Ok(record)
+        }
+    }
+}
+
 /// Records the provider's latest usage report on an eSIM and returns the updated record.
 pub async fn apply_usage(
     db: &PgPool,
@@ -281,12 +244,13 @@ pub async fn apply_usage(
         sqlx::query!(
             "update esims set status = $2, data_used_mb = $3, activated_at = $4, expires_at = $5,
                               updated_at = now()
-             where id = $1",
+             where id = $1 and partner_id = $6",
             record.id as EsimId,
             usage.status.as_str(),
             usage.data_used_mb,
             usage.activated_at,
             usage.expires_at,
+            record.partner_id as PartnerId,
         )
         .execute(db)
         .await?;

@@ -1,32 +1,29 @@
 //! `GET /v1/balance` (the partner's prepaid credits) and `GET /v1/balance/transactions`
 //! (the ledger entries behind it, newest first, paginated).
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::openapi::errors;
-use super::order_history::parse_limit;
-use super::{ApiQuery, Page, Success, page, success};
+use super::envelope::{Page, Success, page, success};
+use super::extract::ApiQuery;
+use super::pagination::{decode_transaction_cursor, encode_transaction_cursor, parse_limit};
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, FieldError};
+use super::error::{ApiError, ApiResult, FieldError};
 use crate::ids::OrderId;
 use crate::ledger::{self, LedgerError};
 use crate::money::Cents;
-use crate::state::AppState;
+use super::state::AppState;
 
-/// This module's part of the OpenAPI document.
-#[derive(OpenApi)]
-#[openapi(paths(get_balance, list_transactions))]
-pub(super) struct Api;
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/balance", get(get_balance))
-        .route("/v1/balance/transactions", get(list_transactions))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_balance))
+        .routes(routes!(list_transactions))
 }
 
 /// Your prepaid credits.
@@ -36,7 +33,7 @@ pub(super) fn router() -> Router<AppState> {
 struct BalanceView {
     /// What you can spend.
     balance: Cents,
-    #[schema(schema_with = super::openapi::literal_usd)]
+    #[schema(schema_with = super::envelope::literal_usd)]
     currency: &'static str,
     /// When it last changed.
     #[serde(serialize_with = "super::time::rfc3339")]
@@ -70,7 +67,8 @@ async fn get_balance(
     let balance = state
         .balances
         .read(principal.partner_id)
-        .await?
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "balance read failed"))?
         .ok_or_else(|| ApiError::Internal(LedgerError::NoAccount.into()))?;
     Ok(success(BalanceView {
         balance: balance.amount,
@@ -101,8 +99,7 @@ struct TransactionView {
     id: String,
     /// `topup` (credits added), `order_debit` (an order), `refund` (a failed order given
     /// back) or `adjustment` (by an operator).
-    #[schema(value_type = ledger::EntryKind)]
-    kind: String,
+    kind: ledger::EntryKind,
     /// The movement: negative for debits.
     amount: Cents,
     /// Your balance after this entry.
@@ -114,11 +111,6 @@ struct TransactionView {
     #[serde(serialize_with = "super::time::rfc3339")]
     #[schema(example = "2026-11-22T14:22:58Z")]
     created_at: DateTime<Utc>,
-}
-
-/// Transaction cursors: `t1.<entry id>`.
-fn decode_cursor(raw: &str) -> Option<i64> {
-    raw.strip_prefix("t1.")?.parse().ok().filter(|id| *id > 0)
 }
 
 /// List balance transactions
@@ -155,7 +147,7 @@ async fn list_transactions(
     let mut errors = Vec::new();
     let limit = parse_limit(query.limit.as_deref(), &mut errors);
     let before = query.cursor.as_deref().and_then(|raw| {
-        let id = decode_cursor(raw);
+        let id = decode_transaction_cursor(raw);
         if id.is_none() {
             errors.push(FieldError::new(
                 "cursor",
@@ -170,7 +162,7 @@ async fn list_transactions(
     let mut conn = state.db.acquire().await?;
     let (entries, more) = ledger::entries(&mut conn, principal.partner_id, before, limit).await?;
     let next = if more {
-        entries.last().map(|e| format!("t1.{}", e.id))
+        entries.last().map(|e| encode_transaction_cursor(e.id))
     } else {
         None
     };

@@ -2,13 +2,13 @@
 //! Every asset is served by the gateway itself (vendored under `assets/`): no CDN, no
 //! fonts or scripts from elsewhere.
 
-use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
-use utoipa::OpenApi;
 
-use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::state::AppState;
 
 /// The vendored Redoc release (`assets/README.md`); part of the script URL, so a new
 /// version is a new URL and the long cache below never serves a stale script.
@@ -17,15 +17,10 @@ pub const REDOC_VERSION: &str = "2.5.4";
 /// The Redoc standalone bundle.
 static REDOC_JS: &[u8] = include_bytes!("../../assets/redoc.standalone.js");
 
-/// This module's part of the OpenAPI document.
-#[derive(OpenApi)]
-#[openapi(paths(docs_page, redoc_js))]
-pub(super) struct Api;
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/docs", get(docs_page))
-        .route("/docs/redoc.standalone.js", get(redoc_js))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(docs_page))
+        .routes(routes!(redoc_js))
 }
 
 /// The HTML page: Redoc pointed at `/openapi.json`.

@@ -1,34 +1,23 @@
 //! `GET /v1/esim/{esimId}`: an eSIM's status and usage, refreshed from the provider.
 
-use std::time::Duration;
-
-use axum::Router;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
-use uuid::Uuid;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::envelope::{Success, success};
+use super::error::{ApiError, ApiResult, NotFound};
+use super::extract::IdPath;
 use super::openapi::errors;
-use super::{Success, success};
+use super::state::AppState;
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, NotFound};
 use crate::esims::{self, EsimRecord, EsimStatus};
 use crate::ids::{EsimId, OrderId};
-use crate::state::AppState;
 
-/// How long a status request waits for the provider before answering from our records.
-const USAGE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// This module's part of the OpenAPI document.
-#[derive(OpenApi)]
-#[openapi(paths(get_esim))]
-pub(super) struct Api;
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/v1/esim/{esim_id}", get(get_esim))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_esim))
 }
 
 /// An eSIM's status, usage and install details.
@@ -119,38 +108,12 @@ struct EsimView {
 async fn get_esim(
     State(state): State<AppState>,
     principal: Principal,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath<EsimId>,
 ) -> ApiResult<axum::Json<Success<EsimView>>> {
-    // A malformed id is simply an id we do not know.
-    let id = path
-        .ok()
-        .and_then(|Path(raw)| Uuid::parse_str(&raw).ok())
-        .map(EsimId)
-        .ok_or(ApiError::NotFound(NotFound::Esim))?;
     let record = esims::find(&state.db, principal.partner_id, id)
         .await?
         .ok_or(ApiError::NotFound(NotFound::Esim))?;
-
-    // Live usage when the provider answers in time; our last known state otherwise.
-    let Some(provider) = state.providers.get(&record.provider).cloned() else {
-        tracing::warn!(provider = %record.provider, "eSIM issued by an unconfigured provider; answering from records");
-        return Ok(view(&state, record));
-    };
-    let usage = crate::provider::timed(
-        provider.name(),
-        "usage",
-        USAGE_TIMEOUT,
-        provider.usage(&record.provider_ref),
-    )
-    .await;
-    let record = match usage {
-        Ok(usage) => esims::apply_usage(&state.db, record, usage).await?,
-        Err(e) => {
-            tracing::warn!(error = %e, esim_id = %record.id, "usage refresh failed; answering from records");
-            record
-        }
-    };
-
+    let record = esims::refresh(&state.db, &state.providers, record).await?;
     Ok(view(&state, record))
 }
 

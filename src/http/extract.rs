@@ -2,17 +2,21 @@
 //!
 //! [`ApiJson`] checks the media type (415), the size (413) and the JSON (400, naming each
 //! bad field). [`ApiQuery`] does the same for query strings. Both refuse unknown fields
-//! when the target type says `deny_unknown_fields`.
+//! when the target type says `deny_unknown_fields`. [`IdPath`] reads an id from the path;
+//! a malformed id is simply an id we do not know (404).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
-use crate::error::{ApiError, FieldError};
-use crate::state::AppState;
+use uuid::Uuid;
+
+use super::error::{ApiError, FieldError, NotFound};
+use super::state::AppState;
+use crate::ids::{EsimId, OrderId};
 
 /// A JSON request body.
 #[derive(Debug)]
@@ -25,7 +29,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         if !is_json(request.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let limit = state.config.max_body_bytes;
+        let limit = state.http.max_body_bytes;
         let bytes =
             Bytes::from_request(request, state)
                 .await
@@ -104,6 +108,45 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                 let path = err.path().to_string();
                 data_error(&path, &err.into_inner().to_string())
             })
+    }
+}
+
+/// An id taken from the path: the one path parameter of the route.
+#[derive(Debug)]
+pub struct IdPath<T>(pub T);
+
+/// An id type that can appear in a path, and what "not found" means for it.
+pub trait PathId: Sized {
+    /// The 404 a malformed or unknown id answers.
+    const NOT_FOUND: NotFound;
+    /// The id from its UUID.
+    fn from_uuid(id: Uuid) -> Self;
+}
+
+impl PathId for EsimId {
+    const NOT_FOUND: NotFound = NotFound::Esim;
+    fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
+}
+
+impl PathId for OrderId {
+    const NOT_FOUND: NotFound = NotFound::Order;
+    fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
+}
+
+impl<T: PathId, S: Send + Sync> FromRequestParts<S> for IdPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|Path(raw)| Uuid::parse_str(&raw).ok())
+            .map(|id| Self(T::from_uuid(id)))
+            .ok_or(ApiError::NotFound(T::NOT_FOUND))
     }
 }
 

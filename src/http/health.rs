@@ -2,26 +2,21 @@
 //! and the catalog is loaded; 503 otherwise): for load balancers and orchestrators. No
 //! authentication.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::openapi::errors;
-use super::{Success, success};
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use super::envelope::{Success, success};
+use super::error::{ApiError, ApiResult};
+use super::state::AppState;
 
-/// This module's part of the OpenAPI document.
-#[derive(OpenApi)]
-#[openapi(paths(live, ready))]
-pub(super) struct Api;
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(live))
-        .route("/readyz", get(ready))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(live))
+        .routes(routes!(ready))
 }
 
 /// Liveness: the process answers.

@@ -1,23 +1,18 @@
 //! `GET /metrics`: Prometheus text exposition. Served on the main listener, or only on
 //! `TAVARO_METRICS_ADDR` when that is set (so it can stay off the public interface).
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use utoipa::OpenApi;
 
-use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// This module's part of the OpenAPI document.
-#[derive(OpenApi)]
-#[openapi(paths(scrape))]
-pub(super) struct Api;
+use super::state::AppState;
 
 /// The router holding `/metrics` alone.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(scrape))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(scrape))
 }
 
 /// Scrape Prometheus metrics

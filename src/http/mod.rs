@@ -3,180 +3,123 @@
 //! middleware stack (outermost first): request id → tracing span → panic catcher →
 //! sensitive-header redaction → body limit.
 
+mod auth;
 mod balance;
-mod countries;
+mod catalog;
 mod docs;
+mod envelope;
+pub mod error;
 mod esims;
 mod extract;
 mod health;
 pub mod metrics;
 pub mod openapi;
-mod order_history;
-mod order_quote;
-mod order_request;
-mod order_views;
 mod orders;
-mod packages;
-mod parse;
+mod pagination;
 mod qr;
 pub mod rate_limit;
 mod request_id;
+pub mod serve;
+pub mod state;
 mod time;
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
-use axum::http::{HeaderMap, HeaderValue, Request, Response, header};
+use axum::http::{Request, Response, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::IntoResponse;
-use serde::Serialize;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use extract::{ApiJson, ApiQuery};
-pub use parse::parse_order_body;
+pub use catalog::cache::AnswerCache;
+pub use orders::request::parse_order_body;
 
-use crate::auth;
-use crate::catalog::Answer;
-use crate::error::{ApiError, NotFound};
-use crate::state::AppState;
+use error::{ApiError, NotFound};
+use rate_limit::RateLimitConfig;
+use state::AppState;
 
-/// `{"status":"success","data": ...}`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Success<T> {
-    /// Always `success`.
-    #[schema(schema_with = openapi::literal_success)]
-    status: &'static str,
-    /// The resource.
-    data: T,
+/// The HTTP listener and its limits (`TAVARO_LISTEN_ADDR`, `TAVARO_METRICS_ADDR`,
+/// `TAVARO_PUBLIC_BASE_URL`, `TAVARO_MAX_BODY_BYTES`, `TAVARO_*_TIMEOUT_SECS`,
+/// `TAVARO_SHUTDOWN_GRACE_SECS`, the rate limits).
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Where the HTTP server listens.
+    pub listen_addr: SocketAddr,
+    /// A separate address serving only `GET /metrics`; unset: `/metrics` is on the main
+    /// listener.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Public base URL of this gateway, used to build `qrCodeUrl`s. Unset: the address
+    /// the server listens on.
+    pub public_base_url: Option<String>,
+    /// Largest request body accepted, in bytes (413 beyond it).
+    pub max_body_bytes: usize,
+    /// Longest time a request may take (beyond the provider time-out for orders).
+    pub request_timeout: Duration,
+    /// Longest time a client may take to send a request's headers.
+    pub header_timeout: Duration,
+    /// How long a stopping server lets in-flight requests finish.
+    pub shutdown_grace: Duration,
+    /// Per-partner rate limits.
+    pub rate_limit: RateLimitConfig,
 }
 
-impl<T> Success<T> {
-    /// Wraps `data`.
-    pub fn new(data: T) -> Self {
-        Self {
-            status: "success",
-            data,
-        }
-    }
+/// Every operation, as routes and their documentation built together: the partner API
+/// (behind a key) and the public routes.
+fn operations() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
+    let partner_api = OpenApiRouter::new()
+        .merge(catalog::router())
+        .merge(orders::router())
+        .merge(esims::router())
+        .merge(balance::router());
+    let public = OpenApiRouter::new()
+        .merge(openapi::router())
+        .merge(qr::router())
+        .merge(health::router())
+        .merge(docs::router());
+    (partner_api, public)
 }
 
-/// Wraps `data` in the success envelope.
-pub fn success<T: Serialize>(data: T) -> axum::Json<Success<T>> {
-    axum::Json(Success::new(data))
-}
-
-/// `{"status":"success","data":[...],"meta":{"nextCursor":...}}`: one page of a list.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Page<T> {
-    /// Always `success`.
-    #[schema(schema_with = openapi::literal_success)]
-    status: &'static str,
-    /// The items of this page, newest first.
-    data: Vec<T>,
-    meta: PageMeta,
-}
-
-/// Where the next page starts.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct PageMeta {
-    /// Pass as `cursor` to get the next page; `null` on the last page. Opaque.
-    #[schema(
-        required = true,
-        example = "o1.1795443778123456.914ce31df1b143a482d495f0b9622496"
-    )]
-    next_cursor: Option<String>,
-}
-
-/// Wraps one page of items and the cursor of the next page.
-pub fn page<T: Serialize>(data: Vec<T>, next_cursor: Option<String>) -> axum::Json<Page<T>> {
-    axum::Json(Page {
-        status: "success",
-        data,
-        meta: PageMeta { next_cursor },
-    })
-}
-
-/// A 200 with a catalog answer rendered beforehand: its JSON bytes with the content type
-/// `axum::Json` sends or, to a client that accepts gzip, the same compressed (a
-/// `/v1/packages` answer is ~50 KB of JSON and ~3 KB gzipped). Compressed once per
-/// answer, never per request.
-fn catalog_response(request: &HeaderMap, answer: &Answer) -> Response<Body> {
-    let json = (
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    let vary = (header::VARY, HeaderValue::from_static("accept-encoding"));
-    if accepts_gzip(request) {
-        let gzip = (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        ([json, vary, gzip], answer.gzip().clone()).into_response()
-    } else {
-        ([json, vary], answer.json().clone()).into_response()
-    }
-}
-
-/// Whether `Accept-Encoding` admits gzip: `gzip`, or else `*`, with a q-value above 0.
-fn accepts_gzip(request: &HeaderMap) -> bool {
-    let (mut gzip, mut any) = (None, None);
-    let codings = request
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','));
-    for coding in codings {
-        let mut parts = coding.split(';');
-        let name = parts.next().unwrap_or_default().trim();
-        let q = parts
-            .filter_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                k.trim().eq_ignore_ascii_case("q").then(|| v.trim())
-            })
-            .next()
-            .map_or(1.0, |v| v.parse::<f32>().unwrap_or(0.0));
-        if name.eq_ignore_ascii_case("gzip") {
-            gzip = Some(q);
-        } else if name == "*" {
-            any = Some(q);
-        }
-    }
-    gzip.or(any).is_some_and(|q| q > 0.0)
+/// The OpenAPI document of every operation the router serves (and of `/metrics`, wherever
+/// it is served).
+pub fn document() -> OpenApi {
+    let (partner_api, public) = operations();
+    let doc = partner_api
+        .merge(public)
+        .merge(metrics::router())
+        .into_openapi();
+    openapi::finish(doc)
 }
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
-    let partner_api = Router::new()
-        .merge(countries::router())
-        .merge(packages::router())
-        .merge(orders::router())
-        .merge(order_quote::router())
-        .merge(order_history::router())
-        .merge(esims::router())
-        .merge(balance::router())
+    let (partner_api, public) = operations();
+    let partner_api: Router<AppState> = partner_api
         // route_layer: unknown paths stay 404 instead of turning into 401. The last layer
         // added runs first: authenticate, then charge the partner's rate limit.
         .route_layer(from_fn_with_state(state.clone(), rate_limit::enforce))
-        .route_layer(from_fn_with_state(state.clone(), auth::require_api_key));
+        .route_layer(from_fn_with_state(state.clone(), auth::require_api_key))
+        .into();
+    let mut public: Router<AppState> = public.into();
+    if state.http.metrics_addr.is_none() {
+        public = public.merge(Router::from(metrics::router()));
+    }
 
     Router::new()
         .merge(partner_api)
-        .merge(qr::router())
-        .merge(health::router())
-        .merge(openapi::router())
-        .merge(docs::router())
-        .merge(if state.config.metrics_addr.is_none() {
-            metrics::router()
-        } else {
-            Router::new()
-        })
+        .merge(public)
         .fallback(|| async { ApiError::NotFound(NotFound::Route) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(DefaultBodyLimit::max(state.http.max_body_bytes))
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn_with_state(state.clone(), envelope))
@@ -196,6 +139,11 @@ pub fn router(state: AppState) -> Router {
                 ])),
         )
         .with_state(state)
+}
+
+/// The router serving `/metrics` alone (on `TAVARO_METRICS_ADDR`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::from(metrics::router()).with_state(state)
 }
 
 /// One span per request. The route template, never the raw path: QR paths carry tokens.
@@ -235,8 +183,8 @@ async fn envelope(
     let (id, id_header) = request_id::assign(&mut request);
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().cloned();
-    let limit = state.config.request_timeout;
-    let mut response = crate::error::with_request_id(id, async move {
+    let limit = state.http.request_timeout;
+    let mut response = request_id::scope(id, async move {
         match tokio::time::timeout(limit, next.run(request)).await {
             Ok(response) => response,
             Err(_) => {

@@ -1,27 +1,33 @@
 //! `GET /qr/{token}.png`: the install QR code of an eSIM. Public (no API key): the
 //! unguessable token is the credential, and it is never logged.
 
-use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use utoipa::OpenApi;
 
 use super::openapi::errors;
-use crate::error::{ApiError, ApiResult, NotFound};
+use super::error::{ApiError, ApiResult, NotFound};
 use crate::esims::qr;
-use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa::openapi::OpenApi;
 
-/// This module's part of the OpenAPI document.
-#[derive(OpenApi)]
-#[openapi(paths(qr_png))]
-pub(super) struct Api;
+use super::state::AppState;
 
-pub(super) fn router() -> Router<AppState> {
-    // One segment, `<token>.png`: axum matches whole segments, the handler checks the suffix.
-    Router::new().route("/qr/{file}", get(qr_png))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    // The document's path, `/qr/{token}.png`, has a suffix after its parameter, which the
+    // router cannot match: it serves one segment, `/qr/{file}`, and the handler checks
+    // the suffix.
+    let (schemas, paths, _) = routes!(qr_png);
+    let mut doc = OpenApi::default();
+    doc.paths = paths;
+    doc.components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .extend(schemas);
+    OpenApiRouter::with_openapi(doc).route("/qr/{file}", get(qr_png))
 }
 
 /// Get an install QR code

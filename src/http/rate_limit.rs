@@ -22,11 +22,24 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
+use super::error::ApiError;
+use super::state::AppState;
 use crate::auth::Principal;
-use crate::config::RateLimitConfig;
-use crate::error::ApiError;
 use crate::ids::PartnerId;
-use crate::state::AppState;
+
+/// Per-partner token buckets, per server process (`TAVARO_RATE_LIMIT_*`,
+/// `TAVARO_ORDER_RATE_LIMIT_*`).
+#[derive(Clone, Debug)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second per partner, every authenticated route but orders.
+    pub per_second: u32,
+    /// Burst above the sustained rate.
+    pub burst: u32,
+    /// Sustained `POST /v1/order` per second per partner.
+    pub order_per_second: u32,
+    /// Burst of orders.
+    pub order_burst: u32,
+}
 
 type Keyed = RateLimiter<
     PartnerId,

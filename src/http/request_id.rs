@@ -1,5 +1,7 @@
 //! `X-Request-Id`: echoed when the caller sent a sane one, generated otherwise, put on
-//! every response and into every error body.
+//! every response and, through a task-local, into every error body.
+
+use std::future::Future;
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
@@ -8,7 +10,21 @@ use uuid::Uuid;
 /// The header name.
 pub const HEADER: &str = "x-request-id";
 
-/// Assigns the request id, runs the request with it, and stamps the response.
+tokio::task_local! {
+    /// The id of the request being served, set by the outermost middleware.
+    static REQUEST_ID: String;
+}
+
+/// Runs `fut` with `id` as the current request id (read back by [`current`]).
+pub async fn scope<F: Future>(id: String, fut: F) -> F::Output {
+    REQUEST_ID.scope(id, fut).await
+}
+
+/// The id of the request being served, if any.
+pub fn current() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 /// The request's id: the client's, if it sent a plain one, or a fresh UUID. Set on the
 /// request (for the log span); returned as text and as the header value for the response.
 pub fn assign(request: &mut Request) -> (String, HeaderValue) {

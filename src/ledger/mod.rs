@@ -21,8 +21,11 @@ use sqlx::PgConnection;
 use crate::ids::{OrderId, PartnerId};
 use crate::money::Cents;
 
+// Stored as its snake_case name.
 /// Why an entry was written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, sqlx::Type, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 #[schema(as = TransactionKind, rename_all = "snake_case")]
 pub enum EntryKind {
     /// Credits bought by the partner (positive).
@@ -175,7 +178,7 @@ pub struct Entry {
     /// Entry id (increasing).
     pub id: i64,
     /// Why it was written.
-    pub kind: String,
+    pub kind: EntryKind,
     /// Signed amount.
     pub amount: Cents,
     /// Balance right after it.
@@ -195,7 +198,7 @@ pub async fn entries(
     limit: u32,
 ) -> Result<(Vec<Entry>, bool), sqlx::Error> {
     let mut rows: Vec<Entry> = sqlx::query!(
-        r#"select id, kind, amount_cents, balance_after_cents, order_id as "order_id: OrderId", created_at
+        r#"select id, kind as "kind: EntryKind", amount_cents, balance_after_cents, order_id as "order_id: OrderId", created_at
            from ledger_entries
            where partner_id = $1 and ($2::bigint is null or id < $2)
            order by id desc
@@ -219,4 +222,22 @@ pub async fn entries(
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     Ok((rows, more))
+}
+
+/// The balance the debit of one of a partner's orders left (what its order response
+/// shows as `balance`).
+pub async fn balance_after_debit(
+    conn: &mut PgConnection,
+    partner: PartnerId,
+    order: OrderId,
+) -> Result<Cents, sqlx::Error> {
+    let balance = sqlx::query_scalar!(
+        "select balance_after_cents from ledger_entries
+         where partner_id = $1 and order_id = $2 and kind = 'order_debit'",
+        partner as PartnerId,
+        order as OrderId,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Cents::new(balance))
 }

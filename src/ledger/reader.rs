@@ -16,7 +16,6 @@ use sqlx::PgPool;
 
 use super::Balance;
 use crate::coalesce::{Coalescer, Job};
-use crate::error::ApiError;
 use crate::ids::PartnerId;
 use crate::money::Cents;
 
@@ -34,14 +33,11 @@ pub struct ReadError {
     message: String,
 }
 
-impl From<ReadError> for ApiError {
-    fn from(e: ReadError) -> Self {
-        if e.unavailable {
-            tracing::warn!(error = %e, "balance read failed");
-            ApiError::ServiceUnavailable
-        } else {
-            ApiError::Internal(e.into())
-        }
+impl ReadError {
+    /// Whether the database could not be reached (try again) rather than failing the
+    /// query (a bug).
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
     }
 }
 
@@ -99,7 +95,7 @@ async fn read(db: PgPool, batch: Vec<Job<PartnerId, Result<Option<Balance>, Read
         }
         Err(e) => {
             let error = ReadError {
-                unavailable: crate::error::is_unavailable(&e),
+                unavailable: crate::db::is_unavailable(&e),
                 message: e.to_string(),
             };
             for (_, reply) in batch {

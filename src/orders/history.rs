@@ -1,13 +1,16 @@
-//! A partner's order history, newest first, with keyset pagination: the cursor names the
-//! last order of a page (its creation time and id), so pages stay stable while new orders
-//! arrive.
+//! Reading orders back: one order ([`find`]), its receipt, and a partner's order history,
+//! newest first, with keyset pagination: a page starts after
+//! the last order of the previous one (its creation time and id), so pages stay stable
+//! while new orders arrive.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
-use uuid::Uuid;
+use sqlx::{PgConnection, PgPool};
 
-use super::{OrderRecord, OrderRow, OrderStatus};
+use super::{OrderReceipt, OrderRecord, OrderStatus};
+use crate::esims;
 use crate::ids::{OrderId, PartnerId};
+use crate::ledger;
+use crate::money::Cents;
 
 /// Filters of `GET /v1/orders`.
 #[derive(Clone, Debug, Default)]
@@ -22,32 +25,13 @@ pub struct OrderFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// Position after which a page starts.
+/// Position after which a page starts: the last order of the previous page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OrderCursor {
-    created_at: DateTime<Utc>,
-    id: OrderId,
-}
-
-impl OrderCursor {
-    /// The opaque text form given to partners.
-    pub fn encode(&self) -> String {
-        format!(
-            "o1.{}.{}",
-            self.created_at.timestamp_micros(),
-            self.id.0.simple()
-        )
-    }
-
-    /// Parses a cursor previously handed out; `None` if it is not one.
-    pub fn decode(text: &str) -> Option<Self> {
-        let rest = text.strip_prefix("o1.")?;
-        let (micros, id) = rest.split_once('.')?;
-        Some(Self {
-            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-            id: OrderId(Uuid::try_parse(id).ok()?),
-        })
-    }
+    /// Its creation time.
+    pub created_at: DateTime<Utc>,
+    /// Its id (orders created in the same microsecond are ordered by it).
+    pub id: OrderId,
 }
 
 /// One page of orders and the cursor of the next page, if any.
@@ -61,7 +45,8 @@ pub async fn list(
     let rows = sqlx::query_as!(
         OrderRow,
         r#"select id as "id: OrderId", partner_id as "partner_id: PartnerId", plan_id, quantity,
-                  unit_cost_cents, total_cost_cents, status, reference, customer_email, created_at
+                  unit_cost_cents, total_cost_cents, status as "status: OrderStatus", reference,
+                  customer_email, created_at
            from orders
            where partner_id = $1
              and ($2::text is null or status = $2)
@@ -95,25 +80,72 @@ pub async fn list(
     Ok((orders, next))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// An `orders` row as read by [`find`] and [`list`].
+pub(super) struct OrderRow {
+    pub(super) id: OrderId,
+    pub(super) partner_id: PartnerId,
+    pub(super) plan_id: String,
+    pub(super) quantity: i32,
+    pub(super) unit_cost_cents: i64,
+    pub(super) total_cost_cents: i64,
+    pub(super) status: OrderStatus,
+    pub(super) reference: Option<String>,
+    pub(super) customer_email: Option<String>,
+    pub(super) created_at: DateTime<Utc>,
+}
 
-    #[test]
-    fn cursors_round_trip_and_garbage_is_refused() {
-        let cursor = OrderCursor {
-            created_at: DateTime::from_timestamp_micros(1_795_000_000_123_456).unwrap(),
-            id: OrderId::new(),
-        };
-        assert_eq!(OrderCursor::decode(&cursor.encode()), Some(cursor));
-        for bad in [
-            "",
-            "o1.",
-            "o1.abc.def",
-            "o2.1.00000000000000000000000000000000",
-            "x",
-        ] {
-            assert_eq!(OrderCursor::decode(bad), None, "{bad}");
+impl From<OrderRow> for OrderRecord {
+    fn from(r: OrderRow) -> Self {
+        Self {
+            id: r.id,
+            partner_id: r.partner_id,
+            plan_id: r.plan_id,
+            quantity: r.quantity,
+            unit_cost: Cents::new(r.unit_cost_cents),
+            total_cost: Cents::new(r.total_cost_cents),
+            status: r.status,
+            reference: r.reference,
+            customer_email: r.customer_email,
+            created_at: r.created_at,
         }
     }
+}
+
+/// Loads one of a partner's orders.
+pub async fn find(
+    conn: &mut PgConnection,
+    partner: PartnerId,
+    id: OrderId,
+) -> Result<Option<OrderRecord>, sqlx::Error> {
+    let row = sqlx::query_as!(
+        OrderRow,
+        r#"select id as "id: OrderId", partner_id as "partner_id: PartnerId", plan_id, quantity,
+                  unit_cost_cents, total_cost_cents, status as "status: OrderStatus", reference,
+                  customer_email, created_at
+           from orders where partner_id = $1 and id = $2"#,
+        partner as PartnerId,
+        id as OrderId,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(OrderRecord::from))
+}
+
+/// See [`Orders::receipt`](super::Orders::receipt).
+pub(super) async fn receipt(
+    db: &PgPool,
+    partner: PartnerId,
+    id: OrderId,
+) -> Result<Option<OrderReceipt>, sqlx::Error> {
+    let mut conn = db.acquire().await?;
+    let Some(order) = find(&mut conn, partner, id).await? else {
+        return Ok(None);
+    };
+    let esims = esims::for_order(&mut conn, partner, id).await?;
+    let balance = ledger::balance_after_debit(&mut conn, partner, id).await?;
+    Ok(Some(OrderReceipt {
+        order,
+        esims,
+        balance,
+    }))
 }

@@ -20,7 +20,6 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 use super::NewOrder;
-use crate::error::{ApiError, FieldError};
 use crate::ids::{OrderId, PartnerId};
 
 /// A claim not linked to an order after this long belongs to a request that died.
@@ -30,9 +29,14 @@ pub const STALE_CLAIM: Duration = Duration::from_secs(30);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
 
+/// A header value that is not an Idempotency-Key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("an Idempotency-Key must be 1 to 255 printable ASCII characters")]
+pub struct InvalidIdempotencyKey;
+
 impl IdempotencyKey {
     /// Validates a header value.
-    pub fn parse(raw: &[u8]) -> Result<Self, ApiError> {
+    pub fn parse(raw: &[u8]) -> Result<Self, InvalidIdempotencyKey> {
         let valid = (1..=255).contains(&raw.len()) && raw.iter().all(|b| (0x20..0x7f).contains(b));
         let text = std::str::from_utf8(raw)
             .ok()
@@ -40,13 +44,7 @@ impl IdempotencyKey {
             .map(str::trim);
         match text {
             Some(key) if !key.is_empty() => Ok(Self(key.to_owned())),
-            _ => Err(ApiError::InvalidRequest {
-                message: "invalid Idempotency-Key header".to_owned(),
-                fields: vec![FieldError::new(
-                    "Idempotency-Key",
-                    "must be 1 to 255 printable ASCII characters",
-                )],
-            }),
+            _ => Err(InvalidIdempotencyKey),
         }
     }
 

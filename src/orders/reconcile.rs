@@ -19,39 +19,37 @@
 //!   exponentially (with jitter) up to `TAVARO_RECONCILE_MAX_BACKOFF_SECS`.
 //!
 //! An order still unsettled after `TAVARO_RECONCILE_WINDOW_SECS` is flagged (`stuck_at`)
-//! for the operator (`tavaro orders stuck`) and keeps being retried at the slowest pace. It
+//! for the operator (`tavaro orders stuck`, [`super::stuck`]) and keeps being retried at the slowest pace. It
 //! is never refunded on a guess while the provider may have charged us.
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rand::Rng;
-use serde::Serialize;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use super::settle::{self, Settled};
-use super::{OrderRecord, find};
-use crate::error::ApiResult;
+use super::settlement::{self as settle, Settled};
+use super::history::OrderRow;
+use super::{OrderError, OrderRecord, OrderStatus, Orders};
 use crate::ids::{OrderId, PartnerId};
-use crate::money::Cents;
 use crate::provider::{LookupRequest, OrderLookup, ProviderError};
-use crate::state::AppState;
 
 /// How long a claimed job is leased to its worker.
 const LEASE: Duration = Duration::from_secs(60);
 /// Jobs claimed per poll.
 const BATCH: i64 = 16;
 
-/// The worker loop: polls the queue until the task is aborted.
-pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+/// The worker loop: polls the queue until `stop` is set.
+pub async fn run(orders: Orders, mut stop: watch::Receiver<bool>) {
+    let poll = orders.config().reconcile_poll;
     while !*stop.borrow() {
-        let pause = match run_once(&state).await {
-            Ok(0) => state.config.reconcile_poll,
+        let pause = match run_once(&orders).await {
+            Ok(0) => poll,
             Ok(_) => continue, // More may be due: poll again at once.
             Err(e) => {
                 tracing::warn!(error = %e, "reconciliation poll failed");
-                state.config.reconcile_poll
+                poll
             }
         };
         // Between batches only: a claimed job is always worked to the end of its step.
@@ -64,8 +62,9 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
 
 /// Retires the jobs of settled orders, then claims the jobs that are due and works them.
 /// Returns how many were claimed.
-pub async fn run_once(state: &AppState) -> ApiResult<usize> {
-    retire_settled(&state.db).await?;
+pub async fn run_once(orders: &Orders) -> Result<usize, sqlx::Error> {
+    let db = orders.db();
+    retire_settled(db).await?;
     let jobs = sqlx::query!(
         r#"update order_jobs j
               set run_at = now() + make_interval(secs => $1), attempts = j.attempts + 1
@@ -79,69 +78,116 @@ pub async fn run_once(state: &AppState) -> ApiResult<usize> {
         LEASE.as_secs_f64(),
         BATCH,
     )
-    .fetch_all(&state.db)
+    .fetch_all(db)
     .await?;
     let claimed = jobs.len();
     for job in jobs {
-        if let Err(e) = work(state, job.order_id, job.partner_id, job.attempts).await {
+        if let Err(e) = work(orders, job.order_id, job.partner_id, job.attempts).await {
             tracing::warn!(order_id = %job.order_id, error = %e, "reconciliation attempt failed");
         }
     }
     Ok(claimed)
 }
 
-#[tracing::instrument(name = "orders.reconcile", skip(state, partner, attempts))]
+/// An order as the reconciler needs it: the order, and where it was routed.
+struct Open {
+    order: OrderRecord,
+    provider: String,
+    provider_order_ref: Option<String>,
+    sku: String,
+    /// From the plans table, not the snapshot: the plan may have been withdrawn since.
+    data_mb: Option<i32>,
+}
+
+/// One read of everything [`work`] needs about an order.
+async fn open(
+    db: &PgPool,
+    partner: PartnerId,
+    order: OrderId,
+) -> Result<Option<Open>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select o.id as "id: OrderId", o.partner_id as "partner_id: PartnerId", o.plan_id,
+                  o.quantity, o.unit_cost_cents, o.total_cost_cents,
+                  o.status as "status: OrderStatus", o.reference, o.customer_email, o.created_at,
+                  o.provider, o.provider_order_ref, coalesce(p.provider_sku, p.id) as "sku!",
+                  p.data_mb
+           from orders o join plans p on p.id = o.plan_id
+           where o.partner_id = $1 and o.id = $2"#,
+        partner as PartnerId,
+        order as OrderId,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| Open {
+        order: OrderRow {
+            id: r.id,
+            partner_id: r.partner_id,
+            plan_id: r.plan_id,
+            quantity: r.quantity,
+            unit_cost_cents: r.unit_cost_cents,
+            total_cost_cents: r.total_cost_cents,
+            status: r.status,
+            reference: r.reference,
+            customer_email: r.customer_email,
+            created_at: r.created_at,
+        }
+        .into(),
+        provider: r.provider,
+        provider_order_ref: r.provider_order_ref,
+        sku: r.sku,
+        data_mb: r.data_mb,
+    }))
+}
+
+#[tracing::instrument(name = "orders.reconcile", skip(orders, partner, attempts))]
 async fn work(
-    state: &AppState,
+    orders: &Orders,
     order_id: OrderId,
     partner: PartnerId,
     attempts: i32,
-) -> ApiResult<()> {
-    let mut conn = state.db.acquire().await?;
-    let Some(order) = find(&mut conn, partner, order_id).await? else {
+) -> Result<(), OrderError> {
+    let db = orders.db();
+    let config = orders.config();
+    let Some(open) = open(db, partner, order_id).await? else {
         return Ok(());
     };
-    drop(conn);
+    let order = &open.order;
     if order.status.is_final() {
-        delete_job(&state.db, order_id).await?;
+        retire(db, order_id).await?;
         return Ok(());
     }
     let age = (Utc::now() - order.created_at).to_std().unwrap_or_default();
-    let routing = routing(&state.db, order_id).await?;
     let request = LookupRequest {
         order_ref: order_id,
-        provider_order_ref: routing.provider_order_ref,
-        sku: routing.sku,
+        provider_order_ref: open.provider_order_ref.clone(),
+        sku: open.sku.clone(),
         quantity: order.quantity as u32,
         placed_at: order.created_at,
     };
-    let lookup = match state.providers.get(&routing.provider) {
+    let lookup = match orders.0.providers.get(&open.provider) {
         // Credentials removed while orders were open: wait for them to come back.
         None => Err(ProviderError::Unavailable(format!(
             "provider {} is not configured",
-            routing.provider
+            open.provider
         ))),
         Some(provider) => {
             crate::provider::timed(
                 provider.name(),
                 "lookup",
-                state.config.provider_timeout,
+                config.provider_timeout,
                 provider.lookup(&request),
             )
             .await
         }
     };
+    let reschedule = |why: String| reschedule(orders, order, attempts, age, why);
     let outcome = match lookup {
         Ok(OrderLookup::Issued(provisioned))
-            if claimed_elsewhere(&state.db, &routing.provider, order_id, &provisioned).await? =>
+            if claimed_elsewhere(db, &open.provider, order_id, &provisioned).await? =>
         {
             // Never hand one upstream order's eSIMs to two of ours: the operator decides.
             reschedule(
-                state,
-                &order,
-                attempts,
-                age,
-                "the provider's order is already settled on another of our orders",
+                "the provider's order is already settled on another of our orders".to_owned(),
             )
             .await?;
             None
@@ -149,65 +195,39 @@ async fn work(
         Ok(OrderLookup::Issued(provisioned))
             if provisioned.esims.len() == order.quantity as usize =>
         {
-            let data_mb = plan_data_mb(&state.db, &order).await?;
-            Some(settle::complete(&state.db, &order, data_mb, &provisioned).await?)
+            Some(settle::complete(db, order, open.data_mb, &provisioned).await?)
         }
         Ok(OrderLookup::Issued(provisioned)) => {
-            reschedule(
-                state,
-                &order,
-                attempts,
-                age,
-                &format!(
-                    "provider reports {} of {} eSIMs",
-                    provisioned.esims.len(),
-                    order.quantity
-                ),
-            )
+            reschedule(format!(
+                "provider reports {} of {} eSIMs",
+                provisioned.esims.len(),
+                order.quantity
+            ))
             .await?;
             None
         }
         Ok(OrderLookup::Failed(reason)) => Some(
-            settle::fail_and_refund(
-                &state.db,
-                &order,
-                &format!("provider failed the order: {reason}"),
-            )
-            .await?,
-        ),
-        Ok(OrderLookup::NotFound) if age >= state.config.provider_timeout * 2 => Some(
-            settle::fail_and_refund(&state.db, &order, "the provider has no record of the order")
+            settle::fail_and_refund(db, order, &format!("provider failed the order: {reason}"))
                 .await?,
         ),
+        Ok(OrderLookup::NotFound) if age >= config.provider_timeout * 2 => Some(
+            settle::fail_and_refund(db, order, "the provider has no record of the order").await?,
+        ),
         Ok(OrderLookup::NotFound) => {
-            reschedule(
-                state,
-                &order,
-                attempts,
-                age,
-                "not yet known to the provider",
-            )
-            .await?;
+            reschedule("not yet known to the provider".to_owned()).await?;
             None
         }
         Ok(OrderLookup::Pending) => {
-            reschedule(
-                state,
-                &order,
-                attempts,
-                age,
-                "still pending at the provider",
-            )
-            .await?;
+            reschedule("still pending at the provider".to_owned()).await?;
             None
         }
         Err(e) => {
-            reschedule(state, &order, attempts, age, &e.to_string()).await?;
+            reschedule(e.to_string()).await?;
             None
         }
     };
     if outcome == Some(Settled::AlreadySettled) {
-        delete_job(&state.db, order_id).await?;
+        retire(db, order_id).await?;
     }
     Ok(())
 }
@@ -238,31 +258,6 @@ async fn claimed_elsewhere(
     .await
 }
 
-/// Which provider an order went to, under which package code and upstream order id.
-struct Routing {
-    provider: String,
-    provider_order_ref: Option<String>,
-    sku: String,
-}
-
-async fn routing(db: &PgPool, order: OrderId) -> Result<Routing, sqlx::Error> {
-    sqlx::query_as!(
-        Routing,
-        r#"select o.provider, o.provider_order_ref, coalesce(p.provider_sku, p.id) as "sku!"
-           from orders o join plans p on p.id = o.plan_id where o.id = $1"#,
-        order as OrderId,
-    )
-    .fetch_one(db)
-    .await
-}
-
-async fn plan_data_mb(db: &PgPool, order: &OrderRecord) -> Result<Option<i32>, sqlx::Error> {
-    // From the plans table, not the snapshot: the plan may have been withdrawn since.
-    sqlx::query_scalar!("select data_mb from plans where id = $1", order.plan_id)
-        .fetch_one(db)
-        .await
-}
-
 /// Jobs [`retire_settled`] looks at per statement; more wait for the next poll.
 const SWEEP: i64 = 10_000;
 
@@ -282,30 +277,23 @@ pub async fn retire_settled(db: &PgPool) -> Result<u64, sqlx::Error> {
     .rows_affected())
 }
 
-async fn delete_job(db: &PgPool, order: OrderId) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "delete from order_jobs where order_id = $1",
-        order as OrderId
-    )
-    .execute(db)
-    .await?;
-    Ok(())
+/// Deletes one order's job.
+async fn retire(db: &PgPool, order: OrderId) -> Result<(), sqlx::Error> {
+    let mut conn = db.acquire().await?;
+    settle::retire_job(&mut conn, order).await
 }
 
 /// Backs the job off and, past the window, flags the order for the operator.
 async fn reschedule(
-    state: &AppState,
+    orders: &Orders,
     order: &OrderRecord,
     attempts: i32,
     age: Duration,
-    why: &str,
-) -> ApiResult<()> {
-    let delay = backoff(
-        attempts,
-        state.config.reconcile_poll,
-        state.config.reconcile_max_backoff,
-    );
-    let mut tx = state.db.begin().await?;
+    why: String,
+) -> Result<(), sqlx::Error> {
+    let config = orders.config();
+    let delay = backoff(attempts, config.reconcile_poll, config.reconcile_max_backoff);
+    let mut tx = orders.db().begin().await?;
     sqlx::query!(
         "update order_jobs set run_at = now() + make_interval(secs => $2), last_error = $3
          where order_id = $1",
@@ -315,10 +303,12 @@ async fn reschedule(
     )
     .execute(&mut *tx)
     .await?;
-    if age >= state.config.reconcile_window {
+    if age >= config.reconcile_window {
         let flagged = sqlx::query!(
-            "update orders set stuck_at = now() where id = $1 and stuck_at is null",
-            order.id as OrderId
+            "update orders set stuck_at = now()
+             where id = $1 and partner_id = $2 and stuck_at is null",
+            order.id as OrderId,
+            order.partner_id as PartnerId,
         )
         .execute(&mut *tx)
         .await?
@@ -337,60 +327,6 @@ fn backoff(attempts: i32, base: Duration, max: Duration) -> Duration {
     let raw = base.saturating_mul(2u32.saturating_pow(exponent)).min(max);
     let jitter = rand::rng().random_range(0.0..0.2);
     raw.mul_f64(1.0 + jitter).min(max.max(base))
-}
-
-/// An order the reconciler could not settle in time.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StuckOrder {
-    /// Order id.
-    pub order_id: OrderId,
-    /// Owner.
-    pub partner_id: PartnerId,
-    /// Partner name.
-    pub partner: String,
-    /// `pending` or `processing`.
-    pub status: String,
-    /// What was debited.
-    pub total_cost: Cents,
-    /// When it was placed.
-    pub created_at: DateTime<Utc>,
-    /// When it was flagged.
-    pub stuck_at: DateTime<Utc>,
-    /// Attempts so far.
-    pub attempts: i32,
-    /// Why the last attempt did not settle it.
-    pub last_error: Option<String>,
-}
-
-/// Orders flagged as stuck and still unsettled, oldest first.
-pub async fn stuck(db: &PgPool) -> Result<Vec<StuckOrder>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"select o.id as "order_id: OrderId", o.partner_id as "partner_id: PartnerId", p.name,
-                  o.status, o.total_cost_cents, o.created_at, o.stuck_at as "stuck_at!",
-                  coalesce(j.attempts, 0) as "attempts!", j.last_error
-           from orders o
-           join partners p on p.id = o.partner_id
-           left join order_jobs j on j.order_id = o.id
-           where o.stuck_at is not null and o.status in ('pending', 'processing')
-           order by o.created_at"#
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| StuckOrder {
-            order_id: r.order_id,
-            partner_id: r.partner_id,
-            partner: r.name,
-            status: r.status,
-            total_cost: Cents::new(r.total_cost_cents),
-            created_at: r.created_at,
-            stuck_at: r.stuck_at,
-            attempts: r.attempts,
-            last_error: r.last_error,
-        })
-        .collect())
 }
 
 #[cfg(test)]

@@ -18,7 +18,6 @@ pub mod normalize;
 mod registry;
 pub mod roamify;
 pub mod settings;
-mod sim_issuer;
 pub mod simulator;
 pub mod upstream;
 
@@ -35,7 +34,7 @@ pub const SIMULATOR: &str = "simulator";
 /// Every provider name a plan can carry.
 pub const PROVIDER_NAMES: [&str; 5] = [SIMULATOR, "esimaccess", "airalo", "esimgo", "roamify"];
 
-use crate::esims::EsimStatus;
+use crate::status::EsimStatus;
 use crate::ids::OrderId;
 
 /// What to issue.

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use super::{Provider, airalo, esimaccess, esimgo, roamify, simulator};
-use crate::config::Config;
+use super::settings::ProvidersConfig;
+use super::simulator::{self, SimulatorConfig};
+use super::{Provider, airalo, esimaccess, esimgo, roamify};
 
 /// Every provider this process can call. The simulator is always present.
 #[derive(Clone)]
@@ -16,13 +17,13 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The simulator plus every upstream whose credentials are configured.
-    pub fn from_config(config: &Config, db: &PgPool) -> Self {
+    /// The simulator (keeping its state in `db`) plus every upstream whose credentials
+    /// are configured.
+    pub fn new(upstreams: &ProvidersConfig, simulator: &SimulatorConfig, db: &PgPool) -> Self {
         let mut providers: Vec<Arc<dyn Provider>> = vec![Arc::new(simulator::Simulator::new(
             db.clone(),
-            config.simulator.clone(),
+            simulator.clone(),
         ))];
-        let upstreams = &config.providers;
         if let Some(c) = &upstreams.esimaccess {
             providers.push(Arc::new(esimaccess::EsimAccess::new(c.clone())));
         }

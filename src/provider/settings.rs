@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::bail;
 
 use super::upstream::UpstreamConfig;
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// Credentials and addresses of the upstream providers. A provider is configured when its
 /// credential variable is set; the simulator needs nothing and is always available.

@@ -18,7 +18,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::ProviderError;
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// Settings of one configured upstream, read from the environment.
 #[derive(Clone, Debug)]

@@ -11,7 +11,7 @@ use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::schema::{AllOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr, Response, ResponseBuilder};
 
-use crate::error::{self, ApiError, FieldError};
+use crate::http::error::{self, ApiError, FieldError};
 use crate::money::Cents;
 
 /// What one error response component documents.

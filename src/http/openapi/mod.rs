@@ -3,24 +3,26 @@
 //! error responses of [`errors`]. Served as `GET /openapi.json` (no key needed) and
 //! rendered by `/docs`.
 //!
-//! Every route of the router must be described here; `tests/api/openapi.rs` fails
-//! otherwise.
+//! The routes and the document are built together (`utoipa-axum`'s `OpenApiRouter`, in
+//! each resource's `router()`): an operation cannot be served undocumented, nor
+//! documented unserved. [`finish`] adds what belongs to the whole document: the
+//! introduction, tags, the bearer scheme, the error responses, `X-Request-Id`.
 
 pub(crate) mod errors;
 
 use std::sync::LazyLock;
 
-use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{HeaderBuilder, Object, OpenApi as Document};
+use utoipa::openapi::{HeaderBuilder, OpenApi as Document};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::{ErrorEnvelope, FieldError};
-use crate::state::AppState;
+use super::error::{ErrorEnvelope, FieldError};
+use super::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,7 +31,6 @@ use crate::state::AppState;
         version = "v1",
         description = include_str!("intro.md"),
     ),
-    paths(openapi_json),
     components(schemas(ErrorEnvelope, FieldError)),
     modifiers(&BearerAuth),
     tags(
@@ -66,27 +67,13 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The whole document: every module's operations, the error responses, and the
+/// The whole document: the operations `routes` documents, the error responses, and the
 /// `X-Request-Id` header on every documented response.
-pub fn document() -> Document {
+pub(super) fn finish(routes: Document) -> Document {
     let mut doc = ApiDoc::openapi();
     // utoipa copies Cargo.toml's licence (UNLICENSED, about the code); partners need none.
     doc.info.license = None;
-    for part in [
-        super::countries::Api::openapi(),
-        super::packages::Api::openapi(),
-        super::orders::Api::openapi(),
-        super::order_quote::Api::openapi(),
-        super::order_history::Api::openapi(),
-        super::esims::Api::openapi(),
-        super::balance::Api::openapi(),
-        super::qr::Api::openapi(),
-        super::health::Api::openapi(),
-        super::metrics::Api::openapi(),
-        super::docs::Api::openapi(),
-    ] {
-        doc.merge(part);
-    }
+    doc.merge(routes);
     let components = doc.components.get_or_insert_with(Default::default);
     for (name, response) in errors::components() {
         components.responses.insert(name.to_owned(), response);
@@ -155,14 +142,14 @@ fn endpoint_overview(doc: &Document) -> String {
 
 /// The document as served, built once.
 static JSON: LazyLock<String> = LazyLock::new(|| {
-    document()
+    super::document()
         .to_pretty_json()
         .expect("the OpenAPI document serializes")
 });
 
 /// `GET /openapi.json`.
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(openapi_json))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(openapi_json))
 }
 
 /// Get the OpenAPI document
@@ -187,34 +174,11 @@ async fn openapi_json() -> impl IntoResponse {
     )
 }
 
-/// `{"type":"string","enum":["success"]}`: the `status` of success envelopes.
-pub(crate) fn literal_success() -> Object {
-    literal("success")
-}
-
-/// `{"type":"string","enum":["error"]}`: the `status` of the error envelope.
-pub(crate) fn literal_error() -> Object {
-    literal("error")
-}
-
-/// `{"type":"string","enum":["USD"]}`: every `currency`.
-pub(crate) fn literal_usd() -> Object {
-    literal("USD")
-}
-
-fn literal(value: &str) -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some([value]))
-        .examples([value])
-        .build()
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_endpoint_overview_links_every_operation() {
-        let doc = super::document();
+        let doc = crate::http::document();
         let description = doc.info.description.as_deref().unwrap_or_default();
         assert!(!description.contains("<!-- endpoints -->"));
         let operations = doc

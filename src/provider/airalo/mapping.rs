@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::wire::{Area, ErrorBody, Operator, Order, Package, Sim, Usage};
-use crate::esims::EsimStatus;
+use crate::status::EsimStatus;
 use crate::provider::normalize::{data_mb, e4_from_amount, split_lpa, timestamp, valid_iccid};
 use crate::provider::upstream::{Answer, Call};
 use crate::provider::{

@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::wire::TokenEnvelope;
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::provider::ProviderError;
 use crate::provider::upstream::{Answer, Budget, Call, UpstreamConfig, client, send};
 

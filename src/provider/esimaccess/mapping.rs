@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use super::wire::{Package, Profile};
-use crate::esims::EsimStatus;
+use crate::status::EsimStatus;
 use crate::provider::normalize::{
     data_mb, mb_from_binary_bytes, split_lpa, timestamp, valid_iccid,
 };

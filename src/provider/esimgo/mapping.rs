@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::wire::{Bundle, EsimDetails, NamedAssignment, Order};
-use crate::esims::EsimStatus;
+use crate::status::EsimStatus;
 use crate::provider::normalize::{data_mb, e4_from_amount, timestamp, valid_iccid};
 use crate::provider::upstream::{Answer, Call};
 use crate::provider::{ProviderError, ProvisionedEsim, Refusal, UpstreamCountry, UpstreamPackage};

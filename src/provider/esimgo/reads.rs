@@ -59,7 +59,7 @@ pub(super) async fn usage(go: &EsimGo, esim: &EsimRef) -> Result<EsimUsage, Prov
         _ => 0,
     };
     let mut activated_at = timestamp(&chosen.start_time);
-    if activated_at.is_none() && status != crate::esims::EsimStatus::Ready {
+    if activated_at.is_none() && status != crate::status::EsimStatus::Ready {
         let url = go.url(&["esims", &esim.iccid])?;
         let answer = ok(go.send(go.http.get(url), Call::Read).await?)?;
         let details: EsimDetails = answer.json(Call::Read)?;

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::wire::{EsimRecord, Order, Usage};
-use crate::esims::EsimStatus;
+use crate::status::EsimStatus;
 use crate::provider::normalize::{split_lpa, timestamp, valid_iccid};
 use crate::provider::upstream::{Answer, Call};
 use crate::provider::{EsimUsage, ProviderError, ProvisionedEsim, Refusal};

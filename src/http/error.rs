@@ -1,4 +1,5 @@
-//! The one API error type and the JSON envelope every error is answered with:
+//! The one API error type and the JSON envelope every error is answered with, and the one
+//! place that maps the domain's errors onto it:
 //!
 //! ```json
 //! {"status":"error","error":{"code":"...","message":"...","details":{...}},"requestId":"..."}
@@ -6,9 +7,9 @@
 //!
 //! `code` is stable (partners branch on it); `message` is for humans. Database and
 //! unexpected errors answer a fixed generic message and are logged once, here, inside the
-//! request span, with their cause chain.
-
-use std::future::Future;
+//! request span, with their cause chain. The domain modules have errors of their own
+//! (`OrderError`, `VerifyError`, ...) that know nothing of HTTP; the `From` impls at the
+//! end of this file are where each becomes a status and a code.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -16,22 +17,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::envelope::literal_error;
+use super::request_id;
+use crate::auth::VerifyError;
+use crate::db::is_unavailable;
+use crate::ledger::ReadError;
 use crate::money::Cents;
-
-tokio::task_local! {
-    /// The id of the request being served, set by the request-id middleware.
-    static REQUEST_ID: String;
-}
-
-/// Runs `fut` with `id` as the current request id (read back by [`current_request_id`]).
-pub async fn with_request_id<F: Future>(id: String, fut: F) -> F::Output {
-    REQUEST_ID.scope(id, fut).await
-}
-
-/// The id of the request being served, if any.
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
+use crate::orders::OrderError;
+use crate::orders::idempotency::InvalidIdempotencyKey;
 
 /// One invalid input field, reported in `details.fields`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -60,7 +53,7 @@ impl FieldError {
 #[schema(as = Error)]
 pub struct ErrorEnvelope {
     /// Always `error`.
-    #[schema(schema_with = crate::http::openapi::literal_error)]
+    #[schema(schema_with = literal_error)]
     status: &'static str,
     error: ErrorBody,
     /// The request's `X-Request-Id`, to quote when asking for support.
@@ -311,8 +304,13 @@ impl ApiError {
         }
     }
 
-    /// The JSON envelope for this error.
+    /// The JSON envelope for this error, naming the request being served.
     pub fn body(&self) -> ErrorEnvelope {
+        self.body_for(request_id::current())
+    }
+
+    /// The JSON envelope for this error, naming request `request_id`.
+    pub fn body_for(&self, request_id: Option<String>) -> ErrorEnvelope {
         ErrorEnvelope {
             status: "error",
             error: ErrorBody {
@@ -320,24 +318,28 @@ impl ApiError {
                 message: self.message(),
                 details: self.details(),
             },
-            request_id: current_request_id(),
+            request_id,
         }
     }
 }
 
-/// Pool exhaustion and lost connections mean "try again", not "bug".
-pub(crate) fn is_unavailable(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-    )
+/// An error and its sources, `outer: inner: innermost`, as `{:#}` prints an `anyhow`.
+fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();
         match &self {
-            Self::Database(e) => tracing::error!(error = %e, "database error"),
+            Self::Database(e) => tracing::error!(error = cause_chain(e), "database error"),
             Self::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
             _ => tracing::debug!(code = self.code(), "request refused"),
         }
@@ -350,5 +352,71 @@ impl IntoResponse for ApiError {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+impl From<OrderError> for ApiError {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::Database(e) => Self::Database(e),
+            OrderError::Internal(e) => Self::Internal(e),
+            other => Self::of_order(&other),
+        }
+    }
+}
+
+impl ApiError {
+    /// The answer to an order error, by reference (the workflow keeps refusals under
+    /// their Idempotency-Key). A database or internal failure loses its cause chain here:
+    /// take the error by value for those.
+    pub fn of_order(e: &OrderError) -> Self {
+        match *e {
+            OrderError::PlanNotFound => Self::NotFound(NotFound::Plan),
+            OrderError::InsufficientCredits { required, balance } => {
+                Self::InsufficientCredits { required, balance }
+            }
+            OrderError::Refused { refunded } => Self::Upstream { refunded },
+            OrderError::Unavailable => Self::ServiceUnavailable,
+            OrderError::KeyReused => Self::IdempotencyKeyReused,
+            OrderError::KeyInProgress => Self::IdempotencyInProgress {
+                retry_after_secs: 1,
+            },
+            OrderError::Database(_) | OrderError::Internal(_) => {
+                Self::Internal(anyhow::anyhow!("{e}"))
+            }
+        }
+    }
+}
+
+impl From<VerifyError> for ApiError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::TooManyFailures { retry_after_secs } => {
+                Self::RateLimited { retry_after_secs }
+            }
+            VerifyError::Unavailable => Self::ServiceUnavailable,
+        }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> Self {
+        if e.is_unavailable() {
+            Self::ServiceUnavailable
+        } else {
+            Self::Internal(e.into())
+        }
+    }
+}
+
+impl From<InvalidIdempotencyKey> for ApiError {
+    fn from(_: InvalidIdempotencyKey) -> Self {
+        Self::InvalidRequest {
+            message: "invalid Idempotency-Key header".to_owned(),
+            fields: vec![FieldError::new(
+                "Idempotency-Key",
+                "must be 1 to 255 printable ASCII characters",
+            )],
+        }
     }
 }

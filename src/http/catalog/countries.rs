@@ -1,28 +1,26 @@
 //! `GET /v1/countries`: countries and regions with plans on sale, at the caller's markup.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::openapi::errors;
-use super::{ApiQuery, Success, catalog_response};
+
+use crate::http::envelope::Success;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::ApiQuery;
+use crate::http::openapi::errors;
+use crate::http::state::AppState;
+use super::{GEOGRAPHY_HINT, cache};
 use crate::auth::Principal;
 use crate::catalog::Geography;
-use crate::error::{ApiError, ApiResult};
 use crate::money::Cents;
-use crate::state::AppState;
 
-/// This module's part of the OpenAPI document.
-#[derive(OpenApi)]
-#[openapi(paths(list_countries))]
-pub(super) struct Api;
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/v1/countries", get(list_countries))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_countries))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -100,7 +98,7 @@ async fn list_countries(
     let snapshot = state.catalog.snapshot();
     // Everything the answer depends on; rendered once per snapshot.
     let key = format!("countries {geography:?} {}", principal.markup_bps);
-    let answer = snapshot.rendered(key, || {
+    let answer = state.catalog_answers.get(&snapshot, key, || {
         let countries: Vec<CountryView> = snapshot
             .countries(geography)
             .into_iter()
@@ -117,11 +115,8 @@ async fn list_countries(
             .collect();
         serde_json::to_vec(&Success::new(countries)).map_err(|e| ApiError::Internal(e.into()))
     })?;
-    Ok(catalog_response(&headers, &answer))
+    Ok(cache::response(&headers, &answer))
 }
-
-/// What a bad `geography` parameter is told.
-pub(super) const GEOGRAPHY_HINT: &str = "must be one of local, regional, global";
 
 /// `geography=local|regional|global`, or a 400.
 fn parse_geography(raw: Option<&str>) -> ApiResult<Option<Geography>> {

@@ -17,13 +17,18 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use sqlx::PgPool;
 
-use super::sim_issuer::{Issue, Issuer};
+mod config;
+mod issuer;
+
+pub use config::{SimulatorConfig, SimulatorMode};
+
+use issuer::{Issue, Issuer};
+
 use super::{
     EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider, ProviderError, ProvisionRequest,
     Provisioned, ProvisionedEsim, Refusal, UpstreamBalance, UpstreamPackage,
 };
-use crate::config::{SimulatorConfig, SimulatorMode};
-use crate::esims::EsimStatus;
+use crate::status::EsimStatus;
 
 /// The simulator provider.
 pub struct Simulator {

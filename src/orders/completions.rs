@@ -14,9 +14,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::settle::{self, Completion, Settled};
+use super::OrderError;
+use super::settlement::{self as settle, Completion, Settled};
 use crate::coalesce::{Coalescer, Job};
-use crate::error::{ApiError, ApiResult};
 
 /// Writers at once: while some write, the others gather the next completions.
 const WRITERS: usize = 4;
@@ -24,16 +24,16 @@ const WRITERS: usize = 4;
 const BATCH: usize = 128;
 
 /// What a completion comes to: whether it moved the order, and when it was stored.
-type Outcome = ApiResult<(Settled, DateTime<Utc>)>;
+type Outcome = Result<(Settled, DateTime<Utc>), OrderError>;
 
 /// Hands completions to the writers. The writers stop when it is dropped.
-pub struct Settler {
+pub(super) struct Completions {
     writers: Coalescer<Completion, Outcome>,
 }
 
-impl Settler {
+impl Completions {
     /// Starts the writers on the current runtime.
-    pub fn start(db: PgPool) -> Self {
+    pub(super) fn start(db: PgPool) -> Self {
         // An order twice in one statement would be moved once and given both sets of
         // eSIMs: the second waits for the next statement, which finds it settled.
         let order = |c: &Completion| c.order;
@@ -46,8 +46,8 @@ impl Settler {
     /// Writes `completion` (with others waiting): whether it moved the order, and when.
     pub(super) async fn complete(&self, completion: Completion) -> Outcome {
         self.writers.call(completion).await.unwrap_or_else(|| {
-            Err(ApiError::Internal(anyhow::anyhow!(
-                "the order settlers stopped"
+            Err(OrderError::Internal(anyhow::anyhow!(
+                "the writers of order completions stopped"
             )))
         })
     }

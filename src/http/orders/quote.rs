@@ -1,28 +1,24 @@
 //! `POST /v1/order/quote`: what an order would cost and whether the balance covers it, the
 //! dry run partners use before bulk orders. Debits nothing, places nothing.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::openapi::errors;
-use super::order_request::OrderRequest;
-use super::{ApiJson, Success, success};
+use super::request::OrderRequest;
 use crate::auth::Principal;
-use crate::error::ApiResult;
+use crate::http::envelope::{Success, success};
+use crate::http::error::ApiResult;
+use crate::http::extract::ApiJson;
+use crate::http::openapi::errors;
+use crate::http::state::AppState;
 use crate::money::Cents;
-use crate::orders;
-use crate::state::AppState;
 
-/// This module's part of the OpenAPI document.
-#[derive(OpenApi)]
-#[openapi(paths(quote_order))]
-pub(super) struct Api;
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/v1/order/quote", post(quote_order))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(quote_order))
 }
 
 /// What an order would cost, and whether your balance covers it.
@@ -40,7 +36,7 @@ struct QuoteView {
     unit_cost: Cents,
     /// What the order would debit.
     total_cost: Cents,
-    #[schema(schema_with = super::openapi::literal_usd)]
+    #[schema(schema_with = crate::http::envelope::literal_usd)]
     currency: &'static str,
     /// Your balance now.
     balance: Cents,
@@ -82,7 +78,7 @@ async fn quote_order(
     ApiJson(request): ApiJson<OrderRequest>,
 ) -> ApiResult<axum::Json<Success<QuoteView>>> {
     let new = request.validate()?;
-    let quote = orders::quote(&state, &principal, &new).await?;
+    let quote = state.orders.quote(principal.partner_id, &new).await?;
     Ok(success(QuoteView {
         plan_id: new.plan_id,
         quantity: new.quantity,

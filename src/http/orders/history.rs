@@ -1,34 +1,29 @@
 //! `GET /v1/orders` (a partner's orders, newest first, paginated and filtered) and
 //! `GET /v1/orders/{orderId}` (one order with its eSIMs): what partners reconcile against.
 
-use axum::Router;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
-use uuid::Uuid;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::openapi::errors;
-use super::order_views::{OrderEsimView, OrderSummaryView};
-use super::{ApiQuery, Page, Success, page, success};
+use super::views::{OrderEsimView, OrderSummaryView};
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, FieldError, NotFound};
+use crate::http::envelope::{Page, Success, page, success};
+use crate::http::error::{ApiError, ApiResult, FieldError, NotFound};
+use crate::http::extract::{ApiQuery, IdPath};
+use crate::http::openapi::errors;
+use crate::http::pagination::{decode_order_cursor, encode_order_cursor, parse_limit};
+use crate::http::state::AppState;
 use crate::ids::OrderId;
-use crate::orders::history::{self, OrderCursor, OrderFilter};
-use crate::orders::{self, OrderStatus};
-use crate::state::AppState;
+use crate::orders::OrderStatus;
+use crate::orders::history::{self, OrderFilter};
 
-/// This module's part of the OpenAPI document.
-#[derive(OpenApi)]
-#[openapi(paths(list_orders, get_order))]
-pub(super) struct Api;
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orders", get(list_orders))
-        .route("/v1/orders/{order_id}", get(get_order))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_orders))
+        .routes(routes!(get_order))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -64,20 +59,6 @@ struct OrdersQuery {
 }
 
 /// `limit`: 1 to 100, default 20.
-pub(super) fn parse_limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> u32 {
-    match raw.map(str::parse::<u32>) {
-        None => 20,
-        Some(Ok(limit)) if (1..=100).contains(&limit) => limit,
-        Some(_) => {
-            errors.push(FieldError::new(
-                "limit",
-                "must be a whole number from 1 to 100",
-            ));
-            20
-        }
-    }
-}
-
 fn parse_time(
     field: &str,
     raw: Option<&str>,
@@ -129,7 +110,7 @@ async fn list_orders(
     let mut errors = Vec::new();
     let limit = parse_limit(query.limit.as_deref(), &mut errors);
     let after = query.cursor.as_deref().and_then(|raw| {
-        let cursor = OrderCursor::decode(raw);
+        let cursor = decode_order_cursor(raw);
         if cursor.is_none() {
             errors.push(FieldError::new(
                 "cursor",
@@ -173,7 +154,7 @@ async fn list_orders(
         history::list(&state.db, principal.partner_id, &filter, after, limit).await?;
     Ok(page(
         orders.iter().map(OrderSummaryView::new).collect(),
-        next.map(|c| c.encode()),
+        next.as_ref().map(encode_order_cursor),
     ))
 }
 
@@ -211,14 +192,11 @@ struct OrderDetailView {
 async fn get_order(
     State(state): State<AppState>,
     principal: Principal,
-    path: Result<Path<String>, PathRejection>,
+    IdPath(id): IdPath<OrderId>,
 ) -> ApiResult<axum::Json<Success<OrderDetailView>>> {
-    let id = path
-        .ok()
-        .and_then(|Path(raw)| Uuid::parse_str(&raw).ok())
-        .map(OrderId)
-        .ok_or(ApiError::NotFound(NotFound::Order))?;
-    let receipt = orders::receipt(&state.db, principal.partner_id, id)
+    let receipt = state
+        .orders
+        .receipt(principal.partner_id, id)
         .await?
         .ok_or(ApiError::NotFound(NotFound::Order))?;
     Ok(success(OrderDetailView {

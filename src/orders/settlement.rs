@@ -1,5 +1,6 @@
-//! The transitions that settle an order, shared by the live request path and the
-//! reconciler. Each is one transaction that only moves an order forward (`where status in
+//! The transitions that settle an order (complete, fail and refund, mark processing),
+//! shared by the live request path and the reconciler; [`super::completions`] batches
+//! the request path's completions into one statement. Each is one transaction that only moves an order forward (`where status in
 //! (...)`): when two settlers race, the first commit wins and the other changes nothing.
 
 use std::collections::HashSet;
@@ -7,12 +8,12 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::OrderRecord;
-use crate::error::ApiResult;
-use crate::esims;
-use crate::ids::OrderId;
+use super::{OrderError, OrderRecord, OrderStatus};
+use crate::catalog::Plan;
+use crate::esims::{EsimRecord, EsimStatus, NewEsims};
+use crate::ids::{EsimId, OrderId, PartnerId};
 use crate::ledger::{self, EntryKind, NewEntry};
-use crate::provider::Provisioned;
+use crate::provider::{EsimRef, Provisioned};
 
 /// What a settling attempt did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +34,7 @@ pub(super) struct Completion {
     /// The plan's allowance, stored on each eSIM.
     pub data_total_mb: Option<i32>,
     /// The eSIMs.
-    pub esims: esims::NewEsims,
+    pub esims: NewEsims,
     /// Idempotency-Key, HTTP status and exact body of the answer, if there is a key.
     pub answer: Option<(String, u16, String)>,
 }
@@ -45,25 +46,25 @@ pub(super) async fn complete(
     order: &OrderRecord,
     data_total_mb: Option<i32>,
     provisioned: &Provisioned,
-) -> ApiResult<Settled> {
+) -> Result<Settled, OrderError> {
     let completion = Completion {
         order: order.id,
         provider_order_ref: provisioned.provider_order_ref.clone(),
         data_total_mb,
-        esims: esims::NewEsims::of(&provisioned.esims),
+        esims: NewEsims::of(&provisioned.esims),
         answer: None,
     };
     Ok(complete_with(db, &completion, true).await?.0)
 }
 
 /// Writes `completion` in one statement (see [`store`]) and says whether it moved the
-/// order. The request path writes its completions together ([`super::settler`]) and
+/// order. The request path writes its completions together ([`super::completions`]) and
 /// comes here for one that failed in company; the reconciler comes here for each.
 pub(super) async fn complete_with(
     db: &PgPool,
     completion: &Completion,
     retire_job: bool,
-) -> ApiResult<(Settled, DateTime<Utc>)> {
+) -> Result<(Settled, DateTime<Utc>), OrderError> {
     let (moved, stored_at) = store(db, &[completion], retire_job).await?;
     outcome(db, completion.order, &moved, stored_at).await
 }
@@ -74,7 +75,7 @@ pub(super) async fn outcome(
     order: OrderId,
     moved: &HashSet<OrderId>,
     stored_at: DateTime<Utc>,
-) -> ApiResult<(Settled, DateTime<Utc>)> {
+) -> Result<(Settled, DateTime<Utc>), OrderError> {
     if !moved.contains(&order) {
         not_moved(db, order).await?;
         return Ok((Settled::AlreadySettled, stored_at));
@@ -186,10 +187,13 @@ pub(super) async fn store(
 
 /// A completion found its order settled already: fine, unless it was refunded.
 async fn not_moved(db: &PgPool, order: OrderId) -> Result<(), sqlx::Error> {
-    let status = sqlx::query_scalar!("select status from orders where id = $1", order as OrderId)
-        .fetch_one(db)
-        .await?;
-    if status == "failed" {
+    let status = sqlx::query_scalar!(
+        r#"select status as "status: OrderStatus" from orders where id = $1"#,
+        order as OrderId
+    )
+    .fetch_one(db)
+    .await?;
+    if status == OrderStatus::Failed {
         // The provider issued eSIMs for an order we refunded: the operator must know.
         tracing::error!(order_id = %order, "provider issued eSIMs for an order already failed and refunded");
     }
@@ -201,13 +205,14 @@ pub(super) async fn fail_and_refund(
     db: &PgPool,
     order: &OrderRecord,
     reason: &str,
-) -> ApiResult<Settled> {
+) -> Result<Settled, OrderError> {
     let mut tx = db.begin().await?;
     let moved = sqlx::query!(
         "update orders set status = 'failed', failure_reason = $2, updated_at = now()
-         where id = $1 and status in ('pending', 'processing')",
+         where id = $1 and partner_id = $3 and status in ('pending', 'processing')",
         order.id as OrderId,
         reason,
+        order.partner_id as PartnerId,
     )
     .execute(&mut *tx)
     .await?
@@ -226,7 +231,10 @@ pub(super) async fn fail_and_refund(
         },
     )
     .await
-    .map_err(|e| anyhow::anyhow!("refund of order {} failed: {e}", order.id))?;
+    .map_err(|e| match e {
+        ledger::LedgerError::Database(e) => OrderError::Database(e),
+        other => anyhow::anyhow!("refund of order {} failed: {other}", order.id).into(),
+    })?;
     retire_job(&mut tx, order.id).await?;
     tx.commit().await?;
     tracing::info!(order_id = %order.id, "order failed and refunded");
@@ -241,14 +249,15 @@ pub(super) async fn mark_processing(
     order: &OrderRecord,
     provider_order_ref: Option<&str>,
     why: &str,
-) -> ApiResult<()> {
+) -> Result<(), OrderError> {
     let mut tx = db.begin().await?;
     sqlx::query!(
         "update orders set status = 'processing', updated_at = now(),
                            provider_order_ref = coalesce($2, provider_order_ref)
-         where id = $1 and status = 'pending'",
+         where id = $1 and partner_id = $3 and status = 'pending'",
         order.id as OrderId,
         provider_order_ref,
+        order.partner_id as PartnerId,
     )
     .execute(&mut *tx)
     .await?;
@@ -263,7 +272,11 @@ pub(super) async fn mark_processing(
     Ok(())
 }
 
-async fn retire_job(conn: &mut sqlx::PgConnection, order: OrderId) -> Result<(), sqlx::Error> {
+/// Deletes an order's reconciliation job.
+pub(super) async fn retire_job(
+    conn: &mut sqlx::PgConnection,
+    order: OrderId,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "delete from order_jobs where order_id = $1",
         order as OrderId
@@ -271,4 +284,41 @@ async fn retire_job(conn: &mut sqlx::PgConnection, order: OrderId) -> Result<(),
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// The records `issued` are stored as, once stored at `created_at` for `order` of `plan`:
+/// what reading them back would give (fresh: READY, nothing used), in the order
+/// [`esims::for_order`] reads them.
+pub(super) fn records(
+    issued: &NewEsims,
+    order: &OrderRecord,
+    plan: &Plan,
+    created_at: DateTime<Utc>,
+) -> Vec<EsimRecord> {
+    let mut records: Vec<EsimRecord> = (0..issued.ids.len())
+        .map(|i| EsimRecord {
+            id: EsimId(issued.ids[i]),
+            partner_id: order.partner_id,
+            order_id: order.id,
+            plan_id: plan.id.clone(),
+            iccid: issued.iccids[i].clone(),
+            smdp_address: issued.smdp_addresses[i].clone(),
+            activation_code: issued.activation_codes[i].clone(),
+            data_total_mb: plan.data_mb,
+            data_used_mb: 0,
+            status: EsimStatus::Ready,
+            activated_at: None,
+            expires_at: None,
+            created_at,
+            qr_token: issued.qr_tokens[i].clone(),
+            provider: plan.provider.clone(),
+            provider_ref: EsimRef {
+                iccid: issued.iccids[i].clone(),
+                provider_ref: issued.provider_refs[i].clone(),
+                sku: plan.provider_sku.clone(),
+            },
+        })
+        .collect();
+    records.sort_by(|a, b| a.iccid.cmp(&b.iccid));
+    records
 }

@@ -1,29 +1,27 @@
 //! `GET /v1/packages`: plans for a country or region, at the caller's markup.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::countries::GEOGRAPHY_HINT;
-use super::openapi::errors;
-use super::{ApiQuery, Success, catalog_response};
+
+use crate::http::envelope::Success;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::ApiQuery;
+use crate::http::openapi::errors;
+use crate::http::state::AppState;
+use super::{GEOGRAPHY_HINT, cache};
 use crate::auth::Principal;
 use crate::catalog::{Geography, PackageFilter, Plan, Snapshot, Throttle};
-use crate::error::{ApiError, ApiResult, FieldError, NotFound};
+use crate::http::error::{FieldError, NotFound};
 use crate::money::Cents;
-use crate::state::AppState;
 
-/// This module's part of the OpenAPI document.
-#[derive(OpenApi)]
-#[openapi(paths(list_packages))]
-pub(super) struct Api;
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/v1/packages", get(list_packages))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_packages))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -89,7 +87,7 @@ struct PackageView {
     data_mb: Option<i32>,
     /// Your price: the net price × (1 + your markup), rounded half-up to the cent.
     price: Cents,
-    #[schema(schema_with = super::openapi::literal_usd)]
+    #[schema(schema_with = crate::http::envelope::literal_usd)]
     currency: &'static str,
     /// When validity starts (`first-use`: when the eSIM first connects).
     #[schema(example = "first-use")]
@@ -201,7 +199,7 @@ async fn list_packages(
         "packages {country:?} {geography:?} {days:?} {}",
         principal.markup_bps
     );
-    let answer = snapshot.rendered(key, || {
+    let answer = state.catalog_answers.get(&snapshot, key, || {
         let plans = snapshot
             .packages(&filter)
             .map_err(|_| ApiError::NotFound(NotFound::Country))?;
@@ -211,7 +209,7 @@ async fn list_packages(
             .collect();
         serde_json::to_vec(&Success::new(views)).map_err(|e| ApiError::Internal(e.into()))
     })?;
-    Ok(catalog_response(&headers, &answer))
+    Ok(cache::response(&headers, &answer))
 }
 
 fn view(snapshot: &Snapshot, plan: &Plan, price: Cents) -> PackageView {

@@ -1,20 +1,22 @@
-//! The state every request handler receives through axum's `State`.
+//! The state every request handler receives through axum's `State`: the HTTP side's
+//! handles onto the domain, built once by `startup`.
 
 use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use super::HttpConfig;
+use super::catalog::cache::AnswerCache;
+use super::rate_limit::RateLimits;
 use crate::auth::KeyVerifier;
 use crate::catalog::Catalog;
-use crate::config::Config;
-use crate::http::rate_limit::RateLimits;
 use crate::ledger::BalanceReader;
+use crate::orders::Orders;
 use crate::provider::Registry;
 
 /// Cheap to clone: one reference count. Every request clones the state several times
-/// (each middleware, the handler) and drops the clones again; with one shared counter per
-/// field that was seven contended atomic updates per clone, 7% of a catalog request's
-/// CPU in `drop_in_place<AppState>` alone. Fields are reached through `Deref`.
+/// (each middleware, the handler) and drops the clones again, so the fields sit behind
+/// one shared counter rather than one each. Fields are reached through `Deref`.
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
@@ -33,24 +35,26 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// What [`AppState`] shares: every field is a handle.
+/// What [`AppState`] shares.
 pub struct Shared {
     /// The Postgres pool: the source of truth.
     pub db: PgPool,
-    /// Configuration read at start-up.
-    pub config: Arc<Config>,
+    /// The HTTP settings read at start-up.
+    pub http: HttpConfig,
     /// Public base URL of this server (`qrCodeUrl`s start with it), without trailing `/`.
-    pub public_base_url: Arc<str>,
+    pub public_base_url: String,
     /// API key verification with its in-memory cache.
-    pub keys: Arc<KeyVerifier>,
+    pub keys: KeyVerifier,
     /// The in-memory catalog snapshot.
     pub catalog: Catalog,
-    /// The upstreams that issue eSIMs, by name (plans say which one).
+    /// Catalog answers rendered once per snapshot.
+    pub catalog_answers: AnswerCache,
+    /// The order workflow.
+    pub orders: Orders,
+    /// The upstreams, for eSIM usage refreshes.
     pub providers: Arc<Registry>,
     /// Per-partner rate limits of this process.
-    pub rate_limits: Arc<RateLimits>,
+    pub rate_limits: RateLimits,
     /// Coalesced balance reads for `GET /v1/balance`.
-    pub balances: Arc<BalanceReader>,
-    /// Coalesced completions of orders on the request path.
-    pub settler: Arc<crate::orders::settler::Settler>,
+    pub balances: BalanceReader,
 }

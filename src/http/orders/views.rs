@@ -90,13 +90,13 @@ pub(super) struct OrderSummaryView {
     unit_cost: Cents,
     /// `unitCost` × `quantity`: what was debited.
     total_cost: Cents,
-    #[schema(schema_with = super::openapi::literal_usd)]
+    #[schema(schema_with = crate::http::envelope::literal_usd)]
     currency: &'static str,
     /// The traveller's address, if you sent one.
     #[schema(required = true, format = Email, example = "traveller@example.com")]
     customer_email: Option<String>,
     /// When the order was placed.
-    #[serde(serialize_with = "super::time::rfc3339")]
+    #[serde(serialize_with = "crate::http::time::rfc3339")]
     #[schema(example = "2026-11-22T14:22:58Z")]
     created_at: DateTime<Utc>,
 }

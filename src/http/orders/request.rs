@@ -4,7 +4,8 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::http::error::{ApiError, ApiResult, FieldError};
+use crate::http::extract::parse_json;
 use crate::orders::NewOrder;
 
 /// The order body. Types are loose on purpose where serde's own message would be
@@ -16,7 +17,7 @@ use crate::orders::NewOrder;
     description = "An order: which plan, how many eSIMs, and optionally the traveller's address and your booking reference. Unknown fields are refused (400).",
     example = json!({"planId": "ae-5gb-7d", "quantity": 1, "customerEmail": "traveller@example.com", "reference": "BK-12345"})
 )]
-pub(super) struct OrderRequest {
+pub(crate) struct OrderRequest {
     /// A `planId` from `GET /v1/packages`.
     #[schema(
         min_length = 1,
@@ -38,7 +39,7 @@ pub(super) struct OrderRequest {
 
 impl OrderRequest {
     /// Checks every field and reports all problems at once.
-    pub(super) fn validate(self) -> ApiResult<NewOrder> {
+    pub(crate) fn validate(self) -> ApiResult<NewOrder> {
         let mut errors = Vec::new();
         let plan_id = self.plan_id.trim();
         if plan_id.is_empty() || plan_id.chars().count() > 64 {
@@ -92,6 +93,13 @@ impl OrderRequest {
             reference: self.reference,
         })
     }
+}
+
+/// Parses and validates a `POST /v1/order` body as the order handler does: JSON checks
+/// (object, types, unknown fields), then field validation. The entry point of the
+/// `order_body` fuzz target in `fuzz/`.
+pub fn parse_order_body(bytes: &[u8]) -> ApiResult<NewOrder> {
+    parse_json::<OrderRequest>(bytes)?.validate()
 }
 
 /// A pragmatic address check: one `@`, a plausible local part, a dotted domain of

@@ -1,0 +1,213 @@
+//! Catalog answers rendered once per snapshot: building a `/v1/packages` answer clones and
+//! serializes thousands of strings (~50 KB for a country with regional plans), so each
+//! distinct request is rendered the first time it is asked and its bytes are kept, with a
+//! gzip copy made the first time a client that accepts gzip asks (~3 KB). The catalog
+//! changes only by replacing the snapshot, so the answers are right for its whole life:
+//! a new snapshot starts an empty cache.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Response, header};
+use axum::response::IntoResponse;
+use bytes::Bytes;
+
+use crate::catalog::Snapshot;
+
+/// Most bytes of rendered answers kept for one snapshot; beyond that, answers are
+/// rendered every time.
+const BUDGET: usize = 16 * 1024 * 1024;
+
+/// One rendered answer: its JSON, and the same bytes gzip-compressed, made the first time
+/// a client that accepts gzip asks.
+#[derive(Debug)]
+pub struct Answer {
+    json: Bytes,
+    gzip: OnceLock<Bytes>,
+}
+
+impl Answer {
+    /// An answer of these JSON bytes.
+    pub fn new(json: Bytes) -> Self {
+        Self {
+            json,
+            gzip: OnceLock::new(),
+        }
+    }
+
+    /// The JSON bytes.
+    pub fn json(&self) -> &Bytes {
+        &self.json
+    }
+
+    /// The JSON bytes, gzip-compressed (compressed once).
+    pub fn gzip(&self) -> &Bytes {
+        self.gzip.get_or_init(|| {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder
+                .write_all(&self.json)
+                .and_then(|()| encoder.finish())
+                .map(Bytes::from)
+                .expect("compressing into memory cannot fail")
+        })
+    }
+
+    /// Room it takes, counting its compressed copy (at most its size) before it exists.
+    fn size(&self) -> usize {
+        self.json.len() + self.gzip.get().map_or(self.json.len(), Bytes::len)
+    }
+}
+
+/// The answers of the current snapshot, by request.
+#[derive(Default)]
+pub struct AnswerCache {
+    current: RwLock<Generation>,
+}
+
+/// The answers rendered from one snapshot.
+#[derive(Default)]
+struct Generation {
+    /// The snapshot they were rendered from (held so its address stays its identity).
+    snapshot: Option<Arc<Snapshot>>,
+    answers: HashMap<String, Arc<Answer>>,
+    used: usize,
+}
+
+impl Generation {
+    fn of(&self, snapshot: &Arc<Snapshot>) -> bool {
+        self.snapshot.as_ref().is_some_and(|s| Arc::ptr_eq(s, snapshot))
+    }
+}
+
+impl AnswerCache {
+    /// The answer to request `key` on `snapshot` (the key names everything else the
+    /// answer depends on: route, filters, markup), rendered by `render` the first time.
+    /// Failures are not kept.
+    pub fn get<E>(
+        &self,
+        snapshot: &Arc<Snapshot>,
+        key: String,
+        render: impl FnOnce() -> Result<Vec<u8>, E>,
+    ) -> Result<Arc<Answer>, E> {
+        {
+            let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+            if current.of(snapshot) {
+                if let Some(answer) = current.answers.get(&key) {
+                    return Ok(Arc::clone(answer));
+                }
+            }
+        }
+        let answer = Arc::new(Answer::new(Bytes::from(render()?)));
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if !current.of(snapshot) {
+            *current = Generation {
+                snapshot: Some(Arc::clone(snapshot)),
+                ..Generation::default()
+            };
+        }
+        if current.used + answer.size() <= BUDGET {
+            current.used += answer.size();
+            current.answers.insert(key, Arc::clone(&answer));
+        }
+        Ok(answer)
+    }
+}
+
+/// A 200 with a rendered answer: its JSON bytes with the content type `axum::Json` sends
+/// or, to a client that accepts gzip, the same compressed.
+pub fn response(request: &HeaderMap, answer: &Answer) -> Response<Body> {
+    let json = (
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let vary = (header::VARY, HeaderValue::from_static("accept-encoding"));
+    if accepts_gzip(request) {
+        let gzip = (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        ([json, vary, gzip], answer.gzip().clone()).into_response()
+    } else {
+        ([json, vary], answer.json().clone()).into_response()
+    }
+}
+
+/// Whether `Accept-Encoding` admits gzip: `gzip`, or else `*`, with a q-value above 0.
+fn accepts_gzip(request: &HeaderMap) -> bool {
+    let (mut gzip, mut any) = (None, None);
+    let codings = request
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','));
+    for coding in codings {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or_default().trim();
+        let q = parts
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim().eq_ignore_ascii_case("q").then(|| v.trim())
+            })
+            .next()
+            .map_or(1.0, |v| v.parse::<f32>().unwrap_or(0.0));
+        if name.eq_ignore_ascii_case("gzip") {
+            gzip = Some(q);
+        } else if name == "*" {
+            any = Some(q);
+        }
+    }
+    gzip.or(any).is_some_and(|q| q > 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> Arc<Snapshot> {
+        Arc::new(Snapshot::new(Vec::new(), Vec::new()))
+    }
+
+    #[test]
+    fn answers_are_rendered_once_per_key_and_failures_not_kept() {
+        let (cache, s) = (AnswerCache::default(), snapshot());
+        let mut renders = 0;
+        for _ in 0..3 {
+            let body = cache.get(&s, "a".to_owned(), || -> Result<_, ()> {
+                renders += 1;
+                Ok(b"[1]".to_vec())
+            });
+            assert_eq!(body.unwrap().json(), &b"[1]"[..]);
+        }
+        assert_eq!(renders, 1);
+        assert_eq!(
+            cache
+                .get(&s, "b".to_owned(), || Err::<Vec<u8>, _>("no"))
+                .err(),
+            Some("no")
+        );
+        let again = cache.get(&s, "b".to_owned(), || Ok::<_, ()>(b"[2]".to_vec()));
+        assert_eq!(again.unwrap().json(), &b"[2]"[..]);
+    }
+
+    #[test]
+    fn a_new_snapshot_renders_its_answers_afresh() {
+        let (cache, old, new) = (AnswerCache::default(), snapshot(), snapshot());
+        let first = cache.get(&old, "a".to_owned(), || Ok::<_, ()>(b"[1]".to_vec()));
+        assert_eq!(first.unwrap().json(), &b"[1]"[..]);
+        let second = cache.get(&new, "a".to_owned(), || Ok::<_, ()>(b"[2]".to_vec()));
+        assert_eq!(second.unwrap().json(), &b"[2]"[..]);
+    }
+
+    #[test]
+    fn the_gzip_copy_decompresses_to_the_json_and_is_made_once() {
+        let json = serde_json::to_vec(&vec!["coverage"; 500]).unwrap();
+        let answer = Answer::new(Bytes::from(json.clone()));
+        let gzip = answer.gzip().clone();
+        assert!(gzip.len() < json.len() / 10, "{} bytes", gzip.len());
+        assert!(std::ptr::eq(answer.gzip().as_ptr(), gzip.as_ptr()));
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut plain)
+            .unwrap();
+        assert_eq!(plain, json);
+    }
+}

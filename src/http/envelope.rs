@@ -1,0 +1,95 @@
+//! The success envelope every answer is wrapped in (`{"status":"success","data":...}`,
+//! paginated lists with `meta.nextCursor`), and the literal schemas the document uses for
+//! its fixed strings.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::openapi::Object;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+
+/// `{"status":"success","data": ...}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Success<T> {
+    /// Always `success`.
+    #[schema(schema_with = literal_success)]
+    status: &'static str,
+    /// The resource.
+    data: T,
+}
+
+impl<T> Success<T> {
+    /// Wraps `data`.
+    pub fn new(data: T) -> Self {
+        Self {
+            status: "success",
+            data,
+        }
+    }
+}
+
+/// Wraps `data` in the success envelope.
+pub fn success<T: Serialize>(data: T) -> axum::Json<Success<T>> {
+    axum::Json(Success::new(data))
+}
+
+/// `{"status":"success","data":[...],"meta":{"nextCursor":...}}`: one page of a list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    /// Always `success`.
+    #[schema(schema_with = literal_success)]
+    status: &'static str,
+    /// The items of this page, newest first.
+    data: Vec<T>,
+    meta: PageMeta,
+}
+
+/// Where the next page starts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct PageMeta {
+    /// Pass as `cursor` to get the next page; `null` on the last page. Opaque.
+    #[schema(
+        required = true,
+        example = "o1.1795443778123456.914ce31df1b143a482d495f0b9622496"
+    )]
+    next_cursor: Option<String>,
+}
+
+/// Wraps one page of items and the cursor of the next page.
+pub fn page<T: Serialize>(data: Vec<T>, next_cursor: Option<String>) -> axum::Json<Page<T>> {
+    axum::Json(Page {
+        status: "success",
+        data,
+        meta: PageMeta { next_cursor },
+    })
+}
+
+/// A JSON response from a status and exact body bytes (a rendered or stored answer).
+pub fn json_response(status: u16, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// `{"type":"string","enum":["success"]}`: the `status` of success envelopes.
+pub fn literal_success() -> Object {
+    literal("success")
+}
+
+/// `{"type":"string","enum":["error"]}`: the `status` of the error envelope.
+pub fn literal_error() -> Object {
+    literal("error")
+}
+
+/// `{"type":"string","enum":["USD"]}`: every `currency`.
+pub fn literal_usd() -> Object {
+    literal("USD")
+}
+
+fn literal(value: &str) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([value]))
+        .examples([value])
+        .build()
+}

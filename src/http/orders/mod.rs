@@ -1,0 +1,20 @@
+//! The order resources: placing an order ([`place`]), its dry run ([`quote`]), and the
+//! order history ([`history`]); the body both `POST`s take ([`request`]) and the views
+//! their answers share ([`views`]).
+
+mod history;
+mod place;
+mod quote;
+pub(super) mod request;
+mod views;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use super::state::AppState;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(place::router())
+        .merge(quote::router())
+        .merge(history::router())
+}

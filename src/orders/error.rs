@@ -1,0 +1,54 @@
+//! What the order workflow answers when an order is not placed as asked: each variant
+//! tells the partner something true about its money.
+
+use crate::ledger;
+use crate::money::Cents;
+
+/// Why an order (or a quote) was not placed as asked. Each variant tells the partner
+/// something true about its money.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    /// No plan with this id is on sale. Nothing was written.
+    #[error("no such plan on sale")]
+    PlanNotFound,
+    /// The total exceeds the balance. Nothing was written.
+    #[error("insufficient credits: balance {balance}, required {required}")]
+    InsufficientCredits {
+        /// What the order would cost.
+        required: Cents,
+        /// What the partner holds.
+        balance: Cents,
+    },
+    /// The provider refused the order. `refunded`: the refund entry is committed.
+    #[error("the provider refused the order")]
+    Refused {
+        /// Whether the debit has been given back.
+        refunded: bool,
+    },
+    /// Our side cannot serve the order now (an upstream outage, our credit with it, a plan
+    /// routed to an unconfigured provider). Nothing is deducted: either nothing was
+    /// debited, or the debit has been refunded.
+    #[error("the service is unavailable")]
+    Unavailable,
+    /// The Idempotency-Key was used with a different request.
+    #[error("the Idempotency-Key was used with a different request")]
+    KeyReused,
+    /// A request with the same Idempotency-Key is still being processed.
+    #[error("a request with this Idempotency-Key is still in progress")]
+    KeyInProgress,
+    /// The database failed.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// Anything else unexpected: a bug.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<ledger::LedgerError> for OrderError {
+    fn from(e: ledger::LedgerError) -> Self {
+        match e {
+            ledger::LedgerError::Database(e) => Self::Database(e),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
