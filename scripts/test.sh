@@ -12,6 +12,9 @@ export SQLX_OFFLINE=true
 log "cargo fmt --check"
 cargo fmt --all -- --check
 
+log "layering: every crate:: path points down the README's layer table, no cycle"
+scripts/layers
+
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --quiet --all-targets -- -D warnings
 

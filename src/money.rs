@@ -33,16 +33,6 @@ impl Cents {
         self.0
     }
 
-    /// `self + other`, or `None` on overflow.
-    pub fn checked_add(self, other: Cents) -> Option<Cents> {
-        self.0.checked_add(other.0).map(Cents)
-    }
-
-    /// `self - other`, or `None` on overflow.
-    pub fn checked_sub(self, other: Cents) -> Option<Cents> {
-        self.0.checked_sub(other.0).map(Cents)
-    }
-
     /// `self × n`, or `None` on overflow.
     pub fn checked_mul(self, n: i64) -> Option<Cents> {
         self.0.checked_mul(n).map(Cents)

@@ -106,7 +106,7 @@ pub fn parse(token: &str) -> Option<ParsedKey<'_>> {
 }
 
 /// argon2id (default parameters: m = 19 MiB, t = 2, p = 1) PHC string of a secret.
-pub fn hash_secret(secret: &str) -> String {
+pub(super) fn hash_secret(secret: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(secret.as_bytes(), &salt)
@@ -120,7 +120,7 @@ pub fn hash_secret(secret: &str) -> String {
 /// and reused by later calls. Allocated afresh for every verification, it left a freed
 /// 19 MiB chunk in every malloc arena the blocking threads touched: hundreds of MB resident
 /// after a burst of first uses.
-pub fn verify_secret_in(secret: &str, phc: &str, memory: &mut Vec<Block>) -> bool {
+pub(super) fn verify_secret_in(secret: &str, phc: &str, memory: &mut Vec<Block>) -> bool {
     // What `PasswordVerifier::verify_password` does, minus the allocation.
     let Ok(hash) = PasswordHash::new(phc) else {
         return false;

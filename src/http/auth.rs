@@ -14,7 +14,7 @@ use crate::auth::Principal;
 
 /// 401 without a valid key, 403 for a suspended partner, otherwise the request continues
 /// with its [`Principal`].
-pub async fn require_api_key(
+pub(super) async fn require_api_key(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,

@@ -12,7 +12,7 @@ use super::state::AppState;
 
 /// The vendored Redoc release (`assets/README.md`); part of the script URL, so a new
 /// version is a new URL and the long cache below never serves a stale script.
-pub const REDOC_VERSION: &str = "2.5.4";
+pub(super) const REDOC_VERSION: &str = "2.5.4";
 
 /// The Redoc standalone bundle.
 static REDOC_JS: &[u8] = include_bytes!("../../assets/redoc.standalone.js");

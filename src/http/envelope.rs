@@ -10,7 +10,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 /// `{"status":"success","data": ...}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Success<T> {
+pub(super) struct Success<T> {
     /// Always `success`.
     #[schema(schema_with = literal_success)]
     status: &'static str,
@@ -20,7 +20,7 @@ pub struct Success<T> {
 
 impl<T> Success<T> {
     /// Wraps `data`.
-    pub fn new(data: T) -> Self {
+    pub(super) fn new(data: T) -> Self {
         Self {
             status: "success",
             data,
@@ -29,13 +29,13 @@ impl<T> Success<T> {
 }
 
 /// Wraps `data` in the success envelope.
-pub fn success<T: Serialize>(data: T) -> axum::Json<Success<T>> {
+pub(super) fn success<T: Serialize>(data: T) -> axum::Json<Success<T>> {
     axum::Json(Success::new(data))
 }
 
 /// `{"status":"success","data":[...],"meta":{"nextCursor":...}}`: one page of a list.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Page<T> {
+pub(super) struct Page<T> {
     /// Always `success`.
     #[schema(schema_with = literal_success)]
     status: &'static str,
@@ -57,7 +57,7 @@ struct PageMeta {
 }
 
 /// Wraps one page of items and the cursor of the next page.
-pub fn page<T: Serialize>(data: Vec<T>, next_cursor: Option<String>) -> axum::Json<Page<T>> {
+pub(super) fn page<T: Serialize>(data: Vec<T>, next_cursor: Option<String>) -> axum::Json<Page<T>> {
     axum::Json(Page {
         status: "success",
         data,
@@ -66,23 +66,23 @@ pub fn page<T: Serialize>(data: Vec<T>, next_cursor: Option<String>) -> axum::Js
 }
 
 /// A JSON response from a status and exact body bytes (a rendered or stored answer).
-pub fn json_response(status: u16, body: String) -> Response {
+pub(super) fn json_response(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// `{"type":"string","enum":["success"]}`: the `status` of success envelopes.
-pub fn literal_success() -> Object {
+pub(super) fn literal_success() -> Object {
     literal("success")
 }
 
 /// `{"type":"string","enum":["error"]}`: the `status` of the error envelope.
-pub fn literal_error() -> Object {
+pub(super) fn literal_error() -> Object {
     literal("error")
 }
 
 /// `{"type":"string","enum":["USD"]}`: every `currency`.
-pub fn literal_usd() -> Object {
+pub(super) fn literal_usd() -> Object {
     literal("USD")
 }
 

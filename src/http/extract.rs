@@ -60,7 +60,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Parses a JSON body, turning serde's errors into field errors partners can act on.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(super) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Every body we accept is an object; serde would otherwise read `[..]` as a struct.
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
@@ -113,10 +113,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 /// An id taken from the path: the one path parameter of the route.
 #[derive(Debug)]
-pub struct IdPath<T>(pub T);
+pub(super) struct IdPath<T>(pub T);
 
 /// An id type that can appear in a path, and what "not found" means for it.
-pub trait PathId: Sized {
+pub(super) trait PathId: Sized {
     /// The 404 a malformed or unknown id answers.
     const NOT_FOUND: NotFound;
     /// The id from its UUID.

@@ -11,7 +11,7 @@ use crate::ids::OrderId;
 use crate::orders::history::OrderCursor;
 
 /// `limit`: 1 to 100, 20 when absent; a bad value is reported in `errors`.
-pub fn parse_limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> u32 {
+pub(super) fn parse_limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> u32 {
     match raw.map(str::parse::<u32>) {
         None => 20,
         Some(Ok(limit)) if (1..=100).contains(&limit) => limit,
@@ -26,7 +26,7 @@ pub fn parse_limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> u32 {
 }
 
 /// An order cursor as text: `o1.<created at, µs>.<order id>`.
-pub fn encode_order_cursor(cursor: &OrderCursor) -> String {
+pub(super) fn encode_order_cursor(cursor: &OrderCursor) -> String {
     format!(
         "o1.{}.{}",
         cursor.created_at.timestamp_micros(),
@@ -35,7 +35,7 @@ pub fn encode_order_cursor(cursor: &OrderCursor) -> String {
 }
 
 /// Parses an order cursor previously handed out; `None` if it is not one.
-pub fn decode_order_cursor(text: &str) -> Option<OrderCursor> {
+pub(super) fn decode_order_cursor(text: &str) -> Option<OrderCursor> {
     let rest = text.strip_prefix("o1.")?;
     let (micros, id) = rest.split_once('.')?;
     Some(OrderCursor {
@@ -45,12 +45,12 @@ pub fn decode_order_cursor(text: &str) -> Option<OrderCursor> {
 }
 
 /// A transaction cursor as text: `t1.<entry id>`.
-pub fn encode_transaction_cursor(entry_id: i64) -> String {
+pub(super) fn encode_transaction_cursor(entry_id: i64) -> String {
     format!("t1.{entry_id}")
 }
 
 /// Parses a transaction cursor previously handed out; `None` if it is not one.
-pub fn decode_transaction_cursor(raw: &str) -> Option<i64> {
+pub(super) fn decode_transaction_cursor(raw: &str) -> Option<i64> {
     raw.strip_prefix("t1.")?.parse().ok().filter(|id| *id > 0)
 }
 

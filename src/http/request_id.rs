@@ -8,7 +8,7 @@ use axum::http::HeaderValue;
 use uuid::Uuid;
 
 /// The header name.
-pub const HEADER: &str = "x-request-id";
+pub(super) const HEADER: &str = "x-request-id";
 
 tokio::task_local! {
     /// The id of the request being served, set by the outermost middleware.
@@ -16,18 +16,18 @@ tokio::task_local! {
 }
 
 /// Runs `fut` with `id` as the current request id (read back by [`current`]).
-pub async fn scope<F: Future>(id: String, fut: F) -> F::Output {
+pub(super) async fn scope<F: Future>(id: String, fut: F) -> F::Output {
     REQUEST_ID.scope(id, fut).await
 }
 
 /// The id of the request being served, if any.
-pub fn current() -> Option<String> {
+pub(super) fn current() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
 /// The request's id: the client's, if it sent a plain one, or a fresh UUID. Set on the
 /// request (for the log span); returned as text and as the header value for the response.
-pub fn assign(request: &mut Request) -> (String, HeaderValue) {
+pub(super) fn assign(request: &mut Request) -> (String, HeaderValue) {
     let id = request
         .headers()
         .get(HEADER)

@@ -40,7 +40,7 @@ impl Registry {
     }
 
     /// A registry of exactly these providers.
-    pub fn with(providers: Vec<Arc<dyn Provider>>) -> Self {
+    fn with(providers: Vec<Arc<dyn Provider>>) -> Self {
         Self {
             providers: providers.into_iter().map(|p| (p.name(), p)).collect(),
         }

@@ -118,7 +118,7 @@ impl AnswerCache {
 
 /// A 200 with a rendered answer: its JSON bytes with the content type `axum::Json` sends
 /// or, to a client that accepts gzip, the same compressed.
-pub fn response(request: &HeaderMap, answer: &Answer) -> Response<Body> {
+pub(crate) fn response(request: &HeaderMap, answer: &Answer) -> Response<Body> {
     let json = (
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -1,7 +1,7 @@
 //! The catalog resources: `GET /v1/countries` and `GET /v1/packages`, answered from the
 //! in-memory snapshot at the caller's markup, rendered once per snapshot ([`cache`]).
 
-pub mod cache;
+pub(super) mod cache;
 mod countries;
 mod packages;
 

@@ -102,34 +102,28 @@ pub fn parse_order_body(bytes: &[u8]) -> ApiResult<NewOrder> {
     parse_json::<OrderRequest>(bytes)?.validate()
 }
 
-/// A pragmatic address check: one `@`, a plausible local part, a dotted domain of
-/// letters, digits and hyphens, a letters-only top-level domain.
+/// An address a traveller can receive mail at: RFC 5322 syntax (checked by
+/// `email_address`) without the forms no traveller's mailbox has (display names, quoted
+/// local parts, IP literals), and a public domain name: dot-separated labels of ASCII
+/// letters, digits and hyphens, ending in a top-level domain of two letters or more.
 fn is_valid_email(email: &str) -> bool {
-    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return false;
-    }
-    let Some((local, domain)) = email.split_once('@') else {
+    let options = email_address::Options {
+        minimum_sub_domains: 2,
+        allow_domain_literal: false,
+        allow_display_text: false,
+        allow_long_local_parts: false,
+    };
+    let Ok(address) = email_address::EmailAddress::parse_with_options(email, options) else {
         return false;
     };
-    let local_ok = (1..=64).contains(&local.len())
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = labels.len() >= 2
-        && labels.iter().all(|l| {
-            (1..=63).contains(&l.len())
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-        && labels
-            .last()
-            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
-    local_ok && domain_ok
+    let labels: Vec<&str> = address.domain().split('.').collect();
+    let domain_ok = labels.iter().all(|l| {
+        l.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    }) && labels
+        .last()
+        .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()));
+    email.len() <= 254 && !address.local_part().starts_with('"') && domain_ok
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::provider::{
 };
 
 /// Every new-eSIM package of one catalogue entry (top-ups are skipped).
-pub fn packages(area: &Area) -> Vec<UpstreamPackage> {
+pub(super) fn packages(area: &Area) -> Vec<UpstreamPackage> {
     let title = area.title.clone().unwrap_or_default();
     let own_code = area
         .country_code
@@ -165,7 +165,7 @@ fn networks(operator: &Operator) -> (Vec<String>, Vec<String>) {
 }
 
 /// The order's eSIMs, if `quantity` of them are there, each complete.
-pub fn issued(order: &Order, quantity: u32) -> Option<Provisioned> {
+pub(super) fn issued(order: &Order, quantity: u32) -> Option<Provisioned> {
     let esims: Vec<ProvisionedEsim> = order
         .sims
         .iter()
@@ -205,14 +205,14 @@ fn present(value: Option<&str>) -> Option<&str> {
 }
 
 /// The order's status slug (`completed`, `failed`, `refunded`, …) with `include=status`.
-pub fn order_status(order: &Order) -> Option<String> {
+pub(super) fn order_status(order: &Order) -> Option<String> {
     let status = order.status.as_ref()?;
     let slug = status.get("slug").unwrap_or(status).as_str()?;
     Some(slug.trim().to_ascii_lowercase())
 }
 
 /// Usage: MB used (`total − remaining`, 0 when unlimited), status, end of validity.
-pub fn usage(usage: &Usage) -> Result<EsimUsage, ProviderError> {
+pub(super) fn usage(usage: &Usage) -> Result<EsimUsage, ProviderError> {
     let raw = usage
         .status
         .as_deref()
@@ -244,7 +244,7 @@ pub fn usage(usage: &Usage) -> Result<EsimUsage, ProviderError> {
 
 /// Classifies a failed answer (reference §1.7): rate limit, credentials and server
 /// errors as every upstream; then Airalo's business codes and validation messages.
-pub fn failure(answer: &Answer, call: Call) -> ProviderError {
+pub(super) fn failure(answer: &Answer, call: Call) -> ProviderError {
     let body: Option<ErrorBody> = serde_json::from_slice(&answer.body).ok();
     if let Some(code) = body.as_ref().and_then(|b| b.code) {
         let reason = body

@@ -34,7 +34,7 @@ struct Token {
 }
 
 /// The HTTP client, the credentials and the cached token.
-pub struct Session {
+pub(super) struct Session {
     http: reqwest::Client,
     config: UpstreamConfig,
     token: Mutex<Option<Token>>,
@@ -43,7 +43,7 @@ pub struct Session {
 
 impl Session {
     /// A session for the configured account; no token until the first call.
-    pub fn new(config: UpstreamConfig) -> Self {
+    pub(super) fn new(config: UpstreamConfig) -> Self {
         Self {
             http: client(&config),
             config,
@@ -53,19 +53,19 @@ impl Session {
     }
 
     /// `base_url` + `path`.
-    pub fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.config.base_url)
     }
 
     /// The per-request time-out.
-    pub fn timeout(&self) -> Duration {
+    pub(super) fn timeout(&self) -> Duration {
         self.config.timeout
     }
 
     /// Sends the request `build` makes, with the bearer token, after waiting for `budget`.
     /// On a 401 the token is replaced once and the request built and sent again; a
     /// second 401 is returned for the caller to classify.
-    pub async fn send(
+    pub(super) async fn send(
         &self,
         budget: &Budget,
         call: Call,

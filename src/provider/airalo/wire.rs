@@ -12,14 +12,14 @@ use crate::provider::normalize::{flexible_bool, flexible_int, flexible_string};
 
 /// `POST /token`: `{"data":{"token_type":"Bearer","expires_in":86400,"access_token":"…"}}`.
 #[derive(Deserialize)]
-pub struct TokenEnvelope {
+pub(super) struct TokenEnvelope {
     /// The token.
     pub data: TokenData,
 }
 
 /// An access token and its lifetime in seconds.
 #[derive(Deserialize)]
-pub struct TokenData {
+pub(super) struct TokenData {
     /// The bearer token.
     pub access_token: String,
     /// Seconds until it expires.
@@ -30,7 +30,7 @@ pub struct TokenData {
 /// A listing's `data`: an array on page 1, an object keyed by index on later pages.
 #[derive(Deserialize)]
 #[serde(untagged)]
-pub enum Listing<T> {
+pub(super) enum Listing<T> {
     /// `[…]`.
     List(Vec<T>),
     /// `{"25": …, "26": …}`.
@@ -41,7 +41,7 @@ pub enum Listing<T> {
 
 impl<T> Listing<T> {
     /// The entries in page order (keys compared as numbers).
-    pub fn into_vec(self) -> Vec<T> {
+    pub(super) fn into_vec(self) -> Vec<T> {
         match self {
             Self::List(items) => items,
             Self::Keyed(map) => {
@@ -57,7 +57,7 @@ impl<T> Listing<T> {
 
 /// Paging of a listing.
 #[derive(Deserialize, Default)]
-pub struct PageMeta {
+pub(super) struct PageMeta {
     /// The last page number.
     #[serde(default, deserialize_with = "flexible_int")]
     pub last_page: Option<i64>,
@@ -65,7 +65,7 @@ pub struct PageMeta {
 
 /// `GET /packages`: one page of countries and regions.
 #[derive(Deserialize)]
-pub struct PackagesPage {
+pub(super) struct PackagesPage {
     /// Countries (local) and regions (global) with their operators.
     pub data: Listing<Area>,
     /// Paging.
@@ -75,7 +75,7 @@ pub struct PackagesPage {
 
 /// A country, or a region (`country_code` empty) with its operators.
 #[derive(Deserialize)]
-pub struct Area {
+pub(super) struct Area {
     /// `greece`, `europe`, `world`.
     #[serde(default, deserialize_with = "flexible_string")]
     pub slug: Option<String>,
@@ -92,7 +92,7 @@ pub struct Area {
 
 /// An operator and its packages.
 #[derive(Deserialize)]
-pub struct Operator {
+pub(super) struct Operator {
     /// Countries the operator covers (regional operators), with their names.
     #[serde(default)]
     pub countries: Option<Vec<OperatorCountry>>,
@@ -109,7 +109,7 @@ pub struct Operator {
 
 /// A country a regional operator covers.
 #[derive(Deserialize)]
-pub struct OperatorCountry {
+pub(super) struct OperatorCountry {
     /// ISO alpha-2.
     #[serde(default, deserialize_with = "flexible_string")]
     pub country_code: Option<String>,
@@ -120,7 +120,7 @@ pub struct OperatorCountry {
 
 /// One covered country (`name` is its ISO code) and its networks.
 #[derive(Deserialize)]
-pub struct Coverage {
+pub(super) struct Coverage {
     /// ISO alpha-2.
     #[serde(default, deserialize_with = "flexible_string")]
     pub name: Option<String>,
@@ -131,7 +131,7 @@ pub struct Coverage {
 
 /// A carrier and its radio technologies.
 #[derive(Deserialize)]
-pub struct Network {
+pub(super) struct Network {
     /// Carrier name.
     #[serde(default, deserialize_with = "flexible_string")]
     pub name: Option<String>,
@@ -142,7 +142,7 @@ pub struct Network {
 
 /// A package: `sim` (sold as a new eSIM) or `topup`.
 #[derive(Deserialize)]
-pub struct Package {
+pub(super) struct Package {
     /// The package id an order names.
     #[serde(default, deserialize_with = "flexible_string")]
     pub id: Option<String>,
@@ -171,7 +171,7 @@ pub struct Package {
 
 /// Prices per currency.
 #[derive(Deserialize)]
-pub struct Prices {
+pub(super) struct Prices {
     /// Our cost per currency code.
     #[serde(default)]
     pub net_price: Option<BTreeMap<String, Value>>,
@@ -179,14 +179,14 @@ pub struct Prices {
 
 /// `POST /orders`, `GET /orders/{id}`: `{"data": order}`.
 #[derive(Deserialize)]
-pub struct OrderEnvelope {
+pub(super) struct OrderEnvelope {
     /// The order.
     pub data: Order,
 }
 
 /// `GET /orders`: one page of orders.
 #[derive(Deserialize)]
-pub struct OrdersPage {
+pub(super) struct OrdersPage {
     /// The orders.
     pub data: Listing<Order>,
     /// Paging.
@@ -196,7 +196,7 @@ pub struct OrdersPage {
 
 /// An order.
 #[derive(Deserialize)]
-pub struct Order {
+pub(super) struct Order {
     /// Airalo's order id (a number).
     #[serde(default, deserialize_with = "flexible_string")]
     pub id: Option<String>,
@@ -213,7 +213,7 @@ pub struct Order {
 
 /// One issued eSIM.
 #[derive(Deserialize)]
-pub struct Sim {
+pub(super) struct Sim {
     /// Airalo's eSIM id.
     #[serde(default, deserialize_with = "flexible_string")]
     pub id: Option<String>,
@@ -233,14 +233,14 @@ pub struct Sim {
 
 /// `GET /sims/{iccid}/usage`.
 #[derive(Deserialize)]
-pub struct UsageEnvelope {
+pub(super) struct UsageEnvelope {
     /// The usage.
     pub data: Usage,
 }
 
 /// Data left and total in MB, status and end of validity.
 #[derive(Deserialize)]
-pub struct Usage {
+pub(super) struct Usage {
     /// MB left.
     #[serde(default, deserialize_with = "flexible_int")]
     pub remaining: Option<i64>,
@@ -260,21 +260,21 @@ pub struct Usage {
 
 /// `GET /balance`: `{"data":{"balances":{"availableBalance":{…}}}}`.
 #[derive(Deserialize)]
-pub struct BalanceEnvelope {
+pub(super) struct BalanceEnvelope {
     /// The balances.
     pub data: BalanceData,
 }
 
 /// The balances.
 #[derive(Deserialize)]
-pub struct BalanceData {
+pub(super) struct BalanceData {
     /// Our account's balance.
     pub balances: Balances,
 }
 
 /// Our account's balance.
 #[derive(Deserialize)]
-pub struct Balances {
+pub(super) struct Balances {
     /// What we can spend (camelCase here, unlike the rest of the API).
     #[serde(rename = "availableBalance")]
     pub available_balance: Money,
@@ -282,7 +282,7 @@ pub struct Balances {
 
 /// An amount and its currency.
 #[derive(Deserialize)]
-pub struct Money {
+pub(super) struct Money {
     /// Whole currency units.
     pub amount: Value,
     /// ISO 4217.
@@ -293,7 +293,7 @@ pub struct Money {
 /// `{"data":{"field":"message"},"meta":{"message":"the parameter is invalid"}}`
 /// (validation), or `{"message":"…"}`.
 #[derive(Deserialize, Default)]
-pub struct ErrorBody {
+pub(super) struct ErrorBody {
     /// Airalo's error code.
     #[serde(default, deserialize_with = "flexible_int")]
     pub code: Option<i64>,

@@ -44,7 +44,7 @@ pub(super) struct ApiFailure {
 
 impl ApiFailure {
     /// Whether this is the provider's `code`.
-    pub fn is(&self, code: &str) -> bool {
+    pub(super) fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
 
@@ -52,7 +52,7 @@ impl ApiFailure {
     /// balance, package, stock, credential and rate-limit codes have fixed meanings;
     /// 000001 (server error) or a failure without a code is unsure; any other code is
     /// a definitive refusal of an order and a failed read.
-    pub fn into_error(self, call: Call) -> ProviderError {
+    pub(super) fn into_error(self, call: Call) -> ProviderError {
         let code = self.code.clone().unwrap_or_default();
         let text = format!("eSIM Access error {code}: {}", self.message);
         match code.as_str() {
@@ -82,7 +82,7 @@ impl ApiFailure {
 
 impl Envelope {
     /// `obj` on success; the failure otherwise.
-    pub fn into_result(self, retry_after: Option<Duration>) -> Result<Value, ApiFailure> {
+    pub(super) fn into_result(self, retry_after: Option<Duration>) -> Result<Value, ApiFailure> {
         if self.success {
             Ok(self.obj)
         } else {

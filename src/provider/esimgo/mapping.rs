@@ -14,11 +14,11 @@ use crate::provider::upstream::{Answer, Call};
 use crate::provider::{ProviderError, ProvisionedEsim, Refusal, UpstreamCountry, UpstreamPackage};
 
 /// A bundle covering at least this many countries is global even if nothing says so.
-pub const GLOBAL_FROM_COUNTRIES: usize = 100;
+pub(super) const GLOBAL_FROM_COUNTRIES: usize = 100;
 
 /// A catalogue bundle as a package; `None` for a bundle without a name, or limited
 /// without a data amount.
-pub fn package(bundle: Bundle) -> Option<UpstreamPackage> {
+pub(super) fn package(bundle: Bundle) -> Option<UpstreamPackage> {
     let sku = bundle.name.filter(|n| !n.trim().is_empty())?;
     let mut countries = BTreeMap::new();
     let mut regions = Vec::new();
@@ -89,7 +89,7 @@ pub fn package(bundle: Bundle) -> Option<UpstreamPackage> {
 
 /// Install details as an eSIM we can hand out; `None` while a part is missing or the
 /// ICCID is not one (an order is never completed with an eSIM nobody could install).
-pub fn esim(details: &EsimDetails) -> Option<ProvisionedEsim> {
+pub(super) fn esim(details: &EsimDetails) -> Option<ProvisionedEsim> {
     let iccid = details.iccid.as_deref()?.trim();
     let code = details.matching_id.as_deref()?.trim();
     // The spec's examples write the address as a URL; an LPA string wants the bare host.
@@ -108,7 +108,7 @@ pub fn esim(details: &EsimDetails) -> Option<ProvisionedEsim> {
 }
 
 /// Exactly `quantity` installable eSIMs (distinct ICCIDs), or `None`.
-pub fn complete(details: &[EsimDetails], quantity: u32) -> Option<Vec<ProvisionedEsim>> {
+pub(super) fn complete(details: &[EsimDetails], quantity: u32) -> Option<Vec<ProvisionedEsim>> {
     let mut esims: Vec<ProvisionedEsim> = Vec::new();
     for d in details {
         let esim = esim(d)?;
@@ -120,7 +120,7 @@ pub fn complete(details: &[EsimDetails], quantity: u32) -> Option<Vec<Provisione
 }
 
 /// The inline install details of every line of an order.
-pub fn inline_esims(order: &Order) -> Vec<EsimDetails> {
+pub(super) fn inline_esims(order: &Order) -> Vec<EsimDetails> {
     order
         .order
         .iter()
@@ -131,7 +131,7 @@ pub fn inline_esims(order: &Order) -> Vec<EsimDetails> {
 
 /// Where an order stands by its `status`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OrderState {
+pub(super) enum OrderState {
     /// `completed`.
     Completed,
     /// Failed, cancelled or refunded: nothing (any more) to issue.
@@ -142,7 +142,7 @@ pub enum OrderState {
 
 /// The state of an order by its `status` (an unknown status is still open: we never
 /// refund on a word we do not understand).
-pub fn order_state(order: &Order) -> OrderState {
+pub(super) fn order_state(order: &Order) -> OrderState {
     let status = order
         .status
         .as_deref()
@@ -158,7 +158,7 @@ pub fn order_state(order: &Order) -> OrderState {
 }
 
 /// Whether an order is the one line of `quantity` × `sku` we would have sent.
-pub fn order_matches(order: &Order, sku: &str, quantity: u32) -> bool {
+pub(super) fn order_matches(order: &Order, sku: &str, quantity: u32) -> bool {
     match order.order.as_deref() {
         Some([line]) => {
             line.item.as_deref() == Some(sku) && line.quantity == Some(i64::from(quantity))
@@ -168,12 +168,12 @@ pub fn order_matches(order: &Order, sku: &str, quantity: u32) -> bool {
 }
 
 /// When an order was created.
-pub fn created_at(order: &Order) -> Option<DateTime<Utc>> {
+pub(super) fn created_at(order: &Order) -> Option<DateTime<Utc>> {
     timestamp(&order.created_date)
 }
 
 /// `bundleState` as our status; `None` for a state we do not know.
-pub fn bundle_status(state: &str) -> Option<EsimStatus> {
+pub(super) fn bundle_status(state: &str) -> Option<EsimStatus> {
     match state.trim().to_ascii_lowercase().as_str() {
         "processing" | "queued" => Some(EsimStatus::Ready),
         "active" => Some(EsimStatus::Active),
@@ -185,7 +185,7 @@ pub fn bundle_status(state: &str) -> Option<EsimStatus> {
 
 /// The data assignment that describes the eSIM's plan: the latest one of the bundle
 /// `sku` when the eSIM has it, else the latest of all.
-pub fn pick_assignment(all: Vec<NamedAssignment>, sku: Option<&str>) -> Option<NamedAssignment> {
+pub(super) fn pick_assignment(all: Vec<NamedAssignment>, sku: Option<&str>) -> Option<NamedAssignment> {
     let data: Vec<NamedAssignment> = all
         .into_iter()
         .filter(|a| {
@@ -208,7 +208,7 @@ pub fn pick_assignment(all: Vec<NamedAssignment>, sku: Option<&str>) -> Option<N
 }
 
 /// A balance amount (may be negative on credit terms) in 1/10,000 units.
-pub fn balance_e4(value: &Value) -> Option<i64> {
+pub(super) fn balance_e4(value: &Value) -> Option<i64> {
     let negative = value.as_f64().is_some_and(|f| f < 0.0)
         || value.as_str().is_some_and(|s| s.trim().starts_with('-'));
     if !negative {
@@ -224,7 +224,7 @@ pub fn balance_e4(value: &Value) -> Option<i64> {
 /// The error an unsuccessful answer means. eSIM Go documents no error codes, only
 /// `{"message": ...}`, so refusals of an order are told apart by their words (see the
 /// module documentation); reads only distinguish rate limits, credentials and outages.
-pub fn error(answer: &Answer, call: Call) -> ProviderError {
+pub(super) fn error(answer: &Answer, call: Call) -> ProviderError {
     let message = serde_json::from_slice::<Value>(&answer.body)
         .ok()
         .as_ref()
@@ -261,7 +261,7 @@ fn mentions_funds(words: &str) -> bool {
 }
 
 /// Which refusal a 4xx message describes.
-pub fn refusal(words: &str) -> Refusal {
+pub(super) fn refusal(words: &str) -> Refusal {
     let has = |list: &[&str]| list.iter().any(|w| words.contains(w));
     if has(&[
         "out of stock",

@@ -15,7 +15,7 @@ use crate::provider::normalize::{flexible_bool, flexible_int, flexible_string};
 /// One catalogue bundle.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Bundle {
+pub(super) struct Bundle {
     /// The bundle's name: the (case-sensitive) code an order names.
     #[serde(default, deserialize_with = "flexible_string")]
     pub name: Option<String>,
@@ -50,7 +50,7 @@ pub struct Bundle {
 
 /// A country of a bundle.
 #[derive(Clone, Debug, Default, Deserialize)]
-pub struct Country {
+pub(super) struct Country {
     /// English name.
     #[serde(default)]
     pub name: Option<String>,
@@ -65,7 +65,7 @@ pub struct Country {
 /// An order, as `POST /orders`, `GET /orders/{ref}` and `GET /orders` answer it.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Order {
+pub(super) struct Order {
     /// The order's lines (one per bundle ordered).
     #[serde(default)]
     pub order: Option<Vec<OrderLine>>,
@@ -86,7 +86,7 @@ pub struct Order {
 /// One line of an order.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OrderLine {
+pub(super) struct OrderLine {
     /// The bundle name.
     #[serde(default, deserialize_with = "flexible_string")]
     pub item: Option<String>,
@@ -101,7 +101,7 @@ pub struct OrderLine {
 /// Install details of one eSIM (order lines, `/esims/assignments`, `/esims/{iccid}`).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EsimDetails {
+pub(super) struct EsimDetails {
     /// ICCID.
     #[serde(default, deserialize_with = "flexible_string")]
     pub iccid: Option<String>,
@@ -119,7 +119,7 @@ pub struct EsimDetails {
 /// One bundle assignment of an eSIM (usage).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Assignment {
+pub(super) struct Assignment {
     /// `data`, `voice` or `sms`.
     #[serde(default)]
     pub call_type_group: Option<String>,
@@ -145,7 +145,7 @@ pub struct Assignment {
 
 /// An assignment with the name of the bundle it belongs to, when the answer says.
 #[derive(Clone, Debug)]
-pub struct NamedAssignment {
+pub(super) struct NamedAssignment {
     /// Bundle name.
     pub bundle: Option<String>,
     /// The assignment.
@@ -154,7 +154,7 @@ pub struct NamedAssignment {
 
 /// `GET /organisation`.
 #[derive(Clone, Debug, Default, Deserialize)]
-pub struct Organisation {
+pub(super) struct Organisation {
     /// Currency of the balance.
     #[serde(default)]
     pub currency: Option<String>,
@@ -164,7 +164,7 @@ pub struct Organisation {
 }
 
 /// One catalogue page: its bundles, and how many pages there are when the answer says.
-pub fn catalogue_page(value: Value) -> Result<(Vec<Bundle>, Option<i64>), String> {
+pub(super) fn catalogue_page(value: Value) -> Result<(Vec<Bundle>, Option<i64>), String> {
     match value {
         Value::Array(items) => Ok((items_of(items)?, None)),
         Value::Object(mut map) => {
@@ -179,7 +179,7 @@ pub fn catalogue_page(value: Value) -> Result<(Vec<Bundle>, Option<i64>), String
 }
 
 /// A page of `GET /orders`: its orders, and how many pages there are when it says.
-pub fn order_list(value: Value) -> Result<(Vec<Order>, Option<i64>), String> {
+pub(super) fn order_list(value: Value) -> Result<(Vec<Order>, Option<i64>), String> {
     match value {
         Value::Array(items) => Ok((items_of(items)?, None)),
         Value::Object(mut map) => {
@@ -199,7 +199,7 @@ pub fn order_list(value: Value) -> Result<(Vec<Order>, Option<i64>), String> {
 }
 
 /// The install details of `GET /esims/assignments`.
-pub fn install_details(value: Value) -> Result<Vec<EsimDetails>, String> {
+pub(super) fn install_details(value: Value) -> Result<Vec<EsimDetails>, String> {
     match value {
         Value::Array(items) => items_of(items),
         Value::Object(mut map) => match list_in(&mut map, &["esims", "assignments", "data"]) {
@@ -212,7 +212,7 @@ pub fn install_details(value: Value) -> Result<Vec<EsimDetails>, String> {
 }
 
 /// The assignments of `GET /esims/{iccid}/bundles`, with their bundle names.
-pub fn assignments(value: Value) -> Result<Vec<NamedAssignment>, String> {
+pub(super) fn assignments(value: Value) -> Result<Vec<NamedAssignment>, String> {
     let (bundles, top_level) = match value {
         Value::Array(items) => (items, Vec::new()),
         Value::Object(mut map) => (
@@ -249,7 +249,7 @@ pub fn assignments(value: Value) -> Result<Vec<NamedAssignment>, String> {
 }
 
 /// The `{"message": ...}` of an error answer.
-pub fn message(value: &Value) -> Option<String> {
+pub(super) fn message(value: &Value) -> Option<String> {
     ["message", "error", "statusMessage"]
         .iter()
         .find_map(|key| value.get(key)?.as_str())

@@ -15,7 +15,7 @@ pub(super) const UNLIMITED_MB: f64 = 9_007_199_254_740_991.0;
 
 /// The eSIM records an order carries: `esims[]`, or embedded in its `items[]` (either as
 /// an `esim` record of its own or as an item with an `iccid` and `esim` install data).
-pub fn esims_in(order: &Order) -> Vec<EsimRecord> {
+pub(super) fn esims_in(order: &Order) -> Vec<EsimRecord> {
     let mut records = order.esims.clone();
     if records.is_empty() {
         for item in &order.items {
@@ -39,7 +39,7 @@ pub fn esims_in(order: &Order) -> Vec<EsimRecord> {
 }
 
 /// The eSIM ids of an order's items (`items[].esimId`).
-pub fn esim_ids(order: &Order) -> Vec<String> {
+pub(super) fn esim_ids(order: &Order) -> Vec<String> {
     order
         .items
         .iter()
@@ -53,7 +53,7 @@ pub fn esim_ids(order: &Order) -> Vec<String> {
 
 /// Install data of an eSIM record; `None` until it has a valid ICCID, an SM-DP+ address
 /// and an activation code (given as parts, or split from the LPA string).
-pub fn installable(record: &EsimRecord) -> Option<ProvisionedEsim> {
+pub(super) fn installable(record: &EsimRecord) -> Option<ProvisionedEsim> {
     let iccid = non_empty(&record.iccid)?;
     if !valid_iccid(&iccid) {
         return None;
@@ -72,7 +72,7 @@ pub fn installable(record: &EsimRecord) -> Option<ProvisionedEsim> {
 
 /// Where an order stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OrderState {
+pub(super) enum OrderState {
     /// Paid and issued (`COMPLETED`, or `ARCHIVED` later on): its eSIMs exist.
     Done,
     /// `PENDING`, `REQUIRE_ACTION` (or a `PROCESSING` we have not seen documented).
@@ -84,7 +84,7 @@ pub enum OrderState {
 }
 
 /// The [`OrderState`] of a status string.
-pub fn order_state(status: Option<&str>) -> OrderState {
+pub(super) fn order_state(status: Option<&str>) -> OrderState {
     let status = status.unwrap_or("").trim().to_ascii_uppercase();
     match status.as_str() {
         "COMPLETED" | "ARCHIVED" => OrderState::Done,
@@ -98,7 +98,7 @@ pub fn order_state(status: Option<&str>) -> OrderState {
 
 /// Usage in our terms. `INSTALLED` counts as in use only once data was used or the
 /// validity started (`startedAt`); until then the eSIM is `READY`, as ours are.
-pub fn usage_of(usage: &Usage) -> Result<EsimUsage, ProviderError> {
+pub(super) fn usage_of(usage: &Usage) -> Result<EsimUsage, ProviderError> {
     let number = |v: &Value| v.as_f64().or_else(|| v.as_str()?.trim().parse().ok());
     let allowed = number(&usage.allowed_data);
     let remaining = number(&usage.remaining_data);
@@ -138,7 +138,7 @@ pub fn usage_of(usage: &Usage) -> Result<EsimUsage, ProviderError> {
 /// "Unknown error", and the reconciler then finds no order by our reference and refunds).
 /// 4xx answers are read by their `code`/`message`; a 2xx `"status":"failed"` is only
 /// trusted when it names a known reason.
-pub fn error_of(
+pub(super) fn error_of(
     answer: &Answer,
     message: Option<&str>,
     code: Option<&str>,

@@ -10,7 +10,7 @@ use crate::provider::normalize::{flexible_int, flexible_string};
 /// Every answer: `{"status":"success","data":…}` or
 /// `{"status":"failed","message":"…"[,"code":"…"]}`.
 #[derive(Debug, Default, Deserialize)]
-pub struct Envelope {
+pub(super) struct Envelope {
     /// `success` or `failed`.
     #[serde(default, deserialize_with = "flexible_string")]
     pub status: Option<String>,
@@ -30,7 +30,7 @@ pub struct Envelope {
 
 /// `data` of `GET /api/esim/packages`: country (or region) groups of packages.
 #[derive(Debug, Default, Deserialize)]
-pub struct PackagesData {
+pub(super) struct PackagesData {
     /// The groups.
     #[serde(default)]
     pub packages: Vec<CountryGroup>,
@@ -41,7 +41,7 @@ pub struct PackagesData {
 
 /// Paging metadata in any of the spellings paged APIs use. Undocumented for Roamify.
 #[derive(Debug, Default, Deserialize)]
-pub struct Paging {
+pub(super) struct Paging {
     /// The page this answer is.
     #[serde(
         default,
@@ -72,7 +72,7 @@ pub struct Paging {
 /// One country, region or global group and its packages.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CountryGroup {
+pub(super) struct CountryGroup {
     /// The country's name, or the region's for a regional group.
     #[serde(default, deserialize_with = "flexible_string")]
     pub country_name: Option<String>,
@@ -95,7 +95,7 @@ pub struct CountryGroup {
 
 /// Coverage in one country.
 #[derive(Debug, Default, Deserialize)]
-pub struct Signal {
+pub(super) struct Signal {
     /// ISO alpha-2.
     #[serde(default, deserialize_with = "flexible_string")]
     pub code: Option<String>,
@@ -113,7 +113,7 @@ pub struct Signal {
 /// One package as the catalog lists it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Package {
+pub(super) struct Package {
     /// What an order names.
     #[serde(default, deserialize_with = "flexible_string")]
     pub package_id: Option<String>,
@@ -161,7 +161,7 @@ pub struct Package {
 /// `{"throttleSpeed":128,"throttleSpeedUnit":"kbps","throttleThreshold":2,"throttleThresholdUnit":"gb"}`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Throttle {
+pub(super) struct Throttle {
     /// Speed once throttled.
     #[serde(default)]
     pub throttle_speed: Value,
@@ -179,7 +179,7 @@ pub struct Throttle {
 /// An order (`data` of the order endpoints).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Order {
+pub(super) struct Order {
     /// Roamify's order id.
     #[serde(default, deserialize_with = "flexible_string")]
     pub id: Option<String>,
@@ -200,7 +200,7 @@ pub struct Order {
 /// An eSIM (`data` of `GET /api/esim`, and each of an instant order's `esims`).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EsimRecord {
+pub(super) struct EsimRecord {
     /// Roamify's eSIM id.
     #[serde(default, alias = "esimId", deserialize_with = "flexible_string")]
     pub id: Option<String>,
@@ -215,7 +215,7 @@ pub struct EsimRecord {
 /// `esim` of an eSIM record.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Install {
+pub(super) struct Install {
     /// `LPA:1$<smdp>$<code>`.
     #[serde(default, deserialize_with = "flexible_string")]
     pub lpa_code: Option<String>,
@@ -230,7 +230,7 @@ pub struct Install {
 /// `data` of `GET /api/esim/usage`: MB and epoch seconds.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Usage {
+pub(super) struct Usage {
     /// `NEW`, `READY`, `INSTALLED`, `ACTIVATED`, `EXPIRED`, …
     #[serde(default, deserialize_with = "flexible_string")]
     pub status: Option<String>,
@@ -250,7 +250,7 @@ pub struct Usage {
 
 /// `data` of `GET /api/balance`.
 #[derive(Debug, Default, Deserialize)]
-pub struct Balance {
+pub(super) struct Balance {
     /// Float amount.
     #[serde(default)]
     pub balance: Value,
