@@ -1,5 +1,5 @@
-//! The catalog: one request per geography, paging followed to the last page, every
-//! package normalised, and `catalog sync` against it.
+//! The catalog: each geography read page by page with `page` and `pageSize` until a short
+//! page, every package normalised, and `catalog sync` against it.
 
 use sqlx::PgPool;
 use tavaro::provider::{Provider, UpstreamCountry, UpstreamPackage};
@@ -138,9 +138,24 @@ fn expected_catalog() -> Vec<UpstreamPackage> {
     ]
 }
 
+/// The query strings of every request `server` received, in order.
+async fn asked(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.query().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// The query of page `page` of `geography`.
+fn page_query(geography: &str, page: u32) -> String {
+    format!("geography={geography}&page={page}&pageSize=50")
+}
+
 #[tokio::test]
-async fn the_catalog_is_read_per_geography_and_paged_to_the_last_page_with_every_package_normalised()
- {
+async fn the_catalog_is_read_per_geography_with_page_and_page_size_and_every_package_normalised() {
     let server = MockServer::start().await;
     mount_catalog(&server).await;
 
@@ -151,20 +166,13 @@ async fn the_catalog_is_read_per_geography_and_paged_to_the_last_page_with_every
 
     // The top-up offer in the global group is not sold as a plan.
     assert_eq!(packages, expected_catalog());
-    let asked: Vec<String> = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.url.query().unwrap_or("").to_owned())
-        .collect();
+    // Three groups is fewer than a page of 50: one request per geography.
     assert_eq!(
-        asked,
+        asked(&server).await,
         vec![
-            "geography=local",
-            "geography=local&page=2&limit=2",
-            "geography=regional",
-            "geography=global",
+            page_query("local", 1),
+            page_query("regional", 1),
+            page_query("global", 1),
         ]
     );
 }
@@ -191,13 +199,13 @@ async fn catalog_sync_twice_changes_nothing_and_a_dropped_package_is_deactivated
     assert_eq!(second.unchanged, first.added);
 
     // Canada's 3 GB package leaves the catalog.
-    let mut page1 = fixture("packages_local_page1.json");
-    page1["data"]["packages"][1]["packages"]
+    let mut local = fixture("packages_local.json");
+    local["data"]["packages"][1]["packages"]
         .as_array_mut()
         .unwrap()
         .retain(|p| p["packageId"] != "esim-canada-30days-3gb-all");
     server.reset().await;
-    mount_catalog_with(&server, page1).await;
+    mount_catalog_with(&server, local).await;
 
     let third = sync_with(&db, &roamify).await;
     assert_eq!(third.deactivated, 1, "{third:?}");
