@@ -14,7 +14,7 @@ use serde_json::Value;
 use tavaro::ids::OrderId;
 use tavaro::provider::roamify::Roamify;
 use tavaro::provider::{LookupRequest, ProvisionRequest};
-use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
+use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 use crate::common::{CREDENTIAL, fixture_json, upstream_config};
@@ -60,34 +60,32 @@ pub fn authed(verb: &str, at: &str) -> MockBuilder {
         .and(header("authorization", bearer().as_str()))
 }
 
-/// The catalog as three geographies, `local` in two pages.
+/// The catalog as three geographies of one page each.
 pub async fn mount_catalog(server: &MockServer) {
-    mount_catalog_with(server, fixture("packages_local_page1.json")).await;
+    mount_catalog_with(server, fixture("packages_local.json")).await;
 }
 
-/// The catalog, with `local_page1` as the first page of the local packages.
-pub async fn mount_catalog_with(server: &MockServer, local_page1: Value) {
-    authed("GET", "/api/esim/packages")
-        .and(query_param("geography", "local"))
-        .and(query_param_is_missing("page"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(local_page1))
-        .mount(server)
-        .await;
-    authed("GET", "/api/esim/packages")
-        .and(query_param("geography", "local"))
-        .and(query_param("page", "2"))
-        .and(query_param("limit", "2"))
-        .respond_with(ok("packages_local_page2.json"))
+/// The catalog, with `local` as the (one) page of local packages.
+pub async fn mount_catalog_with(server: &MockServer, local: Value) {
+    packages_page("local", 1)
+        .respond_with(ResponseTemplate::new(200).set_body_json(local))
         .mount(server)
         .await;
     for geography in ["regional", "global"] {
-        authed("GET", "/api/esim/packages")
-            .and(query_param("geography", geography))
-            .and(query_param_is_missing("page"))
+        packages_page(geography, 1)
             .respond_with(ok(&format!("packages_{geography}.json")))
             .mount(server)
             .await;
     }
+}
+
+/// A mock for page `page` of `geography`'s packages, asked for as Roamify documents it:
+/// with `page` and `pageSize` (50, its default).
+pub fn packages_page(geography: &str, page: u32) -> MockBuilder {
+    authed("GET", "/api/esim/packages")
+        .and(query_param("geography", geography))
+        .and(query_param("page", page.to_string()))
+        .and(query_param("pageSize", "50"))
 }
 
 /// An order for `quantity` of `sku`.

@@ -1,5 +1,5 @@
-//! The catalog: `GET /api/esim/packages` per geography (and per page, should Roamify ever
-//! page it), and its country groups normalised into [`UpstreamPackage`]s.
+//! The catalog: `GET /api/esim/packages` per geography, page by page, and its country
+//! groups normalised into [`UpstreamPackage`]s.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -12,31 +12,67 @@ use crate::provider::normalize::{MB_PER_GB, data_mb, e4_from_amount};
 use crate::provider::upstream::Call;
 use crate::provider::{ProviderError, UpstreamCountry, UpstreamPackage};
 
-/// The catalog's "pages": one request per geography.
+/// The catalog's parts: one paged listing per geography.
 const GEOGRAPHIES: [&str; 3] = ["local", "regional", "global"];
-/// A stop for a paging loop an upstream never ends.
-const MAX_PAGES: i64 = 100;
+/// The `pageSize` we ask for: Roamify's default, as it documents no maximum.
+const PAGE_SIZE: usize = 50;
+/// The most pages read of one geography (5,000 groups; Roamify sells some 200 countries),
+/// a stop for an upstream that never sends a short page.
+const MAX_PAGES: u32 = 100;
+
+/// What a full or short page means for the next one.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    /// The page was full: ask for the next.
+    Page,
+    /// Fewer groups than `pageSize`: the listing is complete.
+    Done,
+    /// The page was full but is the last we read ([`MAX_PAGES`]): stop, warned.
+    Bound,
+}
+
+/// Roamify's rule: pages are read until one returns fewer results (country groups) than
+/// the `pageSize` asked for; within [`MAX_PAGES`].
+fn after_page(page: u32, groups: usize) -> Next {
+    if groups < PAGE_SIZE {
+        Next::Done
+    } else if page >= MAX_PAGES {
+        Next::Bound
+    } else {
+        Next::Page
+    }
+}
 
 impl Roamify {
-    /// Every package: one request per geography, each followed through its pages.
+    /// Every package: each geography read page by page, `page` and `pageSize` on every
+    /// request. A package listed twice is kept once. A page that repeats one already read
+    /// (an upstream ignoring `page`) ends that geography's listing with a warning, as
+    /// does a full page at [`MAX_PAGES`]; what was read is kept.
     pub(super) async fn catalog(&self) -> Result<Vec<UpstreamPackage>, ProviderError> {
         let mut seen = HashSet::new();
         let mut packages = Vec::new();
+        let page_size = PAGE_SIZE.to_string();
         for geography in GEOGRAPHIES {
-            let mut page = 1;
-            let mut limit = None;
-            loop {
-                let mut query = vec![("geography", geography.to_owned())];
-                if page > 1 {
-                    query.push(("page", page.to_string()));
-                    query.extend(limit.map(|l: i64| ("limit", l.to_string())));
-                }
-                let query: Vec<(&str, &str)> =
-                    query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            // The groups of each page read, as sent, to tell a repeated page.
+            let mut read = HashSet::new();
+            for page in 1..=MAX_PAGES {
+                let number = page.to_string();
+                let query = [
+                    ("geography", geography),
+                    ("page", number.as_str()),
+                    ("pageSize", page_size.as_str()),
+                ];
                 let answer = self.get("/api/esim/packages", &query).await?;
-                let envelope = envelope(&answer, Call::Read)?;
-                let top_meta = envelope.meta;
-                let data: PackagesData = decode(envelope.data, Call::Read)?;
+                let data = envelope(&answer, Call::Read)?.data;
+                if !read.insert(data["packages"].to_string()) {
+                    tracing::warn!(
+                        geography,
+                        page,
+                        "roamify answered a catalog page with one already read; paging stopped"
+                    );
+                    break;
+                }
+                let data: PackagesData = decode(data, Call::Read)?;
                 for group in &data.packages {
                     for package in packages_of(group, geography) {
                         if seen.insert(package.sku.clone()) {
@@ -44,23 +80,19 @@ impl Roamify {
                         }
                     }
                 }
-                let Some(paging) = data.pagination.or(top_meta) else {
-                    break;
-                };
-                let more = paging.last_page.is_some_and(|last| page < last);
-                if !more || data.packages.is_empty() || page >= MAX_PAGES {
-                    break;
+                match after_page(page, data.packages.len()) {
+                    Next::Page => {}
+                    Next::Done => break,
+                    Next::Bound => {
+                        tracing::warn!(
+                            geography,
+                            page,
+                            "roamify's catalog page was full at our page limit; \
+                             later pages are left out"
+                        );
+                        break;
+                    }
                 }
-                if paging.page.is_some_and(|p| p != page) {
-                    tracing::warn!(
-                        geography,
-                        page,
-                        "roamify ignored the page asked for; paging stopped"
-                    );
-                    break;
-                }
-                limit = paging.limit.or(limit);
-                page += 1;
             }
         }
         Ok(packages)
@@ -216,4 +248,21 @@ fn collect<'a>(values: impl Iterator<Item = &'a String>) -> Vec<String> {
         .filter(|v| !v.is_empty())
         .collect();
     set.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_page_is_the_last_and_a_full_one_asks_for_the_next_up_to_the_bound() {
+        assert_eq!(after_page(1, PAGE_SIZE), Next::Page);
+        assert_eq!(after_page(2, PAGE_SIZE - 1), Next::Done);
+        assert_eq!(after_page(1, 0), Next::Done);
+        // An upstream ignoring `pageSize` with a longer page is still followed.
+        assert_eq!(after_page(3, PAGE_SIZE + 1), Next::Page);
+        assert_eq!(after_page(MAX_PAGES - 1, PAGE_SIZE), Next::Page);
+        assert_eq!(after_page(MAX_PAGES, PAGE_SIZE), Next::Bound);
+        assert_eq!(after_page(MAX_PAGES, 20), Next::Done);
+    }
 }

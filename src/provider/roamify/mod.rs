@@ -1,12 +1,21 @@
 //! Roamify eSIM API adapter (upstream-apis §2): a static `Authorization: Bearer` key,
 //! `{"status":"success","data":…}` envelopes, float USD, MB and epoch seconds.
 //!
+//! **Catalog paging** is Roamify's rule for `GET /api/esim/packages`, from its packages
+//! reference (<https://docs.getroamify.com/esims/packages.md>; in the docs repository
+//! `Roamify-Technologies-Inc/roamify-docs`, `src/content/esims/packages.mdx`) and its
+//! breaking-change notice of 2026-06-09 on Roamify's blog: the listing is paged by `page`
+//! (default 1) and `pageSize` (default 50), a request without them "may only receive the
+//! first page", and a client reads page after page until one returns fewer results (country
+//! groups) than its `pageSize`. We read each geography (`local`, `regional`, `global`) that
+//! way, sending both on every request with `pageSize` 50. The answer carries no documented
+//! paging metadata, so we read none.
+//!
 //! Where the documentation is silent we decided:
 //! - **Rate limit**: undocumented; we keep to 10 requests a second per adapter.
-//! - **Catalog paging**: undocumented; the catalog is read as one request per geography
-//!   (`local`, `regional`, `global`), and should an answer carry paging metadata
-//!   (`data.pagination`, `data.meta` or `meta` with a last page) the following pages are
-//!   asked with `page` (and the answer's `limit`). A package listed twice is kept once.
+//! - **Catalog paging's stops**: a page that repeats one already read (an API ignoring
+//!   `page`) ends that geography's listing with a warning rather than a loop, as does a
+//!   full 100th page; what was read is kept. A package listed twice is kept once.
 //! - **Orders** use `POST /api/esim/order/instant` (order and apply in one call; the doc's
 //!   curl shows `/api/esim/order`, its heading and text `/order/instant`), with our order id
 //!   as `referenceId`. Roamify wants ≥60 s for it; we allow the configured time-out, and a

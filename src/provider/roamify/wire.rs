@@ -23,50 +23,15 @@ pub(super) struct Envelope {
     /// A machine-readable reason (`insufficient_balance`, refund errors).
     #[serde(default, deserialize_with = "flexible_string")]
     pub code: Option<String>,
-    /// Paging metadata, should the catalog ever carry it at the top level.
-    #[serde(default)]
-    pub meta: Option<Paging>,
 }
 
-/// `data` of `GET /api/esim/packages`: country (or region) groups of packages.
+/// `data` of `GET /api/esim/packages`: one page of country (or region) groups. Roamify
+/// documents no paging metadata in the answer; [`super::catalog`] pages by count.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct PackagesData {
     /// The groups.
     #[serde(default)]
     pub packages: Vec<CountryGroup>,
-    /// Paging metadata, if the answer carries any (undocumented).
-    #[serde(default, alias = "meta")]
-    pub pagination: Option<Paging>,
-}
-
-/// Paging metadata in any of the spellings paged APIs use. Undocumented for Roamify.
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct Paging {
-    /// The page this answer is.
-    #[serde(
-        default,
-        alias = "current_page",
-        alias = "currentPage",
-        deserialize_with = "flexible_int"
-    )]
-    pub page: Option<i64>,
-    /// The last page.
-    #[serde(
-        default,
-        alias = "lastPage",
-        alias = "totalPages",
-        alias = "total_pages",
-        deserialize_with = "flexible_int"
-    )]
-    pub last_page: Option<i64>,
-    /// Items per page.
-    #[serde(
-        default,
-        alias = "per_page",
-        alias = "perPage",
-        deserialize_with = "flexible_int"
-    )]
-    pub limit: Option<i64>,
 }
 
 /// One country, region or global group and its packages.

@@ -1,11 +1,16 @@
-//! The catalog: one request per geography, paging followed to the last page, every
-//! package normalised, and `catalog sync` against it.
+//! The catalog: each geography read page by page with `page` and `pageSize` until a short
+//! page (a repeated page stops it too), every package normalised, and `catalog sync`
+//! against it.
 
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use tavaro::provider::{Provider, UpstreamCountry, UpstreamPackage};
-use wiremock::MockServer;
+use wiremock::matchers::query_param;
+use wiremock::{MockServer, ResponseTemplate};
 
-use super::{adapter, fixture, mount_catalog, mount_catalog_with};
+use super::{adapter, authed, fixture, mount_catalog, mount_catalog_with, ok, packages_page};
 use crate::common::sync_with;
 use crate::helpers::import_demo_catalog;
 
@@ -138,9 +143,24 @@ fn expected_catalog() -> Vec<UpstreamPackage> {
     ]
 }
 
+/// The query strings of every request `server` received, in order.
+async fn asked(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.query().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// The query of page `page` of `geography`.
+fn page_query(geography: &str, page: u32) -> String {
+    format!("geography={geography}&page={page}&pageSize=50")
+}
+
 #[tokio::test]
-async fn the_catalog_is_read_per_geography_and_paged_to_the_last_page_with_every_package_normalised()
- {
+async fn the_catalog_is_read_per_geography_with_page_and_page_size_and_every_package_normalised() {
     let server = MockServer::start().await;
     mount_catalog(&server).await;
 
@@ -151,20 +171,13 @@ async fn the_catalog_is_read_per_geography_and_paged_to_the_last_page_with_every
 
     // The top-up offer in the global group is not sold as a plan.
     assert_eq!(packages, expected_catalog());
-    let asked: Vec<String> = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.url.query().unwrap_or("").to_owned())
-        .collect();
+    // Three groups is fewer than a page of 50: one request per geography.
     assert_eq!(
-        asked,
+        asked(&server).await,
         vec![
-            "geography=local",
-            "geography=local&page=2&limit=2",
-            "geography=regional",
-            "geography=global",
+            page_query("local", 1),
+            page_query("regional", 1),
+            page_query("global", 1),
         ]
     );
 }
@@ -191,13 +204,13 @@ async fn catalog_sync_twice_changes_nothing_and_a_dropped_package_is_deactivated
     assert_eq!(second.unchanged, first.added);
 
     // Canada's 3 GB package leaves the catalog.
-    let mut page1 = fixture("packages_local_page1.json");
-    page1["data"]["packages"][1]["packages"]
+    let mut local = fixture("packages_local.json");
+    local["data"]["packages"][1]["packages"]
         .as_array_mut()
         .unwrap()
         .retain(|p| p["packageId"] != "esim-canada-30days-3gb-all");
     server.reset().await;
-    mount_catalog_with(&server, page1).await;
+    mount_catalog_with(&server, local).await;
 
     let third = sync_with(&db, &roamify).await;
     assert_eq!(third.deactivated, 1, "{third:?}");
@@ -210,4 +223,188 @@ async fn catalog_sync_twice_changes_nothing_and_a_dropped_package_is_deactivated
     .await
     .expect("the plan row is kept");
     assert!(!active);
+}
+
+/// The SKU of generated local group `n`.
+fn generated_sku(n: usize) -> String {
+    format!("esim-generated-{n:03}-7days-1gb-all")
+}
+
+/// Local group `n` of a generated catalog: a country of its own (`AA`, `AB`, …) with one
+/// 1 GB, 7-day package, shaped as Roamify's documented groups.
+fn generated_group(n: usize) -> Value {
+    let code: String = [n / 26, n % 26]
+        .iter()
+        .map(|&i| char::from(b'A' + u8::try_from(i).unwrap()))
+        .collect();
+    let name = format!("Country {code}");
+    json!({
+        "id": format!("country-{n:03}-esims"),
+        "countryName": name,
+        "countryCode": code,
+        "region": "Test",
+        "geography": "local",
+        "signals": [{ "code": code, "name": name, "networks": ["4G"], "carriers": ["Carrier"] }],
+        "packages": [{
+            "packageId": generated_sku(n),
+            "package": "1 GB - 7 Days",
+            "plan": "data-only",
+            "activation": "first-use",
+            "day": 7,
+            "price": 5,
+            "isUnlimited": false,
+            "dataAmount": 1024,
+            "dataUnit": "MB",
+            "withHotspot": true,
+            "withThrottle": false,
+            "notes": []
+        }]
+    })
+}
+
+/// A packages answer listing `groups`, as Roamify sends a page (no paging metadata).
+fn packages_answer(groups: &[Value]) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_json(json!({ "status": "success", "data": { "packages": groups } }))
+}
+
+/// Mounts the regional and global fixtures, one page each.
+async fn mount_regional_and_global(server: &MockServer) {
+    for geography in ["regional", "global"] {
+        packages_page(geography, 1)
+            .respond_with(ok(&format!("packages_{geography}.json")))
+            .mount(server)
+            .await;
+    }
+}
+
+/// Whether `sku` is an active Roamify plan.
+async fn sold(db: &PgPool, sku: &str) -> bool {
+    sqlx::query_scalar(
+        "select coalesce(bool_or(active), false) from plans
+         where provider = 'roamify' and provider_sku = $1",
+    )
+    .bind(sku)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test]
+async fn a_local_catalog_of_120_groups_is_synced_over_three_pages_and_a_second_sync_changes_nothing(
+    db: PgPool,
+) {
+    import_demo_catalog(&db).await;
+    let server = MockServer::start().await;
+    let groups: Vec<Value> = (0..120).map(generated_group).collect();
+    // 50, 50 and 20 groups; only a request with `page` and `pageSize=50` is answered.
+    for (page, chunk) in (1..).zip(groups.chunks(50)) {
+        packages_page("local", page)
+            .respond_with(packages_answer(chunk))
+            .mount(&server)
+            .await;
+    }
+    mount_regional_and_global(&server).await;
+    let roamify = adapter(&server);
+
+    let first = sync_with(&db, &roamify).await;
+    // 120 local packages, Europe's and the global one (its top-up offer is not a plan).
+    assert_eq!(first.fetched, 122, "{first:?}");
+    assert_eq!(first.added, 122, "{first:?}");
+    assert!(first.skipped.is_empty(), "{:?}", first.skipped);
+    for n in [0, 49, 50, 99, 100, 119] {
+        assert!(sold(&db, &generated_sku(n)).await, "group {n} is sold");
+    }
+    let one_sync = vec![
+        page_query("local", 1),
+        page_query("local", 2),
+        page_query("local", 3),
+        page_query("regional", 1),
+        page_query("global", 1),
+    ];
+    assert_eq!(asked(&server).await, one_sync);
+
+    let second = sync_with(&db, &roamify).await;
+    assert_eq!(second.fetched, 122);
+    assert_eq!(
+        (second.added, second.updated, second.deactivated),
+        (0, 0, 0),
+        "{second:?}"
+    );
+    assert_eq!(second.unchanged, 122);
+    assert_eq!(asked(&server).await, [one_sync.clone(), one_sync].concat());
+}
+
+/// Text log lines written while the guard of [`capture_warnings`] lives.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Captures this thread's warnings (the test runtime is single-threaded) until the guard
+/// is dropped.
+fn capture_warnings() -> (Captured, tracing::subscriber::DefaultGuard) {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
+#[sqlx::test]
+async fn a_page_that_repeats_the_previous_one_stops_paging_with_a_warning(db: PgPool) {
+    import_demo_catalog(&db).await;
+    let server = MockServer::start().await;
+    let groups: Vec<Value> = (0..50).map(generated_group).collect();
+    // An upstream that ignores `page`: every local page is the same full page.
+    authed("GET", "/api/esim/packages")
+        .and(query_param("geography", "local"))
+        .and(query_param("pageSize", "50"))
+        .respond_with(packages_answer(&groups))
+        .mount(&server)
+        .await;
+    mount_regional_and_global(&server).await;
+    let (warnings, _guard) = capture_warnings();
+
+    let report = sync_with(&db, &adapter(&server)).await;
+
+    // The 50 local packages once, then the other geographies as usual.
+    assert_eq!(report.fetched, 52, "{report:?}");
+    assert_eq!(report.added, 52, "{report:?}");
+    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+    assert!(sold(&db, &generated_sku(49)).await);
+    assert_eq!(
+        asked(&server).await,
+        vec![
+            page_query("local", 1),
+            page_query("local", 2),
+            page_query("regional", 1),
+            page_query("global", 1),
+        ]
+    );
+    let warnings = warnings.text();
+    assert!(
+        warnings.contains("WARN")
+            && warnings.contains("catalog page with one already read")
+            && warnings.contains(r#"geography="local" page=2"#),
+        "{warnings}"
+    );
 }

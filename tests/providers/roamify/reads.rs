@@ -45,7 +45,7 @@ async fn every_request_carries_the_bearer_key_and_an_order_is_sent_as_json() {
         .expect("order");
 
     let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 7);
+    assert_eq!(requests.len(), 6);
     for request in &requests {
         let header = |name: &str| {
             request
