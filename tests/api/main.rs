@@ -1,6 +1,6 @@
 //! Integration tests: the real server over HTTP, on a fresh Postgres database per test
-//! (`#[sqlx::test]`), with the built-in simulator as the upstream; crash tests run the real
-//! binary.
+//! (`#[sqlx::test]`), with the built-in simulator or a wiremock upstream (`providers`) as
+//! the provider; crash tests run the real binary.
 
 mod abuse;
 mod auth;
@@ -18,6 +18,7 @@ mod openapi;
 mod openapi_errors;
 mod operations;
 mod orders;
+mod providers;
 mod reconcile;
 mod schema_check;
 mod secrets;

@@ -20,8 +20,8 @@ use tavaro::provider::{
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::{self, CREDENTIAL, SECRET, TIMEOUT};
 use crate::helpers::{assert_error, success_data};
+use crate::providers::common::{self, CREDENTIAL, SECRET, TIMEOUT};
 
 const TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.test-token-one";
 const GREECE_1GB: &str = "meraki-mobile-7days-1gb";

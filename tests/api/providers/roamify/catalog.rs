@@ -6,8 +6,8 @@ use tavaro::provider::{Provider, UpstreamCountry, UpstreamPackage};
 use wiremock::MockServer;
 
 use super::{adapter, fixture, mount_catalog, mount_catalog_with};
-use crate::common::sync_with;
 use crate::helpers::import_demo_catalog;
+use crate::providers::common::sync_with;
 
 fn countries(list: &[(&str, &str)]) -> Vec<UpstreamCountry> {
     list.iter()

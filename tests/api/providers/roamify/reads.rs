@@ -81,7 +81,11 @@ async fn a_refused_key_is_an_auth_error_for_reads_and_orders() {
         .unwrap_err();
     assert!(matches!(order, ProviderError::Auth(_)), "{order:?}");
     assert!(order.issued_nothing());
-    assert!(!order.to_string().contains(crate::common::CREDENTIAL));
+    assert!(
+        !order
+            .to_string()
+            .contains(crate::providers::common::CREDENTIAL)
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use wiremock::{MockServer, ResponseTemplate};
 use super::{
     ESIM_ID, ICCID, ORDER_ID, SKU, adapter, answer, authed, fixture, ok, provision_request,
 };
-use crate::common::TIMEOUT;
+use crate::providers::common::TIMEOUT;
 
 const INSTANT: &str = "/api/esim/order/instant";
 

@@ -17,7 +17,7 @@ use tavaro::provider::{LookupRequest, ProvisionRequest};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
-use crate::common::{CREDENTIAL, fixture_json, upstream_config};
+use crate::providers::common::{CREDENTIAL, fixture_json, upstream_config};
 
 /// The package the order tests buy (the first of the local catalog).
 pub const SKU: &str = "esim-afghanistan-7days-1gb-all";

@@ -17,11 +17,11 @@ use tavaro::provider::{
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 
-use crate::common::{
+use crate::helpers::{TestApp, success_data};
+use crate::providers::common::{
     self, CREDENTIAL, TIMEOUT, fixture_json, plan_for_sku, spawn_gateway, sync_into, sync_with,
     upstream_config,
 };
-use crate::helpers::{TestApp, success_data};
 
 const PROVIDER: &str = "esimgo";
 const BASE: &str = "/v2.4";

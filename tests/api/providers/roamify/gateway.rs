@@ -9,8 +9,10 @@ use sqlx::PgPool;
 use wiremock::{MockServer, ResponseTemplate};
 
 use super::{ESIM_ID, ICCID, ORDER_ID, SKU, answer, authed, bearer, mount_catalog, ok};
-use crate::common::{self, TIMEOUT, plan_for_sku, spawn_gateway, sync_into, upstream_config};
 use crate::helpers::{TestApp, TestPartner, cents};
+use crate::providers::common::{
+    self, TIMEOUT, plan_for_sku, spawn_gateway, sync_into, upstream_config,
+};
 
 const INSTANT: &str = "/api/esim/order/instant";
 

@@ -9,7 +9,4 @@ mod cli;
 mod common;
 mod esimaccess;
 mod esimgo;
-#[allow(dead_code)]
-#[path = "../api/helpers.rs"]
-mod helpers;
 mod roamify;

@@ -21,11 +21,11 @@ use tavaro::provider::{
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::{
+use crate::helpers::{TestApp, TestPartner, import_demo_catalog, success_data};
+use crate::providers::common::{
     self, CREDENTIAL, SECRET, TIMEOUT, fixture, fixture_json, plan_for_sku, spawn_gateway,
     sync_into, sync_with, upstream_config,
 };
-use crate::helpers::{TestApp, TestPartner, import_demo_catalog, success_data};
 
 const NAME: &str = "esimaccess";
 const BASE: &str = "/api/v1/open";
