@@ -2,24 +2,24 @@
 //! (`#[sqlx::test]`), with the built-in simulator or a wiremock upstream (`providers`) as
 //! the provider; crash tests run the real binary.
 
-mod abuse;
 mod auth;
 mod catalog;
 mod cli;
 mod crash;
 mod docs;
 mod esims;
-mod hardening;
 mod helpers;
 mod history;
 mod idempotency;
 mod ledger;
+mod lifecycle;
+mod logging;
 mod openapi;
 mod openapi_errors;
-mod operations;
 mod orders;
 mod providers;
+mod rate_limits;
 mod reconcile;
+mod request_validation;
 mod schema_check;
-mod secrets;
 mod simulator;
