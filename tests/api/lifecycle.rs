@@ -15,7 +15,7 @@ use tavaro::startup::Application;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::crash::Server;
+use crate::helpers::server::Server;
 use crate::helpers::{
     create_partner, database_url_of, import_demo_catalog, spawn_app, spawn_app_with, test_config,
 };
@@ -356,14 +356,7 @@ async fn sigterm_during_an_order_lets_it_complete_then_exits_cleanly(db: PgPool)
     };
     // The order is with the (slow) provider when the signal arrives.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let pid = server.child.id().unwrap().to_string();
-    assert!(
-        StdCommand::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    server.terminate();
 
     let response = order
         .await
@@ -372,10 +365,7 @@ async fn sigterm_during_an_order_lets_it_complete_then_exits_cleanly(db: PgPool)
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["data"]["status"], "completed", "{body}");
-    let status = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
-        .await
-        .expect("the server exits after draining")
-        .unwrap();
+    let status = server.exit_status(Duration::from_secs(15)).await;
     assert!(status.success(), "exit status {status}");
     let completed: i64 =
         sqlx::query_scalar("select count(*) from orders where status = 'completed'")
