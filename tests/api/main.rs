@@ -14,6 +14,7 @@ mod idempotency;
 mod ledger;
 mod lifecycle;
 mod logging;
+mod metrics;
 mod openapi;
 mod openapi_errors;
 mod orders;

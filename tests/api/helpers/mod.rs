@@ -21,6 +21,8 @@ use tavaro::state::AppState;
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
+    /// `http://127.0.0.1:PORT` of the separate metrics listener, when one is configured.
+    pub metrics_address: Option<String>,
     /// The test database.
     pub db: PgPool,
     /// The server's state (key verifier counters, catalog, ...).
@@ -86,10 +88,12 @@ pub async fn spawn_app_with(db: PgPool, configure: impl FnOnce(&mut Config)) -> 
         .await
         .expect("the app builds");
     let address = format!("http://{}", app.address());
+    let metrics_address = app.metrics_address().map(|a| format!("http://{a}"));
     let state = app.state().clone();
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         db,
         state,
         client: reqwest::Client::new(),
