@@ -1,5 +1,7 @@
-//! What every provider's tests share: a mock upstream, the adapter configured against it,
-//! the gateway spawned with that adapter routed in, fixtures, and `catalog sync` runs.
+//! What every provider's tests share: the [`Upstream`] under test (its name, where its API
+//! starts, how the gateway is routed to it), the adapter configured against a mock,
+//! fixtures, canned answers, what the mock received, the gateway spawned with the adapter
+//! routed in, and `catalog sync` runs.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,8 +12,12 @@ use sqlx::PgPool;
 use tavaro::catalog::sync::{SyncReport, sync};
 use tavaro::config::{Config, Secret};
 use tavaro::provider::Provider;
+use tavaro::provider::airalo::Airalo;
+use tavaro::provider::esimaccess::EsimAccess;
+use tavaro::provider::esimgo::EsimGo;
+use tavaro::provider::roamify::Roamify;
 use tavaro::provider::upstream::UpstreamConfig;
-use wiremock::MockServer;
+use wiremock::{MockServer, Request, ResponseTemplate};
 
 use crate::helpers::{TestApp, TestPartner, assert_error, spawn_app_with};
 
@@ -21,6 +27,108 @@ pub const CREDENTIAL: &str = "test-credential-7f3a";
 pub const SECRET: &str = "test-secret-91bc";
 /// Per-request time-out the adapters get in tests: short, so time-out tests are quick.
 pub const TIMEOUT: Duration = Duration::from_millis(1_500);
+
+/// An upstream adapter under test: what differs between the four providers' tests.
+pub trait Upstream: Provider + Sized {
+    /// The provider's name: its plans' `provider`, its fixtures' folder.
+    const NAME: &'static str;
+    /// Where its API starts on the mock server (`/v2`, `/api/v1/open`, ...).
+    const BASE: &'static str;
+
+    /// The adapter with `config`.
+    fn with_config(config: UpstreamConfig) -> Self;
+
+    /// Routes the gateway's `config` to this provider at `upstream`.
+    fn route(config: &mut Config, upstream: UpstreamConfig);
+
+    /// The configuration pointing at `server`'s [`Self::BASE`].
+    fn config(server: &MockServer) -> UpstreamConfig {
+        upstream_config(server, Self::BASE)
+    }
+
+    /// The adapter, pointed at `server`.
+    fn against(server: &MockServer) -> Self {
+        Self::with_config(Self::config(server))
+    }
+
+    /// `tests/fixtures/<NAME>/<name>`, parsed as JSON.
+    fn fixture(name: &str) -> Value {
+        fixture_json(Self::NAME, name)
+    }
+
+    /// The requests `server` received for [`Self::BASE`] + `route`, in order.
+    fn requests_to(server: &MockServer, route: &str) -> impl Future<Output = Vec<Request>> + Send {
+        let path = format!("{}{route}", Self::BASE);
+        async move {
+            server
+                .received_requests()
+                .await
+                .expect("request recording is on")
+                .into_iter()
+                .filter(|r| r.url.path() == path)
+                .collect()
+        }
+    }
+
+    /// Spawns the gateway routed to this provider at `server`.
+    fn spawn_gateway(db: PgPool, server: &MockServer) -> impl Future<Output = TestApp> + Send {
+        let upstream = Self::config(server);
+        spawn_gateway(db, move |config| Self::route(config, upstream))
+    }
+}
+
+impl Upstream for Airalo {
+    const NAME: &'static str = "airalo";
+    const BASE: &'static str = "/v2";
+
+    fn with_config(config: UpstreamConfig) -> Self {
+        Self::new(config)
+    }
+
+    fn route(config: &mut Config, upstream: UpstreamConfig) {
+        config.providers.airalo = Some(upstream);
+    }
+}
+
+impl Upstream for EsimAccess {
+    const NAME: &'static str = "esimaccess";
+    const BASE: &'static str = "/api/v1/open";
+
+    fn with_config(config: UpstreamConfig) -> Self {
+        Self::new(config)
+    }
+
+    fn route(config: &mut Config, upstream: UpstreamConfig) {
+        config.providers.esimaccess = Some(upstream);
+    }
+}
+
+impl Upstream for EsimGo {
+    const NAME: &'static str = "esimgo";
+    const BASE: &'static str = "/v2.4";
+
+    fn with_config(config: UpstreamConfig) -> Self {
+        Self::new(config)
+    }
+
+    fn route(config: &mut Config, upstream: UpstreamConfig) {
+        config.providers.esimgo = Some(upstream);
+    }
+}
+
+impl Upstream for Roamify {
+    const NAME: &'static str = "roamify";
+    /// Roamify's paths start with `/api`, which its tests spell out.
+    const BASE: &'static str = "";
+
+    fn with_config(config: UpstreamConfig) -> Self {
+        Self::new(config)
+    }
+
+    fn route(config: &mut Config, upstream: UpstreamConfig) {
+        config.providers.roamify = Some(upstream);
+    }
+}
 
 /// An adapter configuration pointing at `server` (plus `path`, e.g. `/v2`).
 pub fn upstream_config(server: &MockServer, path: &str) -> UpstreamConfig {
@@ -44,6 +152,26 @@ pub fn fixture(provider: &str, name: &str) -> String {
 /// A fixture parsed as JSON.
 pub fn fixture_json(provider: &str, name: &str) -> Value {
     serde_json::from_str(&fixture(provider, name)).expect("fixture is JSON")
+}
+
+/// 200 with `body` as JSON.
+pub fn ok(body: Value) -> ResponseTemplate {
+    answer(200, body)
+}
+
+/// `status` with `body` as JSON.
+pub fn answer(status: u16, body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(body)
+}
+
+/// The value of header `name` of a received request, if present and text.
+pub fn header_of<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
+    request.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The JSON body of a received request.
+pub fn json_body(request: &Request) -> Value {
+    serde_json::from_slice(&request.body).expect("the request body is JSON")
 }
 
 /// Spawns the gateway with `configure` applied (set `config.providers.<name>` there) and

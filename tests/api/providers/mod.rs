@@ -5,7 +5,6 @@
 
 mod airalo;
 mod cli;
-#[allow(dead_code)]
 mod common;
 mod esimaccess;
 mod esimgo;

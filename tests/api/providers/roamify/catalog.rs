@@ -2,12 +2,13 @@
 //! package normalised, and `catalog sync` against it.
 
 use sqlx::PgPool;
+use tavaro::provider::roamify::Roamify;
 use tavaro::provider::{Provider, UpstreamCountry, UpstreamPackage};
 use wiremock::MockServer;
 
-use super::{adapter, fixture, mount_catalog, mount_catalog_with};
+use super::{mount_catalog, mount_catalog_with};
 use crate::helpers::import_demo_catalog;
-use crate::providers::common::sync_with;
+use crate::providers::common::{Upstream, sync_with};
 
 fn countries(list: &[(&str, &str)]) -> Vec<UpstreamCountry> {
     list.iter()
@@ -144,7 +145,7 @@ async fn the_catalog_is_read_per_geography_and_paged_to_the_last_page_with_every
     let server = MockServer::start().await;
     mount_catalog(&server).await;
 
-    let packages = adapter(&server)
+    let packages = Roamify::against(&server)
         .packages()
         .await
         .expect("the catalog reads");
@@ -176,7 +177,7 @@ async fn catalog_sync_twice_changes_nothing_and_a_dropped_package_is_deactivated
     import_demo_catalog(&db).await;
     let server = MockServer::start().await;
     mount_catalog(&server).await;
-    let roamify = adapter(&server);
+    let roamify = Roamify::against(&server);
 
     let first = sync_with(&db, &roamify).await;
     assert_eq!(first.fetched, 6);
@@ -191,7 +192,7 @@ async fn catalog_sync_twice_changes_nothing_and_a_dropped_package_is_deactivated
     assert_eq!(second.unchanged, first.added);
 
     // Canada's 3 GB package leaves the catalog.
-    let mut page1 = fixture("packages_local_page1.json");
+    let mut page1 = Roamify::fixture("packages_local_page1.json");
     page1["data"]["packages"][1]["packages"]
         .as_array_mut()
         .unwrap()
