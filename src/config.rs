@@ -85,9 +85,7 @@ impl Config {
                 header_timeout: Duration::from_secs(
                     positive(&vars, "TAVARO_HEADER_TIMEOUT_SECS", 10)?.into(),
                 ),
-                shutdown_grace: Duration::from_secs(
-                    vars.get_or("TAVARO_SHUTDOWN_GRACE_SECS", 30)?,
-                ),
+                shutdown_grace: Duration::from_secs(vars.get_or("TAVARO_SHUTDOWN_GRACE_SECS", 30)?),
                 rate_limit: RateLimitConfig {
                     per_second: positive(&vars, "TAVARO_RATE_LIMIT_PER_SEC", 50)?,
                     burst: positive(&vars, "TAVARO_RATE_LIMIT_BURST", 100)?,

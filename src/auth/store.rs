@@ -7,9 +7,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::key;
-use crate::secret::Secret;
 use crate::ids::{ApiKeyId, PartnerId};
 use crate::partners::KEYS_CHANNEL;
+use crate::secret::Secret;
 
 /// A key just created. `token` is the only copy of the secret that will ever exist.
 #[derive(Debug)]

@@ -154,11 +154,7 @@ impl KeyVerifier {
 
     /// The principal behind `token`; `Ok(None)` when the key is malformed, unknown,
     /// revoked or wrong.
-    pub async fn verify(
-        &self,
-        db: &PgPool,
-        token: &str,
-    ) -> Result<Option<Principal>, VerifyError> {
+    pub async fn verify(&self, db: &PgPool, token: &str) -> Result<Option<Principal>, VerifyError> {
         let Some(parsed) = key::parse(token) else {
             self.rejected_early.fetch_add(1, Ordering::Relaxed);
             return Ok(None);

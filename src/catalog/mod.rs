@@ -223,20 +223,20 @@ async fn read_snapshot(db: &PgPool) -> anyhow::Result<Snapshot> {
         r#"select code, name, geography as "geography: Geography", networks, carriers
            from areas"#
     )
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|r| {
-            Ok(Area {
-                countries: members.remove(&r.code).unwrap_or_default(),
-                geography: r.geography,
-                code: r.code,
-                name: r.name,
-                networks: r.networks,
-                carriers: r.carriers,
-            })
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|r| {
+        Ok(Area {
+            countries: members.remove(&r.code).unwrap_or_default(),
+            geography: r.geography,
+            code: r.code,
+            name: r.name,
+            networks: r.networks,
+            carriers: r.carriers,
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    })
+    .collect::<anyhow::Result<Vec<_>>>()?;
 
     let mut coverage: HashMap<String, Vec<String>> = HashMap::new();
     for row in sqlx::query!(

@@ -5,7 +5,6 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{Area, Geography, Plan};
 
-
 /// One line of `/v1/countries`, before pricing.
 #[derive(Debug)]
 pub struct AreaSummary<'a> {

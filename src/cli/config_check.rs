@@ -36,7 +36,10 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
             "TAVARO_METRICS_ADDR",
             opt(c.http.metrics_addr.map(|a| a.to_string())),
         ),
-        ("TAVARO_PUBLIC_BASE_URL", opt(c.http.public_base_url.clone())),
+        (
+            "TAVARO_PUBLIC_BASE_URL",
+            opt(c.http.public_base_url.clone()),
+        ),
         ("TAVARO_MAX_BODY_BYTES", c.http.max_body_bytes.to_string()),
         ("TAVARO_HEADER_TIMEOUT_SECS", secs(c.http.header_timeout)),
         ("TAVARO_REQUEST_TIMEOUT_SECS", secs(c.http.request_timeout)),
@@ -44,7 +47,10 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
             "TAVARO_RATE_LIMIT_PER_SEC",
             c.http.rate_limit.per_second.to_string(),
         ),
-        ("TAVARO_RATE_LIMIT_BURST", c.http.rate_limit.burst.to_string()),
+        (
+            "TAVARO_RATE_LIMIT_BURST",
+            c.http.rate_limit.burst.to_string(),
+        ),
         (
             "TAVARO_ORDER_RATE_LIMIT_PER_SEC",
             c.http.rate_limit.order_per_second.to_string(),
@@ -107,7 +113,10 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
             "TAVARO_RECONCILE_MAX_BACKOFF_SECS",
             secs(c.orders.reconcile_max_backoff),
         ),
-        ("TAVARO_RECONCILE_WINDOW_SECS", secs(c.orders.reconcile_window)),
+        (
+            "TAVARO_RECONCILE_WINDOW_SECS",
+            secs(c.orders.reconcile_window),
+        ),
         ("TAVARO_SIM_MODE", format!("{:?}", c.simulator.mode)),
         ("TAVARO_SIM_LATENCY_MS", ms(c.simulator.latency)),
         (

@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;

@@ -9,16 +9,16 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::openapi::errors;
 use super::envelope::{Page, Success, page, success};
-use super::extract::ApiQuery;
-use super::pagination::{decode_transaction_cursor, encode_transaction_cursor, parse_limit};
-use crate::auth::Principal;
 use super::error::{ApiError, ApiResult, FieldError};
+use super::extract::ApiQuery;
+use super::openapi::errors;
+use super::pagination::{decode_transaction_cursor, encode_transaction_cursor, parse_limit};
+use super::state::AppState;
+use crate::auth::Principal;
 use crate::ids::OrderId;
 use crate::ledger::{self, LedgerError};
 use crate::money::Cents;
-use super::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

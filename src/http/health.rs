@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::openapi::errors;
 use super::envelope::{Success, success};
 use super::error::{ApiError, ApiResult};
+use super::openapi::errors;
 use super::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {

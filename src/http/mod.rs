@@ -40,8 +40,8 @@ use tracing::Span;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use extract::{ApiJson, ApiQuery};
 pub use catalog::cache::AnswerCache;
+pub use extract::{ApiJson, ApiQuery};
 pub use orders::request::parse_order_body;
 
 use error::{ApiError, NotFound};

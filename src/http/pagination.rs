@@ -77,7 +77,10 @@ mod tests {
         ] {
             assert_eq!(decode_order_cursor(bad), None, "{bad}");
         }
-        assert_eq!(decode_transaction_cursor(&encode_transaction_cursor(42)), Some(42));
+        assert_eq!(
+            decode_transaction_cursor(&encode_transaction_cursor(42)),
+            Some(42)
+        );
         for bad in ["", "t1.", "t1.0", "t1.-3", "t2.5", "5"] {
             assert_eq!(decode_transaction_cursor(bad), None, "{bad}");
         }

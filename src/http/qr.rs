@@ -7,12 +7,12 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::openapi::errors;
 use super::error::{ApiError, ApiResult, NotFound};
+use super::openapi::errors;
 use crate::esims::qr;
+use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa::openapi::OpenApi;
 
 use super::state::AppState;
 

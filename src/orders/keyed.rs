@@ -164,10 +164,12 @@ impl Orders {
                 }
                 Ok(Some(replayed(StoredAnswer { status, body })))
             }
-            Claim::Linked(order) => match self.settled_answer(partner, key, order, answers).await? {
-                Some(answer) => Ok(Some(replayed(answer))),
-                None => Err(OrderError::KeyInProgress),
-            },
+            Claim::Linked(order) => {
+                match self.settled_answer(partner, key, order, answers).await? {
+                    Some(answer) => Ok(Some(replayed(answer))),
+                    None => Err(OrderError::KeyInProgress),
+                }
+            }
         }
     }
 

@@ -57,9 +57,7 @@ pub use settlement::Settled;
 
 // Stored as its lower-case name.
 /// Where an order stands.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, sqlx::Type, utoipa::ToSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, sqlx::Type, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum OrderStatus {

@@ -29,8 +29,8 @@ use rand::Rng;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use super::settlement::{self as settle, Settled};
 use super::history::OrderRow;
+use super::settlement::{self as settle, Settled};
 use super::{OrderError, OrderRecord, OrderStatus, Orders};
 use crate::ids::{OrderId, PartnerId};
 use crate::provider::{LookupRequest, OrderLookup, ProviderError};
@@ -292,7 +292,11 @@ async fn reschedule(
     why: String,
 ) -> Result<(), sqlx::Error> {
     let config = orders.config();
-    let delay = backoff(attempts, config.reconcile_poll, config.reconcile_max_backoff);
+    let delay = backoff(
+        attempts,
+        config.reconcile_poll,
+        config.reconcile_max_backoff,
+    );
     let mut tx = orders.db().begin().await?;
     sqlx::query!(
         "update order_jobs set run_at = now() + make_interval(secs => $2), last_error = $3

@@ -34,8 +34,8 @@ pub const SIMULATOR: &str = "simulator";
 /// Every provider name a plan can carry.
 pub const PROVIDER_NAMES: [&str; 5] = [SIMULATOR, "esimaccess", "airalo", "esimgo", "roamify"];
 
-use crate::status::EsimStatus;
 use crate::ids::OrderId;
+use crate::status::EsimStatus;
 
 /// What to issue.
 #[derive(Clone, Debug)]

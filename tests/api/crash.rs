@@ -2,96 +2,19 @@
 //! restart every order reaches a final state, the balance is exact, and a retry with the
 //! same Idempotency-Key gets what an uninterrupted run would have answered.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
-use crate::helpers::{
-    TestPartner, assert_ledger_sound, create_partner, database_url_of, import_demo_catalog,
-};
+use crate::helpers::server::Server;
+use crate::helpers::{TestPartner, assert_ledger_sound, create_partner, import_demo_catalog};
 
-/// A `tavaro serve` process on the test database.
-pub(crate) struct Server {
-    pub(crate) child: Child,
-    pub(crate) base: String,
-    /// Everything the server printed on stdout (its logs), line by line.
-    pub(crate) output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Server {
-    pub(crate) async fn start(db: &PgPool, env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tavaro"));
-        command
-            .arg("serve")
-            .env("DATABASE_URL", database_url_of(db))
-            .env("TAVARO_LISTEN_ADDR", "127.0.0.1:0")
-            .env("TAVARO_PROVIDER_TIMEOUT_MS", "400")
-            .env("TAVARO_RECONCILE_POLL_MS", "50")
-            .env("TAVARO_RECONCILE_MAX_BACKOFF_SECS", "1")
-            .env("RUST_LOG", "error")
-            .env_remove("TAVARO_FAILPOINT")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().expect("tavaro serve starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = loop {
-            let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-                .await
-                .expect("the server announces its address")
-                .unwrap()
-                .expect("the server exited before listening");
-            if let Some(address) = line.strip_prefix("Tavaro gateway listening on ") {
-                break address.trim().to_owned();
-            }
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = output.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Self {
-            child,
-            base,
-            output,
-        }
-    }
-
-    pub(crate) async fn order(
-        &self,
-        partner: &TestPartner,
-        idempotency_key: &str,
-        body: &Value,
-    ) -> reqwest::Result<reqwest::Response> {
-        reqwest::Client::new()
-            .post(format!("{}/v1/order", self.base))
-            .bearer_auth(&partner.key)
-            .header("idempotency-key", idempotency_key)
-            .json(body)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-    }
-
-    /// Waits for the process to die (it crashes at its failpoint).
-    async fn wait_for_crash(&mut self) {
-        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
-            .await
-            .expect("the server crashed at its failpoint")
-            .unwrap();
-        assert!(!status.success(), "the server died abnormally: {status}");
-    }
+/// Waits for the process to die (it crashes at its failpoint).
+async fn wait_for_crash(server: &mut Server) {
+    let status = server.exit_status(Duration::from_secs(10)).await;
+    assert!(!status.success(), "the server died abnormally: {status}");
 }
 
 /// Retries the order with the same key until the outcome is settled (not 409).
@@ -143,7 +66,7 @@ async fn crash_and_recover(
         answer.is_err(),
         "the crashing server sent no answer: {answer:?}"
     );
-    doomed.wait_for_crash().await;
+    wait_for_crash(&mut doomed).await;
 
     let server = Server::start(&db, extra).await;
     let (status, json) = retry_until_settled(&server, &partner, "crash-key", &body).await;

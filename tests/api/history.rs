@@ -95,7 +95,13 @@ async fn orders_filter_by_status_reference_and_time(db: PgPool) {
             StatusCode::CREATED,
         )
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // `createdAt` has whole seconds: the first order is moved an hour back, rather than
+    // the test waiting a second, so the two fall on either side of the later one's time.
+    sqlx::query("update orders set created_at = created_at - interval '1 hour' where id = $1")
+        .bind(uuid::Uuid::parse_str(early["orderId"].as_str().unwrap()).unwrap())
+        .execute(&app.db)
+        .await
+        .unwrap();
     let late = app
         .place(
             &partner.key,

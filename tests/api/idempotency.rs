@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tavaro::config::SimulatorMode;
+use tavaro::provider::simulator::SimulatorMode;
 
 use crate::helpers::{
     TestApp, TestPartner, assert_error, spawn_app, spawn_app_with, success_data, wait_for_order,
@@ -312,8 +312,8 @@ async fn a_retry_during_processing_calls_no_provider_and_a_later_one_gets_the_ou
     let app = spawn_app_with(db, |c| {
         c.simulator.mode = SimulatorMode::Late;
         c.simulator.latency = Duration::from_millis(600);
-        c.provider_timeout = Duration::from_millis(150);
-        c.reconcile_poll = Duration::from_millis(50);
+        c.orders.provider_timeout = Duration::from_millis(150);
+        c.orders.reconcile_poll = Duration::from_millis(50);
     })
     .await;
     let partner = app.create_partner("acme", "0", "100.00").await;

@@ -287,7 +287,7 @@ async fn a_provider_that_does_not_answer_in_time_leaves_the_order_processing_not
 ) {
     let app = spawn_app_with(db, |c| {
         c.simulator.latency = Duration::from_millis(1_500);
-        c.provider_timeout = Duration::from_millis(200);
+        c.orders.provider_timeout = Duration::from_millis(200);
     })
     .await;
     let partner = app.create_partner("acme", "0", "100.00").await;

@@ -5,7 +5,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
-use tavaro::config::{Config, SimulatorMode};
+use tavaro::config::Config;
+use tavaro::provider::simulator::SimulatorMode;
 
 use crate::helpers::{TestApp, spawn_app_with, success_data, wait_for_order};
 
@@ -13,9 +14,9 @@ fn unknown_outcomes(mode: SimulatorMode) -> impl FnOnce(&mut Config) {
     move |c: &mut Config| {
         c.simulator.mode = mode;
         c.simulator.latency = Duration::from_millis(400);
-        c.provider_timeout = Duration::from_millis(150);
-        c.reconcile_poll = Duration::from_millis(50);
-        c.reconcile_max_backoff = Duration::from_millis(200);
+        c.orders.provider_timeout = Duration::from_millis(150);
+        c.orders.reconcile_poll = Duration::from_millis(50);
+        c.orders.reconcile_max_backoff = Duration::from_millis(200);
     }
 }
 
@@ -105,7 +106,7 @@ async fn a_request_the_provider_never_received_is_refunded_once_it_cannot_arrive
 async fn an_order_that_cannot_be_settled_in_time_is_flagged_never_refunded(db: PgPool) {
     let app = spawn_app_with(db, |c| {
         unknown_outcomes(SimulatorMode::AcceptThenStall)(c);
-        c.reconcile_window = Duration::from_millis(500);
+        c.orders.reconcile_window = Duration::from_millis(500);
     })
     .await;
     let partner = app.create_partner("acme", "0", "100.00").await;
@@ -120,7 +121,7 @@ async fn an_order_that_cannot_be_settled_in_time_is_flagged_never_refunded(db: P
 
     let started = std::time::Instant::now();
     let stuck = loop {
-        let stuck = tavaro::orders::reconcile::stuck(&app.db).await.unwrap();
+        let stuck = tavaro::orders::stuck::stuck(&app.db).await.unwrap();
         if !stuck.is_empty() {
             break stuck;
         }
@@ -187,7 +188,7 @@ async fn several_servers_share_the_queue_and_settle_each_order_once(db: PgPool) 
 async fn jobs_of_orders_completed_on_the_request_path_are_retired_in_bulk(db: PgPool) {
     // The worker polls once at start, then not again during this test.
     let app = spawn_app_with(db, |c: &mut Config| {
-        c.reconcile_poll = Duration::from_secs(3600);
+        c.orders.reconcile_poll = Duration::from_secs(3600);
     })
     .await;
     let partner = app.create_partner("acme", "0", "100.00").await;

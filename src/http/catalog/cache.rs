@@ -78,7 +78,9 @@ struct Generation {
 
 impl Generation {
     fn of(&self, snapshot: &Arc<Snapshot>) -> bool {
-        self.snapshot.as_ref().is_some_and(|s| Arc::ptr_eq(s, snapshot))
+        self.snapshot
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, snapshot))
     }
 }
 

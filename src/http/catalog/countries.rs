@@ -8,15 +8,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-
+use super::{GEOGRAPHY_HINT, cache};
+use crate::auth::Principal;
+use crate::catalog::Geography;
 use crate::http::envelope::Success;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::ApiQuery;
 use crate::http::openapi::errors;
 use crate::http::state::AppState;
-use super::{GEOGRAPHY_HINT, cache};
-use crate::auth::Principal;
-use crate::catalog::Geography;
 use crate::money::Cents;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {

@@ -8,16 +8,15 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-
-use crate::http::envelope::Success;
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::ApiQuery;
-use crate::http::openapi::errors;
-use crate::http::state::AppState;
 use super::{GEOGRAPHY_HINT, cache};
 use crate::auth::Principal;
 use crate::catalog::{Geography, PackageFilter, Plan, Snapshot, Throttle};
+use crate::http::envelope::Success;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::error::{FieldError, NotFound};
+use crate::http::extract::ApiQuery;
+use crate::http::openapi::errors;
+use crate::http::state::AppState;
 use crate::money::Cents;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {

@@ -26,8 +26,7 @@ use crate::orders::keyed::{Answers, StoredAnswer};
 use crate::orders::{IdempotencyKey, OrderError, OrderReceipt, OrderStatus};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(place_order))
+    OpenApiRouter::new().routes(routes!(place_order))
 }
 
 /// The response to `POST /v1/order`: the order, the balance its debit left, its eSIMs.

@@ -17,8 +17,7 @@ use crate::http::state::AppState;
 use crate::money::Cents;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(quote_order))
+    OpenApiRouter::new().routes(routes!(quote_order))
 }
 
 /// What an order would cost, and whether your balance covers it.

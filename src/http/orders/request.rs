@@ -117,12 +117,12 @@ fn is_valid_email(email: &str) -> bool {
         return false;
     };
     let labels: Vec<&str> = address.domain().split('.').collect();
-    let domain_ok = labels.iter().all(|l| {
-        l.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    }) && labels
-        .last()
-        .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()));
+    let domain_ok = labels
+        .iter()
+        .all(|l| l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()));
     email.len() <= 254 && !address.local_part().starts_with('"') && domain_ok
 }
 

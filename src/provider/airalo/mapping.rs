@@ -7,13 +7,13 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::wire::{Area, ErrorBody, Operator, Order, Package, Sim, Usage};
-use crate::status::EsimStatus;
 use crate::provider::normalize::{data_mb, e4_from_amount, split_lpa, timestamp, valid_iccid};
 use crate::provider::upstream::{Answer, Call};
 use crate::provider::{
     EsimUsage, ProviderError, Provisioned, ProvisionedEsim, Refusal, UpstreamCountry,
     UpstreamPackage,
 };
+use crate::status::EsimStatus;
 
 /// Every new-eSIM package of one catalogue entry (top-ups are skipped).
 pub(super) fn packages(area: &Area) -> Vec<UpstreamPackage> {

@@ -13,9 +13,9 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::wire::TokenEnvelope;
-use crate::secret::Secret;
 use crate::provider::ProviderError;
 use crate::provider::upstream::{Answer, Budget, Call, UpstreamConfig, client, send};
+use crate::secret::Secret;
 
 /// Refresh this long before expiry (less for short-lived tokens).
 const REFRESH_MARGIN: Duration = Duration::from_secs(3_600);

@@ -19,7 +19,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use super::wire::{Package, Profile};
-use crate::status::EsimStatus;
 use crate::provider::normalize::{
     data_mb, mb_from_binary_bytes, split_lpa, timestamp, valid_iccid,
 };
@@ -27,6 +26,7 @@ use crate::provider::{
     EsimUsage, OrderLookup, ProviderError, Provisioned, ProvisionedEsim, UpstreamCountry,
     UpstreamPackage,
 };
+use crate::status::EsimStatus;
 
 /// Countries from which a package counts as global.
 const GLOBAL_FROM_COUNTRIES: usize = 100;

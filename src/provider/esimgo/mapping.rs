@@ -8,10 +8,10 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::wire::{Bundle, EsimDetails, NamedAssignment, Order};
-use crate::status::EsimStatus;
 use crate::provider::normalize::{data_mb, e4_from_amount, timestamp, valid_iccid};
 use crate::provider::upstream::{Answer, Call};
 use crate::provider::{ProviderError, ProvisionedEsim, Refusal, UpstreamCountry, UpstreamPackage};
+use crate::status::EsimStatus;
 
 /// A bundle covering at least this many countries is global even if nothing says so.
 pub(super) const GLOBAL_FROM_COUNTRIES: usize = 100;
@@ -185,7 +185,10 @@ pub(super) fn bundle_status(state: &str) -> Option<EsimStatus> {
 
 /// The data assignment that describes the eSIM's plan: the latest one of the bundle
 /// `sku` when the eSIM has it, else the latest of all.
-pub(super) fn pick_assignment(all: Vec<NamedAssignment>, sku: Option<&str>) -> Option<NamedAssignment> {
+pub(super) fn pick_assignment(
+    all: Vec<NamedAssignment>,
+    sku: Option<&str>,
+) -> Option<NamedAssignment> {
     let data: Vec<NamedAssignment> = all
         .into_iter()
         .filter(|a| {

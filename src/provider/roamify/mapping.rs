@@ -5,10 +5,10 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::wire::{EsimRecord, Order, Usage};
-use crate::status::EsimStatus;
 use crate::provider::normalize::{split_lpa, timestamp, valid_iccid};
 use crate::provider::upstream::{Answer, Call};
 use crate::provider::{EsimUsage, ProviderError, ProvisionedEsim, Refusal};
+use crate::status::EsimStatus;
 
 /// `Number.MAX_SAFE_INTEGER`: Roamify's `dataAmount` of an unlimited package.
 pub(super) const UNLIMITED_MB: f64 = 9_007_199_254_740_991.0;

@@ -5,11 +5,7 @@
 
 mod airalo;
 mod cli;
-#[allow(dead_code)]
 mod common;
 mod esimaccess;
 mod esimgo;
-#[allow(dead_code)]
-#[path = "../api/helpers.rs"]
-mod helpers;
 mod roamify;

@@ -1,18 +1,19 @@
-//! Holding up under abuse: per-partner rate limits with the IETF draft headers, key floods
-//! that never reach argon2 or the database, and secrets that never reach the logs.
+//! What a partner, or someone holding guessed keys, can spend: per-partner and per-order
+//! rate limits with the IETF draft headers, and key floods and secret guessing that are
+//! refused before argon2 or the database once their budget is spent.
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
-use tavaro::config::RateLimitConfig;
+use tavaro::http::rate_limit::RateLimitConfig;
 
 use crate::helpers::{TestApp, assert_error, spawn_app_with};
 
 async fn spawn_limited(db: PgPool, per_second: u32, burst: u32, order_burst: u32) -> TestApp {
     spawn_app_with(db, |config| {
-        config.rate_limit = RateLimitConfig {
+        config.http.rate_limit = RateLimitConfig {
             per_second,
             burst,
             order_per_second: 1,
@@ -176,83 +177,6 @@ async fn a_well_formed_unknown_key_costs_one_query_then_is_refused_from_memory(d
         app.get("/v1/balance", &partner.key).await.status(),
         StatusCode::OK
     );
-}
-
-#[sqlx::test]
-async fn hostile_bodies_get_the_json_envelope_never_a_500(db: PgPool) {
-    let app = spawn_limited(db, 1000, 1000, 1000).await;
-    let partner = app.create_partner("acme", "0", "100.00").await;
-    let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
-    let bodies = [
-        format!(r#"{{"planId": {deep}}}"#),
-        format!(r#"{{"planId": "ae-1gb-7d", "extra": {deep}}}"#),
-        r#"{"planId": "ae-1gb-7d", "quantity": 18446744073709551616}"#.to_owned(),
-        r#"{"planId": "ae-1gb-7d", "quantity": 1e400}"#.to_owned(),
-        format!(r#"{{"planId": "{}"}}"#, "a".repeat(60_000)),
-        format!(
-            r#"{{"planId": "ae-1gb-7d", "reference": "{}"}}"#,
-            "r".repeat(65)
-        ),
-        "\u{feff}{}".to_owned(),
-    ];
-    for body in bodies {
-        let response = app
-            .client
-            .post(format!("{}/v1/order", app.address))
-            .bearer_auth(&partner.key)
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        assert!(
-            status == StatusCode::BAD_REQUEST || status == StatusCode::PAYLOAD_TOO_LARGE,
-            "{status} for a {}-byte body",
-            body.len()
-        );
-        let json: serde_json::Value = response.json().await.expect("a JSON error envelope");
-        assert_eq!(json["status"], "error");
-    }
-    assert_eq!(app.count("orders", partner.id).await, 0);
-}
-
-#[sqlx::test]
-async fn a_client_that_never_finishes_its_headers_is_disconnected(db: PgPool) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    let app = spawn_app_with(db, |config| {
-        config.header_timeout = Duration::from_secs(1);
-    })
-    .await;
-    let address = app.address.trim_start_matches("http://").to_owned();
-    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
-    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Slow: ")
-        .await
-        .unwrap();
-    let started = std::time::Instant::now();
-    let mut buffer = [0_u8; 512];
-    let read = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut buffer))
-        .await
-        .expect("the server closes the connection");
-    // Closed (0 bytes or a reset), or answered 408 then closed: never left hanging.
-    match read {
-        Ok(0) | Err(_) => {}
-        Ok(n) => assert!(
-            String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 408"),
-            "{}",
-            String::from_utf8_lossy(&buffer[..n])
-        ),
-    }
-    assert!(started.elapsed() < Duration::from_secs(5));
-    // Clients that send whole requests are served as usual.
-    let ok = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), StatusCode::OK);
 }
 
 #[sqlx::test]

@@ -13,11 +13,11 @@ mod usage;
 use serde_json::Value;
 use tavaro::ids::OrderId;
 use tavaro::provider::roamify::Roamify;
-use tavaro::provider::{LookupRequest, ProvisionRequest};
+use tavaro::provider::{EsimRef, LookupRequest, ProvisionRequest};
 use wiremock::matchers::{header, method, path, query_param};
-use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer};
 
-use crate::common::{CREDENTIAL, fixture_json, upstream_config};
+use crate::providers::common::{CREDENTIAL, Upstream, ok};
 
 /// The package the order tests buy (the first of the local catalog).
 pub const SKU: &str = "esim-afghanistan-7days-1gb-all";
@@ -27,30 +27,12 @@ pub const ORDER_ID: &str = "67bbabb7-e893-410a-b0a8-4fa62d347b6c";
 pub const ESIM_ID: &str = "b06036c5-eadc-4f88-aa31-8c207fec91ec";
 /// The ICCID in the eSIM fixtures.
 pub const ICCID: &str = "894000000000029365";
+/// Where instant orders are placed.
+pub const INSTANT: &str = "/api/esim/order/instant";
 
 /// `Authorization` as Roamify wants it.
 pub fn bearer() -> String {
     format!("Bearer {CREDENTIAL}")
-}
-
-/// The adapter, pointed at `server` (Roamify's paths start with `/api`).
-pub fn adapter(server: &MockServer) -> Roamify {
-    Roamify::new(upstream_config(server, ""))
-}
-
-/// A fixture of `tests/fixtures/roamify/`.
-pub fn fixture(name: &str) -> Value {
-    fixture_json("roamify", name)
-}
-
-/// 200 with a fixture as the body.
-pub fn ok(name: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(fixture(name))
-}
-
-/// `status` with a fixture as the body.
-pub fn answer(status: u16, name: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(fixture(name))
 }
 
 /// A mock for `verb path` that only answers requests carrying our bearer key.
@@ -62,18 +44,18 @@ pub fn authed(verb: &str, at: &str) -> MockBuilder {
 
 /// The catalog as three geographies of one page each.
 pub async fn mount_catalog(server: &MockServer) {
-    mount_catalog_with(server, fixture("packages_local.json")).await;
+    mount_catalog_with(server, Roamify::fixture("packages_local.json")).await;
 }
 
 /// The catalog, with `local` as the (one) page of local packages.
 pub async fn mount_catalog_with(server: &MockServer, local: Value) {
     packages_page("local", 1)
-        .respond_with(ResponseTemplate::new(200).set_body_json(local))
+        .respond_with(ok(local))
         .mount(server)
         .await;
     for geography in ["regional", "global"] {
         packages_page(geography, 1)
-            .respond_with(ok(&format!("packages_{geography}.json")))
+            .respond_with(ok(Roamify::fixture(&format!("packages_{geography}.json"))))
             .mount(server)
             .await;
     }
@@ -86,6 +68,15 @@ pub fn packages_page(geography: &str, page: u32) -> MockBuilder {
         .and(query_param("geography", geography))
         .and(query_param("page", page.to_string()))
         .and(query_param("pageSize", "50"))
+}
+
+/// Roamify's eSIM `iccid`, as the gateway stores it.
+pub fn esim_ref(iccid: &str) -> EsimRef {
+    EsimRef {
+        iccid: iccid.into(),
+        provider_ref: Some(ESIM_ID.into()),
+        sku: Some(SKU.into()),
+    }
 }
 
 /// An order for `quantity` of `sku`.
@@ -114,7 +105,7 @@ pub fn lookup_request(order_ref: OrderId, provider_order_ref: Option<&str>) -> L
 
 /// An order fixture answered for our reference.
 pub fn order_for(name: &str, order_ref: OrderId) -> Value {
-    let mut order = fixture(name);
+    let mut order = Roamify::fixture(name);
     order["data"]["referenceId"] = Value::from(order_ref.to_string());
     order
 }

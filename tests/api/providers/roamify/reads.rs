@@ -1,40 +1,34 @@
 //! The bearer key on every request, and finding an order again (reconciliation's lookup).
 
 use tavaro::ids::OrderId;
-use tavaro::provider::{EsimRef, OrderLookup, Provider, ProviderError};
+use tavaro::provider::roamify::Roamify;
+use tavaro::provider::{OrderLookup, Provider, ProviderError};
 use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::{
-    ESIM_ID, ICCID, ORDER_ID, SKU, adapter, answer, authed, bearer, lookup_request, mount_catalog,
-    ok, order_for, provision_request,
+    ESIM_ID, ICCID, ORDER_ID, SKU, authed, bearer, esim_ref, lookup_request, mount_catalog,
+    order_for, provision_request,
 };
-
-fn esim_ref(iccid: &str) -> EsimRef {
-    EsimRef {
-        iccid: iccid.into(),
-        provider_ref: Some(ESIM_ID.into()),
-        sku: Some(SKU.into()),
-    }
-}
+use crate::providers::common::{CREDENTIAL, Upstream, answer, header_of, ok};
 
 #[tokio::test]
 async fn every_request_carries_the_bearer_key_and_an_order_is_sent_as_json() {
     let server = MockServer::start().await;
     mount_catalog(&server).await;
     authed("GET", "/api/balance")
-        .respond_with(ok("balance.json"))
+        .respond_with(ok(Roamify::fixture("balance.json")))
         .mount(&server)
         .await;
     authed("GET", "/api/esim/usage")
-        .respond_with(ok("usage.json"))
+        .respond_with(ok(Roamify::fixture("usage.json")))
         .mount(&server)
         .await;
     authed("POST", "/api/esim/order/instant")
-        .respond_with(ok("order_instant.json"))
+        .respond_with(ok(Roamify::fixture("order_instant.json")))
         .mount(&server)
         .await;
-    let roamify = adapter(&server);
+    let roamify = Roamify::against(&server);
 
     roamify.packages().await.expect("catalog");
     roamify.balance().await.expect("balance");
@@ -47,15 +41,14 @@ async fn every_request_carries_the_bearer_key_and_an_order_is_sent_as_json() {
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 6);
     for request in &requests {
-        let header = |name: &str| {
-            request
-                .headers
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_owned())
-        };
-        assert_eq!(header("authorization"), Some(bearer()), "{}", request.url);
+        assert_eq!(
+            header_of(request, "authorization"),
+            Some(bearer().as_str()),
+            "{}",
+            request.url
+        );
         if request.method.as_str() == "POST" {
-            assert_eq!(header("content-type").as_deref(), Some("application/json"));
+            assert_eq!(header_of(request, "content-type"), Some("application/json"));
         }
     }
 }
@@ -64,14 +57,14 @@ async fn every_request_carries_the_bearer_key_and_an_order_is_sent_as_json() {
 async fn a_refused_key_is_an_auth_error_for_reads_and_orders() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(answer(401, "error_unauthorized.json"))
+        .respond_with(answer(401, Roamify::fixture("error_unauthorized.json")))
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .respond_with(answer(403, "error_unauthorized.json"))
+        .respond_with(answer(403, Roamify::fixture("error_unauthorized.json")))
         .mount(&server)
         .await;
-    let roamify = adapter(&server);
+    let roamify = Roamify::against(&server);
 
     let read = roamify.balance().await.unwrap_err();
     assert!(matches!(read, ProviderError::Auth(_)), "{read:?}");
@@ -81,7 +74,7 @@ async fn a_refused_key_is_an_auth_error_for_reads_and_orders() {
         .unwrap_err();
     assert!(matches!(order, ProviderError::Auth(_)), "{order:?}");
     assert!(order.issued_nothing());
-    assert!(!order.to_string().contains(crate::common::CREDENTIAL));
+    assert!(!order.to_string().contains(CREDENTIAL));
 }
 
 #[tokio::test]
@@ -98,12 +91,14 @@ async fn lookup_by_our_reference_finds_a_completed_order_and_fetches_its_esims()
         .await;
     authed("GET", "/api/esim")
         .and(query_param("esimId", ESIM_ID))
-        .respond_with(ok("esim.json"))
+        .respond_with(ok(Roamify::fixture("esim.json")))
         .expect(1)
         .mount(&server)
         .await;
 
-    let found = adapter(&server).lookup(&lookup_request(ours, None)).await;
+    let found = Roamify::against(&server)
+        .lookup(&lookup_request(ours, None))
+        .await;
 
     let Ok(OrderLookup::Issued(issued)) = found else {
         panic!("{found:?}")
@@ -126,12 +121,12 @@ async fn lookup_by_order_id_reports_pending_and_cancelled_orders() {
         let server = MockServer::start().await;
         authed("GET", "/api/esim/order")
             .and(query_param("orderId", ORDER_ID))
-            .respond_with(ok(fixture_name))
+            .respond_with(ok(Roamify::fixture(fixture_name)))
             .expect(1)
             .mount(&server)
             .await;
 
-        let found = adapter(&server)
+        let found = Roamify::against(&server)
             .lookup(&lookup_request(OrderId::new(), Some(ORDER_ID)))
             .await;
 
@@ -148,11 +143,11 @@ async fn an_answer_about_another_reference_is_not_taken_for_our_order() {
     let server = MockServer::start().await;
     // The fixture's order carries `ref-123456`, not ours.
     authed("GET", "/api/esim/order")
-        .respond_with(ok("order_completed.json"))
+        .respond_with(ok(Roamify::fixture("order_completed.json")))
         .mount(&server)
         .await;
 
-    let found = adapter(&server)
+    let found = Roamify::against(&server)
         .lookup(&lookup_request(OrderId::new(), None))
         .await;
 
@@ -171,11 +166,13 @@ async fn lookup_of_a_completed_order_whose_esim_has_no_install_data_yet_is_pendi
         .await;
     authed("GET", "/api/esim")
         .and(query_param("esimId", ESIM_ID))
-        .respond_with(ok("esim_not_ready.json"))
+        .respond_with(ok(Roamify::fixture("esim_not_ready.json")))
         .mount(&server)
         .await;
 
-    let found = adapter(&server).lookup(&lookup_request(ours, None)).await;
+    let found = Roamify::against(&server)
+        .lookup(&lookup_request(ours, None))
+        .await;
 
     assert!(matches!(found, Ok(OrderLookup::Pending)), "{found:?}");
 }
@@ -184,11 +181,11 @@ async fn lookup_of_a_completed_order_whose_esim_has_no_install_data_yet_is_pendi
 async fn lookup_of_an_unknown_reference_is_not_found() {
     let server = MockServer::start().await;
     authed("GET", "/api/esim/order")
-        .respond_with(answer(404, "error_order_not_found.json"))
+        .respond_with(answer(404, Roamify::fixture("error_order_not_found.json")))
         .mount(&server)
         .await;
 
-    let found = adapter(&server)
+    let found = Roamify::against(&server)
         .lookup(&lookup_request(OrderId::new(), None))
         .await;
 

@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tavaro::provider::roamify::Roamify;
 use tavaro::provider::{Provider, UpstreamCountry, UpstreamPackage};
 use wiremock::matchers::query_param;
 use wiremock::{MockServer, ResponseTemplate};
 
-use super::{adapter, authed, fixture, mount_catalog, mount_catalog_with, ok, packages_page};
-use crate::common::sync_with;
+use super::{authed, mount_catalog, mount_catalog_with, packages_page};
 use crate::helpers::import_demo_catalog;
+use crate::providers::common::{Upstream, ok, sync_with};
 
 fn countries(list: &[(&str, &str)]) -> Vec<UpstreamCountry> {
     list.iter()
@@ -164,7 +165,7 @@ async fn the_catalog_is_read_per_geography_with_page_and_page_size_and_every_pac
     let server = MockServer::start().await;
     mount_catalog(&server).await;
 
-    let packages = adapter(&server)
+    let packages = Roamify::against(&server)
         .packages()
         .await
         .expect("the catalog reads");
@@ -189,7 +190,7 @@ async fn catalog_sync_twice_changes_nothing_and_a_dropped_package_is_deactivated
     import_demo_catalog(&db).await;
     let server = MockServer::start().await;
     mount_catalog(&server).await;
-    let roamify = adapter(&server);
+    let roamify = Roamify::against(&server);
 
     let first = sync_with(&db, &roamify).await;
     assert_eq!(first.fetched, 6);
@@ -204,7 +205,7 @@ async fn catalog_sync_twice_changes_nothing_and_a_dropped_package_is_deactivated
     assert_eq!(second.unchanged, first.added);
 
     // Canada's 3 GB package leaves the catalog.
-    let mut local = fixture("packages_local.json");
+    let mut local = Roamify::fixture("packages_local.json");
     local["data"]["packages"][1]["packages"]
         .as_array_mut()
         .unwrap()
@@ -272,7 +273,7 @@ fn packages_answer(groups: &[Value]) -> ResponseTemplate {
 async fn mount_regional_and_global(server: &MockServer) {
     for geography in ["regional", "global"] {
         packages_page(geography, 1)
-            .respond_with(ok(&format!("packages_{geography}.json")))
+            .respond_with(ok(Roamify::fixture(&format!("packages_{geography}.json"))))
             .mount(server)
             .await;
     }
@@ -305,7 +306,7 @@ async fn a_local_catalog_of_120_groups_is_synced_over_three_pages_and_a_second_s
             .await;
     }
     mount_regional_and_global(&server).await;
-    let roamify = adapter(&server);
+    let roamify = Roamify::against(&server);
 
     let first = sync_with(&db, &roamify).await;
     // 120 local packages, Europe's and the global one (its top-up offer is not a plan).
@@ -384,7 +385,7 @@ async fn a_page_that_repeats_the_previous_one_stops_paging_with_a_warning(db: Pg
     mount_regional_and_global(&server).await;
     let (warnings, _guard) = capture_warnings();
 
-    let report = sync_with(&db, &adapter(&server)).await;
+    let report = sync_with(&db, &Roamify::against(&server)).await;
 
     // The 50 local packages once, then the other geographies as usual.
     assert_eq!(report.fetched, 52, "{report:?}");

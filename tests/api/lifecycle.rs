@@ -1,6 +1,6 @@
-//! Running the gateway: readiness follows the database, metrics move with traffic, a bad
-//! configuration stops the start with one line, `config check` redacts secrets, and a
-//! SIGTERM lets an order in flight finish.
+//! The gateway's life as a process: readiness follows the database, a bad configuration
+//! stops the start with one line, `config check` redacts secrets, and a SIGTERM lets an
+//! order in flight finish before a clean exit.
 
 use std::net::SocketAddr;
 use std::process::Command as StdCommand;
@@ -15,10 +15,8 @@ use tavaro::startup::Application;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::crash::Server;
-use crate::helpers::{
-    create_partner, database_url_of, import_demo_catalog, spawn_app, spawn_app_with, test_config,
-};
+use crate::helpers::server::Server;
+use crate::helpers::{create_partner, database_url_of, import_demo_catalog, test_config};
 
 /// A TCP relay between the gateway and Postgres that a test can cut and restore: from
 /// the gateway's side, the database goes away and comes back.
@@ -145,117 +143,6 @@ async fn readiness_turns_503_while_the_database_is_gone_and_200_when_it_returns(
     relay.cut();
 }
 
-/// The value of the first sample of `metric` whose labels contain every `label`.
-fn sample(text: &str, metric: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter(|line| line.starts_with(metric) && !line.starts_with('#'))
-        .find(|line| labels.iter().all(|l| line.contains(l)))
-        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
-}
-
-#[sqlx::test]
-async fn metrics_count_requests_orders_key_checks_and_provider_calls(db: PgPool) {
-    let app = spawn_app(db).await;
-    let partner = app.create_partner("acme", "0", "100.00").await;
-    let scrape = || async {
-        let response = app
-            .client
-            .get(format!("{}/metrics", app.address))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert!(
-            response.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/plain")
-        );
-        response.text().await.unwrap()
-    };
-    let route = r#"route="/v1/balance""#;
-    let before = scrape().await;
-    for _ in 0..3 {
-        app.get("/v1/balance", &partner.key).await;
-    }
-    app.get("/v1/balance", "tvr_not-a-key").await;
-    app.place(
-        &partner.key,
-        &json!({"planId": "ae-1gb-7d", "quantity": 1}),
-        StatusCode::CREATED,
-    )
-    .await;
-    let after = scrape().await;
-
-    let delta = |metric: &str, labels: &[&str]| {
-        sample(&after, metric, labels) - sample(&before, metric, labels)
-    };
-    assert_eq!(
-        delta("tavaro_http_requests_total", &[route, r#"status="200""#]),
-        3.0
-    );
-    assert!(delta("tavaro_http_requests_total", &[route, r#"status="401""#]) >= 1.0);
-    assert!(
-        delta(
-            "tavaro_http_request_duration_seconds_count",
-            &[route, r#"status="200""#]
-        ) >= 3.0
-    );
-    assert!(delta("tavaro_orders_total", &[r#"outcome="completed""#]) >= 1.0);
-    assert!(
-        delta(
-            "tavaro_provider_calls_total",
-            &[
-                r#"provider="simulator""#,
-                r#"operation="provision""#,
-                r#"outcome="ok""#
-            ]
-        ) >= 1.0
-    );
-    assert!(delta("tavaro_key_cache_lookups_total", &[r#"result="hit""#]) >= 2.0);
-    // The verifier's own counters are exported as they stand at scrape time (one server
-    // per process in production; here other tests' servers share the registry).
-    assert!(app.state.keys.rejected_early() >= 1);
-    assert!(after.contains("tavaro_keys_rejected_without_lookup_total"));
-    assert!(after.contains("tavaro_key_lookup_queries_total"));
-    assert!(after.contains("tavaro_reconcile_backlog"));
-    assert_eq!(
-        sample(&after, "tavaro_partners_below_low_balance_threshold", &[]),
-        0.0
-    );
-    // Below a $200 threshold with $92.50 left: counted at the next scrape.
-    tavaro::partners::set_low_balance_threshold(
-        &app.db,
-        partner.id,
-        tavaro::money::Cents::new(20_000),
-    )
-    .await
-    .unwrap();
-    let flagged = scrape().await;
-    assert_eq!(
-        sample(&flagged, "tavaro_partners_below_low_balance_threshold", &[]),
-        1.0
-    );
-    // Metrics name routes, never keys.
-    assert!(!after.contains(&partner.key));
-}
-
-#[sqlx::test]
-async fn metrics_can_live_on_their_own_address_only(db: PgPool) {
-    let app = spawn_app_with(db, |config| {
-        config.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
-    })
-    .await;
-    let on_main = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(on_main.status(), StatusCode::NOT_FOUND);
-}
-
 fn tavaro(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     let mut command = StdCommand::new(env!("CARGO_BIN_EXE_tavaro"));
     command.args(args).env_remove("RUST_LOG");
@@ -356,14 +243,7 @@ async fn sigterm_during_an_order_lets_it_complete_then_exits_cleanly(db: PgPool)
     };
     // The order is with the (slow) provider when the signal arrives.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let pid = server.child.id().unwrap().to_string();
-    assert!(
-        StdCommand::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    server.terminate();
 
     let response = order
         .await
@@ -372,10 +252,7 @@ async fn sigterm_during_an_order_lets_it_complete_then_exits_cleanly(db: PgPool)
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["data"]["status"], "completed", "{body}");
-    let status = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
-        .await
-        .expect("the server exits after draining")
-        .unwrap();
+    let status = server.exit_status(Duration::from_secs(15)).await;
     assert!(status.success(), "exit status {status}");
     let completed: i64 =
         sqlx::query_scalar("select count(*) from orders where status = 'completed'")

@@ -8,8 +8,8 @@ use tokio::process::Command;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::fixture_json;
 use crate::helpers::database_url_of;
+use crate::providers::common::fixture_json;
 
 async fn tavaro(db: &PgPool, server: &MockServer, args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_tavaro"))

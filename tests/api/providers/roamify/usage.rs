@@ -3,19 +3,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tavaro::esims::EsimStatus;
-use tavaro::provider::{EsimRef, EsimUsage, Provider, ProviderError, UpstreamBalance};
+use tavaro::provider::roamify::Roamify;
+use tavaro::provider::{EsimUsage, Provider, ProviderError, UpstreamBalance};
 use wiremock::matchers::query_param;
 use wiremock::{MockServer, ResponseTemplate};
 
-use super::{ESIM_ID, ICCID, SKU, adapter, authed, fixture, ok};
-
-fn esim_ref(iccid: &str) -> EsimRef {
-    EsimRef {
-        iccid: iccid.into(),
-        provider_ref: Some(ESIM_ID.into()),
-        sku: Some(SKU.into()),
-    }
-}
+use super::{ICCID, authed, esim_ref};
+use crate::providers::common::{Upstream, ok};
 
 fn at(epoch: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(epoch, 0)
@@ -92,9 +86,9 @@ async fn usage_maps_roamify_statuses_to_ours_in_megabytes_and_utc() {
         ),
         ("UNKNOWN", json!(null), json!(1024), json!(1024), None),
     ];
-    let roamify = adapter(&server);
+    let roamify = Roamify::against(&server);
     for (status, started, allowed, remaining, expected) in cases {
-        let mut body = fixture("usage.json");
+        let mut body = Roamify::fixture("usage.json");
         body["data"]["status"] = json!(status);
         body["data"]["startedAt"] = started.clone();
         body["data"]["allowedData"] = allowed;
@@ -131,11 +125,11 @@ async fn usage_maps_roamify_statuses_to_ours_in_megabytes_and_utc() {
 async fn the_balance_is_read_in_ten_thousandths_of_its_currency() {
     let server = MockServer::start().await;
     authed("GET", "/api/balance")
-        .respond_with(ok("balance.json"))
+        .respond_with(ok(Roamify::fixture("balance.json")))
         .mount(&server)
         .await;
 
-    let balance = adapter(&server).balance().await;
+    let balance = Roamify::against(&server).balance().await;
 
     assert_eq!(
         balance,

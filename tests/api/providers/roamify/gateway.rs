@@ -4,21 +4,21 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
+use tavaro::provider::roamify::Roamify;
 use wiremock::{MockServer, ResponseTemplate};
 
-use super::{ESIM_ID, ICCID, ORDER_ID, SKU, answer, authed, bearer, mount_catalog, ok};
-use crate::common::{self, TIMEOUT, plan_for_sku, spawn_gateway, sync_into, upstream_config};
+use super::{ESIM_ID, ICCID, INSTANT, ORDER_ID, SKU, authed, bearer, mount_catalog};
 use crate::helpers::{TestApp, TestPartner, cents};
-
-const INSTANT: &str = "/api/esim/order/instant";
+use crate::providers::common::{
+    self, TIMEOUT, Upstream, answer, json_body, ok, plan_for_sku, sync_into,
+};
 
 /// The gateway routed to a Roamify mock with its catalog synced, and a partner with $100.
 async fn gateway(db: PgPool, server: &MockServer) -> (TestApp, TestPartner, String) {
     mount_catalog(server).await;
-    let config = upstream_config(server, "");
-    let app = spawn_gateway(db, |c| c.providers.roamify = Some(config)).await;
+    let app = Roamify::spawn_gateway(db, server).await;
     let report = sync_into(&app, "roamify").await;
     assert_eq!(report.added, 6, "{report:?}");
     let partner = app.create_partner("wanderly", "20", "100.00").await;
@@ -30,7 +30,7 @@ async fn gateway(db: PgPool, server: &MockServer) -> (TestApp, TestPartner, Stri
 async fn an_order_through_the_gateway_delivers_roamifys_esim_and_debits_the_plan_price(db: PgPool) {
     let server = MockServer::start().await;
     authed("POST", INSTANT)
-        .respond_with(ok("order_instant.json"))
+        .respond_with(ok(Roamify::fixture("order_instant.json")))
         .expect(1)
         .mount(&server)
         .await;
@@ -67,18 +67,14 @@ async fn an_order_through_the_gateway_delivers_roamifys_esim_and_debits_the_plan
     assert_eq!(esim_ref.as_deref(), Some(ESIM_ID));
 
     // The request, field by field, as Roamify documents it.
-    let requests = server.received_requests().await.unwrap();
-    let sent: Vec<_> = requests
-        .iter()
-        .filter(|r| r.url.path() == INSTANT)
-        .collect();
+    let sent = Roamify::requests_to(&server, INSTANT).await;
     assert_eq!(sent.len(), 1);
-    let sent = sent[0];
+    let sent = &sent[0];
     assert_eq!(sent.method.as_str(), "POST");
     assert_eq!(sent.url.query(), None);
     assert_eq!(sent.headers["authorization"], bearer().as_str());
     assert_eq!(sent.headers["content-type"], "application/json");
-    let body: Value = serde_json::from_slice(&sent.body).unwrap();
+    let body = json_body(sent);
     assert_eq!(
         body.as_object().unwrap().keys().collect::<Vec<_>>(),
         ["items", "referenceId"]
@@ -93,7 +89,10 @@ async fn an_order_through_the_gateway_delivers_roamifys_esim_and_debits_the_plan
 async fn insufficient_roamify_balance_is_503_and_the_partner_keeps_their_credit(db: PgPool) {
     let server = MockServer::start().await;
     authed("POST", INSTANT)
-        .respond_with(answer(400, "error_insufficient_balance.json"))
+        .respond_with(answer(
+            400,
+            Roamify::fixture("error_insufficient_balance.json"),
+        ))
         .mount(&server)
         .await;
     let (app, partner, plan) = gateway(db, &server).await;
@@ -112,7 +111,10 @@ async fn insufficient_roamify_balance_is_503_and_the_partner_keeps_their_credit(
 async fn an_unknown_package_is_502_with_the_debit_refunded(db: PgPool) {
     let server = MockServer::start().await;
     authed("POST", INSTANT)
-        .respond_with(answer(404, "error_package_not_found.json"))
+        .respond_with(answer(
+            404,
+            Roamify::fixture("error_package_not_found.json"),
+        ))
         .mount(&server)
         .await;
     let (app, partner, plan) = gateway(db, &server).await;
@@ -132,7 +134,10 @@ async fn an_unknown_package_is_502_with_the_debit_refunded(db: PgPool) {
 async fn an_order_roamify_does_not_answer_in_time_is_accepted_as_processing(db: PgPool) {
     let server = MockServer::start().await;
     authed("POST", INSTANT)
-        .respond_with(ok("order_instant.json").set_delay(TIMEOUT + Duration::from_millis(500)))
+        .respond_with(
+            ok(Roamify::fixture("order_instant.json"))
+                .set_delay(TIMEOUT + Duration::from_millis(500)),
+        )
         .mount(&server)
         .await;
     // The reconciler asks by our reference meanwhile; Roamify does not know it yet.

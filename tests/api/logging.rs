@@ -2,14 +2,13 @@
 //! known API key (and failing requests with it, and with near-misses of it) leaves neither
 //! the key, its secret part, an argon2 hash nor an eSIM activation code in the logs.
 
-use std::process::Command as StdCommand;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::crash::Server;
+use crate::helpers::server::Server;
 use crate::helpers::{create_partner, import_demo_catalog};
 
 #[sqlx::test]
@@ -106,15 +105,8 @@ async fn at_trace_level_no_key_hash_or_activation_code_reaches_the_logs(db: PgPo
         assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     }
 
-    let pid = server.child.id().unwrap().to_string();
-    StdCommand::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(15), server.child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    server.terminate();
+    server.exit_status(Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let logs = server.output.lock().unwrap().join("\n");

@@ -4,16 +4,13 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tavaro::provider::roamify::Roamify;
 use tavaro::provider::{Provider, ProviderError, ProvisionedEsim, Refusal};
 use wiremock::matchers::query_param;
 use wiremock::{MockServer, ResponseTemplate};
 
-use super::{
-    ESIM_ID, ICCID, ORDER_ID, SKU, adapter, answer, authed, fixture, ok, provision_request,
-};
-use crate::common::TIMEOUT;
-
-const INSTANT: &str = "/api/esim/order/instant";
+use super::{ESIM_ID, ICCID, INSTANT, ORDER_ID, SKU, authed, provision_request};
+use crate::providers::common::{TIMEOUT, Upstream, answer, ok};
 
 async fn order_answered(template: ResponseTemplate) -> Result<Vec<ProvisionedEsim>, ProviderError> {
     let server = MockServer::start().await;
@@ -21,7 +18,7 @@ async fn order_answered(template: ResponseTemplate) -> Result<Vec<ProvisionedEsi
         .respond_with(template)
         .mount(&server)
         .await;
-    adapter(&server)
+    Roamify::against(&server)
         .provision(&provision_request(SKU, 1))
         .await
         .map(|p| p.esims)
@@ -34,7 +31,7 @@ fn failed(message: &str) -> Value {
 #[tokio::test]
 async fn install_data_comes_from_its_parts_or_is_split_from_the_lpa_string() {
     let server = MockServer::start().await;
-    let mut body = fixture("order_instant.json");
+    let mut body = Roamify::fixture("order_instant.json");
     let mut second = body["data"]["esims"][0].clone();
     second["id"] = json!("22dcdb84-968b-415c-bb70-79e2f3ffc296");
     second["iccid"] = json!("89852245280000942210");
@@ -48,7 +45,7 @@ async fn install_data_comes_from_its_parts_or_is_split_from_the_lpa_string() {
         .mount(&server)
         .await;
 
-    let issued = adapter(&server)
+    let issued = Roamify::against(&server)
         .provision(&provision_request(SKU, 2))
         .await
         .expect("the instant order issues");
@@ -75,8 +72,8 @@ async fn install_data_comes_from_its_parts_or_is_split_from_the_lpa_string() {
 
 #[tokio::test]
 async fn esims_embedded_in_the_order_items_are_read_as_well() {
-    let esim = fixture("esim.json")["data"].clone();
-    let mut body = fixture("order_completed.json");
+    let esim = Roamify::fixture("esim.json")["data"].clone();
+    let mut body = Roamify::fixture("order_completed.json");
     let item = &mut body["data"]["items"][0];
     item["id"] = json!("item-0001");
     item["iccid"] = esim["iccid"].clone();
@@ -99,7 +96,7 @@ async fn esims_embedded_in_the_order_items_are_read_as_well() {
 
 /// An instant order that answers before its eSIMs are ready.
 fn accepted_without_esims() -> ResponseTemplate {
-    ok("order_pending.json")
+    ok(Roamify::fixture("order_pending.json"))
 }
 
 #[tokio::test]
@@ -112,22 +109,22 @@ async fn an_order_answered_before_its_esims_is_polled_by_its_id_until_they_arriv
         .await;
     authed("GET", "/api/esim/order")
         .and(query_param("orderId", ORDER_ID))
-        .respond_with(ok("order_pending.json"))
+        .respond_with(ok(Roamify::fixture("order_pending.json")))
         .up_to_n_times(1)
         .mount(&server)
         .await;
     authed("GET", "/api/esim/order")
         .and(query_param("orderId", ORDER_ID))
-        .respond_with(ok("order_completed.json"))
+        .respond_with(ok(Roamify::fixture("order_completed.json")))
         .mount(&server)
         .await;
     authed("GET", "/api/esim")
         .and(query_param("esimId", ESIM_ID))
-        .respond_with(ok("esim.json"))
+        .respond_with(ok(Roamify::fixture("esim.json")))
         .mount(&server)
         .await;
 
-    let issued = adapter(&server)
+    let issued = Roamify::against(&server)
         .provision(&provision_request(SKU, 1))
         .await
         .expect("the eSIM arrives while polling");
@@ -148,12 +145,12 @@ async fn an_order_still_processing_when_the_polling_budget_ends_is_accepted_unde
         .await;
     authed("GET", "/api/esim/order")
         .and(query_param("orderId", ORDER_ID))
-        .respond_with(ok("order_pending.json"))
+        .respond_with(ok(Roamify::fixture("order_pending.json")))
         .mount(&server)
         .await;
 
     let started = std::time::Instant::now();
-    let err = adapter(&server)
+    let err = Roamify::against(&server)
         .provision(&provision_request(SKU, 1))
         .await
         .unwrap_err();
@@ -173,9 +170,12 @@ async fn an_order_still_processing_when_the_polling_budget_ends_is_accepted_unde
 
 #[tokio::test]
 async fn insufficient_balance_means_our_provider_credit_is_exhausted() {
-    let err = order_answered(answer(400, "error_insufficient_balance.json"))
-        .await
-        .unwrap_err();
+    let err = order_answered(answer(
+        400,
+        Roamify::fixture("error_insufficient_balance.json"),
+    ))
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, ProviderError::InsufficientFunds(_)),
         "{err:?}"
@@ -188,7 +188,7 @@ async fn unknown_packages_out_of_stock_and_other_refusals_are_told_apart() {
     let cases = [
         (
             404,
-            fixture("error_package_not_found.json"),
+            Roamify::fixture("error_package_not_found.json"),
             Refusal::InvalidPackage,
         ),
         (422, failed("Invalid packageId"), Refusal::InvalidPackage),
@@ -240,13 +240,16 @@ async fn rate_limiting_is_reported_with_the_retry_after_delay() {
         .respond_with(limited())
         .mount(&server)
         .await;
-    assert_eq!(adapter(&server).balance().await.unwrap_err(), expected);
+    assert_eq!(
+        Roamify::against(&server).balance().await.unwrap_err(),
+        expected
+    );
 }
 
 #[tokio::test]
 async fn a_server_error_leaves_an_order_unknown_and_makes_a_read_unavailable() {
     // What Roamify really answers to an unknown packageId: the reconciler settles it.
-    let err = order_answered(answer(500, "error_unknown.json"))
+    let err = order_answered(answer(500, Roamify::fixture("error_unknown.json")))
         .await
         .unwrap_err();
     assert!(matches!(err, ProviderError::Unknown(_)), "{err:?}");
@@ -254,10 +257,10 @@ async fn a_server_error_leaves_an_order_unknown_and_makes_a_read_unavailable() {
 
     let server = MockServer::start().await;
     authed("GET", "/api/balance")
-        .respond_with(answer(503, "error_unknown.json"))
+        .respond_with(answer(503, Roamify::fixture("error_unknown.json")))
         .mount(&server)
         .await;
-    let err = adapter(&server).balance().await.unwrap_err();
+    let err = Roamify::against(&server).balance().await.unwrap_err();
     assert!(matches!(err, ProviderError::Unavailable(_)), "{err:?}");
 }
 
@@ -266,14 +269,14 @@ async fn a_time_out_leaves_an_order_unknown_and_makes_a_read_unavailable() {
     let server = MockServer::start().await;
     let late = TIMEOUT + Duration::from_millis(500);
     authed("POST", INSTANT)
-        .respond_with(ok("order_instant.json").set_delay(late))
+        .respond_with(ok(Roamify::fixture("order_instant.json")).set_delay(late))
         .mount(&server)
         .await;
     authed("GET", "/api/balance")
-        .respond_with(ok("balance.json").set_delay(late))
+        .respond_with(ok(Roamify::fixture("balance.json")).set_delay(late))
         .mount(&server)
         .await;
-    let roamify = adapter(&server);
+    let roamify = Roamify::against(&server);
     let request = provision_request(SKU, 1);
 
     let (order, read) = tokio::join!(roamify.provision(&request), roamify.balance());
@@ -303,6 +306,6 @@ async fn a_malformed_body_is_unknown_for_an_order_and_unavailable_for_a_read() {
         )
         .mount(&server)
         .await;
-    let err = adapter(&server).balance().await.unwrap_err();
+    let err = Roamify::against(&server).balance().await.unwrap_err();
     assert!(matches!(err, ProviderError::Unavailable(_)), "{err:?}");
 }

@@ -1,11 +1,13 @@
 //! Whatever arrives, the answer is a JSON envelope with a stable code: never a 500, never
-//! a plain-text rejection.
+//! a plain-text rejection; and a client that never finishes its request is cut off.
+
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with};
 
 #[sqlx::test]
 async fn a_body_over_the_limit_is_413(db: PgPool) {
@@ -126,32 +128,90 @@ async fn sane_request_ids_are_echoed_and_others_replaced(db: PgPool) {
     app.assert_ledger_sound().await;
 }
 
+/// How a malformed order body must be refused.
+#[derive(Clone, Copy, Debug)]
+enum Refused {
+    /// With any 4xx.
+    AsAClientError,
+    /// By the parser or the size limit: exactly 400 or 413 (hostile bodies, built to
+    /// exhaust the parser's stack, its number handling or the body limit).
+    AsMalformedOrTooLarge,
+}
+
 #[sqlx::test]
-async fn no_malformed_request_gets_a_500_or_a_non_json_error(db: PgPool) {
+async fn no_malformed_or_hostile_request_gets_a_500_or_a_non_json_error(db: PgPool) {
+    use Refused::{AsAClientError, AsMalformedOrTooLarge};
+
     let app = spawn_app(db).await;
     let partner = app.create_partner("acme", "0", "100.00").await;
-    let deep = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
-    let bodies: Vec<String> = vec![
-        String::new(),
-        "{".into(),
-        "}".into(),
-        "\"planId\"".into(),
-        "12".into(),
-        "true".into(),
-        "{\"planId\": null}".into(),
-        "{\"planId\": [\"ae-5gb-7d\"]}".into(),
-        "{\"planId\": {\"$gt\": \"\"}}".into(),
-        "{\"planId\": \"ae-5gb-7d\", \"planId\": \"ae-1gb-7d\"}".into(),
-        "{\"planId\": \"ae-5gb-7d\", \"quantity\": 99999999999999999999999}".into(),
-        "{\"planId\": \"ae-5gb-7d\", \"quantity\": 1e309}".into(),
-        "{\"planId\": \"ae-5gb-7d\", \"quantity\": NaN}".into(),
-        "{\"planId\": \"\\u0000\"}".into(),
-        "{\"planId\": \"\\ud800\"}".into(),
-        "{\"planId\": \"ae-5gb-7d\", \"reference\": \"a\\u0007b\"}".into(),
-        format!("{{\"planId\": {deep}}}"),
-        format!("{{\"planId\": \"{}\"}}", "é".repeat(2000)),
+    let deep = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let bodies: Vec<(String, Refused)> = vec![
+        (String::new(), AsAClientError),
+        ("{".into(), AsAClientError),
+        ("}".into(), AsAClientError),
+        ("\"planId\"".into(), AsAClientError),
+        ("12".into(), AsAClientError),
+        ("true".into(), AsAClientError),
+        ("{\"planId\": null}".into(), AsAClientError),
+        ("{\"planId\": [\"ae-5gb-7d\"]}".into(), AsAClientError),
+        ("{\"planId\": {\"$gt\": \"\"}}".into(), AsAClientError),
+        (
+            "{\"planId\": \"ae-5gb-7d\", \"planId\": \"ae-1gb-7d\"}".into(),
+            AsAClientError,
+        ),
+        (
+            "{\"planId\": \"ae-5gb-7d\", \"quantity\": 99999999999999999999999}".into(),
+            AsAClientError,
+        ),
+        (
+            "{\"planId\": \"ae-5gb-7d\", \"quantity\": 1e309}".into(),
+            AsAClientError,
+        ),
+        (
+            "{\"planId\": \"ae-5gb-7d\", \"quantity\": NaN}".into(),
+            AsAClientError,
+        ),
+        ("{\"planId\": \"\\u0000\"}".into(), AsAClientError),
+        ("{\"planId\": \"\\ud800\"}".into(), AsAClientError),
+        (
+            "{\"planId\": \"ae-5gb-7d\", \"reference\": \"a\\u0007b\"}".into(),
+            AsAClientError,
+        ),
+        (format!("{{\"planId\": {}}}", deep(5_000)), AsAClientError),
+        (
+            format!("{{\"planId\": \"{}\"}}", "é".repeat(2000)),
+            AsAClientError,
+        ),
+        (
+            format!(r#"{{"planId": {}}}"#, deep(20_000)),
+            AsMalformedOrTooLarge,
+        ),
+        (
+            format!(r#"{{"planId": "ae-1gb-7d", "extra": {}}}"#, deep(20_000)),
+            AsMalformedOrTooLarge,
+        ),
+        (
+            r#"{"planId": "ae-1gb-7d", "quantity": 18446744073709551616}"#.to_owned(),
+            AsMalformedOrTooLarge,
+        ),
+        (
+            r#"{"planId": "ae-1gb-7d", "quantity": 1e400}"#.to_owned(),
+            AsMalformedOrTooLarge,
+        ),
+        (
+            format!(r#"{{"planId": "{}"}}"#, "a".repeat(60_000)),
+            AsMalformedOrTooLarge,
+        ),
+        (
+            format!(
+                r#"{{"planId": "ae-1gb-7d", "reference": "{}"}}"#,
+                "r".repeat(65)
+            ),
+            AsMalformedOrTooLarge,
+        ),
+        ("\u{feff}{}".to_owned(), AsMalformedOrTooLarge),
     ];
-    for body in &bodies {
+    for (body, refused) in &bodies {
         let response = app
             .client
             .post(format!("{}/v1/order", app.address))
@@ -162,7 +222,17 @@ async fn no_malformed_request_gets_a_500_or_a_non_json_error(db: PgPool) {
             .await
             .unwrap();
         let status = response.status();
-        assert!(status.is_client_error(), "{body:.60} → {status}");
+        let expected = match refused {
+            AsAClientError => status.is_client_error(),
+            AsMalformedOrTooLarge => {
+                status == StatusCode::BAD_REQUEST || status == StatusCode::PAYLOAD_TOO_LARGE
+            }
+        };
+        assert!(
+            expected,
+            "{body:.60} ({} bytes) → {status}, expected {refused:?}",
+            body.len()
+        );
         let json: Value = response.json().await.expect("JSON error body");
         assert_eq!(json["status"], "error");
     }
@@ -205,10 +275,49 @@ async fn no_malformed_request_gets_a_500_or_a_non_json_error(db: PgPool) {
         let json: Value = response.json().await.expect("JSON error body");
         assert_eq!(json["status"], "error");
     }
+    assert_eq!(app.count("orders", partner.id).await, 0);
     assert_eq!(
         app.balance_cents(partner.id).await,
         10_000,
         "nothing was charged"
     );
     app.assert_ledger_sound().await;
+}
+
+#[sqlx::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected(db: PgPool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = spawn_app_with(db, |config| {
+        config.http.header_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = [0_u8; 512];
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut buffer))
+        .await
+        .expect("the server closes the connection");
+    // Closed (0 bytes or a reset), or answered 408 then closed: never left hanging.
+    match read {
+        Ok(0) | Err(_) => {}
+        Ok(n) => assert!(
+            String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 408"),
+            "{}",
+            String::from_utf8_lossy(&buffer[..n])
+        ),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Clients that send whole requests are served as usual.
+    let ok = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
 }

@@ -1,5 +1,7 @@
 //! Test harness: spawn the app on port 0 against the test database, create partners and
-//! keys through the library, and talk HTTP with reqwest.
+//! keys through the library, and talk HTTP with reqwest; [`server`] runs the real binary.
+
+pub mod server;
 
 use std::path::Path;
 use std::sync::Once;
@@ -8,17 +10,20 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use sqlx::PgPool;
 use tavaro::catalog::{self, CatalogFile};
-use tavaro::config::{Config, LogFormat};
+use tavaro::config::Config;
+use tavaro::http::state::AppState;
 use tavaro::ids::PartnerId;
 use tavaro::ledger::{self, EntryKind, NewEntry};
 use tavaro::money::Cents;
 use tavaro::startup::Application;
-use tavaro::state::AppState;
+use tavaro::telemetry::LogFormat;
 
 /// A running server and what tests need to poke at it.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
+    /// `http://127.0.0.1:PORT` of the separate metrics listener, when one is configured.
+    pub metrics_address: Option<String>,
     /// The test database.
     pub db: PgPool,
     /// The server's state (key verifier counters, catalog, ...).
@@ -84,10 +89,12 @@ pub async fn spawn_app_with(db: PgPool, configure: impl FnOnce(&mut Config)) -> 
         .await
         .expect("the app builds");
     let address = format!("http://{}", app.address());
+    let metrics_address = app.metrics_address().map(|a| format!("http://{a}"));
     let state = app.state().clone();
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         db,
         state,
         client: reqwest::Client::new(),
