@@ -10,8 +10,11 @@ use uuid::Uuid;
 use crate::ids::PartnerId;
 use crate::money::Cents;
 
-/// Channel notified when something cached about partners or keys changes (a key revoked,
-/// a partner suspended): every server drops its key cache.
+/// Channel notified when something servers hold about partners or keys changes (a key
+/// created or revoked, a partner suspended or re-activated): every server reloads its key
+/// directory and, unless only keys were added, drops its cached verifications. A lost
+/// notification delays that by at most `auth::CHANGE_POLL_INTERVAL`: servers also watch
+/// `api_key_changes`, which triggers keep current.
 pub const KEYS_CHANNEL: &str = "tavaro_api_keys";
 
 /// Whether a partner's keys may be used. Stored as its lower-case name.
@@ -187,7 +190,7 @@ pub async fn resolve(db: &PgPool, id_or_name: &str) -> anyhow::Result<Partner> {
 }
 
 /// Suspends (`active = false`) or re-activates a partner. Running servers drop their key
-/// cache, so the change applies within moments.
+/// cache at once (NOTIFY at commit), or within a second should the notification be lost.
 pub async fn set_active(db: &PgPool, partner: PartnerId, active: bool) -> anyhow::Result<()> {
     let status = if active {
         PartnerStatus::Active

@@ -1,6 +1,6 @@
-//! Building and running the server: the pool, migrations, the catalog snapshot, the
-//! background tasks (change listener, order reconciler, idempotency purge), and the HTTP
-//! listener. Tests call [`Application::build_with_pool`]
+//! Building and running the server: the pool, migrations, the catalog snapshot, the key
+//! directory, the background tasks (change listener, key change watch, order reconciler,
+//! idempotency purge), and the HTTP listener. Tests call [`Application::build_with_pool`]
 //! with port 0 and talk to the real server over HTTP.
 
 use std::net::SocketAddr;
@@ -93,10 +93,17 @@ impl Application {
         let providers = Arc::new(Registry::new(&providers, &simulator, &db));
         tracing::info!(providers = ?providers.names(), "providers configured");
         let orders = Orders::new(db.clone(), catalog.clone(), Arc::clone(&providers), orders);
+        // Subscribe before loading what notifications announce, so no change can slip
+        // between the load and the subscription.
+        let changes = listen_for_changes(&db).await?;
+        let keys = KeyVerifier::new(&auth);
+        keys.refresh_if_changed(&db)
+            .await
+            .context("cannot load the API keys")?;
         let state = AppState::new(Shared {
             rate_limits: RateLimits::new(&http.rate_limit),
             balances: BalanceReader::start(db.clone()),
-            keys: KeyVerifier::new(&auth),
+            keys,
             catalog_answers: AnswerCache::default(),
             db,
             http,
@@ -106,14 +113,15 @@ impl Application {
             providers,
         });
 
-        // Subscribe before serving, so no revocation can slip between start and subscribe.
-        let mut changes = PgListener::connect_with(&state.db).await?;
-        changes.listen_all([KEYS_CHANNEL, CATALOG_CHANNEL]).await?;
         let (stop, stopped) = watch::channel(false);
         let background = BackgroundTasks(vec![
             tokio::spawn(until_stopped(
                 stopped.clone(),
                 follow_changes(changes, state.clone()),
+            )),
+            tokio::spawn(until_stopped(
+                stopped.clone(),
+                watch_key_changes(state.clone()),
             )),
             tokio::spawn(crate::orders::reconcile::run(
                 state.orders.clone(),
@@ -237,28 +245,69 @@ async fn until_stopped(stop: watch::Receiver<bool>, task: impl Future<Output = (
     }
 }
 
-/// Applies change notifications from other processes (the CLI, other servers): key
-/// revocations drop the key cache, catalog imports rebuild the snapshot. After a lost
-/// connection both are refreshed, since notifications may have been missed meanwhile.
+/// A listener subscribed to every change channel.
+async fn listen_for_changes(db: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut changes = PgListener::connect_with(db).await?;
+    changes.listen_all([KEYS_CHANNEL, CATALOG_CHANNEL]).await?;
+    Ok(changes)
+}
+
+/// Applies change notifications from other processes (the CLI, other servers): key and
+/// partner changes refresh the key directory and cache, catalog imports rebuild the
+/// snapshot. After a lost connection both are refreshed once LISTEN is in place again
+/// (refreshing before would leave a gap where a change is neither seen nor announced).
+/// [`watch_key_changes`] bounds what a lost notification delays in any case.
 async fn follow_changes(mut changes: PgListener, state: AppState) {
     loop {
         match changes.try_recv().await {
             Ok(Some(notification)) => match notification.channel() {
-                KEYS_CHANNEL => state.keys.invalidate_all(),
+                KEYS_CHANNEL => refresh_keys(&state).await,
                 CATALOG_CHANNEL => reload_catalog(&state).await,
                 _ => {}
             },
             Ok(None) => {
+                // sqlx has reconnected and re-issued LISTEN before answering `None`.
                 tracing::warn!("change listener reconnected; refreshing caches");
-                state.keys.invalidate_all();
+                refresh_keys(&state).await;
                 reload_catalog(&state).await;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "change listener failed; retrying");
-                state.keys.invalidate_all();
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tracing::warn!(error = %e, "change listener failed; reconnecting");
+                changes = loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    match listen_for_changes(&state.db).await {
+                        Ok(changes) => break changes,
+                        Err(e) => tracing::warn!(error = %e, "change listener cannot reconnect"),
+                    }
+                };
+                tracing::warn!("change listener reconnected; refreshing caches");
+                refresh_keys(&state).await;
+                reload_catalog(&state).await;
             }
         }
+    }
+}
+
+/// Checks `api_key_changes` every `auth::CHANGE_POLL_INTERVAL`: a revocation, suspension
+/// or new key whose notification was lost (or that was made in SQL) reaches this server
+/// within that interval.
+async fn watch_key_changes(state: AppState) {
+    let mut tick = tokio::time::interval(crate::auth::CHANGE_POLL_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.keys.refresh_if_changed(&state.db).await {
+            tracing::warn!(error = %e, "API key change check failed; retrying");
+        }
+    }
+}
+
+/// Brings the key directory and cache up to date; when the database cannot say what
+/// changed, drops the cache anyway (rows are read again), and the next check reloads.
+async fn refresh_keys(state: &AppState) {
+    if let Err(e) = state.keys.refresh_if_changed(&state.db).await {
+        tracing::warn!(error = %e, "API key refresh failed; dropping the key cache");
+        state.keys.invalidate_all();
     }
 }
 

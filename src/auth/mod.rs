@@ -13,7 +13,9 @@ pub use key::{
     parse as parse_key,
 };
 pub use store::{CreatedKey, KeyInfo, create_key, list_keys, revoke_key};
-pub use verifier::{FAILURE_BUDGET, FAILURE_WINDOW, KeyVerifier, VerifyError};
+pub use verifier::{
+    CHANGE_POLL_INTERVAL, FAILURE_BUDGET, FAILURE_WINDOW, KeyVerifier, VerifyError,
+};
 
 use crate::ids::{ApiKeyId, PartnerId};
 

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::key;
@@ -69,7 +69,8 @@ impl From<KeyRow> for KeyInfo {
     }
 }
 
-/// Creates a key for a partner. argon2 runs here, on the blocking pool.
+/// Creates a key for a partner (argon2 runs here, on the blocking pool) and tells every
+/// running server (NOTIFY, delivered at commit), so the key works everywhere at once.
 pub async fn create_key(
     db: &PgPool,
     partner: PartnerId,
@@ -81,18 +82,22 @@ pub async fn create_key(
     }
     let generated = tokio::task::spawn_blocking(key::generate).await?;
     let id = ApiKeyId::new();
+    let mut tx = db.begin().await?;
     sqlx::query!(
-        "insert into api_keys (id, partner_id, label, lookup_id, secret_hash)
-         values ($1, $2, $3, $4, $5)",
+        "insert into api_keys (id, partner_id, label, lookup_id, secret_hash, fast_verifier)
+         values ($1, $2, $3, $4, $5, $6)",
         id as ApiKeyId,
         partner as PartnerId,
         label,
         generated.lookup_id,
         generated.secret_hash,
+        &generated.fast_verifier[..],
     )
-    .execute(db)
+    .execute(&mut *tx)
     .await
     .context("could not store the key")?;
+    notify_servers(&mut tx, id).await?;
+    tx.commit().await.context("could not store the key")?;
     Ok(CreatedKey {
         id,
         partner_id: partner,
@@ -148,13 +153,17 @@ pub async fn revoke_key(db: &PgPool, key_ref: &str) -> anyhow::Result<KeyInfo> {
     )
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query!(
-        "select pg_notify($1, $2)",
-        KEYS_CHANNEL,
-        revoked.id.to_string()
-    )
-    .execute(&mut *tx)
-    .await?;
+    notify_servers(&mut tx, revoked.id).await?;
     tx.commit().await?;
     Ok(revoked.into())
+}
+
+/// Tells every running server, at commit, that a key changed: they reload their key
+/// directory and, for a revocation, drop their cached verifications. Should the
+/// notification be lost, their once-a-second check of `api_key_changes` sees the change.
+async fn notify_servers(conn: &mut PgConnection, key: ApiKeyId) -> anyhow::Result<()> {
+    sqlx::query!("select pg_notify($1, $2)", KEYS_CHANNEL, key.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
 }

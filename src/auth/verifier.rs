@@ -1,85 +1,103 @@
-//! Verifying API keys without paying argon2 on every request.
+//! Verifying API keys without paying argon2 on every request, and without letting anyone
+//! who does not hold a key cost a database query, an argon2 run, or the real key's access.
 //!
 //! 1. [`key::parse`] refuses malformed keys and bad checksums: no database, no argon2.
 //! 2. A cache maps SHA-256(key) to the verified principal (or to "refused"), bounded in
-//!    size and TTL. Concurrent requests with the same uncached key share one verification.
-//! 3. On a miss, the key's row is read by its lookup id; unknown or revoked keys are
-//!    refused without argon2.
-//! 4. A key this server has already verified against the same stored hash is not hashed
-//!    again: when its cache entry expires (or a revocation elsewhere clears the cache),
-//!    re-reading the row is enough. Without this, every key's first request after each
-//!    TTL paid argon2 (~20 ms of CPU, queued behind the others), a stampede every TTL.
-//! 5. Otherwise argon2 runs on the blocking pool, at most `argon2_concurrency` at a time,
-//!    each in one of as many reused working memories (19 MiB each).
-//! 6. A key id that has failed [`FAILURE_BUDGET`] secrets within [`FAILURE_WINDOW`] is
-//!    refused without argon2 (429 until the window ends), except for keys this server has
-//!    already verified (step 4). A real key id with random secrets is the one flood that
-//!    neither the checksum nor the negative cache stops, and argon2 is ~20 ms of CPU each:
-//!    without the budget it would take every argon2 slot from valid partners' first
-//!    requests and the CPU from everyone else.
+//!    size and TTL: the hot path, one lookup in memory. Concurrent requests with the same
+//!    uncached key share one verification.
+//! 3. Every server holds the directory of live keys in memory: each lookup id not revoked,
+//!    with the key's fast verifier (HMAC-SHA-256 of the key, [`key::fast_verifier`]). A
+//!    lookup id it does not hold is refused, and so is a secret the fast verifier refutes:
+//!    no query, no argon2, nothing remembered about the attempt. A forged key costs a
+//!    hash, and wrong secrets never count against the real key, which the fast verifier
+//!    accepts on any server, fresh or not. Every refusal is the same 401, so no answer
+//!    tells an existing lookup id from a made-up one.
+//! 4. A key that passes has its row read (revoked? partner suspended? markup?), then is
+//!    cached: one query per key per cache TTL, no argon2.
+//! 5. Keys created before fast verifiers existed have none until argon2 first verifies
+//!    them, which stores one: every server learns it within a second (step "Staying
+//!    current"), and the key leaves the argon2 path for good. Until then, argon2 runs on
+//!    the blocking pool, at most `argon2_concurrency` at a time, each in one of as many
+//!    reused working memories (19 MiB each); and a lookup id that has failed
+//!    [`FAILURE_BUDGET`] secrets within [`FAILURE_WINDOW`] is refused without a query or
+//!    argon2 for the rest of the window (401 like any wrong secret). Only such a key can
+//!    still be locked out by someone who knows its lookup id, and only until its first
+//!    successful use on any server after the upgrade.
 //!
-//! Revocation: the CLI notifies `partners::KEYS_CHANNEL`; every
-//! server then bumps its cache generation, which is part of the cache key, so no entry
-//! read before the revocation can answer again. Should notifications be missed (the
-//! listener's connection dropped), the generation is bumped on reconnect, and the TTL
-//! bounds staleness in any case.
+//! Staying current: the directory is loaded before the server serves. `tavaro key create`,
+//! `key revoke` and `partner suspend`/`activate` notify `partners::KEYS_CHANNEL` at
+//! commit; and every server reads the one-row watermark `api_key_changes` every
+//! [`CHANGE_POLL_INTERVAL`] ([`KeyVerifier::refresh_if_changed`]), which triggers move
+//! inside the changing transaction, so a lost notification (or a change made in SQL)
+//! delays nothing by more than that. A change to what cached verifications depend on (a
+//! revocation, a suspension) reloads the directory and bumps the cache generation, which
+//! is part of the cache key, so no entry read before the change can answer again; a new
+//! key or a stored fast verifier reloads the directory only.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
 
-use super::key::{self, ParsedKey};
+use super::key::{self, FastVerifier, ParsedKey};
 use super::{Principal, VerifierConfig};
 use crate::ids::{ApiKeyId, PartnerId};
 use crate::partners::PartnerStatus;
 
 type CacheKey = (u64, [u8; 32]);
 
-/// How long an unknown key is refused without asking the database again.
-const UNKNOWN_TTL: Duration = Duration::from_secs(30);
-/// How many unknown keys are remembered at most.
-const UNKNOWN_CAPACITY: u64 = 100_000;
-/// Wrong secrets a key id may be tried with per [`FAILURE_WINDOW`] before it is refused
-/// without argon2. A partner's integration never sends wrong secrets at volume: a typo
-/// fails its checksum before counting here.
+/// How often every server checks `api_key_changes` for changes it was not told about: the
+/// bound on how long a lost notification can delay a revocation (the contract: 5 s).
+pub const CHANGE_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How many lookup ids of keys without a fast verifier are tracked for failures at most.
+const FAILURES_CAPACITY: u64 = 100_000;
+/// Wrong secrets a lookup id without a fast verifier may be tried with per
+/// [`FAILURE_WINDOW`] before its secrets are refused without argon2. A partner's
+/// integration never sends wrong secrets at volume: a typo fails its checksum before
+/// counting here.
 pub const FAILURE_BUDGET: u32 = 10;
-/// How long a key id's failures count, from its first failure.
+/// How long a lookup id's failures count, from its first failure.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
-/// Failed secrets of one key id since `started`.
-struct Failures {
-    started: Instant,
-    count: std::sync::atomic::AtomicU32,
+/// The `api_key_changes` row a directory was loaded at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Watermark {
+    revision: i64,
+    directory: i64,
 }
 
-impl Failures {
-    /// When the budget is spent: the seconds until the window ends.
-    fn exhausted(&self) -> Option<u64> {
-        if self.count.load(Ordering::Relaxed) < FAILURE_BUDGET {
-            return None;
-        }
-        let left = FAILURE_WINDOW.saturating_sub(self.started.elapsed());
-        Some(left.as_secs_f64().ceil().max(1.0) as u64)
-    }
+/// Every key not revoked, by lookup id, with its fast verifier (`None`: the key predates
+/// fast verifiers and argon2 has not verified it since). About 100 bytes a key.
+struct Directory {
+    keys: HashMap<String, Option<FastVerifier>>,
+    /// `None` until first loaded: every key is then refused.
+    loaded_at: Option<Watermark>,
+}
+
+/// What the directory says of a key, before any query.
+enum Screening {
+    /// Unknown or revoked lookup id, or a secret its fast verifier refutes.
+    Refused,
+    /// A key without a fast verifier whose lookup id has spent its failure budget.
+    OverBudget,
+    /// Worth reading the row: the fast verifier matched, or there is none yet.
+    Lookup,
 }
 
 /// Checks bearer keys; shared by all requests of one server.
 pub struct KeyVerifier {
     cache: Cache<CacheKey, Option<Principal>>,
-    /// Well-formed keys whose lookup id matched nothing, remembered briefly so a flood of
-    /// made-up keys costs one query each per [`UNKNOWN_TTL`], not one per request. Small
-    /// entries in a bounded cache: filling it evicts old ones, never valid keys.
-    unknown: Cache<[u8; 32], ()>,
-    /// SHA-256(key) → the stored hash argon2 matched it against. Not generation-scoped:
-    /// a revocation is seen in the row, which is read again on every main-cache miss.
-    verified: Cache<[u8; 32], Arc<str>>,
-    /// Key id → its failed secrets in the current window (entries live one window).
-    failures: Cache<ApiKeyId, Arc<Failures>>,
+    directory: RwLock<Directory>,
+    /// One reload at a time (the change listener and the periodic check may both ask).
+    refreshing: tokio::sync::Mutex<()>,
+    /// Lookup id → its failed secrets in the current window: an entry lives one window
+    /// from the first failure. Only keys without a fast verifier fail here.
+    failures: Cache<String, Arc<AtomicU32>>,
     generation: AtomicU64,
     argon2_slots: Arc<Semaphore>,
     /// argon2 working memories, one per slot at most, reused.
@@ -93,12 +111,6 @@ pub struct KeyVerifier {
 /// Why a key could not be checked (a key that is checked and wrong is `Ok(None)`).
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    /// The key id has spent its budget of wrong secrets: retry after this many seconds.
-    #[error("too many failed secrets for this key id")]
-    TooManyFailures {
-        /// Seconds until the window ends.
-        retry_after_secs: u64,
-    },
     /// The database could not be asked.
     #[error("API key verification is unavailable")]
     Unavailable,
@@ -107,24 +119,21 @@ pub enum VerifyError {
 /// Why a lookup produced no cacheable answer.
 #[derive(Debug, thiserror::Error)]
 enum LookupError {
-    /// No key with this lookup id: refused, and remembered in the bounded negative cache
-    /// (not in the main cache, which valid keys live in).
-    #[error("unknown key")]
-    Unknown,
     /// The database failed; the caller answers 503.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-    /// The key id spent its failure budget; the caller answers 429.
-    #[error("too many failed secrets for this key id")]
-    TooManyFailures { retry_after_secs: u64 },
     /// The argon2 task panicked or was cancelled.
     #[error("argon2 task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The lookup id spent its failure budget while this secret waited for an argon2 slot.
+    #[error("too many failed secrets for this lookup id")]
+    OverBudget,
 }
 
 impl KeyVerifier {
     /// A verifier with a cache of `cache_capacity` keys living `cache_ttl`, running at
-    /// most `argon2_concurrency` argon2 verifications at once.
+    /// most `argon2_concurrency` argon2 verifications at once. It refuses every key until
+    /// [`Self::refresh_if_changed`] has loaded the key directory.
     pub fn new(config: &VerifierConfig) -> Self {
         let (capacity, ttl) = (config.cache_capacity, config.cache_ttl);
         let argon2_concurrency = config.argon2_concurrency;
@@ -133,13 +142,13 @@ impl KeyVerifier {
                 .max_capacity(capacity)
                 .time_to_live(ttl)
                 .build(),
-            unknown: Cache::builder()
-                .max_capacity(UNKNOWN_CAPACITY)
-                .time_to_live(UNKNOWN_TTL)
-                .build(),
-            verified: Cache::builder().max_capacity(capacity).build(),
+            directory: RwLock::new(Directory {
+                keys: HashMap::new(),
+                loaded_at: None,
+            }),
+            refreshing: tokio::sync::Mutex::new(()),
             failures: Cache::builder()
-                .max_capacity(UNKNOWN_CAPACITY)
+                .max_capacity(FAILURES_CAPACITY)
                 .time_to_live(FAILURE_WINDOW)
                 .build(),
             generation: AtomicU64::new(0),
@@ -165,27 +174,30 @@ impl KeyVerifier {
             crate::metrics::key_cache(true);
             return Ok(principal);
         }
-        if self.unknown.contains_key(&digest) {
-            crate::metrics::key_cache(true);
-            return Ok(None);
+        match self.screen(parsed, token).await {
+            Screening::Refused => {
+                crate::metrics::key_cache(true);
+                self.rejected_early.fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
+            }
+            Screening::OverBudget => {
+                crate::metrics::key_cache(true);
+                self.refused_after_failures.fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
+            }
+            Screening::Lookup => {}
         }
         crate::metrics::key_cache(false);
         match self
             .cache
-            .try_get_with(cache_key, self.lookup(db, parsed, digest))
+            .try_get_with(cache_key, self.lookup(db, parsed, token))
             .await
         {
             Ok(principal) => Ok(principal),
             Err(e) => match &*e {
-                LookupError::Unknown => {
-                    self.unknown.insert(digest, ()).await;
-                    Ok(None)
-                }
-                LookupError::TooManyFailures { retry_after_secs } => {
+                LookupError::OverBudget => {
                     self.refused_after_failures.fetch_add(1, Ordering::Relaxed);
-                    Err(VerifyError::TooManyFailures {
-                        retry_after_secs: *retry_after_secs,
-                    })
+                    Ok(None)
                 }
                 LookupError::Database(_) | LookupError::Task(_) => {
                     tracing::warn!(error = %e, "API key verification failed");
@@ -199,7 +211,55 @@ impl KeyVerifier {
     pub fn invalidate_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate_all();
-        self.unknown.invalidate_all();
+    }
+
+    /// Brings the key directory up to date with `api_key_changes`: reloads it when keys
+    /// were created, revoked or given a fast verifier since it was loaded, and also drops
+    /// every cached verification when a revocation or a partner change is among them.
+    /// Costs one single-row query when nothing changed. Run at start, on every
+    /// notification of `partners::KEYS_CHANNEL`, and every [`CHANGE_POLL_INTERVAL`].
+    pub async fn refresh_if_changed(&self, db: &PgPool) -> Result<(), sqlx::Error> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let current = sqlx::query_as!(Watermark, "select revision, directory from api_key_changes")
+            .fetch_one(db)
+            .await?;
+        let loaded_at = self.read_directory().loaded_at;
+        if loaded_at == Some(current) {
+            return Ok(());
+        }
+
+        // The watermark and the keys from one snapshot: the directory is exactly the
+        // state that watermark describes.
+        let mut tx = db.begin().await?;
+        sqlx::query("set transaction isolation level repeatable read, read only")
+            .execute(&mut *tx)
+            .await?;
+        let watermark =
+            sqlx::query_as!(Watermark, "select revision, directory from api_key_changes")
+                .fetch_one(&mut *tx)
+                .await?;
+        let rows =
+            sqlx::query!("select lookup_id, fast_verifier from api_keys where revoked_at is null")
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        let keys = rows
+            .into_iter()
+            .map(|row| {
+                let verifier = row
+                    .fast_verifier
+                    .and_then(|v| FastVerifier::try_from(v.as_slice()).ok());
+                (row.lookup_id, verifier)
+            })
+            .collect();
+        *self.directory.write().unwrap_or_else(|e| e.into_inner()) = Directory {
+            keys,
+            loaded_at: Some(watermark),
+        };
+        if loaded_at.is_none_or(|seen| seen.revision != watermark.revision) {
+            self.invalidate_all();
+        }
+        Ok(())
     }
 
     /// How many argon2 verifications this verifier has run (for tests and metrics).
@@ -212,38 +272,68 @@ impl KeyVerifier {
         self.lookup_queries.load(Ordering::Relaxed)
     }
 
-    /// How many keys it refused on their format or checksum alone (no hashing, no query).
+    /// How many keys it refused without a query or argon2: malformed, a bad checksum, a
+    /// lookup id not in the directory (unknown or revoked), or a secret the key's fast
+    /// verifier refutes.
     pub fn rejected_early(&self) -> u64 {
         self.rejected_early.load(Ordering::Relaxed)
     }
 
-    /// How many requests it refused, without argon2, because their key id had spent its
-    /// budget of failed secrets.
+    /// How many requests it refused, without a query or argon2, because the lookup id of
+    /// their key (one without a fast verifier yet) had spent its budget of failed secrets.
     pub fn refused_after_failures(&self) -> u64 {
         self.refused_after_failures.load(Ordering::Relaxed)
     }
 
-    /// 429 when the key id has spent its failure budget.
-    async fn check_failures(&self, id: ApiKeyId) -> Result<(), LookupError> {
-        match self.failures.get(&id).await.and_then(|f| f.exhausted()) {
-            Some(retry_after_secs) => {
-                tracing::debug!(key.id = %id, "key id refused: too many failed secrets");
-                Err(LookupError::TooManyFailures { retry_after_secs })
-            }
-            None => Ok(()),
+    fn read_directory(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
+        self.directory.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What the directory alone says of a key.
+    async fn screen(&self, key: ParsedKey<'_>, token: &str) -> Screening {
+        let entry = self.read_directory().keys.get(key.lookup_id).copied();
+        match entry {
+            None => Screening::Refused,
+            Some(Some(stored)) if key::fast_verifier_matches(token, &stored) => Screening::Lookup,
+            Some(Some(_)) => Screening::Refused,
+            Some(None) if self.over_budget(key.lookup_id).await => Screening::OverBudget,
+            Some(None) => Screening::Lookup,
         }
+    }
+
+    /// Records a fast verifier read from a key's row or just stored by this server, so
+    /// the next wrong secret for it is refused from memory.
+    fn learn(&self, lookup_id: &str, verifier: FastVerifier) {
+        let mut directory = self.directory.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot @ None) = directory.keys.get_mut(lookup_id) {
+            *slot = Some(verifier);
+        }
+    }
+
+    async fn over_budget(&self, lookup_id: &str) -> bool {
+        self.failures
+            .get(lookup_id)
+            .await
+            .is_some_and(|failed| failed.load(Ordering::Relaxed) >= FAILURE_BUDGET)
+    }
+
+    async fn count_failure(&self, lookup_id: &str) {
+        self.failures
+            .get_with_by_ref(lookup_id, async { Arc::default() })
+            .await
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     async fn lookup(
         &self,
         db: &PgPool,
         key: ParsedKey<'_>,
-        digest: [u8; 32],
+        token: &str,
     ) -> Result<Option<Principal>, LookupError> {
         self.lookup_queries.fetch_add(1, Ordering::Relaxed);
         let row = sqlx::query!(
             r#"select k.id as "id: ApiKeyId", k.partner_id as "partner_id: PartnerId",
-                      k.secret_hash, k.revoked_at, p.markup_bps,
+                      k.secret_hash, k.fast_verifier, k.revoked_at, p.markup_bps,
                       p.status as "status: PartnerStatus"
                from api_keys k join partners p on p.id = k.partner_id
                where k.lookup_id = $1"#,
@@ -252,45 +342,55 @@ impl KeyVerifier {
         .fetch_optional(db)
         .await?;
         let Some(row) = row else {
-            tracing::debug!(key.lookup_id = key.lookup_id, "unknown API key");
-            return Err(LookupError::Unknown);
+            // Deleted since the directory was loaded; the next reload drops it.
+            tracing::debug!("API key no longer exists");
+            return Ok(None);
         };
         if row.revoked_at.is_some() {
             tracing::debug!(key.id = %row.id, "revoked API key");
             return Ok(None);
         }
 
-        let known = self
-            .verified
-            .get(&digest)
-            .await
-            .is_some_and(|hash| *hash == *row.secret_hash);
-        if !known {
-            self.check_failures(row.id).await?;
-            if !self.argon2(row.id, key.secret, &row.secret_hash).await? {
-                tracing::debug!(key.id = %row.id, "API key secret does not match");
-                self.failures
-                    .get_with(row.id, async {
-                        Arc::new(Failures {
-                            started: Instant::now(),
-                            count: 0.into(),
-                        })
-                    })
-                    .await
-                    .count
-                    .fetch_add(1, Ordering::Relaxed);
-                return Ok(None);
+        let stored = row
+            .fast_verifier
+            .as_deref()
+            .and_then(|v| FastVerifier::try_from(v).ok());
+        let store = match stored {
+            Some(stored) => {
+                self.learn(key.lookup_id, stored);
+                if !key::fast_verifier_matches(token, &stored) {
+                    tracing::debug!(key.id = %row.id, "API key secret does not match");
+                    return Ok(None);
+                }
+                None
             }
-            self.verified.insert(digest, row.secret_hash.into()).await;
-        }
+            None => {
+                if !self
+                    .argon2(key.lookup_id, key.secret, &row.secret_hash)
+                    .await?
+                {
+                    tracing::debug!(key.id = %row.id, "API key secret does not match");
+                    self.count_failure(key.lookup_id).await;
+                    return Ok(None);
+                }
+                Some(key::fast_verifier(token))
+            }
+        };
 
-        // Coarse by design: updated once per cache miss, not on every request.
+        // Coarse by design: updated once per cache miss, not on every request. A key that
+        // argon2 just verified gets its fast verifier here, once.
         sqlx::query!(
-            "update api_keys set last_used_at = now() where id = $1",
-            row.id as ApiKeyId
+            "update api_keys set last_used_at = now(),
+                                 fast_verifier = coalesce(fast_verifier, $2)
+             where id = $1",
+            row.id as ApiKeyId,
+            store.as_ref().map(|v| &v[..]),
         )
         .execute(db)
         .await?;
+        if let Some(stored) = store {
+            self.learn(key.lookup_id, stored);
+        }
 
         Ok(Some(Principal {
             partner_id: row.partner_id,
@@ -304,14 +404,16 @@ impl KeyVerifier {
     /// memory, at most `argon2_concurrency` at a time.
     /// Checks the failure budget again once a slot is free: a burst of wrong secrets that
     /// queued for slots together is cut off as soon as the budget is spent.
-    async fn argon2(&self, id: ApiKeyId, secret: &str, hash: &str) -> Result<bool, LookupError> {
+    async fn argon2(&self, lookup_id: &str, secret: &str, hash: &str) -> Result<bool, LookupError> {
         let permit = self
             .argon2_slots
             .clone()
             .acquire_owned()
             .await
             .expect("the argon2 semaphore is never closed");
-        self.check_failures(id).await?;
+        if self.over_budget(lookup_id).await {
+            return Err(LookupError::OverBudget);
+        }
         self.argon2_runs.fetch_add(1, Ordering::Relaxed);
         let (secret, hash) = (secret.to_owned(), hash.to_owned());
         let memories = Arc::clone(&self.argon2_memory);

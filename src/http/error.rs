@@ -391,9 +391,6 @@ impl ApiError {
 impl From<VerifyError> for ApiError {
     fn from(e: VerifyError) -> Self {
         match e {
-            VerifyError::TooManyFailures { retry_after_secs } => {
-                Self::RateLimited { retry_after_secs }
-            }
             VerifyError::Unavailable => Self::ServiceUnavailable,
         }
     }

@@ -107,7 +107,9 @@ async fn an_operator_onboards_a_partner_end_to_end(db: PgPool) {
     assert!(token.starts_with("tvr_"));
     assert_eq!(key.as_object().unwrap().len(), 4, "{key}");
 
-    let balance = success_data(app.get("/v1/balance", &token).await, StatusCode::OK).await;
+    // The server learns of the new key from the CLI's notification, within moments.
+    let balance = wait_for_status(&app, "/v1/balance", &token, StatusCode::OK).await;
+    let balance = success_data(balance, StatusCode::OK).await;
     assert_eq!(balance["balance"], json!(100.5));
     assert_eq!(balance["currency"], "USD");
     let countries = success_data(app.get("/v1/countries", &token).await, StatusCode::OK).await;
@@ -343,3 +345,4 @@ async fn provider_commands_name_what_is_configured_and_refuse_what_is_not(db: Pg
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("catalog import"));
 }
+

@@ -1,6 +1,6 @@
 //! What a partner, or someone holding guessed keys, can spend: per-partner and per-order
 //! rate limits with the IETF draft headers, and key floods and secret guessing that are
-//! refused before argon2 or the database once their budget is spent.
+//! refused before argon2 or the database.
 
 use std::time::Duration;
 
@@ -160,7 +160,7 @@ async fn a_thousand_malformed_keys_cost_no_argon2_run_and_no_query(db: PgPool) {
 }
 
 #[sqlx::test]
-async fn a_well_formed_unknown_key_costs_one_query_then_is_refused_from_memory(db: PgPool) {
+async fn a_well_formed_unknown_key_is_refused_from_memory_without_a_query(db: PgPool) {
     let app = spawn_limited(db, 1000, 1000, 10).await;
     let partner = app.create_partner("acme", "0", "10.00").await;
     // A key that parses and passes its checksum, but was never issued.
@@ -170,7 +170,8 @@ async fn a_well_formed_unknown_key_costs_one_query_then_is_refused_from_memory(d
         let response = app.get("/v1/balance", &unknown).await;
         assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
-    assert_eq!(app.state.keys.lookup_queries() - queries, 1);
+    // Its lookup id is not in the server's key directory (security audit M5).
+    assert_eq!(app.state.keys.lookup_queries() - queries, 0);
     assert_eq!(app.state.keys.argon2_runs(), 0);
     // A real partner is unaffected.
     assert_eq!(
@@ -180,20 +181,51 @@ async fn a_well_formed_unknown_key_costs_one_query_then_is_refused_from_memory(d
 }
 
 #[sqlx::test]
-async fn a_real_key_id_tried_with_wrong_secrets_is_refused_without_argon2_once_its_budget_is_spent(
+async fn a_real_key_id_tried_with_wrong_secrets_costs_no_argon2_and_answers_401_like_any_other(
     db: PgPool,
 ) {
     let app = spawn_limited(db, 1000, 1000, 10).await;
     let partner = app.create_partner("acme", "0", "10.00").await;
     let (_, second_key) = app.create_key(&partner, "Backup").await;
-    // The partner's key, verified once: this server knows its secret.
-    assert_eq!(
-        app.get("/v1/balance", &partner.key).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(app.state.keys.argon2_runs(), 1);
 
-    // Someone holding the key id tries secrets: each parses and passes its checksum.
+    // Someone holding the key id tries secrets: each parses and passes its checksum, and
+    // each is refused by the key's fast verifier, with the 401 an unknown id gets.
+    let lookup_id = tavaro::auth::parse_key(&partner.key)
+        .unwrap()
+        .lookup_id
+        .to_owned();
+    let forged = |i: u32| tavaro::auth::assemble_key(&lookup_id, &format!("{i:0>32}"));
+    let queries = app.state.keys.lookup_queries();
+    for i in 0..tavaro::auth::FAILURE_BUDGET * 3 {
+        let response = app.get("/v1/balance", &forged(i)).await;
+        assert!(response.headers().get("retry-after").is_none());
+        assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    assert_eq!(app.state.keys.argon2_runs(), 0);
+    assert_eq!(app.state.keys.lookup_queries(), queries);
+
+    // The real key and the partner's other key work, no argon2 either.
+    for key in [&partner.key, &second_key] {
+        assert_eq!(app.get("/v1/balance", key).await.status(), StatusCode::OK);
+    }
+    assert_eq!(app.state.keys.argon2_runs(), 0);
+    assert_eq!(app.state.keys.refused_after_failures(), 0);
+}
+
+#[sqlx::test]
+async fn wrong_secrets_for_a_key_without_a_fast_verifier_cost_at_most_the_budget_in_argon2(
+    db: PgPool,
+) {
+    let app = spawn_limited(db.clone(), 1000, 1000, 10).await;
+    let partner = app.create_partner("acme", "0", "10.00").await;
+    let (_, second_key) = app.create_key(&partner, "Backup").await;
+    // The Production key predates fast verifiers: only argon2 can tell its secret.
+    sqlx::query("update api_keys set fast_verifier = null where label = 'Production'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.sync_keys().await;
+
     let lookup_id = tavaro::auth::parse_key(&partner.key)
         .unwrap()
         .lookup_id
@@ -204,34 +236,19 @@ async fn a_real_key_id_tried_with_wrong_secrets_is_refused_without_argon2_once_i
         let response = app.get("/v1/balance", &forged(i)).await;
         assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
-    assert_eq!(app.state.keys.argon2_runs(), 1 + u64::from(budget));
+    assert_eq!(app.state.keys.argon2_runs(), u64::from(budget));
 
-    // Budget spent: refused for the rest of the window, without hashing.
+    // Budget spent: refused for the rest of the window without a query or argon2, with
+    // the same 401 as every wrong secret (a 429 would confirm the key id exists).
+    let queries = app.state.keys.lookup_queries();
     for i in budget..budget + 20 {
         let response = app.get("/v1/balance", &forged(i)).await;
-        let retry_after: u64 = response.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!((1..=tavaro::auth::FAILURE_WINDOW.as_secs()).contains(&retry_after));
-        assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+        assert!(response.headers().get("retry-after").is_none());
+        assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
-    assert_eq!(app.state.keys.argon2_runs(), 1 + u64::from(budget));
+    assert_eq!(app.state.keys.argon2_runs(), u64::from(budget));
+    assert_eq!(app.state.keys.lookup_queries(), queries);
     assert_eq!(app.state.keys.refused_after_failures(), 20);
-
-    // The real key still works (even once its cache entry is gone), and so does the
-    // partner's other key.
-    app.state.keys.invalidate_all();
-    assert_eq!(
-        app.get("/v1/balance", &partner.key).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.get("/v1/balance", &second_key).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(app.state.keys.argon2_runs(), 2 + u64::from(budget));
     let metrics = app
         .client
         .get(format!("{}/metrics", app.address))
@@ -243,4 +260,21 @@ async fn a_real_key_id_tried_with_wrong_secrets_is_refused_without_argon2_once_i
         metrics.contains("tavaro_keys_refused_after_failures_total 20"),
         "{metrics}"
     );
+
+    // The partner's key with a fast verifier is untouched.
+    assert_eq!(
+        app.get("/v1/balance", &second_key).await.status(),
+        StatusCode::OK
+    );
+
+    // The key's first success on any server (here one the flood missed) stores its fast
+    // verifier; this server learns it within a second and accepts the key again.
+    let other = crate::helpers::spawn_app(db).await;
+    assert_eq!(
+        other.get("/v1/balance", &partner.key).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(other.state.keys.argon2_runs(), 1);
+    crate::helpers::wait_for_status(&app, "/v1/balance", &partner.key, StatusCode::OK).await;
+    assert_eq!(app.state.keys.argon2_runs(), u64::from(budget));
 }

@@ -116,22 +116,32 @@ pub fn demo_catalog_path() -> std::path::PathBuf {
 }
 
 impl TestApp {
-    /// Creates a partner with `credits` dollars and one key labelled `Production`.
+    /// Creates a partner with `credits` dollars and one key labelled `Production`, which
+    /// this server knows when this returns.
     pub async fn create_partner(
         &self,
         name: &str,
         markup_percent: &str,
         credits: &str,
     ) -> TestPartner {
-        create_partner(&self.db, name, markup_percent, credits).await
+        let partner = create_partner(&self.db, name, markup_percent, credits).await;
+        self.sync_keys().await;
+        partner
     }
 
-    /// A new key for an existing partner.
+    /// A new key for an existing partner, which this server knows when this returns.
     pub async fn create_key(&self, partner: &TestPartner, label: &str) -> (String, String) {
         let key = tavaro::auth::create_key(&self.db, partner.id, label)
             .await
             .unwrap();
+        self.sync_keys().await;
         (key.id.to_string(), key.token.expose().clone())
+    }
+
+    /// Brings the server's key directory up to date now: what the NOTIFY sent by key
+    /// creation does a moment later, without the race between the two.
+    pub async fn sync_keys(&self) {
+        self.state.keys.refresh_if_changed(&self.db).await.unwrap();
     }
 
     /// GET with a bearer key.
