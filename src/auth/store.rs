@@ -121,16 +121,21 @@ pub async fn list_keys(db: &PgPool, partner: PartnerId) -> anyhow::Result<Vec<Ke
     Ok(rows.into_iter().map(KeyInfo::from).collect())
 }
 
-/// Revokes a key, by id or by the lookup id shown in its prefix, and tells every running
-/// server (NOTIFY, delivered at commit) to drop its cached verifications. Revoking a
-/// revoked key is an error, so the operator notices a typo.
+/// Revokes a key, by id, by the lookup id shown in its prefix, or by the whole key (a
+/// leaked key pasted as found), and tells every running server (NOTIFY, delivered at
+/// commit) to drop its cached verifications. Revoking a revoked key is an error, so the
+/// operator notices a typo. Errors never repeat a reference that may hold a secret.
 pub async fn revoke_key(db: &PgPool, key_ref: &str) -> anyhow::Result<KeyInfo> {
+    let key_ref = key_ref.trim();
     let by_id = Uuid::parse_str(key_ref).ok();
-    let lookup = key_ref
-        .strip_prefix(key::PREFIX)
-        .unwrap_or(key_ref)
-        .trim_end_matches('…')
-        .trim_end_matches('_');
+    let lookup = match key::parse(key_ref) {
+        Some(parsed) => parsed.lookup_id,
+        None => key_ref
+            .strip_prefix(key::PREFIX)
+            .unwrap_or(key_ref)
+            .trim_end_matches('…')
+            .trim_end_matches('_'),
+    };
     let mut tx = db.begin().await?;
     let row = sqlx::query!(
         r#"select id as "id: ApiKeyId", revoked_at from api_keys
@@ -140,7 +145,7 @@ pub async fn revoke_key(db: &PgPool, key_ref: &str) -> anyhow::Result<KeyInfo> {
     )
     .fetch_optional(&mut *tx)
     .await?
-    .with_context(|| format!("no API key with id `{key_ref}`"))?;
+    .with_context(|| format!("no API key matches {}", printable_ref(key_ref)))?;
     if row.revoked_at.is_some() {
         anyhow::bail!("API key {} is already revoked", row.id);
     }
@@ -166,4 +171,49 @@ async fn notify_servers(conn: &mut PgConnection, key: ApiKeyId) -> anyhow::Resul
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// How an error names what the operator passed to `key revoke`: a key id or a lookup id
+/// (`tvr_<lookup id>_…`) as given, anything else (a pasted key, a typo of one, a stray
+/// argument that may be a secret) by its length alone.
+fn printable_ref(key_ref: &str) -> String {
+    let lookup_id = key_ref
+        .strip_prefix(key::PREFIX)
+        .unwrap_or(key_ref)
+        .trim_end_matches('…')
+        .trim_end_matches('_');
+    let looks_like_lookup_id = (1..=key::LOOKUP_LEN).contains(&lookup_id.len())
+        && lookup_id.bytes().all(|b| b.is_ascii_alphanumeric());
+    if Uuid::parse_str(key_ref).is_ok() || looks_like_lookup_id {
+        format!("`{key_ref}`")
+    } else {
+        format!(
+            "the {}-character argument (not shown: it may be a secret key)",
+            key_ref.chars().count()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_ids_and_lookup_ids_are_printed_back() {
+        let key = key::generate();
+        let token = key.token.expose();
+        for shown in [
+            "0b9a3f0e-7d43-4c1f-9a4e-2f4f4a1e8b7c",
+            "AbC123xyz789",
+            "tvr_AbC123xyz789_…",
+            "tvr_AbC123xyz789_",
+        ] {
+            assert_eq!(printable_ref(shown), format!("`{shown}`"));
+        }
+        let typo = format!("{}x", &token[..token.len() - 1]);
+        for hidden in [token.as_str(), &typo, &token[4..], "sk_live_0123456789"] {
+            let printed = printable_ref(hidden);
+            assert!(!printed.contains(&hidden[hidden.len() / 2..]), "{printed}");
+        }
+    }
 }

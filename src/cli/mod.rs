@@ -202,7 +202,8 @@ enum KeyCommand {
     },
     /// Revoke a key; every server refuses it within seconds.
     Revoke {
-        /// The key id printed by `key create` / `key list`.
+        /// The key id printed by `key create` / `key list`, the prefix `tvr_<lookup id>_…`
+        /// that `key list` shows, or the whole key (never printed back).
         key_id: String,
     },
 }

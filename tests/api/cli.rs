@@ -346,3 +346,37 @@ async fn provider_commands_name_what_is_configured_and_refuse_what_is_not(db: Pg
     assert!(String::from_utf8_lossy(&output.stderr).contains("catalog import"));
 }
 
+#[sqlx::test]
+async fn key_revoke_never_prints_a_pasted_key(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "10.00").await;
+    let secret_part = |key: &str| key[key.len() - 38..].to_owned();
+
+    // A key that matches nothing: the error names no part of the secret.
+    let stranger = tavaro::auth::assemble_key("AAAAAAAAAAAA", &"b".repeat(32));
+    let mistyped = format!("{}x", &partner.key[..partner.key.len() - 1]);
+    for pasted in [&stranger, &mistyped] {
+        let output = tavaro(&app, &["key", "revoke", pasted]);
+        assert_one_line_error(&output, "no API key");
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!printed.contains(&secret_part(pasted)), "{printed}");
+    }
+
+    // The partner's real key, pasted whole: revoked, and not printed back either.
+    let output = tavaro(&app, &["key", "revoke", &partner.key]);
+    let printed = stdout(&output);
+    assert!(printed.starts_with("Revoked key "), "{printed}");
+    assert!(!printed.contains(&secret_part(&partner.key)), "{printed}");
+    wait_for_status(&app, "/v1/balance", &partner.key, StatusCode::UNAUTHORIZED).await;
+    let output = tavaro(&app, &["key", "revoke", &partner.key]);
+    assert_one_line_error(&output, "already revoked");
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains(&secret_part(&partner.key)),
+        "{output:?}"
+    );
+    app.assert_ledger_sound().await;
+}
