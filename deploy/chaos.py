@@ -44,6 +44,11 @@ CLUSTER = os.path.join(DEPLOY, "cluster")
 CLIENT_TIMEOUT_S = 20.0
 
 
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
 def log(msg):
     print(f"\033[1;34m==>\033[0m {msg}", file=sys.stderr, flush=True)
 
@@ -809,7 +814,8 @@ def write_report(path, run, args, checks, passed, figures, notes):
     add("")
     add(f"Run `{run.run_id}`, started {started}, by `deploy/chaos` "
         f"({args.partners} partners x {args.clients} clients, {len(GATEWAYS)} gateways, nodes {' and '.join(PG_NODES)}). "
-        f"Gateway binary: {figures['binary']}.")
+        f"Gateway binary: {figures['binary']}. Machine: {os.cpu_count()} cores, load average "
+        f"{figures['load'][0]} at the start and {figures['load'][1]} at the end (other builds share it).")
     add("")
     add(f"**Result: {'PASS' if passed else 'FAIL'}** — acknowledged orders lost: **{figures['lost']}**, "
         f"double debits: **{figures['double']}**, debits for orders never received: **{figures['never_got']}**.")
@@ -898,6 +904,7 @@ def main():
     log(f"plan {plan['planId']} ({plan['price']} USD to partners); logs since now")
 
     run = Run(run_dir)
+    run.loadavg = loadavg()
     run.run_id, run.run_dir = run_id, run_dir
     run.gw_kill = run.db_kill = run.switchover = None
     run.new_primary_t = None
@@ -973,14 +980,14 @@ def main():
         ("POST /v1/order attempts", len(posts)),
         ("keys that needed retries", len(retried)),
     ]
-    binary = os.path.realpath(BIN)
     try:
-        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        with open(BIN + ".source") as f:
+            binary = f.read().strip()
     except OSError:
-        commit = "?"
-    profile = os.environ.get("TAVARO_DEPLOY_BIN") or f"cargo build --{os.environ.get('TAVARO_DEPLOY_PROFILE', 'release')}"
+        binary = "unknown"
     figures = {"by_status": by_status, "finals": finals, "table": table, "lost": lost, "double": double,
-               "never_got": never_got, "load_end": load_end, "binary": f"{profile}, checkout at {commit} ({binary})"}
+               "never_got": never_got, "load_end": load_end, "binary": binary,
+               "load": (run.loadavg, loadavg())}
     passed = all(ok for _, ok, _, _ in checks)
     write_report(args.results, run, args, checks, passed, figures, notes)
     log(f"{'PASS' if passed else 'FAIL'}: {len(acked)} acknowledged, {lost} lost, {double} double debits; report in {os.path.relpath(args.results, ROOT)}")

@@ -62,11 +62,6 @@ component_port() {
   esac
 }
 
-# Every port the cluster binds, for the free-port check before start.
-all_ports() {
-  echo "$HAPROXY_PG_PORT $HAPROXY_HTTP_PORT $HAPROXY_STATS_PORT ${GW_PORTS[*]} ${PG_API_PORTS[*]} ${PG_PORTS[*]} $ETCD_CLIENT_PORT $ETCD_PEER_PORT"
-}
-
 port_in_use() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 
 # --- PostgreSQL's side: a directory the postgres user can enter ---------------------------
