@@ -874,6 +874,7 @@ def write_report(path, run, args, checks, passed, figures, notes):
         add(f"- {note}")
     add("")
     add(f"Raw data: every attempt in `{os.path.relpath(run.run_dir, ROOT)}/attempts.jsonl`; logs in `{os.path.relpath(os.path.join(DATA, 'log'), ROOT)}/`.")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
