@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # `make test`: the whole suite. Formatting, lints, every Rust test against real
-# PostgreSQL, then, against a live, freshly seeded server on its own database: the served
-# /openapi.json validated as OpenAPI 3.1, the Postman collection checked against it and run
-# through newman, and /docs rendered in headless Chromium.
+# PostgreSQL (the test cluster, .data/test_database_url), then, against a live, freshly seeded server on its own
+# database: the served /openapi.json validated as OpenAPI 3.1, the Postman collection
+# checked against it and run through newman, and /docs rendered in headless Chromium.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-load_database_url
+load_database_url test
 cd "$ROOT"
 export SQLX_OFFLINE=true
 
