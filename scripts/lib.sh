@@ -225,7 +225,9 @@ cluster_remove() {
   [ -L "$DATA/$name" ] && rm -f "$DATA/$name"
   rm -f "$DATA/$name.path"
   outside="$(pg_outside_dir)"
-  if [ -d "$outside" ] && [ -z "$(ls -A "$outside" | grep -vx checkout)" ]; then rm -rf "$outside"; fi
+  if [ -d "$outside" ] && ! find "$outside" -mindepth 1 -maxdepth 1 ! -name checkout | grep -q .; then
+    rm -rf "$outside"
+  fi
   return 0
 }
 
