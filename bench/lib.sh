@@ -6,7 +6,6 @@ BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$BENCH/../scripts/lib.sh"
 
 BENCH_DATA="$DATA/bench"
-BENCH_PGDATA="$DATA/bench-pg"
 # Below the kernel's ephemeral port range (32768-60999): a port inside it can be held by
 # any outgoing connection's TIME_WAIT for a minute, and PostgreSQL then cannot listen.
 BENCH_PG_PORT="${TAVARO_BENCH_PG_PORT:-25440}"
@@ -29,15 +28,6 @@ PARTNERS="${BENCH_PARTNERS:-100}"
 PLAN="fr-1gb-3d"
 
 bench_url() { echo "postgres://tavaro@127.0.0.1:$BENCH_PG_PORT/$1"; }
-
-# As root the cluster belongs to the postgres user (initdb refuses root).
-run_pg() {
-  if [ "$(id -u)" -eq 0 ]; then
-    su postgres -s /bin/bash -c "$(printf '%q ' "$@")"
-  else
-    "$@"
-  fi
-}
 
 # wrk, pgbench, curl, python3 with matplotlib (in a venv under .data/, from PyPI).
 bench_tools() {
@@ -83,11 +73,12 @@ lock_versions() {
     tr -d '"' | sort | tr '\n' ' '
 }
 
-# The bench's own PostgreSQL cluster (.data/bench-pg, port 25440): never the test
-# cluster. Same durability settings as the project's local cluster (scripts/setup.sh),
-# with its memory and WAL sized for a run: an order leaves ~2 KB across five tables, so
-# with the default 128 MB of shared_buffers the gateway's database outgrew the cache
-# within a run (pgbench's three rows per transaction did not), and the default 1 GB of
+# The bench's own PostgreSQL cluster (bench-pg: .data/bench-pg, or outside the checkout
+# where scripts/lib.sh puts clusters the postgres user could not reach; port 25440): never
+# the test cluster. fsync and synchronous_commit off as the test cluster's (a run's data is
+# thrown away), with its memory and WAL sized for a run: an order leaves ~2 KB across five
+# tables, so with the default 128 MB of shared_buffers the gateway's database outgrew the
+# cache within a run (pgbench's three rows per transaction did not), and the default 1 GB of
 # WAL forced a checkpoint every minute or so, each followed by a burst of full-page
 # images. Later rounds then measured eviction and checkpoints, not the gateway. Both
 # sides run on this cluster with the same settings.
@@ -100,44 +91,11 @@ bench_pg_memory() {
 
 bench_pg_start() {
   mkdir -p "$DATA" "$BENCH_DATA"
-  if [ "$(id -u)" -eq 0 ]; then
-    id postgres >/dev/null 2>&1 || die "no 'postgres' user: is the postgresql package installed?"
-    if [ ! -e "$BENCH_PGDATA" ] && ! su postgres -s /bin/bash -c "test -x '$DATA'" 2>/dev/null; then
-      local alt
-      alt="/var/lib/postgresql/tavaro-bench-$(echo "$ROOT" | sha256sum | cut -c1-12)"
-      mkdir -p "$alt" && chown postgres: "$alt" && chmod 700 "$alt"
-      ln -sfn "$alt" "$BENCH_PGDATA"
-    fi
-    mkdir -p "$BENCH_PGDATA"
-    chown postgres: "$BENCH_PGDATA" "$(readlink -f "$BENCH_PGDATA")"
-    chmod 700 "$(readlink -f "$BENCH_PGDATA")"
-  fi
-  if [ ! -f "$BENCH_PGDATA/PG_VERSION" ]; then
-    log "creating the bench PostgreSQL cluster in .data/bench-pg"
-    run_pg "$PG_BIN/initdb" -D "$BENCH_PGDATA" -U tavaro -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-  fi
-  # A port can be held for a moment (a TIME_WAIT of an earlier connection): a few attempts.
-  local attempt
-  for attempt in 1 2 3 4 5; do
-    run_pg "$PG_BIN/pg_ctl" -D "$BENCH_PGDATA" status >/dev/null 2>&1 && break
-    log "starting the bench PostgreSQL on 127.0.0.1:$BENCH_PG_PORT"
-    run_pg "$PG_BIN/pg_ctl" -D "$BENCH_PGDATA" -l "$BENCH_PGDATA/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $BENCH_PG_PORT -c unix_socket_directories='' -c max_connections=300 -c fsync=off -c synchronous_commit=off -c shared_buffers=$(bench_pg_memory) -c max_wal_size=4GB ${BENCH_PG_OPTS:-}" \
-      start >/dev/null && break
-    [ "$attempt" -lt 5 ] || { tail -n 20 "$BENCH_PGDATA/server.log" >&2; die "PostgreSQL did not start"; }
-    sleep 2
-  done
-  for _ in $(seq 1 50); do
-    psql "$(bench_url postgres)" -qAtc 'select 1' >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  die "the bench PostgreSQL does not answer"
+  cluster_start bench-pg "$BENCH_PG_PORT" off \
+    "-c shared_buffers=$(bench_pg_memory) -c max_wal_size=4GB ${BENCH_PG_OPTS:-}"
 }
 
-bench_pg_stop() {
-  [ -f "$BENCH_PGDATA/PG_VERSION" ] || return 0
-  run_pg "$PG_BIN/pg_ctl" -D "$BENCH_PGDATA" -m fast stop >/dev/null 2>&1 || true
-}
+bench_pg_stop() { cluster_stop bench-pg || true; }
 
 # A fresh, empty database $1 on the bench cluster.
 fresh_db() {

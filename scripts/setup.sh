@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Set-up shared by `make run` and `make test`: installs what is missing, starts the
-# project-local PostgreSQL cluster under .data/ (unless DATABASE_URL points elsewhere),
-# creates the database and records its URL in .data/database_url.
+# Set-up shared by `make run` and `make test`: installs what is missing, starts a
+# project-local PostgreSQL cluster (unless DATABASE_URL points elsewhere), creates the
+# database and records its URL.
 #
-#   scripts/setup.sh              # for `make run`
-#   scripts/setup.sh --newman     # also installs the test tools (for `make test`): newman,
-#                                 # Chromium (docs check) and openapi-spec-validator
+#   scripts/setup.sh          # for `make run`: cluster pg, port TAVARO_PG_PORT (55432),
+#                             # PostgreSQL's durable defaults; URL in .data/database_url
+#   scripts/setup.sh --test   # for `make test`: cluster pg-test, port TAVARO_TEST_PG_PORT
+#                             # (55532), fsync and synchronous_commit off; URL in
+#                             # .data/test_database_url. Also installs the test tools:
+#                             # newman, Chromium (docs check) and openapi-spec-validator
+#
+# Where a cluster's data lives: scripts/lib.sh, "project-local PostgreSQL clusters".
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-want_newman=0
-[ "${1:-}" = "--newman" ] && want_newman=1
+want_test=0
+case "${1:-}" in
+  --test | --newman) want_test=1 ;; # --newman: the flag's older name
+  "") ;;
+  *) die "usage: scripts/setup.sh [--test]" ;;
+esac
 mkdir -p "$DATA"
 
 # --- toolchain -------------------------------------------------------------------------
@@ -23,8 +32,8 @@ fi
 command -v cc >/dev/null || apt_install build-essential
 command -v curl >/dev/null || apt_install curl ca-certificates
 
-# --- newman (Postman CLI), only for the test run ---------------------------------------
-if [ "$want_newman" -eq 1 ]; then
+# --- newman (Postman CLI) and the other test tools, only for the test run ---------------------------------------
+if [ "$want_test" -eq 1 ]; then
   command -v npm >/dev/null || apt_install nodejs npm
   if [ ! -x "$DATA/tools/node_modules/.bin/newman" ]; then
     log "installing newman from npm into .data/tools"
@@ -58,9 +67,19 @@ if [ "$want_newman" -eq 1 ]; then
 fi
 
 # --- database --------------------------------------------------------------------------
+# `make run` keeps what it acknowledged (PostgreSQL's defaults: fsync and
+# synchronous_commit on): the demo database is one a developer comes back to. `make test`
+# creates and drops databases by the hundred and keeps nothing: its own cluster, on its
+# own port, runs with both off.
+if [ "$want_test" -eq 1 ]; then
+  cluster=pg-test port="$TEST_PG_PORT" sync=off url_file="$DATA/test_database_url"
+else
+  cluster=pg port="$PG_PORT" sync=on url_file="$DATA/database_url"
+fi
+
 if [ -n "${DATABASE_URL:-}" ]; then
   log "using DATABASE_URL from the environment"
-  echo "$DATABASE_URL" > "$DATA/database_url"
+  echo "$DATABASE_URL" > "$url_file"
   exit 0
 fi
 
@@ -72,49 +91,10 @@ if [ -z "$PG_BIN" ]; then
 fi
 command -v psql >/dev/null || apt_install postgresql-client
 
-# initdb refuses to run as root: as root the cluster belongs to the `postgres` user.
-run_pg() {
-  if [ "$(id -u)" -eq 0 ]; then
-    su postgres -s /bin/bash -c "$(printf '%q ' "$@")"
-  else
-    "$@"
-  fi
-}
+cluster_start "$cluster" "$port" "$sync"
 
-PGDATA="$DATA/pg"
-if [ "$(id -u)" -eq 0 ]; then
-  id postgres >/dev/null 2>&1 || die "no 'postgres' user: is the postgresql package installed?"
-  # The postgres user must be able to reach .data/. When the checkout sits somewhere it
-  # cannot enter (say /root), the cluster lives under /var/lib/postgresql with a link here.
-  if [ ! -e "$PGDATA" ] && ! su postgres -s /bin/bash -c "test -x '$DATA'" 2>/dev/null; then
-    alt="/var/lib/postgresql/tavaro-$(echo "$ROOT" | sha256sum | cut -c1-12)"
-    mkdir -p "$alt" && chown postgres: "$alt" && chmod 700 "$alt"
-    ln -sfn "$alt" "$PGDATA"
-  fi
-  mkdir -p "$PGDATA"
-  chown postgres: "$PGDATA" "$(readlink -f "$PGDATA")"
-  chmod 700 "$(readlink -f "$PGDATA")"
+if [ "$(psql "$(local_url postgres "$port")" -qAtc "select 1 from pg_database where datname = 'tavaro'")" != "1" ]; then
+  psql "$(local_url postgres "$port")" -qc 'create database tavaro' >/dev/null
 fi
-
-if [ ! -f "$PGDATA/PG_VERSION" ]; then
-  log "creating the project-local PostgreSQL cluster in .data/pg"
-  mkdir -p "$PGDATA"
-  run_pg "$PG_BIN/initdb" -D "$PGDATA" -U tavaro -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-fi
-
-if ! run_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
-  log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-  run_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='' -c max_connections=300 -c fsync=off -c synchronous_commit=off" \
-    start >/dev/null || { tail -n 20 "$PGDATA/server.log" >&2; die "PostgreSQL did not start"; }
-fi
-
-for _ in $(seq 1 50); do
-  psql "$(local_url postgres)" -qAtc 'select 1' >/dev/null 2>&1 && break
-  sleep 0.2
-done
-if [ "$(psql "$(local_url postgres)" -qAtc "select 1 from pg_database where datname = 'tavaro'")" != "1" ]; then
-  psql "$(local_url postgres)" -qc 'create database tavaro' >/dev/null
-fi
-local_url tavaro > "$DATA/database_url"
-log "PostgreSQL ready: $(local_url tavaro)"
+local_url tavaro "$port" > "$url_file"
+log "PostgreSQL ready: $(local_url tavaro "$port") (data in $CLUSTER_DIR)"

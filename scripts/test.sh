@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# `make test`: the whole suite. Formatting, lints, every Rust test against real
-# PostgreSQL, then, against a live, freshly seeded server on its own database: the served
-# /openapi.json validated as OpenAPI 3.1, the Postman collection checked against it and run
-# through newman, and /docs rendered in headless Chromium.
+# `make test`: the whole suite. The set-up in a fresh clone (scripts/fresh-clone-check),
+# formatting, lints, every Rust test against real PostgreSQL (the test cluster,
+# .data/test_database_url), then, against a live, freshly seeded server on its own
+# database: the served /openapi.json validated as OpenAPI 3.1, the Postman collection
+# checked against it and run through newman, and /docs rendered in headless Chromium.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-load_database_url
+load_database_url test
 cd "$ROOT"
 export SQLX_OFFLINE=true
+
+log "fresh-clone-check: the set-up in a clone the postgres user cannot enter"
+scripts/fresh-clone-check
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
