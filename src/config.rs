@@ -104,6 +104,7 @@ impl Config {
                 idempotency_ttl: Duration::from_secs(
                     3600 * vars.get_or("TAVARO_IDEMPOTENCY_TTL_HOURS", 24)?,
                 ),
+                stale_claim: request_timeout + crate::orders::idempotency::STALE_CLAIM_MARGIN,
                 reconcile_poll: Duration::from_millis(
                     vars.get_or("TAVARO_RECONCILE_POLL_MS", 1_000)?,
                 ),

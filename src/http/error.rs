@@ -147,14 +147,17 @@ pub enum ApiError {
         /// Seconds until a retry can succeed.
         retry_after_secs: u64,
     },
-    /// The provider refused or failed the order. `refunded` tells whether the debit was
-    /// given back (it always is once the refund entry is committed).
+    /// The provider refused the order, or could not take it after the debit. `refunded`
+    /// tells whether the debit was given back (it always is once the refund entry is
+    /// committed).
     #[error("upstream provider failed the order")]
     Upstream {
         /// Whether the debit has been refunded.
         refunded: bool,
     },
-    /// The database or the provider is unreachable; nothing was deducted.
+    /// The database or the provider is unreachable, before any debit; nothing was
+    /// deducted. Never answered once an order's debit has committed (the order workflow
+    /// and the request time limit answer 202, 201 or 502 from then on).
     #[error("service unavailable")]
     ServiceUnavailable,
     /// A database error that is not the client's fault.

@@ -12,6 +12,7 @@ pub mod error;
 mod esims;
 mod extract;
 mod health;
+mod late;
 pub mod metrics;
 pub mod openapi;
 mod orders;
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
-use axum::http::{Request, Response, header};
+use axum::http::{Method, Request, Response, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::IntoResponse;
 use tower::ServiceBuilder;
@@ -172,8 +173,10 @@ fn make_span(request: &Request<Body>) -> Span {
 ///
 /// The time limit answers 503 when a request outlives `TAVARO_REQUEST_TIMEOUT_SECS`
 /// (always longer than the provider time-out, so an order's money workflow is never cut
-/// short; it runs in its own task and settles on its own). Metrics count every answered
-/// request by method, route template and status, with its latency.
+/// short; it runs in its own task and settles on its own), or, when the handler left a
+/// truer answer ([`late::LateAnswer`], for `POST` requests: an order once debited
+/// answers 202 `processing`), that one. Metrics count every answered request by method,
+/// route template and status, with its latency.
 async fn envelope(
     axum::extract::State(state): axum::extract::State<AppState>,
     mut request: Request<Body>,
@@ -184,13 +187,25 @@ async fn envelope(
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().cloned();
     let limit = state.http.request_timeout;
+    let late = (method == Method::POST).then(|| {
+        let late = late::LateAnswer::default();
+        request.extensions_mut().insert(late.clone());
+        late
+    });
     let mut response = request_id::scope(id, async move {
         match tokio::time::timeout(limit, next.run(request)).await {
             Ok(response) => response,
-            Err(_) => {
-                tracing::warn!(timeout = ?limit, "request timed out");
-                ApiError::ServiceUnavailable.into_response()
-            }
+            Err(_) => match late.and_then(|late| late.expire()) {
+                // The money has moved: the partner is told so, never "nothing was deducted".
+                Some(answer) => {
+                    tracing::warn!(timeout = ?limit, "request timed out after its order was debited; answering its open outcome");
+                    envelope::json_response(answer.status, answer.body)
+                }
+                None => {
+                    tracing::warn!(timeout = ?limit, "request timed out");
+                    ApiError::ServiceUnavailable.into_response()
+                }
+            },
         }
     })
     .await;

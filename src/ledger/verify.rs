@@ -36,7 +36,9 @@ pub struct Report {
 /// Checks, in one consistent snapshot: every balance equals the sum of its entries and is
 /// not negative; every entry's `balance_after` equals the running sum; every order has
 /// exactly one debit of its total; completed and unsettled orders have no refund; failed
-/// orders have exactly one refund of their total; completed orders hold their eSIMs.
+/// orders have exactly one refund of their total; completed orders hold their eSIMs; no
+/// ICCID of a provider is held by two live eSIMs (the database refuses new ones; this
+/// names any stored before it did).
 pub async fn verify(db: &PgPool) -> Result<Report, sqlx::Error> {
     let mut tx = db.begin().await?;
     sqlx::query!("set transaction isolation level repeatable read, read only")
@@ -139,6 +141,27 @@ pub async fn verify(db: &PgPool) -> Result<Report, sqlx::Error> {
             order_id: Some(r.id),
             problem: format!("order {}", problem),
         }));
+    }
+    for r in sqlx::query!(
+        r#"select provider, iccid, array_agg(order_id order by created_at, id) as "orders!"
+           from esims where status <> 'EXPIRED'
+           group by provider, iccid having count(*) > 1"#
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        let orders: Vec<String> = r.orders.iter().map(ToString::to_string).collect();
+        findings.push(Finding {
+            partner_id: None,
+            order_id: r.orders.first().copied().map(OrderId),
+            problem: format!(
+                "ICCID {} of {} is held by {} live eSIMs, of orders {}",
+                r.iccid,
+                r.provider,
+                orders.len(),
+                orders.join(", ")
+            ),
+        });
     }
     tx.commit().await?;
     Ok(report)

@@ -8,8 +8,9 @@
 //!
 //! Same outcome as one statement each: every part selects from the orders it moved (an
 //! order someone else settled gets nothing written), nothing is answered before it is
-//! committed, and when the statement fails (say, an ICCID an upstream issued twice) every
-//! completion of it is written again on its own, so only the one at fault fails.
+//! committed, and when the statement fails (say, an upstream named an ICCID that a live
+//! eSIM of another order holds, which `esims_live_iccid_key` refuses) every completion of
+//! it is written again on its own, so only the one at fault fails.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -71,5 +72,131 @@ async fn write(db: PgPool, batch: Vec<Job<Completion, Outcome>>) {
                 let _ = reply.send(settle::complete_with(&db, &c, false).await);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::PgPool;
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::esims::NewEsims;
+    use crate::ids::OrderId;
+    use crate::provider::ProvisionedEsim;
+
+    /// A partner with a plan on the simulator, and `pending` orders of it.
+    async fn pending_orders(db: &PgPool, count: usize) -> (uuid::Uuid, Vec<OrderId>) {
+        let partner = uuid::Uuid::new_v4();
+        sqlx::query("insert into partners (id, name) values ($1, 'acme')")
+            .bind(partner)
+            .execute(db)
+            .await
+            .unwrap();
+        sqlx::query("insert into areas (code, name, geography) values ('AE', 'UAE', 'local')")
+            .execute(db)
+            .await
+            .unwrap();
+        sqlx::query(
+            "insert into plans (id, name, area_code, days, net_price_cents, hotspot,
+                                data_roaming, top_up)
+             values ('ae-1gb-7d', 'UAE 1GB', 'AE', 7, 450, true, true, false)",
+        )
+        .execute(db)
+        .await
+        .unwrap();
+        let mut orders = Vec::new();
+        for _ in 0..count {
+            let id = OrderId::new();
+            sqlx::query(
+                "insert into orders (id, partner_id, plan_id, quantity, unit_cost_cents,
+                                     total_cost_cents, status, provider)
+                 values ($1, $2, 'ae-1gb-7d', 1, 450, 450, 'pending', 'simulator')",
+            )
+            .bind(id.0)
+            .bind(partner)
+            .execute(db)
+            .await
+            .unwrap();
+            orders.push(id);
+        }
+        (partner, orders)
+    }
+
+    fn completion(order: OrderId, iccid: &str) -> Completion {
+        Completion {
+            order,
+            provider_order_ref: None,
+            data_total_mb: Some(1024),
+            esims: NewEsims::of(&[ProvisionedEsim {
+                iccid: iccid.to_owned(),
+                smdp_address: "smdp.sim.tavaro.io".to_owned(),
+                activation_code: format!("CODE-{iccid}"),
+                provider_ref: None,
+            }]),
+            answer: None,
+        }
+    }
+
+    #[sqlx::test]
+    async fn a_completion_the_database_refuses_fails_alone_and_the_rest_of_its_batch_completes(
+        db: PgPool,
+    ) {
+        let (_, orders) = pending_orders(&db, 4).await;
+        // The first order holds ICCID ...001, live.
+        let (moved, _) = settle::store(&db, &[&completion(orders[0], "8900000000000000001")], true)
+            .await
+            .unwrap();
+        assert!(moved.contains(&orders[0]));
+
+        // One statement for three orders, the middle one naming that ICCID again.
+        let mut answers = Vec::new();
+        let mut batch = Vec::new();
+        for (order, iccid) in [
+            (orders[1], "8900000000000000002"),
+            (orders[2], "8900000000000000001"),
+            (orders[3], "8900000000000000003"),
+        ] {
+            let (reply, answer) = oneshot::channel();
+            batch.push((completion(order, iccid), reply));
+            answers.push(answer);
+        }
+        write(db.clone(), batch).await;
+
+        let mut outcomes = Vec::new();
+        for answer in answers {
+            outcomes.push(answer.await.unwrap());
+        }
+        assert!(
+            matches!(outcomes[0], Ok((Settled::Moved, _))),
+            "{:?}",
+            outcomes[0]
+        );
+        assert!(
+            matches!(outcomes[2], Ok((Settled::Moved, _))),
+            "{:?}",
+            outcomes[2]
+        );
+        match &outcomes[1] {
+            Err(OrderError::Database(sqlx::Error::Database(e))) => {
+                assert_eq!(e.constraint(), Some(settle::LIVE_ICCID_INDEX));
+            }
+            other => panic!("the duplicate was not refused: {other:?}"),
+        }
+        let statuses: Vec<String> =
+            sqlx::query_scalar("select status from orders where id = any($1) order by id = $2")
+                .bind(vec![orders[1].0, orders[2].0, orders[3].0])
+                .bind(orders[2].0)
+                .fetch_all(&db)
+                .await
+                .unwrap();
+        assert_eq!(statuses, ["completed", "completed", "pending"]);
+        let live: i64 = sqlx::query_scalar(
+            "select count(*) from esims where iccid = '8900000000000000001' and status <> 'EXPIRED'",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert_eq!(live, 1);
     }
 }

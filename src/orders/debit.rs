@@ -19,23 +19,40 @@ pub(super) struct Terms<'a> {
     pub(super) total_cost: Cents,
 }
 
+/// What [`debit`] did.
+pub(super) enum Debit {
+    /// The order is placed and debited: the order, and the balance the debit left.
+    Placed(OrderRecord, Cents),
+    /// Claiming a new key ([`Keyed::claim`]): the key is known already, or the balance is
+    /// short. Nothing was written.
+    NotClaimed,
+    /// Under a claim taken before ([`Keyed::claim`] is `None`): the claim no longer holds
+    /// the key (another request took it over). Nothing was written.
+    ClaimLost,
+}
+
 /// One statement: the order row, its debit (the balance's conditional `UPDATE` and the
 /// `order_debit` entry, as [`ledger::post`] writes them), its reconciliation job (due
 /// after `job_delay`) and its Idempotency-Key (claimed here, or linked when claimed
-/// before), or nothing at all. `None`: [`Keyed::claim`] was asked and nothing was written
-/// (the key is known, or the balance is short); without it, a short balance is
-/// [`OrderError::InsufficientCredits`].
+/// before), or nothing at all. Without a key, or under a claim taken before, a short
+/// balance is [`OrderError::InsufficientCredits`].
 ///
 /// One statement rather than a transaction of six: every statement is a round trip to
 /// Postgres, and the partner's balance row stays locked from the `UPDATE` to the commit,
 /// which here is the end of this statement. A hot account's orders queue on that lock.
+///
+/// Under a claim taken before, the statement first locks the key's row, and only while
+/// the claim is this request's and unlinked (`held`); the debit selects from that. A
+/// request whose claim was taken over debits nothing, and a takeover attempted while this
+/// statement runs waits for it and then finds the key linked: one key, one debit, whatever
+/// the timing.
 pub(super) async fn debit(
     db: &PgPool,
     partner: PartnerId,
     terms: &Terms<'_>,
     keyed: Option<&Keyed<'_>>,
     job_delay: Duration,
-) -> Result<Option<(OrderRecord, Cents)>, OrderError> {
+) -> Result<Debit, OrderError> {
     let Terms {
         plan,
         new,
@@ -44,21 +61,30 @@ pub(super) async fn debit(
     } = *terms;
     let id = OrderId::new();
     let key = keyed.map(|k| k.key.as_str());
+    let claim_id = keyed.map(|k| k.claim_id.0);
     let (hash, ttl) = match keyed.and_then(|k| k.claim) {
         Some((hash, ttl)) => (Some(hash), ttl.as_secs_f64()),
         None => (None, 0.0),
     };
     // Every part selects from `debit`: short of funds (or, claiming, with the key already
-    // there), it returns no row and nothing is written. Foreign keys between the parts
-    // are checked at the end of the statement. A concurrent claim of the same key makes
-    // `claimed` fail on the primary key, and the whole statement with it.
+    // there; or, under a claim, without it), it returns no row and nothing is written.
+    // Foreign keys between the parts are checked at the end of the statement. A concurrent
+    // claim of the same key makes `claimed` fail on the primary key, and the whole
+    // statement with it.
     let placed = sqlx::query!(
-        r#"with debit as (
+        r#"with held as materialized (
+               select 1 from idempotency_keys
+                where $11::text is not null and $12::bytea is null
+                  and partner_id = $2 and key = $11 and claim_id = $14 and order_id is null
+                  for update
+           ), debit as (
                update balances
                   set balance_cents = balance_cents - $6, updated_at = now()
                 where partner_id = $2 and balance_cents - $6 >= 0
-                  and ($12::bytea is null or not exists (
-                          select 1 from idempotency_keys where partner_id = $2 and key = $11))
+                  and case when $11::text is null then true
+                           when $12::bytea is not null then not exists (
+                               select 1 from idempotency_keys where partner_id = $2 and key = $11)
+                           else exists (select 1 from held) end
             returning balance_cents
            ), placed as (
                insert into orders (id, partner_id, plan_id, quantity, unit_cost_cents,
@@ -75,15 +101,17 @@ pub(super) async fn debit(
                select $1, $2, now() + make_interval(secs => $10) from debit
            ), claimed as (
                insert into idempotency_keys
-                      (partner_id, key, request_hash, locked_at, expires_at, order_id)
-               select $2, $11, $12, now(), now() + make_interval(secs => $13), $1
+                      (partner_id, key, request_hash, locked_at, expires_at, order_id, claim_id)
+               select $2, $11, $12, now(), now() + make_interval(secs => $13), $1, $14
                  from debit where $12::bytea is not null
            ), link as (
-               update idempotency_keys set order_id = $1
-                where partner_id = $2 and key = $11 and $12::bytea is null
-                  and exists (select 1 from debit)
+               update idempotency_keys k set order_id = $1
+                 from held, debit
+                where k.partner_id = $2 and k.key = $11
            )
-           select debit.balance_cents, placed.created_at from debit, placed"#,
+           select (select balance_cents from debit) as balance_cents,
+                  (select created_at from placed) as created_at,
+                  exists (select 1 from held) as "held!""#,
         id as OrderId,
         partner as PartnerId,
         plan.id,
@@ -97,21 +125,25 @@ pub(super) async fn debit(
         key,
         hash,
         ttl,
+        claim_id,
     )
-    .fetch_optional(db)
+    .fetch_one(db)
     .await;
     let placed = match placed {
         Ok(placed) => placed,
         Err(sqlx::Error::Database(e))
             if hash.is_some() && e.constraint() == Some("idempotency_keys_pkey") =>
         {
-            None
+            return Ok(Debit::NotClaimed);
         }
         Err(e) => return Err(e.into()),
     };
-    let Some(placed) = placed else {
+    let (Some(balance), Some(created_at)) = (placed.balance_cents, placed.created_at) else {
         if hash.is_some() {
-            return Ok(None);
+            return Ok(Debit::NotClaimed);
+        }
+        if key.is_some() && !placed.held {
+            return Ok(Debit::ClaimLost);
         }
         let mut conn = db.acquire().await?;
         let balance = ledger::balance(&mut conn, partner).await?.amount;
@@ -131,7 +163,7 @@ pub(super) async fn debit(
         status: OrderStatus::Pending,
         reference: new.reference.clone(),
         customer_email: new.customer_email.clone(),
-        created_at: placed.created_at,
+        created_at,
     };
-    Ok(Some((order, Cents::new(placed.balance_cents))))
+    Ok(Debit::Placed(order, Cents::new(balance)))
 }

@@ -19,15 +19,16 @@ pub enum OrderError {
         /// What the partner holds.
         balance: Cents,
     },
-    /// The provider refused the order. `refunded`: the refund entry is committed.
-    #[error("the provider refused the order")]
+    /// The provider refused the order, or did not issue it (an outage of ours or of the
+    /// upstream after the debit). `refunded`: the refund entry is committed.
+    #[error("the provider did not issue the order")]
     Refused {
         /// Whether the debit has been given back.
         refunded: bool,
     },
-    /// Our side cannot serve the order now (an upstream outage, our credit with it, a plan
-    /// routed to an unconfigured provider). Nothing is deducted: either nothing was
-    /// debited, or the debit has been refunded.
+    /// Our side cannot serve the order now (a plan routed to an unconfigured provider),
+    /// found before any debit. Nothing was debited. (Once debited, an order that cannot
+    /// be provisioned is refunded, [`OrderError::Refused`], or left `processing`.)
     #[error("the service is unavailable")]
     Unavailable,
     /// The Idempotency-Key was used with a different request.

@@ -10,9 +10,16 @@
 //! - same key, same request, still running → 409 `idempotency_in_progress`, `Retry-After`;
 //! - same key, different request → 422 `idempotency_key_reused`.
 //!
-//! A claim whose holder died before debiting anything expires after [`STALE_CLAIM`] and
-//! can be taken over. A claim linked to an order is answered from that order once the
-//! order has left `pending`, whoever settled it.
+//! A claim whose holder died before debiting anything can be taken over once it is
+//! older than `OrdersConfig::stale_claim` (longer than any request may take). A claim
+//! linked to an order is answered from that order once the order has left `pending`,
+//! whoever settled it.
+//!
+//! Every claim has an identity ([`ClaimId`]): the debit after a claim debits only while
+//! that claim holds the key unlinked, locking the key until it commits, and answers are
+//! stored and keys released only under the claim that ran the request. A takeover
+//! therefore never debits twice under one key, even when the first holder was merely slow
+//! (see `super::debit`).
 
 use std::time::Duration;
 
@@ -22,8 +29,26 @@ use sqlx::PgPool;
 use super::NewOrder;
 use crate::ids::{OrderId, PartnerId};
 
-/// A claim not linked to an order after this long belongs to a request that died.
-pub const STALE_CLAIM: Duration = Duration::from_secs(30);
+/// How much longer than the request time limit a claim must stay unlinked before it counts
+/// as abandoned.
+pub const STALE_CLAIM_MARGIN: Duration = Duration::from_secs(10);
+
+/// The identity of one claim on a key: which request holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimId(pub uuid::Uuid);
+
+impl ClaimId {
+    /// A fresh claim.
+    pub fn new() -> Self {
+        Self(uuid::Uuid::new_v4())
+    }
+}
+
+impl Default for ClaimId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// A validated Idempotency-Key header value: 1–255 printable ASCII characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,8 +93,8 @@ pub fn fingerprint(path: &str, new: &NewOrder) -> Vec<u8> {
 /// What claiming a key found.
 #[derive(Debug)]
 pub enum Claim {
-    /// The key is ours: run the request.
-    New,
+    /// The key is ours, under this claim: run the request.
+    New(ClaimId),
     /// A response is stored: send it again.
     Replay {
         /// HTTP status.
@@ -87,22 +112,28 @@ pub enum Claim {
     Mismatch,
 }
 
-/// Claims `key` for a request with fingerprint `hash`.
+/// Claims `key` for a request with fingerprint `hash`, for `ttl`; a claim older than
+/// `stale` that never debited is taken over.
 pub async fn claim(
     db: &PgPool,
     partner: PartnerId,
     key: &IdempotencyKey,
     hash: &[u8],
     ttl: Duration,
+    stale: Duration,
 ) -> Result<Claim, sqlx::Error> {
-    // Insert, or take over a key that expired or whose holder died before any debit.
+    let id = ClaimId::new();
+    // Insert, or take over a key that expired or whose holder died before any debit. A
+    // debit in flight under the old claim holds the row locked: the takeover waits for it,
+    // then finds the key linked and takes nothing.
     let claimed = sqlx::query_scalar!(
-        r#"insert into idempotency_keys (partner_id, key, request_hash, locked_at, expires_at)
-           values ($1, $2, $3, now(), now() + make_interval(secs => $4))
+        r#"insert into idempotency_keys
+                  (partner_id, key, request_hash, locked_at, expires_at, claim_id)
+           values ($1, $2, $3, now(), now() + make_interval(secs => $4), $6)
            on conflict (partner_id, key) do update
               set request_hash = excluded.request_hash, locked_at = now(), order_id = null,
                   response_status = null, response_body = null, created_at = now(),
-                  expires_at = excluded.expires_at
+                  expires_at = excluded.expires_at, claim_id = excluded.claim_id
             where idempotency_keys.expires_at <= now()
                or (idempotency_keys.order_id is null
                    and idempotency_keys.response_status is null
@@ -113,12 +144,13 @@ pub async fn claim(
         key.as_str(),
         hash,
         ttl.as_secs_f64(),
-        STALE_CLAIM.as_secs_f64(),
+        stale.as_secs_f64(),
+        id.0,
     )
     .fetch_optional(db)
     .await?;
     if claimed.is_some() {
-        return Ok(Claim::New);
+        return Ok(Claim::New(id));
     }
     let row = sqlx::query!(
         r#"select request_hash, order_id as "order_id: OrderId", response_status, response_body
@@ -148,39 +180,88 @@ pub async fn claim(
     )
 }
 
-/// Stores the response to replay.
+/// Stores the response to replay, while `claim` still holds the key: a request whose
+/// claim was taken over never overwrites the answer of the one that took it.
 pub async fn store_response(
     db: &PgPool,
     partner: PartnerId,
     key: &IdempotencyKey,
+    claim: ClaimId,
     status: u16,
     body: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "update idempotency_keys set response_status = $3, response_body = $4, locked_at = null
-         where partner_id = $1 and key = $2",
+         where partner_id = $1 and key = $2 and claim_id = $5",
         partner as PartnerId,
         key.as_str(),
         status as i16,
         body,
+        claim.0,
     )
     .execute(db)
     .await?;
     Ok(())
 }
 
-/// Gives a key back when the request failed before doing anything (no order linked), so
-/// a retry runs afresh.
+/// Stores the final answer of `order` under the key linked to it (a replay answered from
+/// the order once it settled).
+pub async fn store_settled(
+    db: &PgPool,
+    partner: PartnerId,
+    key: &IdempotencyKey,
+    order: OrderId,
+    status: u16,
+    body: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update idempotency_keys set response_status = $3, response_body = $4, locked_at = null
+         where partner_id = $1 and key = $2 and order_id = $5",
+        partner as PartnerId,
+        key.as_str(),
+        status as i16,
+        body,
+        order as OrderId,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Gives a key back when the request under `claim` failed before doing anything (no order
+/// linked), so a retry runs afresh.
 pub async fn release(
     db: &PgPool,
     partner: PartnerId,
     key: &IdempotencyKey,
+    claim: ClaimId,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "delete from idempotency_keys
-         where partner_id = $1 and key = $2 and order_id is null and response_status is null",
+         where partner_id = $1 and key = $2 and claim_id = $3
+           and order_id is null and response_status is null",
         partner as PartnerId,
         key.as_str(),
+        claim.0,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Forgets a key whose order under `claim` was given back at once (its request had been
+/// answered "nothing was deducted" before the debit committed): a retry runs afresh.
+pub async fn forget(
+    db: &PgPool,
+    partner: PartnerId,
+    key: &IdempotencyKey,
+    claim: ClaimId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "delete from idempotency_keys where partner_id = $1 and key = $2 and claim_id = $3",
+        partner as PartnerId,
+        key.as_str(),
+        claim.0,
     )
     .execute(db)
     .await?;

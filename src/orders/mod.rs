@@ -11,10 +11,15 @@
 //!     issued      refused / unreachable          unknown (time-out, dropped, accepted)
 //!        ▼               ▼                                ▼
 //!  [tx: eSIMs,     [tx: `failed`, refund entry,   [tx: `processing`; job due now]
-//!   `completed`]    job deleted] 502 / 503          202 ── the reconciler asks the
+//!   `completed`]    job deleted] 502 refunded       202 ── the reconciler asks the
 //!       201                                          provider by our reference until
 //!                                                    it can settle: completed | failed
 //! ```
+//!
+//! Once the debit has committed, no answer says "nothing was deducted": a failure of ours
+//! after it (eSIMs the database refuses, the database itself, the request's time limit)
+//! answers 202 `processing`, and the order's job settles it. An order someone else
+//! settled first is answered as the database holds it.
 //!
 //! The state machine (`pending` → `completed` | `failed` | `processing`,
 //! `processing` → `completed` | `failed`) is enforced by a trigger; each transition is one
@@ -107,6 +112,10 @@ pub struct OrdersConfig {
     pub provider_timeout: Duration,
     /// How long an Idempotency-Key is remembered.
     pub idempotency_ttl: Duration,
+    /// A claim on an Idempotency-Key that has not debited after this long belongs to a
+    /// request that died, and can be taken over: the request time limit plus
+    /// [`idempotency::STALE_CLAIM_MARGIN`].
+    pub stale_claim: Duration,
     /// How often each server polls the reconciliation queue.
     pub reconcile_poll: Duration,
     /// Longest wait between two reconciliation attempts of one order.

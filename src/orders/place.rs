@@ -1,11 +1,21 @@
 //! Placing one order: price it, debit it (one statement, see [`super::debit`]), ask the
 //! provider for the eSIMs outside any transaction, and settle the order by the answer.
 //! The work runs in its own task: a partner hanging up cannot cancel any step of it.
+//!
+//! Once the debit has committed, every answer tells of it: 201 with the eSIMs, 202
+//! `processing` while the outcome is open (a provider time-out, and also any failure of
+//! ours after the debit: the order's job settles it), or the refund (502). Where someone
+//! else settled the order first (the reconciler of another server), the answer is what
+//! the database says, not what this request saw.
+
+use std::sync::Arc;
 
 use tracing::Instrument;
 
-use super::debit::{self, Terms};
-use super::keyed::Keyed;
+use super::debit::{self, Debit, Terms};
+use super::history;
+use super::idempotency;
+use super::keyed::{Answers, Keyed};
 use super::settlement::{self, Completion, Settled};
 use super::{NewOrder, OrderError, OrderReceipt, OrderRecord, OrderStatus, Orders};
 use crate::catalog::Plan;
@@ -30,6 +40,9 @@ pub(super) enum Placed {
     /// already, taken by a concurrent request, or the order was refused (unknown plan,
     /// short of credits) before any debit. Nothing was written.
     NotClaimed,
+    /// Under a claim taken before, the claim was taken over by another request before
+    /// this one debited. Nothing was written.
+    ClaimLost,
 }
 
 /// A plan on sale and what an order of it costs (net prices).
@@ -39,27 +52,38 @@ pub(super) struct Priced {
     pub(super) total_cost: Cents,
 }
 
-/// What settling an order stored: its eSIMs and, under an Idempotency-Key, the answer.
-struct Stored {
-    esims: Vec<EsimRecord>,
-    answer: Option<(u16, String)>,
+/// Where a debited order stands once this request is done with it, as the database
+/// holds it.
+enum Settlement {
+    /// Completed: its eSIMs and, when this request stored the completion under an
+    /// Idempotency-Key, the answer it kept.
+    Completed {
+        esims: Vec<EsimRecord>,
+        answer: Option<(u16, String)>,
+    },
+    /// The outcome is open: reconciliation settles it.
+    Processing,
+    /// Failed and refunded. `outage`: the upstream was out of order (rather than refusing
+    /// the order), as far as this request knows.
+    Refunded { outage: bool },
 }
 
 impl Orders {
     /// Places an order without an Idempotency-Key: debit, provision, settle. Errors: no
-    /// such plan, short of credits (nothing written), provider refusal (refunded),
-    /// provider unreachable (refunded). An unknown provider outcome is not an error: the
-    /// receipt says `processing`.
+    /// such plan, short of credits (nothing written), not issued by the provider
+    /// (refunded), unavailable before any debit. An open provider outcome is not an
+    /// error: the receipt says `processing`. `answers` hears of the debit.
     pub async fn place(
         &self,
         partner: PartnerId,
         new: NewOrder,
+        answers: Arc<dyn Answers>,
     ) -> Result<OrderReceipt, OrderError> {
         let orders = self.clone();
         let work = async move {
-            match orders.place_with(partner, &new, None).await? {
+            match orders.place_with(partner, &new, None, &*answers).await? {
                 Placed::Order { receipt, .. } => Ok(*receipt),
-                Placed::NotClaimed => {
+                Placed::NotClaimed | Placed::ClaimLost => {
                     Err(anyhow::anyhow!("an order without a key was not placed").into())
                 }
             }
@@ -74,6 +98,7 @@ impl Orders {
         partner: PartnerId,
         new: &NewOrder,
         keyed: Option<&Keyed<'_>>,
+        answers: &dyn Answers,
     ) -> Result<Placed, OrderError> {
         let claiming = keyed.is_some_and(|k| k.claim.is_some());
         let priced = match self.priced(new) {
@@ -89,39 +114,65 @@ impl Orders {
             total_cost: priced.total_cost,
         };
         let job_delay = self.0.config.provider_timeout * 2;
-        let debited = debit::debit(&self.0.db, partner, &terms, keyed, job_delay).await?;
-        let Some((order, balance)) = debited else {
-            return Ok(Placed::NotClaimed);
-        };
+        let (order, balance) =
+            match debit::debit(&self.0.db, partner, &terms, keyed, job_delay).await? {
+                Debit::Placed(order, balance) => (order, balance),
+                Debit::NotClaimed => return Ok(Placed::NotClaimed),
+                Debit::ClaimLost => return Ok(Placed::ClaimLost),
+            };
         tracing::Span::current().record("order_id", tracing::field::display(order.id));
         failpoint::hit("after_debit_commit");
 
-        let outcome = self.provision(&order, &priced.plan, balance, keyed).await;
-        crate::metrics::order_outcome(match &outcome {
-            Ok((OrderStatus::Completed, _)) => "completed",
-            Ok(_) => "processing",
-            Err(OrderError::Refused { .. }) => "failed",
-            Err(OrderError::Unavailable) => "unavailable",
-            Err(_) => "error",
-        });
-        let (status, settled) = outcome?;
-        let (esims, stored) = match settled {
-            Some(Stored { esims, answer }) => (esims, answer),
-            // Settled by someone else: its eSIMs are read back.
-            None => {
-                let mut conn = self.0.db.acquire().await?;
-                let esims = esims::for_order(&mut conn, order.partner_id, order.id).await?;
-                (esims, None)
+        // From here on the money has moved, and every answer says so.
+        let open = OrderReceipt {
+            order: OrderRecord {
+                status: OrderStatus::Processing,
+                ..order.clone()
+            },
+            esims: Vec::new(),
+            balance,
+        };
+        if !answers.debited(&open) {
+            self.give_back(&order, keyed).await;
+            return Err(OrderError::Unavailable);
+        }
+        let provisioned = self.provision(&order, &priced.plan, balance, keyed, answers);
+        let settled = match provisioned.await {
+            Ok(settled) => settled,
+            Err(e) => {
+                // The order's job settles it (the provider is asked by our reference).
+                tracing::error!(error = %cause_chain(&e), "a debited order could not be settled; left to reconciliation");
+                crate::metrics::order_outcome("error");
+                Settlement::Processing
             }
         };
-        Ok(Placed::Order {
-            receipt: Box::new(OrderReceipt {
-                order: OrderRecord { status, ..order },
-                esims,
-                balance,
-            }),
-            stored,
-        })
+        match settled {
+            Settlement::Completed { esims, answer } => {
+                crate::metrics::order_outcome("completed");
+                Ok(Placed::Order {
+                    receipt: Box::new(OrderReceipt {
+                        order: OrderRecord {
+                            status: OrderStatus::Completed,
+                            ..order
+                        },
+                        esims,
+                        balance,
+                    }),
+                    stored: answer,
+                })
+            }
+            Settlement::Processing => {
+                crate::metrics::order_outcome("processing");
+                Ok(Placed::Order {
+                    receipt: Box::new(open),
+                    stored: None,
+                })
+            }
+            Settlement::Refunded { outage } => {
+                crate::metrics::order_outcome(if outage { "unavailable" } else { "failed" });
+                Err(OrderError::Refused { refunded: true })
+            }
+        }
     }
 
     /// The plan on sale and the order's unit and total cost (net prices): no such plan
@@ -150,16 +201,16 @@ impl Orders {
         })
     }
 
-    /// Calls the provider, then settles the order by what it said. Returns the order's
-    /// status and, when this call settled it, what it stored.
+    /// Calls the provider, then settles the order by what it said. An error is a failure
+    /// of ours after the debit (the order stays with its job).
     async fn provision(
         &self,
         order: &OrderRecord,
         plan: &Plan,
         balance: Cents,
         keyed: Option<&Keyed<'_>>,
-    ) -> Result<(OrderStatus, Option<Stored>), OrderError> {
-        let db = &self.0.db;
+        answers: &dyn Answers,
+    ) -> Result<Settlement, OrderError> {
         let request = ProvisionRequest {
             order_ref: order.id,
             plan_id: plan.id.clone(),
@@ -173,8 +224,7 @@ impl Orders {
         failpoint::hit_soon("during_provider_call");
         let Some(provider) = self.0.providers.get(&plan.provider).cloned() else {
             // Checked before the debit; only a registry without the plan's provider gets here.
-            settlement::fail_and_refund(db, order, "provider not configured").await?;
-            return Err(OrderError::Unavailable);
+            return self.refund(order, "provider not configured", true).await;
         };
         let result = crate::provider::timed(
             provider.name(),
@@ -184,15 +234,21 @@ impl Orders {
         )
         .await;
         let result = result.and_then(|provisioned| {
-            if provisioned.esims.len() == request.quantity as usize {
-                Ok(provisioned)
-            } else {
-                Err(ProviderError::Unknown(format!(
+            if provisioned.esims.len() != request.quantity as usize {
+                return Err(ProviderError::Unknown(format!(
                     "asked for {} eSIMs, received {}",
                     request.quantity,
                     provisioned.esims.len()
-                )))
+                )));
             }
+            // Never one eSIM sold twice: an answer that names an ICCID twice is not an
+            // answer to trust, and goes to reconciliation and the operator.
+            if settlement::repeats_an_iccid(&provisioned.esims) {
+                return Err(ProviderError::Unknown(
+                    "the provider's answer names one ICCID twice".to_owned(),
+                ));
+            }
+            Ok(provisioned)
         });
         match result {
             Ok(provisioned) => {
@@ -202,7 +258,7 @@ impl Orders {
                 // issue time is the one thing not known yet, and no answer shows it.
                 let mut esims = settlement::records(&issued, order, plan, order.created_at);
                 let mut answer = None;
-                if let Some(k) = keyed {
+                if keyed.is_some() {
                     let receipt = OrderReceipt {
                         order: OrderRecord {
                             status: OrderStatus::Completed,
@@ -211,7 +267,7 @@ impl Orders {
                         esims,
                         balance,
                     };
-                    let rendered = k.answers.placed(&receipt);
+                    let rendered = answers.placed(&receipt);
                     answer = Some((rendered.status, rendered.body));
                     esims = receipt.esims;
                 }
@@ -224,29 +280,32 @@ impl Orders {
                         (k.key.as_str().to_owned(), *status, body.clone())
                     }),
                 };
-                let settled = self.0.completions.complete(completion).await?;
-                failpoint::hit("after_esims_stored");
-                let stored = match settled {
-                    (Settled::Moved, created_at) => {
+                match self.0.completions.complete(completion).await {
+                    Ok((Settled::Moved, created_at)) => {
+                        failpoint::hit("after_esims_stored");
                         for esim in &mut esims {
                             esim.created_at = created_at;
                         }
-                        Some(Stored { esims, answer })
+                        Ok(Settlement::Completed { esims, answer })
                     }
-                    (Settled::AlreadySettled, _) => None,
-                };
-                Ok((OrderStatus::Completed, stored))
+                    Ok((Settled::AlreadySettled, _)) => self.as_settled(order).await,
+                    Err(e) => {
+                        // Issued upstream, refused here (an ICCID a live eSIM of ours holds,
+                        // a value the database cannot store, or the database itself): the
+                        // reconciler asks again, and flags the order if it cannot store it.
+                        let why = settlement::not_stored(&e);
+                        tracing::warn!(error = %cause_chain(&e), "issued eSIMs not stored; order left to reconciliation");
+                        let provider_ref = provisioned.provider_order_ref.as_deref();
+                        self.processing(order, provider_ref, &why).await
+                    }
+                }
             }
             Err(e) if e.issued_nothing() => {
                 tracing::warn!(error = %e, "provider did not issue the order; refunding");
-                settlement::fail_and_refund(db, order, &e.to_string()).await?;
-                Err(match e {
-                    // The upstream refused this order: the partner may pick another plan.
-                    ProviderError::Rejected { .. } => OrderError::Refused { refunded: true },
-                    // Our side is out of order (credentials, upstream credit, rate limit,
-                    // outage): never the partner's fault, never a 402.
-                    _ => OrderError::Unavailable,
-                })
+                // A refusal of this order, or our side out of order (credentials, upstream
+                // credit, rate limit, outage): refunded either way, never a 402.
+                let outage = !matches!(e, ProviderError::Rejected { .. });
+                self.refund(order, &e.to_string(), outage).await
             }
             Err(e) => {
                 tracing::warn!(error = %e, "provider outcome unknown; order left to reconciliation");
@@ -256,15 +315,86 @@ impl Orders {
                     }
                     _ => None,
                 };
-                settlement::mark_processing(db, order, provider_ref, &e.to_string()).await?;
-                let stored = Stored {
-                    esims: Vec::new(),
-                    answer: None,
-                };
-                Ok((OrderStatus::Processing, Some(stored)))
+                self.processing(order, provider_ref, &e.to_string()).await
             }
         }
     }
+
+    /// Fails and refunds the order, unless someone else settled it first.
+    async fn refund(
+        &self,
+        order: &OrderRecord,
+        reason: &str,
+        outage: bool,
+    ) -> Result<Settlement, OrderError> {
+        match settlement::fail_and_refund(&self.0.db, order, reason).await? {
+            Settled::Moved => Ok(Settlement::Refunded { outage }),
+            Settled::AlreadySettled => self.as_settled(order).await,
+        }
+    }
+
+    /// Leaves the order to reconciliation, unless someone else settled it first.
+    async fn processing(
+        &self,
+        order: &OrderRecord,
+        provider_order_ref: Option<&str>,
+        why: &str,
+    ) -> Result<Settlement, OrderError> {
+        match settlement::mark_processing(&self.0.db, order, provider_order_ref, why).await? {
+            Settled::Moved => Ok(Settlement::Processing),
+            Settled::AlreadySettled => self.as_settled(order).await,
+        }
+    }
+
+    /// The order as someone else settled it (the reconciler, of this server or another):
+    /// what the database says, eSIMs included.
+    async fn as_settled(&self, order: &OrderRecord) -> Result<Settlement, OrderError> {
+        let receipt = history::receipt(&self.0.db, order.partner_id, order.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("order {} is gone", order.id))?;
+        tracing::info!(order_id = %order.id, status = receipt.order.status.as_str(), "order settled by someone else first; answering what the database says");
+        Ok(match receipt.order.status {
+            OrderStatus::Completed => Settlement::Completed {
+                esims: receipt.esims,
+                answer: None,
+            },
+            OrderStatus::Failed => Settlement::Refunded { outage: false },
+            OrderStatus::Pending | OrderStatus::Processing => Settlement::Processing,
+        })
+    }
+
+    /// Gives a debited order's money back at once, calling no provider: its request was
+    /// answered "nothing was deducted" (its time limit ran out) before the debit
+    /// committed. Under a key, the key is forgotten, so a retry runs afresh. Whatever
+    /// fails here, the order's job refunds it later (the provider never heard of it).
+    async fn give_back(&self, order: &OrderRecord, keyed: Option<&Keyed<'_>>) {
+        tracing::warn!(
+            "the request was answered before its debit committed; refunding the order at once"
+        );
+        let reason = "the request had been answered before the debit committed";
+        if let Err(e) = settlement::fail_and_refund(&self.0.db, order, reason).await {
+            tracing::warn!(error = %cause_chain(&e), "refund of an abandoned order failed; left to reconciliation");
+        }
+        if let Some(k) = keyed {
+            let forgotten =
+                idempotency::forget(&self.0.db, order.partner_id, k.key, k.claim_id).await;
+            if let Err(e) = forgotten {
+                tracing::warn!(error = %e, "Idempotency-Key of an abandoned order not released");
+            }
+        }
+    }
+}
+
+/// An order error and its sources, for the logs.
+fn cause_chain(e: &OrderError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Runs `work` in a task of its own, in the caller's tracing span: from validation on,

@@ -83,7 +83,18 @@ pub async fn run_once(orders: &Orders) -> Result<usize, sqlx::Error> {
     let claimed = jobs.len();
     for job in jobs {
         if let Err(e) = work(orders, job.order_id, job.partner_id, job.attempts).await {
-            tracing::warn!(order_id = %job.order_id, error = %e, "reconciliation attempt failed");
+            // An attempt that fails (the eSIMs cannot be stored, the database) backs off and
+            // is flagged past the window like any other: never a silent loop.
+            let why = match &e {
+                OrderError::Database(db) => format!("reconciliation attempt failed: {db}"),
+                other => format!("reconciliation attempt failed: {other}"),
+            };
+            tracing::warn!(order_id = %job.order_id, error = why, "reconciliation attempt failed");
+            let rescheduled =
+                reschedule(orders, job.order_id, job.partner_id, job.attempts, why).await;
+            if let Err(e) = rescheduled {
+                tracing::warn!(order_id = %job.order_id, error = %e, "reconciliation job not rescheduled; leased again later");
+            }
         }
     }
     Ok(claimed)
@@ -149,7 +160,7 @@ async fn work(
     let db = orders.db();
     let config = orders.config();
     let Some(open) = open(db, partner, order_id).await? else {
-        return Ok(());
+        return orphan(db, order_id, partner).await;
     };
     let order = &open.order;
     if order.status.is_final() {
@@ -180,8 +191,12 @@ async fn work(
             .await
         }
     };
-    let reschedule = |why: String| reschedule(orders, order, attempts, age, why);
+    let reschedule = |why: String| reschedule(orders, order_id, partner, attempts, why);
     let outcome = match lookup {
+        Ok(OrderLookup::Issued(provisioned)) if settle::repeats_an_iccid(&provisioned.esims) => {
+            reschedule("the provider's answer names one ICCID twice".to_owned()).await?;
+            None
+        }
         Ok(OrderLookup::Issued(provisioned))
             if claimed_elsewhere(db, &open.provider, order_id, &provisioned).await? =>
         {
@@ -229,6 +244,24 @@ async fn work(
     if outcome == Some(Settled::AlreadySettled) {
         retire(db, order_id).await?;
     }
+    Ok(())
+}
+
+/// A job whose order was not found: deleted when no order has its id (orders are never
+/// deleted, so it can never be settled: a job written by hand or by a bug), an error
+/// (backed off, flagged) when its order belongs to another partner than the job says.
+async fn orphan(db: &PgPool, order: OrderId, partner: PartnerId) -> Result<(), OrderError> {
+    let exists = sqlx::query_scalar!(
+        r#"select exists(select 1 from orders where id = $1) as "exists!""#,
+        order as OrderId
+    )
+    .fetch_one(db)
+    .await?;
+    if exists {
+        return Err(anyhow::anyhow!("the job names partner {partner}, its order another").into());
+    }
+    tracing::error!(order_id = %order, partner_id = %partner, "reconciliation job for an order that does not exist; deleted");
+    retire(db, order).await?;
     Ok(())
 }
 
@@ -283,12 +316,14 @@ async fn retire(db: &PgPool, order: OrderId) -> Result<(), sqlx::Error> {
     settle::retire_job(&mut conn, order).await
 }
 
-/// Backs the job off and, past the window, flags the order for the operator.
+/// Backs the job off and, once the order is older than the window, flags it for the
+/// operator (the order's age is the database's: this also serves attempts that failed
+/// before the order was read).
 async fn reschedule(
     orders: &Orders,
-    order: &OrderRecord,
+    order: OrderId,
+    partner: PartnerId,
     attempts: i32,
-    age: Duration,
     why: String,
 ) -> Result<(), sqlx::Error> {
     let config = orders.config();
@@ -301,25 +336,26 @@ async fn reschedule(
     sqlx::query!(
         "update order_jobs set run_at = now() + make_interval(secs => $2), last_error = $3
          where order_id = $1",
-        order.id as OrderId,
+        order as OrderId,
         delay.as_secs_f64(),
         why,
     )
     .execute(&mut *tx)
     .await?;
-    if age >= config.reconcile_window {
-        let flagged = sqlx::query!(
-            "update orders set stuck_at = now()
-             where id = $1 and partner_id = $2 and stuck_at is null",
-            order.id as OrderId,
-            order.partner_id as PartnerId,
-        )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if flagged == 1 {
-            tracing::error!(order_id = %order.id, reason = why, "order could not be settled within the reconciliation window; flagged for the operator");
-        }
+    let flagged = sqlx::query!(
+        "update orders set stuck_at = now()
+         where id = $1 and partner_id = $2 and stuck_at is null
+           and status in ('pending', 'processing')
+           and created_at <= now() - make_interval(secs => $3)",
+        order as OrderId,
+        partner as PartnerId,
+        config.reconcile_window.as_secs_f64(),
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if flagged == 1 {
+        tracing::error!(order_id = %order, reason = why, "order could not be settled within the reconciliation window; flagged for the operator");
     }
     tx.commit().await?;
     Ok(())

@@ -1,7 +1,12 @@
 //! The transitions that settle an order (complete, fail and refund, mark processing),
 //! shared by the live request path and the reconciler; [`super::completions`] batches
-//! the request path's completions into one statement. Each is one transaction that only moves an order forward (`where status in
-//! (...)`): when two settlers race, the first commit wins and the other changes nothing.
+//! the request path's completions into one statement. Each is one transaction that only
+//! moves an order forward (`where status in (...)`): when two settlers race, the first
+//! commit wins and the other changes nothing, and says so ([`Settled::AlreadySettled`]).
+//!
+//! One ICCID of a provider belongs to one live eSIM (`esims_live_iccid_key`): a
+//! completion naming an ICCID that a live eSIM of ours holds fails as a whole, and the
+//! order waits for reconciliation and the operator instead of being sold a second time.
 
 use std::collections::HashSet;
 
@@ -13,7 +18,10 @@ use crate::catalog::Plan;
 use crate::esims::{EsimRecord, EsimStatus, NewEsims};
 use crate::ids::{EsimId, OrderId, PartnerId};
 use crate::ledger::{self, EntryKind, NewEntry};
-use crate::provider::{EsimRef, Provisioned};
+use crate::provider::{EsimRef, Provisioned, ProvisionedEsim};
+
+/// The unique index that gives one ICCID of a provider to one live eSIM.
+pub(super) const LIVE_ICCID_INDEX: &str = "esims_live_iccid_key";
 
 /// What a settling attempt did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,11 +152,13 @@ pub(super) async fn store(
                  from asked a
                 where o.id = any($1) and o.id = a.order_id
                   and o.status in ('pending', 'processing')
-            returning o.id, o.partner_id
+            returning o.id, o.partner_id, o.provider
            ), issued as (
                insert into esims (id, partner_id, order_id, iccid, smdp_address,
-                                  activation_code, provider_ref, data_total_mb, qr_token)
-               select e.id, m.partner_id, m.id, e.iccid, e.smdp, e.code, e.ref, a.data_mb, e.token
+                                  activation_code, provider_ref, data_total_mb, qr_token,
+                                  provider)
+               select e.id, m.partner_id, m.id, e.iccid, e.smdp, e.code, e.ref, a.data_mb, e.token,
+                      m.provider
                  from unnest($7::uuid[], $8::uuid[], $9::text[], $10::text[], $11::text[],
                              $12::text[], $13::text[])
                         as e(order_id, id, iccid, smdp, code, ref, token)
@@ -162,6 +172,7 @@ pub(super) async fn store(
                   set response_status = a.status, response_body = a.body, locked_at = null
                  from asked a join moved m on m.id = a.order_id
                 where a.key is not null and k.partner_id = m.partner_id and k.key = a.key
+                  and k.order_id = m.id
            )
            select array(select id from moved) as "moved!", now() as "stored_at!""#,
         &ids[..],
@@ -249,9 +260,9 @@ pub(super) async fn mark_processing(
     order: &OrderRecord,
     provider_order_ref: Option<&str>,
     why: &str,
-) -> Result<(), OrderError> {
+) -> Result<Settled, OrderError> {
     let mut tx = db.begin().await?;
-    sqlx::query!(
+    let moved = sqlx::query!(
         "update orders set status = 'processing', updated_at = now(),
                            provider_order_ref = coalesce($2, provider_order_ref)
          where id = $1 and partner_id = $3 and status = 'pending'",
@@ -260,7 +271,11 @@ pub(super) async fn mark_processing(
         order.partner_id as PartnerId,
     )
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Ok(Settled::AlreadySettled);
+    }
     sqlx::query!(
         "update order_jobs set run_at = now(), last_error = $2 where order_id = $1",
         order.id as OrderId,
@@ -269,7 +284,26 @@ pub(super) async fn mark_processing(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(Settled::Moved)
+}
+
+/// Whether an upstream's answer names one ICCID twice.
+pub(super) fn repeats_an_iccid(esims: &[ProvisionedEsim]) -> bool {
+    let mut seen = HashSet::with_capacity(esims.len());
+    !esims.iter().all(|e| seen.insert(e.iccid.as_str()))
+}
+
+/// Why a completion was not stored, for the order's job (and `tavaro orders stuck`).
+pub(super) fn not_stored(e: &OrderError) -> String {
+    match e {
+        OrderError::Database(sqlx::Error::Database(db))
+            if db.constraint() == Some(LIVE_ICCID_INDEX) =>
+        {
+            "the provider's eSIMs name an ICCID a live eSIM of another order holds".to_owned()
+        }
+        OrderError::Database(db) => format!("the eSIMs could not be stored: {db}"),
+        other => format!("the eSIMs could not be stored: {other}"),
+    }
 }
 
 /// Deletes an order's reconciliation job.

@@ -336,3 +336,120 @@ async fn a_retry_during_processing_calls_no_provider_and_a_later_one_gets_the_ou
     assert_eq!(app.balance_cents(partner.id).await, 9_250);
     app.assert_ledger_sound().await;
 }
+
+/// Backends of this test's database waiting for a lock.
+async fn lock_waiters(db: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_stat_activity
+         where datname = current_database() and wait_event_type = 'Lock'",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+async fn wait_for_lock_waiters(db: &PgPool, waiters: i64) {
+    let started = std::time::Instant::now();
+    while lock_waiters(db).await < waiters {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "fewer than {waiters} statements ever waited for a lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The audit's M1: a request claims a key (through `claim()`: an expired key not purged
+/// yet), its debit waits on the partner's balance row past the stale window, and a retry
+/// takes over the claim. Both must not debit.
+#[sqlx::test]
+async fn a_claim_taken_over_while_its_debit_waits_never_debits_twice(db: PgPool) {
+    let app =
+        Arc::new(spawn_app_with(db, |c| c.orders.stale_claim = Duration::from_millis(300)).await);
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let body = json!({"planId": "ae-5gb-7d"});
+    sqlx::query(
+        "insert into idempotency_keys (partner_id, key, request_hash, locked_at, expires_at)
+         values ($1, 'slow-debit', '\\x00', now() - interval '1 hour', now() - interval '1 second')",
+    )
+    .bind(partner.id.0)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    // An incident: the partner's balance row is held, so debits wait.
+    let mut blocker = app.db.begin().await.unwrap();
+    sqlx::query("select 1 from balances where partner_id = $1 for update")
+        .bind(partner.id.0)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let send = || {
+        let (app, key, body) = (app.clone(), partner.key.clone(), body.clone());
+        tokio::spawn(async move {
+            let response = app.order_idempotently(&key, "slow-debit", &body).await;
+            (response.status(), response.text().await.unwrap())
+        })
+    };
+    let first = send();
+    wait_for_lock_waiters(&app.db, 1).await;
+    // Past the stale window, the retry takes over the claim and waits too.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let retry = send();
+    wait_for_lock_waiters(&app.db, 2).await;
+    blocker.rollback().await.unwrap();
+
+    let (first, retry) = (first.await.unwrap(), retry.await.unwrap());
+    assert_eq!(first.0, StatusCode::CREATED, "{}", first.1);
+    assert!(
+        [StatusCode::CREATED, StatusCode::CONFLICT].contains(&retry.0),
+        "{retry:?}"
+    );
+    assert_eq!(orders_of(&app, &partner).await, 1, "one order");
+    let debits: i64 =
+        sqlx::query_scalar("select count(*) from ledger_entries where kind = 'order_debit'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(debits, 1, "one debit");
+    let (linked, order): (Option<uuid::Uuid>, uuid::Uuid) = sqlx::query_as(
+        "select k.order_id, o.id from idempotency_keys k, orders o where k.key = 'slow-debit'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(linked, Some(order), "the key is linked to that order");
+    assert_eq!(app.balance_cents(partner.id).await, 10_000 - 750);
+    app.assert_ledger_sound().await;
+}
+
+#[sqlx::test]
+async fn a_live_key_linked_to_an_order_cannot_be_linked_to_another(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let body = json!({"planId": "ae-1gb-7d"});
+    let first = success_data(
+        app.order_idempotently(&partner.key, "linked", &body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let other = success_data(app.order(&partner.key, &body).await, StatusCode::CREATED).await;
+    let relink = "update idempotency_keys set order_id = $1::uuid where key = 'linked'";
+    let refused = sqlx::query(relink)
+        .bind(other["orderId"].as_str().unwrap())
+        .execute(&app.db)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("linked to order"), "{refused}");
+    // Once expired, the key may start afresh (as `claim()` does).
+    sqlx::query("update idempotency_keys set expires_at = now() - interval '1 second'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query(relink)
+        .bind(other["orderId"].as_str().unwrap())
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_ne!(first["orderId"], other["orderId"]);
+    app.assert_ledger_sound().await;
+}

@@ -201,3 +201,165 @@ async fn concurrent_balance_reads_each_get_their_own_partner_and_see_the_latest_
     assert_eq!(data["balance"].as_f64(), Some(expected as f64 / 100.0));
     app.assert_ledger_sound().await;
 }
+
+#[sqlx::test]
+async fn money_and_esims_can_only_name_an_order_of_their_own_partner(db: PgPool) {
+    let app = spawn_app(db).await;
+    let acme = app.create_partner("acme", "0", "100.00").await;
+    let globex = app.create_partner("globex", "0", "100.00").await;
+    let data = app
+        .place(
+            &acme.key,
+            &json!({"planId": "ae-1gb-7d"}),
+            StatusCode::CREATED,
+        )
+        .await;
+    let order_id = uuid::Uuid::parse_str(data["orderId"].as_str().unwrap()).unwrap();
+    // A refund of acme's order credited to globex.
+    let err = sqlx::query(
+        "insert into ledger_entries (partner_id, kind, amount_cents, balance_after_cents, order_id)
+         values ($1, 'refund', 450, 10450, $2)",
+    )
+    .bind(globex.id.0)
+    .bind(order_id)
+    .execute(&app.db)
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("ledger_entries_order_partner_fk"),
+        "{err}"
+    );
+    // An eSIM of acme's order given to globex.
+    let err = sqlx::query(
+        "insert into esims (id, partner_id, order_id, iccid, smdp_address, activation_code,
+                            qr_token, provider)
+         values (gen_random_uuid(), $1, $2, '8901264426716552582', 's', 'c', 'tok', 'simulator')",
+    )
+    .bind(globex.id.0)
+    .bind(order_id)
+    .execute(&app.db)
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("esims_order_partner_fk"), "{err}");
+    app.assert_ledger_sound().await;
+}
+
+async fn insert_esim(
+    db: &PgPool,
+    order: uuid::Uuid,
+    iccid: &str,
+    provider: &str,
+    status: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into esims (id, partner_id, order_id, iccid, smdp_address, activation_code,
+                            qr_token, provider, status)
+         select gen_random_uuid(), partner_id, id, $2, 's', 'c', gen_random_uuid()::text, $3, $4
+           from orders where id = $1",
+    )
+    .bind(order)
+    .bind(iccid)
+    .bind(provider)
+    .bind(status)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+#[sqlx::test]
+async fn one_iccid_of_a_provider_belongs_to_one_live_esim(db: PgPool) {
+    let app = spawn_app(db).await;
+    let acme = app.create_partner("acme", "0", "100.00").await;
+    let data = app
+        .place(
+            &acme.key,
+            &json!({"planId": "ae-1gb-7d"}),
+            StatusCode::CREATED,
+        )
+        .await;
+    let order = uuid::Uuid::parse_str(data["orderId"].as_str().unwrap()).unwrap();
+    let iccid = data["esims"][0]["iccid"].as_str().unwrap();
+
+    let err = insert_esim(&app.db, order, iccid, "simulator", "READY")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("esims_live_iccid_key"), "{err}");
+    // An expired eSIM holds nothing, and another provider's ICCIDs are its own.
+    insert_esim(&app.db, order, iccid, "simulator", "EXPIRED")
+        .await
+        .unwrap();
+    insert_esim(&app.db, order, iccid, "airalo", "READY")
+        .await
+        .unwrap();
+    // Once the eSIM is over, its ICCID may come back on a new one (eSIM Access recycles).
+    sqlx::query(
+        "update esims set status = 'EXPIRED' where order_id = $1 and provider = 'simulator'",
+    )
+    .bind(order)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    insert_esim(&app.db, order, iccid, "simulator", "READY")
+        .await
+        .unwrap();
+}
+
+/// The migration that brings the live-ICCID guard works on a database that already holds
+/// duplicates (stored while nothing refused them): it keeps them, names them through
+/// `ledger verify`, and refuses any new one.
+#[sqlx::test(migrations = false)]
+async fn the_live_iccid_guard_migrates_a_database_that_already_holds_duplicates(db: PgPool) {
+    const GUARD: i64 = 20261215000002;
+    let mut before = sqlx::migrate!("./migrations");
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < GUARD)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before.run(&db).await.unwrap();
+    crate::helpers::import_demo_catalog(&db).await;
+    let acme = crate::helpers::create_partner(&db, "acme", "0", "100.00").await;
+    let mut orders = Vec::new();
+    for _ in 0..2 {
+        let id = uuid::Uuid::new_v4();
+        sqlx::query(
+            "insert into orders (id, partner_id, plan_id, quantity, unit_cost_cents,
+                                 total_cost_cents, status, provider)
+             values ($1, $2, 'ae-1gb-7d', 1, 450, 450, 'completed', 'simulator')",
+        )
+        .bind(id)
+        .bind(acme.id.0)
+        .execute(&db)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into esims (id, partner_id, order_id, iccid, smdp_address, activation_code,
+                                qr_token)
+             values (gen_random_uuid(), $1, $2, '8901264426716552582', 's', 'c',
+                     gen_random_uuid()::text)",
+        )
+        .bind(acme.id.0)
+        .bind(id)
+        .execute(&db)
+        .await
+        .unwrap();
+        orders.push(id);
+    }
+
+    sqlx::migrate!("./migrations").run(&db).await.unwrap();
+
+    let report = tavaro::ledger::verify(&db).await.unwrap();
+    let duplicates: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.problem.contains("8901264426716552582"))
+        .collect();
+    assert_eq!(duplicates.len(), 1, "{:#?}", report.findings);
+    assert_eq!(duplicates[0].order_id.map(|o| o.0), Some(orders[0]));
+    let err = insert_esim(&db, orders[1], "8901264426716552582", "simulator", "READY")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("esims_live_iccid_key"), "{err}");
+}

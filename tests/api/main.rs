@@ -28,3 +28,4 @@ mod reconcile;
 mod request_validation;
 mod schema_check;
 mod simulator;
+mod upstream_outcomes;

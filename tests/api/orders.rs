@@ -10,6 +10,7 @@ use tavaro::provider::simulator::luhn_valid;
 
 use crate::helpers::{
     TestApp, TestPartner, assert_error, cents, spawn_app, spawn_app_with, success_data,
+    wait_for_order,
 };
 
 async fn order_count(app: &TestApp, partner: &TestPartner) -> i64 {
@@ -454,5 +455,230 @@ async fn concurrent_orders_each_complete_with_their_own_esims_and_answer(db: PgP
             .await
             .unwrap();
     assert_eq!(debits, 40);
+    app.assert_ledger_sound().await;
+}
+
+async fn provider_orders(app: &TestApp) -> i64 {
+    sqlx::query_scalar("select count(*) from sim_orders")
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn an_order_outliving_the_request_time_limit_after_its_debit_answers_202_with_its_id(
+    db: PgPool,
+) {
+    let app = spawn_app_with(db, |c| {
+        c.http.request_timeout = Duration::from_millis(500);
+        c.orders.provider_timeout = Duration::from_secs(5);
+        c.simulator.latency = Duration::from_millis(1_500);
+    })
+    .await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let body = json!({"planId": "ae-5gb-7d"});
+
+    // Debited, the provider still working: never "nothing was deducted".
+    for key in [None, Some("late-1")] {
+        let response = match key {
+            Some(key) => app.order_idempotently(&partner.key, key, &body).await,
+            None => app.order(&partner.key, &body).await,
+        };
+        let data = success_data(response, StatusCode::ACCEPTED).await;
+        assert_eq!(data["status"], "processing");
+        assert_eq!(data["esims"], json!([]));
+        let order_id = data["orderId"].as_str().unwrap();
+        // The order runs to its end without the request.
+        wait_for_order(&app, &partner.key, order_id, "completed").await;
+    }
+    let replay = app.order_idempotently(&partner.key, "late-1", &body).await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    let settled = success_data(replay, StatusCode::CREATED).await;
+    assert_eq!(settled["esims"].as_array().unwrap().len(), 1);
+    assert_eq!(order_count(&app, &partner).await, 2);
+    assert_eq!(app.balance_cents(partner.id).await, 10_000 - 2 * 750);
+    app.assert_ledger_sound().await;
+}
+
+#[sqlx::test]
+async fn a_request_timing_out_before_its_debit_is_503_and_a_late_debit_is_given_back(db: PgPool) {
+    let app = spawn_app_with(db, |c| c.http.request_timeout = Duration::from_millis(500)).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let body = json!({"planId": "ae-5gb-7d"});
+
+    // The debit waits on the partner's balance row past the request's time limit.
+    let mut blocker = app.db.begin().await.unwrap();
+    sqlx::query("select 1 from balances where partner_id = $1 for update")
+        .bind(partner.id.0)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let timed_out = app.order_idempotently(&partner.key, "stalled", &body).await;
+    assert_error(
+        timed_out,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    blocker.rollback().await.unwrap();
+
+    // The debit commits after the partner was told nothing was deducted: it is refunded at
+    // once, and no provider is called.
+    let started = std::time::Instant::now();
+    loop {
+        let failed: i64 = sqlx::query_scalar(
+            "select count(*) from orders where partner_id = $1 and status = 'failed'",
+        )
+        .bind(partner.id.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        if failed == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the late debit was not given back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(provider_orders(&app).await, 0, "no provider call");
+    assert_eq!(app.balance_cents(partner.id).await, 10_000);
+    // As for any 503, a retry with the same key runs afresh.
+    let retry = app.order_idempotently(&partner.key, "stalled", &body).await;
+    assert!(retry.headers().get("idempotent-replayed").is_none());
+    success_data(retry, StatusCode::CREATED).await;
+    assert_eq!(app.balance_cents(partner.id).await, 10_000 - 750);
+    app.assert_ledger_sound().await;
+}
+
+/// Waits until the partner's one order exists (debited) and returns its id.
+async fn debited_order(app: &TestApp, partner: &TestPartner) -> uuid::Uuid {
+    let started = std::time::Instant::now();
+    loop {
+        let id: Option<uuid::Uuid> =
+            sqlx::query_scalar("select id from orders where partner_id = $1")
+                .bind(partner.id.0)
+                .fetch_optional(&app.db)
+                .await
+                .unwrap();
+        if let Some(id) = id {
+            return id;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never debited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// L2: while this request's provider call is slow, another server's reconciler finds the
+/// order unknown upstream and refunds it. The request must answer the refund.
+#[sqlx::test]
+async fn an_order_refunded_elsewhere_during_its_provider_call_is_answered_as_refunded(db: PgPool) {
+    let app = Arc::new(
+        spawn_app_with(db, |c| {
+            c.simulator.latency = Duration::from_millis(1_500);
+            c.orders.provider_timeout = Duration::from_secs(5);
+            c.orders.reconcile_poll = Duration::from_secs(3600);
+        })
+        .await,
+    );
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let body = json!({"planId": "ae-5gb-7d"});
+    let placing = {
+        let (app, key, body) = (app.clone(), partner.key.clone(), body.clone());
+        tokio::spawn(async move {
+            let response = app.order_idempotently(&key, "raced", &body).await;
+            (response.status(), response.text().await.unwrap())
+        })
+    };
+    let order = debited_order(&app, &partner).await;
+    // The reconciler of another server: the order is old, its job due, the simulator has
+    // no record of it yet.
+    sqlx::query("update orders set created_at = now() - interval '1 hour' where id = $1")
+        .bind(order)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("update order_jobs set run_at = now() where order_id = $1")
+        .bind(order)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    tavaro::orders::reconcile::run_once(&app.state.orders)
+        .await
+        .unwrap();
+
+    let (status, text) = placing.await.unwrap();
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["error"]["code"], "upstream_error");
+    assert_eq!(answer["error"]["details"]["refunded"], true);
+    let replay = app.order_idempotently(&partner.key, "raced", &body).await;
+    assert_eq!(replay.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        replay.text().await.unwrap(),
+        text,
+        "the stored answer is the same"
+    );
+    assert_eq!(app.balance_cents(partner.id).await, 10_000);
+    app.assert_ledger_sound().await;
+}
+
+/// L2: while this request's provider call is slow (and ends in a refusal), someone else
+/// completes the order with its eSIM. The request must answer the completed order.
+#[sqlx::test]
+async fn an_order_completed_elsewhere_during_its_provider_call_is_answered_with_its_esims(
+    db: PgPool,
+) {
+    let app = Arc::new(
+        spawn_app_with(db, |c| {
+            c.simulator.latency = Duration::from_millis(1_500);
+            c.simulator.failure_rate = 1.0;
+            c.orders.provider_timeout = Duration::from_secs(5);
+        })
+        .await,
+    );
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let body = json!({"planId": "ae-5gb-7d"});
+    let placing = {
+        let (app, key, body) = (app.clone(), partner.key.clone(), body.clone());
+        tokio::spawn(async move {
+            let response = app.order_idempotently(&key, "raced", &body).await;
+            (response.status(), response.text().await.unwrap())
+        })
+    };
+    let order = debited_order(&app, &partner).await;
+    let mut settler = app.db.begin().await.unwrap();
+    sqlx::query("update orders set status = 'completed' where id = $1")
+        .bind(order)
+        .execute(&mut *settler)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into esims (id, partner_id, order_id, iccid, smdp_address, activation_code,
+                            qr_token, provider)
+         values (gen_random_uuid(), $1, $2, '8901264426716552582', 'smdp.sim.tavaro.io',
+                 'ELSEWHERE-1', 'Z3L9GpeleVVuSasqPCdBDxf0Ud', 'simulator')",
+    )
+    .bind(partner.id.0)
+    .bind(order)
+    .execute(&mut *settler)
+    .await
+    .unwrap();
+    settler.commit().await.unwrap();
+
+    let (status, text) = placing.await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["data"]["status"], "completed");
+    assert_eq!(answer["data"]["esims"][0]["activationCode"], "ELSEWHERE-1");
+    let replay = app.order_idempotently(&partner.key, "raced", &body).await;
+    assert_eq!(replay.status(), StatusCode::CREATED);
+    assert_eq!(replay.text().await.unwrap(), text);
+    assert_eq!(
+        app.balance_cents(partner.id).await,
+        10_000 - 750,
+        "not refunded"
+    );
     app.assert_ledger_sound().await;
 }

@@ -248,3 +248,28 @@ async fn jobs_of_orders_completed_on_the_request_path_are_retired_in_bulk(db: Pg
     }
     assert_eq!(app.balance_cents(partner.id).await, 10_000 - 3 * 750);
 }
+
+#[sqlx::test]
+async fn a_job_for_an_order_that_does_not_exist_is_deleted_not_leased_forever(db: PgPool) {
+    let app = spawn_app_with(db, |c: &mut Config| {
+        c.orders.reconcile_poll = Duration::from_secs(3600);
+    })
+    .await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let orphan = uuid::Uuid::new_v4();
+    sqlx::query("insert into order_jobs (order_id, partner_id, run_at) values ($1, $2, now())")
+        .bind(orphan)
+        .bind(partner.id.0)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let claimed = tavaro::orders::reconcile::run_once(&app.state.orders)
+        .await
+        .unwrap();
+    assert_eq!(claimed, 1);
+    let left: i64 = sqlx::query_scalar("select count(*) from order_jobs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the orphan job is gone");
+}

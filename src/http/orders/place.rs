@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -18,6 +19,7 @@ use crate::auth::Principal;
 use crate::http::envelope::{Success, json_response};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
+use crate::http::late::LateAnswer;
 use crate::http::openapi::errors;
 use crate::http::request_id;
 use crate::http::state::AppState;
@@ -74,9 +76,11 @@ fn processing_example() -> serde_json::Value {
 ///
 /// Buys `quantity` eSIMs of a plan. Your credits are debited the plan's **net** price ×
 /// `quantity` (your markup is not deducted), atomically: short of funds, nothing is
-/// deducted and no order exists (402). If the provider refuses, the debit is refunded
-/// (502). If its answer is unknown (time-out), the order is `processing` (202) and is
-/// settled by reconciliation: watch it with `GET /v1/orders/{orderId}`.
+/// deducted and no order exists (402). If the provider refuses or cannot take the order,
+/// the debit is refunded (502, `refunded: true`). If its answer is unknown (time-out), or
+/// anything else keeps the outcome open once you are debited, the order is `processing`
+/// (202) and is settled by reconciliation: watch it with `GET /v1/orders/{orderId}`. A
+/// 503 always means nothing was deducted.
 ///
 /// Safe to retry with an `Idempotency-Key`: the same key with the same body within 24 h
 /// returns the first response again (same `orderId`, no second debit) with
@@ -119,21 +123,23 @@ fn processing_example() -> serde_json::Value {
 async fn place_order(
     State(state): State<AppState>,
     principal: Principal,
+    late: Option<Extension<LateAnswer>>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<OrderRequest>,
 ) -> ApiResult<Response> {
     let key = idempotency_key(&headers)?;
     let new = request.validate()?;
     let partner = principal.partner_id;
-    let Some(key) = key else {
-        let receipt = state.orders.place(partner, new).await?;
-        let answer = placed_answer(&receipt, &state.public_base_url);
-        return Ok(json_response(answer.status, answer.body));
-    };
     let answers = Arc::new(HttpAnswers {
         base_url: state.public_base_url.clone(),
         request_id: request_id::current(),
+        late: late.map(|Extension(late)| late),
     });
+    let Some(key) = key else {
+        let receipt = state.orders.place(partner, new, answers).await?;
+        let answer = placed_answer(&receipt, &state.public_base_url);
+        return Ok(json_response(answer.status, answer.body));
+    };
     let keyed = state.orders.place_keyed(partner, new, key, answers).await?;
     let mut response = json_response(keyed.answer.status, keyed.answer.body);
     if keyed.replayed {
@@ -164,11 +170,19 @@ struct HttpAnswers {
     base_url: String,
     /// The request's id, named in error bodies (the workflow runs in a task of its own).
     request_id: Option<String>,
+    /// Where the answer for the request's time limit goes once the order is debited.
+    late: Option<LateAnswer>,
 }
 
 impl Answers for HttpAnswers {
     fn placed(&self, receipt: &OrderReceipt) -> StoredAnswer {
         placed_answer(receipt, &self.base_url)
+    }
+
+    fn debited(&self, receipt: &OrderReceipt) -> bool {
+        self.late
+            .as_ref()
+            .is_none_or(|late| late.leave(placed_answer(receipt, &self.base_url)))
     }
 
     fn refused(&self, error: &OrderError) -> StoredAnswer {

@@ -5,7 +5,8 @@
 
 mod airalo;
 mod cli;
-mod common;
+// Also for the order workflow's tests against an upstream (`upstream_outcomes`).
+pub mod common;
 mod esimaccess;
 mod esimgo;
-mod roamify;
+pub mod roamify;

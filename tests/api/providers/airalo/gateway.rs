@@ -95,12 +95,15 @@ async fn gateway_answers_each_airalo_failure_with_its_code_and_refunds(db: PgPoo
     let partner = app.create_partner("acme", "0", "100.00").await;
     let body = json!({"planId": plan});
 
-    assert_error(
+    // Our credit with Airalo ran out: not the partner's fault, and refunded (502, as its
+    // replay would answer), never "nothing was deducted" after a debit.
+    let outage = assert_error(
         app.order(&partner.key, &body).await,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "service_unavailable",
+        StatusCode::BAD_GATEWAY,
+        "upstream_error",
     )
     .await;
+    assert_eq!(outage["error"]["details"]["refunded"], true);
     assert_eq!(app.balance_cents(partner.id).await, 10_000, "refunded");
 
     let refused = assert_error(

@@ -132,7 +132,7 @@ async fn an_order_still_being_allocated_is_accepted_and_left_processing(db: PgPo
 }
 
 #[sqlx::test]
-async fn insufficient_balance_is_our_problem_answered_503_and_refunded(db: PgPool) {
+async fn insufficient_balance_is_our_problem_answered_502_and_refunded(db: PgPool) {
     let server = MockServer::start().await;
     let (app, partner, plan) = gateway(db, &server).await;
     mount(
@@ -150,14 +150,15 @@ async fn insufficient_balance_is_our_problem_answered_503_and_refunded(db: PgPoo
         "{refused:?}"
     );
 
-    common::order_refused_with_credits_intact(
+    let body = common::order_refused_with_credits_intact(
         &app,
         &partner,
         &json!({"planId": plan}),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "service_unavailable",
+        StatusCode::BAD_GATEWAY,
+        "upstream_error",
     )
     .await;
+    assert_eq!(body["error"]["details"]["refunded"], true);
 }
 
 #[sqlx::test]

@@ -89,21 +89,22 @@ async fn an_order_through_the_gateway_issues_the_esims_esim_go_returned(db: PgPo
 }
 
 #[sqlx::test]
-async fn insufficient_balance_upstream_is_503_through_the_gateway_and_refunded(db: PgPool) {
+async fn insufficient_balance_upstream_is_502_through_the_gateway_and_refunded(db: PgPool) {
     let server = MockServer::start().await;
     let (app, partner, plan) = gateway(db, &server).await;
     api("POST", "/orders")
         .respond_with(refusal(400, "Insufficient balance"))
         .mount(&server)
         .await;
-    common::order_refused_with_credits_intact(
+    let body = common::order_refused_with_credits_intact(
         &app,
         &partner,
         &json!({"planId": plan, "quantity": 1}),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "service_unavailable",
+        StatusCode::BAD_GATEWAY,
+        "upstream_error",
     )
     .await;
+    assert_eq!(body["error"]["details"]["refunded"], true);
 }
 
 #[sqlx::test]

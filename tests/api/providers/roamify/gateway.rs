@@ -86,7 +86,9 @@ async fn an_order_through_the_gateway_delivers_roamifys_esim_and_debits_the_plan
 }
 
 #[sqlx::test]
-async fn insufficient_roamify_balance_is_503_and_the_partner_keeps_their_credit(db: PgPool) {
+async fn insufficient_roamify_balance_is_502_refunded_and_the_partner_keeps_their_credit(
+    db: PgPool,
+) {
     let server = MockServer::start().await;
     authed("POST", INSTANT)
         .respond_with(answer(
@@ -97,14 +99,15 @@ async fn insufficient_roamify_balance_is_503_and_the_partner_keeps_their_credit(
         .await;
     let (app, partner, plan) = gateway(db, &server).await;
 
-    common::order_refused_with_credits_intact(
+    let body = common::order_refused_with_credits_intact(
         &app,
         &partner,
         &json!({"planId": plan}),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "service_unavailable",
+        StatusCode::BAD_GATEWAY,
+        "upstream_error",
     )
     .await;
+    assert_eq!(body["error"]["details"]["refunded"], true);
 }
 
 #[sqlx::test]
