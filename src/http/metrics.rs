@@ -1,5 +1,6 @@
-//! `GET /metrics`: Prometheus text exposition. Served on the main listener, or only on
-//! `TAVARO_METRICS_ADDR` when that is set (so it can stay off the public interface).
+//! `GET /metrics`: Prometheus text exposition. Served only on its own listener,
+//! `TAVARO_METRICS_ADDR` (loopback by default), never on the partner port: it tells
+//! business volumes and an attack's effect, and each scrape costs a query.
 
 use axum::extract::State;
 use axum::http::header;
@@ -18,8 +19,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Scrape Prometheus metrics
 ///
 /// Refreshes the gauges read from Postgres, then renders everything: requests, latency,
-/// orders, provider calls, key cache, reconciliation backlog, stuck orders. Served here
-/// unless `TAVARO_METRICS_ADDR` moves it to a separate listener.
+/// connections, orders, provider calls, key cache, reconciliation backlog, stuck orders.
+/// An operations endpoint: served only on the metrics listener (`TAVARO_METRICS_ADDR`,
+/// `127.0.0.1:9090` by default), never on the partner port, where it is a 404.
 #[utoipa::path(
     get,
     path = "/metrics",
