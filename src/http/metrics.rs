@@ -2,13 +2,15 @@
 //! `TAVARO_METRICS_ADDR` (loopback by default), never on the partner port: it tells
 //! business volumes and an attack's effect, and each scrape costs a query.
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::request_id;
 use super::state::AppState;
 
 /// The router holding `/metrics` alone.
@@ -49,6 +51,15 @@ async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
         )],
         crate::metrics::render(),
     )
+}
+
+/// The metrics listener's only middleware: the request's `X-Request-Id` (echoed or
+/// generated), on the response and in its error bodies.
+pub(super) async fn with_request_id(mut request: Request, next: Next) -> Response {
+    let (id, header) = request_id::assign(&mut request);
+    let mut response = request_id::scope(id, next.run(request)).await;
+    response.headers_mut().insert(request_id::HEADER, header);
+    response
 }
 
 async fn refresh_gauges(state: &AppState) -> Result<(), sqlx::Error> {

@@ -152,9 +152,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The router serving `/metrics` alone (on `TAVARO_METRICS_ADDR`): everything else there
-/// is a plain 404.
+/// is a 404 in the envelope; every answer carries its `X-Request-Id`, as on the partner
+/// port.
 pub fn metrics_router(state: AppState) -> Router {
-    Router::from(metrics::router()).with_state(state)
+    Router::from(metrics::router())
+        .fallback(|| async { ApiError::NotFound(NotFound::Route) })
+        .layer(axum::middleware::from_fn(metrics::with_request_id))
+        .with_state(state)
 }
 
 /// One span per request. The route template, never the raw path: QR paths carry tokens.

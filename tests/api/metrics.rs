@@ -133,6 +133,7 @@ async fn metrics_can_live_on_their_own_address_only(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(scraped.status(), StatusCode::OK);
+    assert!(scraped.headers().contains_key("x-request-id"));
     assert!(
         scraped.headers()["content-type"]
             .to_str()
@@ -155,7 +156,7 @@ async fn metrics_can_live_on_their_own_address_only(db: PgPool) {
         .send()
         .await
         .unwrap();
-    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    assert_error(api, StatusCode::NOT_FOUND, "not_found").await;
 }
 
 #[sqlx::test]
