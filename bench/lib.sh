@@ -17,6 +17,8 @@ BASELINE_BIN="$TARGET/release/tavaro-bench-baseline"
 VENV="$DATA/bench-venv"
 PY="$VENV/bin/python"
 GATEWAY="http://127.0.0.1:$GATEWAY_PORT"
+# The gateway's metrics listener (never the partner port): two above it, past the baseline.
+GATEWAY_METRICS="http://127.0.0.1:$((GATEWAY_PORT + 2))"
 BASELINE="http://127.0.0.1:$BASELINE_PORT"
 
 # Load generator settings (the issue's: 64 connections, ≥ 10 s a case, 3 rounds).
@@ -141,18 +143,20 @@ plan_cents() {
   psql "$(bench_url bench_gateway)" -qAtc "select net_price_cents from plans where id = '$PLAN'"
 }
 
-# Starts `tavaro serve` with the simulator (no injected latency), limits raised out of the
-# way and warn-level logs (start and stop at info); sets GATEWAY_PID and READY_MS (spawn to
+# Starts `tavaro serve` with the simulator (no injected latency), limits (the per-address
+# one included: every request comes from 127.0.0.1) raised out of the way and warn-level logs (start and stop at info); sets GATEWAY_PID and READY_MS (spawn to
 # first /readyz 200).
 start_gateway() {
   local log_file="$1" start end
   start=$(date +%s%N)
   env DATABASE_URL="$(bench_url bench_gateway)" \
     TAVARO_LISTEN_ADDR="127.0.0.1:$GATEWAY_PORT" \
+    TAVARO_METRICS_ADDR="${GATEWAY_METRICS#http://}" \
     RUST_LOG="warn,tavaro::startup=info" LOG_FORMAT=text \
     TAVARO_SIM_LATENCY_MS=0 TAVARO_SIM_FAILURE_RATE=0 TAVARO_SIM_MODE=normal \
     TAVARO_RATE_LIMIT_PER_SEC=1000000 TAVARO_RATE_LIMIT_BURST=1000000 \
     TAVARO_ORDER_RATE_LIMIT_PER_SEC=1000000 TAVARO_ORDER_RATE_LIMIT_BURST=1000000 \
+    TAVARO_PUBLIC_RATE_LIMIT_PER_SEC=1000000 TAVARO_PUBLIC_RATE_LIMIT_BURST=1000000 \
     "$TAVARO" serve >"$log_file" 2>&1 &
   GATEWAY_PID=$!
   until curl -fs -o /dev/null "$GATEWAY/readyz" 2>/dev/null; do

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use crate::auth::VerifierConfig;
 use crate::db::DatabaseConfig;
 use crate::http::HttpConfig;
-use crate::http::rate_limit::RateLimitConfig;
+use crate::http::rate_limit::{ClientLimitConfig, RateLimitConfig};
 use crate::orders::OrdersConfig;
 use crate::provider::settings::ProvidersConfig;
 use crate::provider::simulator::{SimulatorConfig, SimulatorMode};
@@ -63,6 +63,28 @@ impl Config {
                 "TAVARO_REQUEST_TIMEOUT_SECS must exceed TAVARO_PROVIDER_TIMEOUT_MS by at least 5 s (an order must be able to wait for its provider)"
             );
         }
+        let idempotency_hours: u64 = vars.get_or("TAVARO_IDEMPOTENCY_TTL_HOURS", 24)?;
+        if idempotency_hours < MIN_IDEMPOTENCY_TTL_HOURS {
+            bail!(
+                "TAVARO_IDEMPOTENCY_TTL_HOURS={idempotency_hours} is invalid: must be at least {MIN_IDEMPOTENCY_TTL_HOURS} (a partner's retry must find its key, or it is charged again)"
+            );
+        }
+        let idempotency_ttl = idempotency_hours
+            .checked_mul(3600)
+            .map(Duration::from_secs)
+            .with_context(|| {
+                format!("TAVARO_IDEMPOTENCY_TTL_HOURS={idempotency_hours} is invalid: too large")
+            })?;
+        let key_cache_ttl: u64 = vars.get_or("TAVARO_KEY_CACHE_TTL_SECS", 60)?;
+        if key_cache_ttl > MAX_KEY_CACHE_TTL_SECS {
+            bail!(
+                "TAVARO_KEY_CACHE_TTL_SECS={key_cache_ttl} is invalid: at most {MAX_KEY_CACHE_TTL_SECS} (it bounds how long a revoked key can keep working should a notification be lost)"
+            );
+        }
+        let metrics_addr = match lookup("TAVARO_METRICS_ADDR").as_deref().map(str::trim) {
+            Some("off") => None,
+            _ => Some(vars.get_or("TAVARO_METRICS_ADDR", DEFAULT_METRICS_ADDR.parse()?)?),
+        };
         let database_url = lookup("DATABASE_URL")
             .filter(|v| !v.trim().is_empty())
             .context("DATABASE_URL is not set (see .env.example)")?;
@@ -78,13 +100,14 @@ impl Config {
             },
             http: HttpConfig {
                 listen_addr: vars.get_or("TAVARO_LISTEN_ADDR", "127.0.0.1:8080".parse()?)?,
-                metrics_addr: vars.get_opt("TAVARO_METRICS_ADDR")?,
+                metrics_addr,
                 public_base_url: (!public_base_url.is_empty()).then_some(public_base_url),
                 max_body_bytes: vars.get_or("TAVARO_MAX_BODY_BYTES", 64 * 1024)?,
                 request_timeout,
                 header_timeout: Duration::from_secs(
                     positive(&vars, "TAVARO_HEADER_TIMEOUT_SECS", 10)?.into(),
                 ),
+                max_connections: positive(&vars, "TAVARO_MAX_CONNECTIONS", 4096)? as usize,
                 shutdown_grace: Duration::from_secs(vars.get_or("TAVARO_SHUTDOWN_GRACE_SECS", 30)?),
                 rate_limit: RateLimitConfig {
                     per_second: positive(&vars, "TAVARO_RATE_LIMIT_PER_SEC", 50)?,
@@ -92,18 +115,21 @@ impl Config {
                     order_per_second: positive(&vars, "TAVARO_ORDER_RATE_LIMIT_PER_SEC", 10)?,
                     order_burst: positive(&vars, "TAVARO_ORDER_RATE_LIMIT_BURST", 20)?,
                 },
+                client_limit: ClientLimitConfig {
+                    per_second: positive(&vars, "TAVARO_PUBLIC_RATE_LIMIT_PER_SEC", 20)?,
+                    burst: positive(&vars, "TAVARO_PUBLIC_RATE_LIMIT_BURST", 100)?,
+                    trusted_proxy_hops: vars.get_or("TAVARO_TRUSTED_PROXY_HOPS", 0)?,
+                },
             },
             auth: VerifierConfig {
-                cache_ttl: Duration::from_secs(vars.get_or("TAVARO_KEY_CACHE_TTL_SECS", 60)?),
+                cache_ttl: Duration::from_secs(key_cache_ttl),
                 cache_capacity: vars.get_or("TAVARO_KEY_CACHE_CAPACITY", 10_000)?,
                 argon2_concurrency: vars
                     .get_or("TAVARO_ARGON2_CONCURRENCY", default_argon2_concurrency())?,
             },
             orders: OrdersConfig {
                 provider_timeout,
-                idempotency_ttl: Duration::from_secs(
-                    3600 * vars.get_or("TAVARO_IDEMPOTENCY_TTL_HOURS", 24)?,
-                ),
+                idempotency_ttl,
                 stale_claim: request_timeout + crate::orders::idempotency::STALE_CLAIM_MARGIN,
                 reconcile_poll: Duration::from_millis(
                     vars.get_or("TAVARO_RECONCILE_POLL_MS", 1_000)?,
@@ -131,6 +157,36 @@ impl Config {
         })
     }
 }
+
+impl Config {
+    /// Settings that are valid but unsafe in production, one sentence each naming its
+    /// variable: `tavaro serve` logs them, `tavaro config check` prints them (and fails on
+    /// them with `--strict`).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        match &self.http.public_base_url {
+            None => warnings.push(format!(
+                "TAVARO_PUBLIC_BASE_URL is not set: qrCodeUrl links point at http://{}, plain HTTP on the listen address; set the gateway's public https:// address",
+                self.http.listen_addr
+            )),
+            Some(url) if !url.starts_with("https://") => warnings.push(format!(
+                "TAVARO_PUBLIC_BASE_URL={url} is not https: QR tokens in qrCodeUrl links are credentials and would travel in clear"
+            )),
+            Some(_) => {}
+        }
+        warnings
+    }
+}
+
+/// Shortest Idempotency-Key lifetime: the contract replays a key's first answer for 24 h.
+const MIN_IDEMPOTENCY_TTL_HOURS: u64 = 24;
+
+/// Longest key-cache lifetime: the bound on a revocation whose notification was lost.
+const MAX_KEY_CACHE_TTL_SECS: u64 = 300;
+
+/// Where `/metrics` is served unless `TAVARO_METRICS_ADDR` says otherwise: loopback, off
+/// the partner port.
+const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9090";
 
 /// A whole number ≥ 1, or `default` when unset.
 fn positive<F: Fn(&str) -> Option<String>>(

@@ -2,8 +2,10 @@
 //! through the helpers here so names and labels stay consistent, and `GET /metrics`
 //! renders them with the gauges that are read from Postgres at scrape time.
 //!
-//! Labels carry route templates, provider names and outcomes: never keys, ids, ICCIDs or
-//! activation codes.
+//! Labels come from fixed sets only (route templates, standard methods, provider names,
+//! outcomes), never from what a client sends: every label a request could choose would be
+//! a new series kept for the life of the process. Never keys, ids, ICCIDs or activation
+//! codes either.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -53,15 +55,47 @@ pub fn render() -> String {
     install().render()
 }
 
-/// One HTTP request answered.
+/// One HTTP request answered. `route` is the router's template (or `unmatched`); the
+/// method is recorded as one of the standard ones or `other`.
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
     let labels = [
-        ("method", method.to_owned()),
+        ("method", method_label(method).to_owned()),
         ("route", route.to_owned()),
         ("status", status.to_string()),
     ];
     counter!("tavaro_http_requests_total", &labels).increment(1);
     histogram!("tavaro_http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+}
+
+/// The method as a label: clients may send any token as a method (hyper accepts them all),
+/// so everything outside the methods the API could serve counts as `other`.
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Connections open on a listener (`api` or `metrics`), counted against
+/// `TAVARO_MAX_CONNECTIONS`.
+pub fn set_open_connections(listener: &'static str, open: usize) {
+    gauge!("tavaro_http_connections", "listener" => listener).set(open as f64);
+}
+
+/// A listener reached its connection cap (once per episode, not per connection).
+pub fn connection_limit_reached(listener: &'static str) {
+    counter!("tavaro_http_connection_limit_reached_total", "listener" => listener).increment(1);
+}
+
+/// An idle connection (no request in progress) closed to admit a new one at the cap.
+pub fn connection_evicted(listener: &'static str) {
+    counter!("tavaro_http_connections_evicted_total", "listener" => listener).increment(1);
 }
 
 /// An order reached an outcome: `completed`, `processing`, `failed`,
@@ -107,7 +141,8 @@ pub fn set_key_counters(
     counter!("tavaro_keys_refused_after_failures_total").absolute(refused_after_failures);
 }
 
-/// A request refused by a partner's rate limit (`bucket`: `partner` or `orders`).
+/// A request refused by a rate limit (`bucket`: `partner` or `orders` for a partner's
+/// buckets, `address` for a client address's requests without a valid key).
 pub fn rate_limited(bucket: &'static str) {
     counter!("tavaro_rate_limited_total", "bucket" => bucket).increment(1);
 }
@@ -125,4 +160,25 @@ pub fn set_stuck_orders(orders: i64) {
 /// Active partners whose balance is below their low-balance threshold (read at scrape time).
 pub fn set_partners_below_threshold(partners: i64) {
     gauge!("tavaro_partners_below_low_balance_threshold").set(partners as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::method_label;
+
+    #[test]
+    fn methods_outside_the_standard_set_share_one_label() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("DELETE"), "DELETE");
+        for made_up in [
+            "MADEUP1",
+            "get",
+            "TRACE",
+            "CONNECT",
+            "PROPFIND",
+            &"A".repeat(2000),
+        ] {
+            assert_eq!(method_label(made_up), "other", "{made_up:.20}");
+        }
+    }
 }

@@ -19,11 +19,15 @@ use crate::catalog::{CATALOG_CHANNEL, Catalog};
 use crate::config::Config;
 use crate::http::AnswerCache;
 use crate::http::rate_limit::RateLimits;
+use crate::http::serve::ConnectionLimits;
 use crate::http::state::{AppState, Shared};
 use crate::ledger::BalanceReader;
 use crate::orders::Orders;
 use crate::partners::KEYS_CHANNEL;
 use crate::provider::Registry;
+
+/// Connections the metrics listener serves at once: a scraper or two, on a private address.
+const METRICS_MAX_CONNECTIONS: usize = 16;
 
 /// A built, not yet running, server.
 pub struct Application {
@@ -71,6 +75,9 @@ impl Application {
     pub async fn build_with_pool(config: Config, db: PgPool) -> anyhow::Result<Self> {
         crate::failpoint::check()?;
         crate::metrics::install();
+        for warning in config.warnings() {
+            tracing::warn!("{warning}");
+        }
         let Config {
             http,
             auth,
@@ -101,7 +108,8 @@ impl Application {
             .await
             .context("cannot load the API keys")?;
         let state = AppState::new(Shared {
-            rate_limits: RateLimits::new(&http.rate_limit),
+            rate_limits: RateLimits::new(&http.rate_limit, &http.client_limit),
+            readiness: Default::default(),
             balances: BalanceReader::start(db.clone()),
             keys,
             catalog_answers: AnswerCache::default(),
@@ -162,7 +170,7 @@ impl Application {
         &self.state
     }
 
-    /// The address serving only `/metrics`, when `TAVARO_METRICS_ADDR` is set.
+    /// The address serving only `/metrics` (`TAVARO_METRICS_ADDR`), unless it is `off`.
     pub fn metrics_address(&self) -> Option<SocketAddr> {
         self.metrics_listener
             .as_ref()
@@ -198,20 +206,32 @@ impl Application {
             let _ = stop.send(true);
         });
 
-        let header_timeout = state.http.header_timeout;
+        let idle_timeout = state.http.header_timeout;
         let metrics_server = metrics_listener.map(|listener| {
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!(%address, "serving /metrics");
+            }
             let router = crate::http::metrics_router(state.clone());
+            let limits = ConnectionLimits {
+                listener: "metrics",
+                idle_timeout,
+                max_connections: METRICS_MAX_CONNECTIONS,
+            };
             tokio::spawn(crate::http::serve::serve(
                 listener,
                 router,
-                header_timeout,
+                limits,
                 stopped(stopping.clone()),
             ))
         });
         let router = crate::http::router(state.clone());
         tracing::info!(%address, "serving");
-        let server =
-            crate::http::serve::serve(listener, router, header_timeout, stopped(stopping.clone()));
+        let limits = ConnectionLimits {
+            listener: "api",
+            idle_timeout,
+            max_connections: state.http.max_connections,
+        };
+        let server = crate::http::serve::serve(listener, router, limits, stopped(stopping.clone()));
         let deadline = async {
             stopped(stopping.clone()).await;
             tokio::time::sleep(grace).await;

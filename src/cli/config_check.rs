@@ -1,13 +1,27 @@
 //! `tavaro config check`: validates the configuration exactly as `tavaro serve` would and
 //! prints the effective value of every setting, secrets redacted. Exits non-zero with one
-//! line naming the variable when a value is bad or missing.
+//! line naming the variable when a value is bad or missing. Settings that are valid but
+//! unsafe in production (no https public base URL) are warned about on stderr, one
+//! `warning:` line each; with `--strict` the first of them is the failure instead.
+
+use anyhow::bail;
 
 use crate::config::Config;
 use crate::provider::upstream::UpstreamConfig;
 
-/// Prints `NAME=value` lines (or a JSON object) for the effective configuration.
-pub(super) fn config_check(json: bool) -> anyhow::Result<()> {
+/// Prints `NAME=value` lines (or a JSON object) for the effective configuration, and the
+/// warnings on stderr (`strict`: fails on the first instead).
+pub(super) fn config_check(json: bool, strict: bool) -> anyhow::Result<()> {
     let config = Config::from_env()?;
+    let warnings = config.warnings();
+    if strict {
+        if let Some(first) = warnings.first() {
+            bail!("{first} (--strict)");
+        }
+    }
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
     let settings = describe(&config);
     if json {
         let map: serde_json::Map<String, serde_json::Value> = settings
@@ -34,7 +48,9 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
         ("TAVARO_LISTEN_ADDR", c.http.listen_addr.to_string()),
         (
             "TAVARO_METRICS_ADDR",
-            opt(c.http.metrics_addr.map(|a| a.to_string())),
+            c.http
+                .metrics_addr
+                .map_or_else(|| "off".to_owned(), |a| a.to_string()),
         ),
         (
             "TAVARO_PUBLIC_BASE_URL",
@@ -42,6 +58,7 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
         ),
         ("TAVARO_MAX_BODY_BYTES", c.http.max_body_bytes.to_string()),
         ("TAVARO_HEADER_TIMEOUT_SECS", secs(c.http.header_timeout)),
+        ("TAVARO_MAX_CONNECTIONS", c.http.max_connections.to_string()),
         ("TAVARO_REQUEST_TIMEOUT_SECS", secs(c.http.request_timeout)),
         (
             "TAVARO_RATE_LIMIT_PER_SEC",
@@ -58,6 +75,18 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
         (
             "TAVARO_ORDER_RATE_LIMIT_BURST",
             c.http.rate_limit.order_burst.to_string(),
+        ),
+        (
+            "TAVARO_PUBLIC_RATE_LIMIT_PER_SEC",
+            c.http.client_limit.per_second.to_string(),
+        ),
+        (
+            "TAVARO_PUBLIC_RATE_LIMIT_BURST",
+            c.http.client_limit.burst.to_string(),
+        ),
+        (
+            "TAVARO_TRUSTED_PROXY_HOPS",
+            c.http.client_limit.trusted_proxy_hops.to_string(),
         ),
         (
             "TAVARO_DB_MAX_CONNECTIONS",

@@ -69,6 +69,9 @@ enum ConfigCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Fail on warnings too (a setting that is valid but unsafe in production).
+        #[arg(long)]
+        strict: bool,
     },
 }
 
@@ -266,7 +269,9 @@ pub fn one_line(err: &clap::Error) -> String {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve().await,
-        Command::Config(ConfigCommand::Check { json }) => config_check::config_check(json),
+        Command::Config(ConfigCommand::Check { json, strict }) => {
+            config_check::config_check(json, strict)
+        }
         command => {
             // Admin commands log only warnings, to stderr: stdout is for their output.
             telemetry::init(LogFormat::Text, "warn", std::io::stderr);
@@ -285,6 +290,9 @@ async fn serve() -> anyhow::Result<()> {
         std::io::stdout,
     );
     let app = Application::build(config).await?;
+    if let Some(metrics) = app.metrics_address() {
+        println!("Tavaro gateway metrics on http://{metrics}/metrics");
+    }
     println!("Tavaro gateway listening on http://{}", app.address());
     app.run_until_stopped().await
 }

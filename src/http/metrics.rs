@@ -1,13 +1,16 @@
-//! `GET /metrics`: Prometheus text exposition. Served on the main listener, or only on
-//! `TAVARO_METRICS_ADDR` when that is set (so it can stay off the public interface).
+//! `GET /metrics`: Prometheus text exposition. Served only on its own listener,
+//! `TAVARO_METRICS_ADDR` (loopback by default), never on the partner port: it tells
+//! business volumes and an attack's effect, and each scrape costs a query.
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::request_id;
 use super::state::AppState;
 
 /// The router holding `/metrics` alone.
@@ -18,8 +21,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Scrape Prometheus metrics
 ///
 /// Refreshes the gauges read from Postgres, then renders everything: requests, latency,
-/// orders, provider calls, key cache, reconciliation backlog, stuck orders. Served here
-/// unless `TAVARO_METRICS_ADDR` moves it to a separate listener.
+/// connections, orders, provider calls, key cache, reconciliation backlog, stuck orders.
+/// An operations endpoint: served only on the metrics listener (`TAVARO_METRICS_ADDR`,
+/// `127.0.0.1:9090` by default), never on the partner port, where it is a 404.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -47,6 +51,15 @@ async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
         )],
         crate::metrics::render(),
     )
+}
+
+/// The metrics listener's only middleware: the request's `X-Request-Id` (echoed or
+/// generated), on the response and in its error bodies.
+pub(super) async fn with_request_id(mut request: Request, next: Next) -> Response {
+    let (id, header) = request_id::assign(&mut request);
+    let mut response = request_id::scope(id, next.run(request)).await;
+    response.headers_mut().insert(request_id::HEADER, header);
+    response
 }
 
 async fn refresh_gauges(state: &AppState) -> Result<(), sqlx::Error> {

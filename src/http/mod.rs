@@ -1,7 +1,8 @@
 //! The HTTP surface. Each resource module owns its `router()`; this module merges them,
 //! puts the `/v1` routes behind API-key authentication, and wraps everything in the
 //! middleware stack (outermost first): request id → tracing span → panic catcher →
-//! sensitive-header redaction → body limit.
+//! sensitive-header redaction → body limit → per-address limit. `/metrics` is served by a
+//! router of its own, on its own listener, never on the partner port.
 
 mod auth;
 mod balance;
@@ -46,18 +47,18 @@ pub use extract::{ApiJson, ApiQuery};
 pub use orders::request::parse_order_body;
 
 use error::{ApiError, NotFound};
-use rate_limit::RateLimitConfig;
+use rate_limit::{ClientLimitConfig, RateLimitConfig};
 use state::AppState;
 
-/// The HTTP listener and its limits (`TAVARO_LISTEN_ADDR`, `TAVARO_METRICS_ADDR`,
+/// The HTTP listeners and their limits (`TAVARO_LISTEN_ADDR`, `TAVARO_METRICS_ADDR`,
 /// `TAVARO_PUBLIC_BASE_URL`, `TAVARO_MAX_BODY_BYTES`, `TAVARO_*_TIMEOUT_SECS`,
-/// `TAVARO_SHUTDOWN_GRACE_SECS`, the rate limits).
+/// `TAVARO_MAX_CONNECTIONS`, `TAVARO_SHUTDOWN_GRACE_SECS`, the rate limits).
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
     /// Where the HTTP server listens.
     pub listen_addr: SocketAddr,
-    /// A separate address serving only `GET /metrics`; unset: `/metrics` is on the main
-    /// listener.
+    /// The separate address serving only `GET /metrics` (loopback by default); `None`
+    /// (`off`): metrics are served nowhere. Never the partner listener.
     pub metrics_addr: Option<SocketAddr>,
     /// Public base URL of this gateway, used to build `qrCodeUrl`s. Unset: the address
     /// the server listens on.
@@ -66,12 +67,17 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Longest time a request may take (beyond the provider time-out for orders).
     pub request_timeout: Duration,
-    /// Longest time a client may take to send a request's headers.
+    /// Longest time a connection may go without a request in progress: until its first
+    /// request's headers have arrived, and between two requests.
     pub header_timeout: Duration,
+    /// Connections the partner listener serves at once.
+    pub max_connections: usize,
     /// How long a stopping server lets in-flight requests finish.
     pub shutdown_grace: Duration,
     /// Per-partner rate limits.
     pub rate_limit: RateLimitConfig,
+    /// The per-address limit on requests without a valid key.
+    pub client_limit: ClientLimitConfig,
 }
 
 /// Every operation, as routes and their documentation built together: the partner API
@@ -90,8 +96,8 @@ fn operations() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
     (partner_api, public)
 }
 
-/// The OpenAPI document of every operation the router serves (and of `/metrics`, wherever
-/// it is served).
+/// The OpenAPI document of every operation the router serves, and of `/metrics` (served
+/// on the metrics listener).
 pub fn document() -> OpenApi {
     let (partner_api, public) = operations();
     let doc = partner_api
@@ -110,16 +116,20 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), rate_limit::enforce))
         .route_layer(from_fn_with_state(state.clone(), auth::require_api_key))
         .into();
-    let mut public: Router<AppState> = public.into();
-    if state.http.metrics_addr.is_none() {
-        public = public.merge(Router::from(metrics::router()));
-    }
+    let public: Router<AppState> = public.into();
 
     Router::new()
         .merge(partner_api)
         .merge(public)
         .fallback(|| async { ApiError::NotFound(NotFound::Route) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        // Inside the envelope (its 429s carry a request id and are counted), around
+        // authentication (it refuses an address that keeps failing before its key is
+        // looked at).
+        .layer(from_fn_with_state(
+            state.clone(),
+            rate_limit::address::enforce,
+        ))
         .layer(DefaultBodyLimit::max(state.http.max_body_bytes))
         .layer(
             ServiceBuilder::new()
@@ -142,9 +152,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The router serving `/metrics` alone (on `TAVARO_METRICS_ADDR`).
+/// The router serving `/metrics` alone (on `TAVARO_METRICS_ADDR`): everything else there
+/// is a 404 in the envelope; every answer carries its `X-Request-Id`, as on the partner
+/// port.
 pub fn metrics_router(state: AppState) -> Router {
-    Router::from(metrics::router()).with_state(state)
+    Router::from(metrics::router())
+        .fallback(|| async { ApiError::NotFound(NotFound::Route) })
+        .layer(axum::middleware::from_fn(metrics::with_request_id))
+        .with_state(state)
 }
 
 /// One span per request. The route template, never the raw path: QR paths carry tokens.

@@ -34,6 +34,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 ///
 /// The install QR code of an eSIM: a PNG encoding exactly its `lpaCode`. Public, so a
 /// traveller can open `qrCodeUrl` directly; the unguessable token is the credential.
+/// Limited per client address, like every request without a key.
 #[utoipa::path(
     get,
     path = "/qr/{token}.png",
@@ -44,6 +45,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         (status = 200, description = "The QR code. Cached privately for a day.", content_type = "image/png", body = inline(Png),
             headers(("Cache-Control" = String, description = "`private, max-age=86400`."))),
         (status = 404, response = errors::NotFound),
+        (status = 429, response = errors::RateLimited),
         (status = 500, response = errors::InternalError),
         (status = 503, response = errors::ServiceUnavailable),
     )

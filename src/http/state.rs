@@ -57,4 +57,6 @@ pub struct Shared {
     pub rate_limits: RateLimits,
     /// Coalesced balance reads for `GET /v1/balance`.
     pub balances: BalanceReader,
+    /// The last readiness check of Postgres, shared by `/readyz` probes.
+    pub(crate) readiness: super::health::Readiness,
 }

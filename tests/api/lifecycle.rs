@@ -160,6 +160,37 @@ fn one_error_line(output: &std::process::Output) -> String {
     lines[0].to_owned()
 }
 
+#[sqlx::test]
+async fn readiness_asks_the_database_at_most_once_a_second(db: PgPool) {
+    let app = crate::helpers::spawn_app(db).await;
+    let ready = || async {
+        app.client
+            .get(format!("{}/readyz", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    let checked = Instant::now();
+    assert_eq!(ready().await, StatusCode::OK);
+    // Every query fails from here on (the pool is closed at once; the future only waits
+    // for the connections to go).
+    let closing = app.db.close();
+    let mut answered = 0;
+    while checked.elapsed() < Duration::from_millis(600) {
+        assert_eq!(
+            ready().await,
+            StatusCode::OK,
+            "answered from the last check"
+        );
+        answered += 1;
+    }
+    assert!(answered >= 10, "{answered}");
+    tokio::time::sleep(Duration::from_millis(1_500).saturating_sub(checked.elapsed())).await;
+    assert_eq!(ready().await, StatusCode::SERVICE_UNAVAILABLE);
+    closing.await;
+}
+
 #[test]
 fn a_bad_database_url_stops_the_start_with_one_line_naming_it() {
     let line = one_error_line(&tavaro(&[("DATABASE_URL", "mysql://nope")], &["serve"]));
@@ -214,6 +245,49 @@ fn config_check_prints_the_effective_settings_with_secrets_redacted() {
         &["config", "check"],
     ));
     assert!(line.contains("LOG_FORMAT"), "{line}");
+}
+
+#[test]
+fn config_check_warns_when_the_public_base_url_is_unset_or_not_https() {
+    let check = |base_url: Option<&str>, args: &[&str]| {
+        let mut command = StdCommand::new(env!("CARGO_BIN_EXE_tavaro"));
+        command
+            .args(["config", "check"])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("TAVARO_PUBLIC_BASE_URL")
+            .env("DATABASE_URL", "postgres://x@h/y");
+        if let Some(url) = base_url {
+            command.env("TAVARO_PUBLIC_BASE_URL", url);
+        }
+        command.output().unwrap()
+    };
+    for base_url in [None, Some("http://gateway.example.com")] {
+        let output = check(base_url, &[]);
+        assert!(
+            output.status.success(),
+            "a warning, not a failure: {output:?}"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.lines().any(|l| l.starts_with("warning:")
+                && l.contains("TAVARO_PUBLIC_BASE_URL")
+                && l.contains("https")),
+            "{base_url:?}: {stderr}"
+        );
+        // --strict turns the warning into the one-line failure.
+        let line = one_error_line(&check(base_url, &["--strict"]));
+        assert!(
+            line.starts_with("error:") && line.contains("TAVARO_PUBLIC_BASE_URL"),
+            "{line}"
+        );
+    }
+    let output = check(Some("https://gateway.example.com"), &["--strict"]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("warning"),
+        "{output:?}"
+    );
 }
 
 #[sqlx::test]

@@ -73,7 +73,6 @@ async fn at_trace_level_no_key_hash_or_activation_code_reaches_the_logs(db: PgPo
         "/v1/balance/transactions".to_owned(),
         "/healthz".to_owned(),
         "/readyz".to_owned(),
-        "/metrics".to_owned(),
     ] {
         let response = get(&path).await.unwrap();
         assert!(
@@ -82,6 +81,16 @@ async fn at_trace_level_no_key_hash_or_activation_code_reaches_the_logs(db: PgPo
             response.status()
         );
     }
+    let metrics = server
+        .metrics_base
+        .as_deref()
+        .expect("the server announces its metrics listener");
+    let scraped = client
+        .get(format!("{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert!(scraped.status().is_success(), "{}", scraped.status());
     assert!(client.get(&qr).send().await.unwrap().status().is_success());
     let quote = client
         .post(format!("{base}/v1/order/quote"))

@@ -9,6 +9,8 @@
 mod auth;
 mod catalog;
 mod cli;
+mod configuration;
+mod connections;
 mod crash;
 mod docs;
 mod esims;

@@ -1,11 +1,14 @@
-//! `/metrics`: the counters move with requests, orders, key checks and provider calls, and
-//! the whole exposition can move to a listener of its own, off the public interface.
+//! `/metrics`: the counters move with requests, orders, key checks and provider calls;
+//! the exposition lives on a listener of its own, never on the partner port; and no
+//! client can add series to it.
 
-use reqwest::StatusCode;
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, spawn_app_with_vars};
 
 /// The value of the first sample of `metric` whose labels contain every `label`.
 fn sample(text: &str, metric: &str, labels: &[&str]) -> f64 {
@@ -20,10 +23,11 @@ fn sample(text: &str, metric: &str, labels: &[&str]) -> f64 {
 async fn metrics_count_requests_orders_key_checks_and_provider_calls(db: PgPool) {
     let app = spawn_app(db).await;
     let partner = app.create_partner("acme", "0", "100.00").await;
+    let metrics = app.metrics_address.clone().expect("a metrics listener");
     let scrape = || async {
         let response = app
             .client
-            .get(format!("{}/metrics", app.address))
+            .get(format!("{metrics}/metrics"))
             .send()
             .await
             .unwrap();
@@ -129,6 +133,7 @@ async fn metrics_can_live_on_their_own_address_only(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(scraped.status(), StatusCode::OK);
+    assert!(scraped.headers().contains_key("x-request-id"));
     assert!(
         scraped.headers()["content-type"]
             .to_str()
@@ -151,5 +156,73 @@ async fn metrics_can_live_on_their_own_address_only(db: PgPool) {
         .send()
         .await
         .unwrap();
-    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    assert_error(api, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[sqlx::test]
+async fn made_up_http_methods_add_no_metrics_series(db: PgPool) {
+    let app = spawn_app(db).await;
+    let series = |text: &str| -> BTreeSet<String> {
+        text.lines()
+            .filter(|l| l.starts_with("tavaro_http_request"))
+            .map(|l| {
+                l.rsplit_once(' ')
+                    .map_or(l, |(series, _)| series)
+                    .to_owned()
+            })
+            .collect()
+    };
+    let before = series(&app.scrape_metrics().await);
+    // 1,000 distinct methods, on an unknown path and on a real route.
+    for i in 0..1_000 {
+        let method = Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
+        let path = if i % 2 == 0 { "/nope" } else { "/healthz" };
+        let response = app
+            .client
+            .request(method, format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error(), "{}", response.status());
+    }
+    let text = app.scrape_metrics().await;
+    assert!(!text.contains("MADEUP"), "a made-up method became a label");
+    let methods: BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.split("method=\"").nth(1)?.split('"').next())
+        .collect();
+    let fixed: BTreeSet<&str> = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other",
+    ]
+    .into();
+    assert!(methods.is_subset(&fixed), "method labels {methods:?}");
+    let added: Vec<String> = series(&text).difference(&before).cloned().collect();
+    // At most a few `other` series (counter, histogram buckets, sum, count: 18 lines a
+    // route and status), whatever other tests running meanwhile added aside.
+    let ours: Vec<&String> = added
+        .iter()
+        .filter(|s| s.contains(r#"method="other""#))
+        .collect();
+    assert!(ours.len() <= 4 * 18, "{ours:#?}");
+    assert!(
+        text.contains(
+            r#"tavaro_http_requests_total{method="other",route="unmatched",status="404"}"#
+        ),
+        "unknown paths are counted as `unmatched`"
+    );
+}
+
+#[sqlx::test]
+async fn metrics_are_never_served_on_the_partner_port(db: PgPool) {
+    // Without a metrics listener (`off`), `/metrics` exists nowhere: the partner port
+    // answers 404 in the envelope, as for any unknown path.
+    let app = spawn_app_with_vars(db, &[("TAVARO_METRICS_ADDR", "off")]).await;
+    assert!(app.metrics_address.is_none());
+    let response = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
 }

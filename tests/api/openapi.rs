@@ -65,9 +65,14 @@ async fn call_every_operation(app: &TestApp, doc: &Value) -> Vec<(String, String
             "no test value for a parameter of {template}"
         );
         let operation = &doc["paths"][&template][&method];
+        // `/metrics` is served on the operations listener only, never on the partner port.
+        let base = match template.as_str() {
+            "/metrics" => app.metrics_address.as_deref().expect("a metrics listener"),
+            _ => app.address.as_str(),
+        };
         let mut request = app.client.request(
             Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
-            format!("{}{path}", app.address),
+            format!("{base}{path}"),
         );
         if operation.get("security").is_some() {
             request = request.bearer_auth(&partner.key);

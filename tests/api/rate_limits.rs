@@ -1,6 +1,7 @@
 //! What a partner, or someone holding guessed keys, can spend: per-partner and per-order
-//! rate limits with the IETF draft headers, and key floods and secret guessing that are
-//! refused before argon2 or the database.
+//! rate limits with the IETF draft headers, key floods and secret guessing that are
+//! refused before argon2 or the database, and the per-address limit on everything a
+//! client can do without a key.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use tavaro::http::rate_limit::RateLimitConfig;
 
-use crate::helpers::{TestApp, assert_error, spawn_app_with};
+use crate::helpers::{TestApp, assert_error, spawn_app_with, spawn_app_with_vars};
 
 async fn spawn_limited(db: PgPool, per_second: u32, burst: u32, order_burst: u32) -> TestApp {
     spawn_app_with(db, |config| {
@@ -147,15 +148,7 @@ async fn a_thousand_malformed_keys_cost_no_argon2_run_and_no_query(db: PgPool) {
     assert_eq!(app.state.keys.lookup_queries(), queries);
     assert!(app.state.keys.rejected_early() >= 1000);
 
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.scrape_metrics().await;
     assert!(metrics.contains("tavaro_keys_rejected_without_lookup_total"));
 }
 
@@ -249,13 +242,7 @@ async fn wrong_secrets_for_a_key_without_a_fast_verifier_cost_at_most_the_budget
     assert_eq!(app.state.keys.argon2_runs(), u64::from(budget));
     assert_eq!(app.state.keys.lookup_queries(), queries);
     assert_eq!(app.state.keys.refused_after_failures(), 20);
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap();
-    let metrics = metrics.text().await.unwrap();
+    let metrics = app.scrape_metrics().await;
     assert!(
         metrics.contains("tavaro_keys_refused_after_failures_total 20"),
         "{metrics}"
@@ -277,4 +264,123 @@ async fn wrong_secrets_for_a_key_without_a_fast_verifier_cost_at_most_the_budget
     assert_eq!(other.state.keys.argon2_runs(), 1);
     crate::helpers::wait_for_status(&app, "/v1/balance", &partner.key, StatusCode::OK).await;
     assert_eq!(app.state.keys.argon2_runs(), u64::from(budget));
+}
+
+/// A server whose per-address limit for requests without a valid key is 1/s, burst 3.
+async fn spawn_publicly_limited(db: PgPool, extra: &[(&str, &str)]) -> TestApp {
+    let mut vars = vec![
+        ("TAVARO_PUBLIC_RATE_LIMIT_PER_SEC", "1"),
+        ("TAVARO_PUBLIC_RATE_LIMIT_BURST", "3"),
+    ];
+    vars.extend_from_slice(extra);
+    spawn_app_with_vars(db, &vars).await
+}
+
+async fn assert_rate_limited(response: reqwest::Response) {
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .expect("Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After: {retry_after}");
+    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+#[sqlx::test]
+async fn public_routes_are_limited_per_client_address_with_a_429_envelope(db: PgPool) {
+    let app = spawn_publicly_limited(db, &[]).await;
+    let partner = app.create_partner("acme", "0", "10.00").await;
+    let get = |path: &str| app.client.get(format!("{}{path}", app.address)).send();
+    for _ in 0..3 {
+        assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
+    }
+    // One budget for every public route and unknown path of this address.
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/qr/AAAAAAAAAAAAAAAAAAAAAAAAAA.png",
+        "/no/such/path",
+        "/v1/no/such/path",
+    ] {
+        assert_rate_limited(get(path).await.unwrap()).await;
+    }
+    // The documentation is the same bytes for everyone, from memory: not limited.
+    for path in ["/openapi.json", "/docs"] {
+        assert_eq!(get(path).await.unwrap().status(), StatusCode::OK, "{path}");
+    }
+    // A partner with a valid key is not charged, nor refused, by it.
+    for _ in 0..5 {
+        assert_eq!(
+            app.get("/v1/balance", &partner.key).await.status(),
+            StatusCode::OK
+        );
+    }
+    // The bucket refills.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
+}
+
+#[sqlx::test]
+async fn failed_authentications_are_limited_per_client_address_before_the_key_is_checked(
+    db: PgPool,
+) {
+    let app = spawn_publicly_limited(db, &[]).await;
+    // Each answered 401 spends the address's budget; once it is spent the next request
+    // is refused before its key is even looked at.
+    for _ in 0..4 {
+        assert_eq!(
+            app.get("/v1/balance", "tvr_not-a-key").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let checked = app.state.keys.rejected_early();
+    assert_rate_limited(app.get("/v1/balance", "tvr_not-a-key").await).await;
+    assert_rate_limited(app.get("/v1/countries", "tvr_still-not-a-key").await).await;
+    assert_eq!(
+        app.state.keys.rejected_early(),
+        checked,
+        "refused without checking the key"
+    );
+}
+
+#[sqlx::test]
+async fn behind_trusted_proxies_the_client_address_comes_from_x_forwarded_for(db: PgPool) {
+    let from = |app: &TestApp, forwarded: &str| {
+        app.client
+            .get(format!("{}/healthz", app.address))
+            .header("x-forwarded-for", forwarded)
+            .send()
+    };
+    // One proxy in front: the last X-Forwarded-For entry is the client.
+    let app = spawn_publicly_limited(db.clone(), &[("TAVARO_TRUSTED_PROXY_HOPS", "1")]).await;
+    for _ in 0..3 {
+        let response = from(&app, "198.51.100.7, 203.0.113.1").await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_rate_limited(from(&app, "203.0.113.1").await.unwrap()).await;
+    // What the client itself wrote in front does not make it someone else.
+    assert_rate_limited(from(&app, "192.0.2.99, 203.0.113.1").await.unwrap()).await;
+    // Another client behind the same proxy has its own budget.
+    assert_eq!(
+        from(&app, "203.0.113.2").await.unwrap().status(),
+        StatusCode::OK
+    );
+    // IPv6 clients are counted by /64: rotating the interface id gains nothing.
+    for i in 0..3 {
+        let response = from(&app, &format!("2001:db8:1:2::{i}")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_rate_limited(from(&app, "2001:db8:1:2:ffff::1").await.unwrap()).await;
+    drop(app);
+
+    // Without trusted proxies the header is ignored: the TCP peer is the client.
+    let app = spawn_publicly_limited(db, &[]).await;
+    for i in 0..3 {
+        let response = from(&app, &format!("203.0.113.{i}")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_rate_limited(from(&app, "203.0.113.200").await.unwrap()).await;
 }

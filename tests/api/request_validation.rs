@@ -321,3 +321,48 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected(db: PgPool) {
         .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
 }
+
+#[sqlx::test]
+async fn control_characters_in_plan_id_or_reference_are_refused_naming_the_field(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let cases = [
+        // A newline forges a log line; an escape sequence repaints the terminal.
+        (
+            json!({"planId": "ae-5gb-7d\n2026-12-01T00:00:00Z INFO forged"}),
+            "planId",
+        ),
+        (json!({"planId": "ae-5gb-7d\u{1b}[2J"}), "planId"),
+        (json!({"planId": "\u{0}"}), "planId"),
+        (json!({"planId": "ae-5gb-7d\r"}), "planId"),
+        (json!({"planId": "\tae-5gb-7d"}), "planId"),
+        (json!({"planId": "ae-5gb-7d\u{85}"}), "planId"),
+        (json!({"planId": "ae-5gb-7d\u{7f}"}), "planId"),
+        (
+            json!({"planId": "ae-5gb-7d", "reference": "BK-1\nforged"}),
+            "reference",
+        ),
+        (
+            json!({"planId": "ae-5gb-7d", "reference": "BK\u{7f}"}),
+            "reference",
+        ),
+        (
+            json!({"planId": "ae-5gb-7d", "reference": "BK\u{9b}31m"}),
+            "reference",
+        ),
+    ];
+    for path in ["/v1/order", "/v1/order/quote"] {
+        for (body, field) in &cases {
+            let response = app.post_json(path, &partner.key, body).await;
+            let error = assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+            let fields = error["error"]["details"]["fields"].as_array().unwrap();
+            assert!(
+                fields.iter().any(|f| f["field"] == *field),
+                "{path} {body} → {error}"
+            );
+        }
+    }
+    assert_eq!(app.count("orders", partner.id).await, 0);
+    assert_eq!(app.balance_cents(partner.id).await, 10_000);
+    app.assert_ledger_sound().await;
+}

@@ -266,7 +266,9 @@ error_responses! {
     };
     /// 429 `rate_limited`.
     RateLimited => Spec {
-        description: "over the per-key request rate; retry after `Retry-After` seconds.",
+        description: "over a request rate: your partner's (shared by all its keys), or, for \
+            requests without a valid key (public routes, failed authentications), the \
+            client address's; retry after `Retry-After` seconds.",
         samples: vec![("rate_limited", ApiError::RateLimited { retry_after_secs: 1 })],
         details: None,
     };

@@ -18,7 +18,8 @@ use crate::orders::NewOrder;
     example = json!({"planId": "ae-5gb-7d", "quantity": 1, "customerEmail": "traveller@example.com", "reference": "BK-12345"})
 )]
 pub(crate) struct OrderRequest {
-    /// A `planId` from `GET /v1/packages`.
+    /// A `planId` from `GET /v1/packages`: 1 to 64 of `a-z`, `0-9` and `-` (surrounding
+    /// spaces are ignored).
     #[schema(
         min_length = 1,
         max_length = 64,
@@ -41,11 +42,13 @@ impl OrderRequest {
     /// Checks every field and reports all problems at once.
     pub(crate) fn validate(self) -> ApiResult<NewOrder> {
         let mut errors = Vec::new();
-        let plan_id = self.plan_id.trim();
-        if plan_id.is_empty() || plan_id.chars().count() > 64 {
+        // Plan ids are slugs (the catalog import and sync make them so): anything else,
+        // a control character above all (it would forge log lines), is not one.
+        let plan_id = self.plan_id.trim_matches(' ');
+        if !is_plan_id(plan_id) {
             errors.push(FieldError::new(
                 "planId",
-                "must be a plan id from /v1/packages",
+                "must be a plan id from /v1/packages: 1 to 64 of a-z, 0-9 and -",
             ));
         }
         // An integer, also when written `6.0` (JSON Schema's notion); never `1.5` or `"3"`.
@@ -102,6 +105,14 @@ pub fn parse_order_body(bytes: &[u8]) -> ApiResult<NewOrder> {
     parse_json::<OrderRequest>(bytes)?.validate()
 }
 
+/// The documented `planId` pattern, `^[a-z0-9-]+$`, at most 64 characters.
+fn is_plan_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 /// An address a traveller can receive mail at: RFC 5322 syntax (checked by
 /// `email_address`) without the forms no traveller's mailbox has (display names, quoted
 /// local parts, IP literals), and a public domain name: dot-separated labels of ASCII
@@ -128,7 +139,29 @@ fn is_valid_email(email: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_valid_email;
+    use super::{is_plan_id, is_valid_email};
+
+    #[test]
+    fn plan_ids_are_slugs_without_control_characters() {
+        for good in ["ae-5gb-7d", "x", &"a".repeat(64)] {
+            assert!(is_plan_id(good), "{good}");
+        }
+        for bad in [
+            "",
+            &"a".repeat(65),
+            "ae-5gb-7d\n",
+            "ae\u{1b}[2J",
+            "ae\u{85}",
+            "ae\u{7f}",
+            "\u{0}",
+            "AE-5GB-7D",
+            "ae 5gb",
+            "ae_5gb",
+            "é",
+        ] {
+            assert!(!is_plan_id(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn email_addresses_are_checked_pragmatically() {

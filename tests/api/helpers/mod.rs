@@ -61,15 +61,31 @@ fn init_logs() {
 
 /// The configuration tests start from: defaults, port 0, no environment.
 pub fn test_config() -> Config {
-    Config::from_vars(|name| match name {
-        "DATABASE_URL" => Some("postgres://unused-the-pool-is-given".to_owned()),
-        "TAVARO_LISTEN_ADDR" => Some("127.0.0.1:0".to_owned()),
-        // Business-logic tests fire bursts; the limiter has its own tests.
-        "TAVARO_RATE_LIMIT_PER_SEC"
-        | "TAVARO_RATE_LIMIT_BURST"
-        | "TAVARO_ORDER_RATE_LIMIT_PER_SEC"
-        | "TAVARO_ORDER_RATE_LIMIT_BURST" => Some("1000000".to_owned()),
-        _ => None,
+    test_config_with(&[])
+}
+
+/// The test configuration with `vars` set as environment variables would be (they win
+/// over the test defaults).
+pub fn test_config_with(vars: &[(&str, &str)]) -> Config {
+    Config::from_vars(|name| {
+        if let Some((_, value)) = vars.iter().find(|(k, _)| *k == name) {
+            return Some((*value).to_owned());
+        }
+        match name {
+            "DATABASE_URL" => Some("postgres://unused-the-pool-is-given".to_owned()),
+            "TAVARO_LISTEN_ADDR" => Some("127.0.0.1:0".to_owned()),
+            // Port 0: tests run many servers at once, each with its own metrics listener.
+            "TAVARO_METRICS_ADDR" => Some("127.0.0.1:0".to_owned()),
+            // Business-logic tests fire bursts, all from 127.0.0.1; the limiters have their
+            // own tests.
+            "TAVARO_RATE_LIMIT_PER_SEC"
+            | "TAVARO_RATE_LIMIT_BURST"
+            | "TAVARO_ORDER_RATE_LIMIT_PER_SEC"
+            | "TAVARO_ORDER_RATE_LIMIT_BURST"
+            | "TAVARO_PUBLIC_RATE_LIMIT_PER_SEC"
+            | "TAVARO_PUBLIC_RATE_LIMIT_BURST" => Some("1000000".to_owned()),
+            _ => None,
+        }
     })
     .expect("test configuration is valid")
 }
@@ -81,10 +97,20 @@ pub async fn spawn_app(db: PgPool) -> TestApp {
 
 /// Spawns the app with the demo catalog and an adjusted configuration.
 pub async fn spawn_app_with(db: PgPool, configure: impl FnOnce(&mut Config)) -> TestApp {
-    init_logs();
-    import_demo_catalog(&db).await;
     let mut config = test_config();
     configure(&mut config);
+    spawn_app_configured(db, config).await
+}
+
+/// Spawns the app with the demo catalog and environment variables `vars` set over the
+/// test configuration (e.g. `[("TAVARO_MAX_CONNECTIONS", "4")]`).
+pub async fn spawn_app_with_vars(db: PgPool, vars: &[(&str, &str)]) -> TestApp {
+    spawn_app_configured(db, test_config_with(vars)).await
+}
+
+async fn spawn_app_configured(db: PgPool, config: Config) -> TestApp {
+    init_logs();
+    import_demo_catalog(&db).await;
     let app = Application::build_with_pool(config, db.clone())
         .await
         .expect("the app builds");
@@ -190,6 +216,27 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// `GET /metrics` on the metrics listener: the Prometheus text.
+    pub async fn scrape_metrics(&self) -> String {
+        let base = self
+            .metrics_address
+            .as_deref()
+            .expect("the test configuration has a metrics listener");
+        let response = self
+            .client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.expect("a text body")
+    }
+
+    /// `host:port` of the partner listener, for raw TCP.
+    pub fn socket_address(&self) -> &str {
+        self.address.trim_start_matches("http://")
     }
 
     /// Fails the test if the ledger invariants do not hold.

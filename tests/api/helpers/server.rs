@@ -18,6 +18,8 @@ pub struct Server {
     pub child: Child,
     /// `http://127.0.0.1:PORT`, as the server announced it.
     pub base: String,
+    /// `http://127.0.0.1:PORT` of its metrics listener, as the server announced it.
+    pub metrics_base: Option<String>,
     /// Everything the server printed on stdout (its logs), line by line.
     pub output: Arc<Mutex<Vec<String>>>,
 }
@@ -31,6 +33,8 @@ impl Server {
             .arg("serve")
             .env("DATABASE_URL", database_url_of(db))
             .env("TAVARO_LISTEN_ADDR", "127.0.0.1:0")
+            // Many servers run at once: none may take the default metrics port.
+            .env("TAVARO_METRICS_ADDR", "127.0.0.1:0")
             .env("TAVARO_PROVIDER_TIMEOUT_MS", "400")
             .env("TAVARO_RECONCILE_POLL_MS", "50")
             .env("TAVARO_RECONCILE_MAX_BACKOFF_SECS", "1")
@@ -44,12 +48,16 @@ impl Server {
         }
         let mut child = command.spawn().expect("tavaro serve starts");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut metrics_base = None;
         let base = loop {
             let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
                 .await
                 .expect("the server announces its address")
                 .unwrap()
                 .expect("the server exited before listening");
+            if let Some(address) = line.strip_prefix("Tavaro gateway metrics on ") {
+                metrics_base = Some(address.trim().trim_end_matches("/metrics").to_owned());
+            }
             if let Some(address) = line.strip_prefix("Tavaro gateway listening on ") {
                 break address.trim().to_owned();
             }
@@ -65,6 +73,7 @@ impl Server {
         Self {
             child,
             base,
+            metrics_base,
             output,
         }
     }

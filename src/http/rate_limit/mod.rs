@@ -3,7 +3,8 @@
 //! limit a request gets 429 `rate_limited` with `Retry-After`; every limited response
 //! carries the IETF draft `RateLimit-Policy` and `RateLimit` headers. The check runs after
 //! authentication and before any handler, so a 429 is never stored under an
-//! Idempotency-Key and never reaches the database.
+//! Idempotency-Key and never reaches the database. What a client does without a valid
+//! key is limited per address instead ([`address`]).
 //!
 //! Buckets live in each server process: with N servers behind a load balancer a partner
 //! can get up to N times the configured rate. Size the per-process rate accordingly (or
@@ -26,6 +27,10 @@ use super::error::ApiError;
 use super::state::AppState;
 use crate::auth::Principal;
 use crate::ids::PartnerId;
+
+pub mod address;
+
+pub use address::{AddressLimits, ClientLimitConfig};
 
 /// Per-partner token buckets, per server process (`TAVARO_RATE_LIMIT_*`,
 /// `TAVARO_ORDER_RATE_LIMIT_*`).
@@ -97,14 +102,17 @@ impl Bucket {
 pub struct RateLimits {
     general: Bucket,
     orders: Bucket,
+    /// Requests without a valid key, per client address.
+    pub addresses: AddressLimits,
 }
 
 impl RateLimits {
     /// Buckets sized by the configuration.
-    pub fn new(config: &RateLimitConfig) -> Self {
+    pub fn new(config: &RateLimitConfig, clients: &ClientLimitConfig) -> Self {
         Self {
             general: Bucket::new("partner", config.per_second, config.burst),
             orders: Bucket::new("orders", config.order_per_second, config.order_burst),
+            addresses: AddressLimits::new(clients),
         }
     }
 }

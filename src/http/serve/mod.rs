@@ -1,0 +1,198 @@
+//! The HTTP server loop: hyper's HTTP/1 and HTTP/2 connection handling around a router,
+//! with what `axum::serve` does not let us set.
+//!
+//! - **Idle connections are closed.** A connection may go `TAVARO_HEADER_TIMEOUT_SECS`
+//!   without a request in progress: from accept until its first request's headers have
+//!   arrived, and between two requests (keep-alive, HTTP/2 included). hyper's own header
+//!   timer starts only once it has told HTTP/1 from HTTP/2, so without this a client that
+//!   sends nothing, or `PRI` and stalls, would be held for ever. A connection past its time
+//!   is shut down gracefully (HTTP/2 gets a GOAWAY) and dropped if it is still there after
+//!   the same time again (a client that does not read its answer).
+//! - **Connections are capped** (`TAVARO_MAX_CONNECTIONS`). At the cap a new connection
+//!   closes the one that has gone longest without a request in progress (a socket that
+//!   never spoke, or a keep-alive one between requests), so a flood of idle sockets only
+//!   ever displaces itself: a real client sends its request within milliseconds and is
+//!   the newest, hence the last to go. A connection with a request in progress is never
+//!   closed for room; while every connection has one, new connections wait in the listen
+//!   backlog. Reaching the cap is logged once per episode and counted in
+//!   `tavaro_http_connection_limit_reached_total`; closed connections in
+//!   `tavaro_http_connections_evicted_total`.
+//! - The client's address reaches the router as [`ConnectInfo`]; HTTP/2 has keep-alive
+//!   pings and a stream limit; a stop lets in-flight requests finish.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+mod tracker;
+
+use tracker::{Slot, Tracker};
+
+/// How one listener treats its connections.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    /// The listener's name in logs and metrics labels: `api` or `metrics`.
+    pub listener: &'static str,
+    /// Longest time without a request in progress (`TAVARO_HEADER_TIMEOUT_SECS`).
+    pub idle_timeout: Duration,
+    /// Connections served at once (`TAVARO_MAX_CONNECTIONS`).
+    pub max_connections: usize,
+}
+
+/// Largest request head (request line and headers) a client may send, in bytes.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Serves `router` on `listener` until `stop` completes, then stops accepting and waits
+/// for the open connections to finish their requests (the caller bounds that wait).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    stop: impl Future<Output = ()>,
+) {
+    let builder = Arc::new(builder(limits.idle_timeout));
+    let tracker = Arc::new(Tracker::new(limits.listener, limits.max_connections));
+    let (drain, draining) = watch::channel(false);
+    let mut stop = std::pin::pin!(stop);
+    let mut accept_failing = false;
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => {
+                    accept_failing = false;
+                    accepted
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: make room, back off, keep
+                    // serving. Logged once until an accept succeeds again.
+                    if !accept_failing {
+                        tracing::warn!(listener = limits.listener, error = %e, "accept failed; closing the longest-idle connection and retrying");
+                        accept_failing = true;
+                    }
+                    tracker.evict_longest_idle();
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let slot = tokio::select! {
+            slot = Tracker::admit(&tracker) => slot,
+            () = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(connection(
+            Arc::clone(&builder),
+            stream,
+            peer,
+            router.clone(),
+            slot,
+            limits.idle_timeout,
+            draining.clone(),
+        ));
+    }
+    drop(listener);
+    let _ = drain.send(true);
+    tracker.all_closed().await;
+}
+
+fn builder(idle_timeout: Duration) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(idle_timeout)
+        .max_buf_size(MAX_HEAD_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(20)))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .max_concurrent_streams(100);
+    builder
+}
+
+/// Serves one connection until it ends, is idle too long, is closed to make room, or the
+/// server stops.
+async fn connection(
+    builder: Arc<Builder<TokioExecutor>>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    slot: Slot,
+    idle_timeout: Duration,
+    mut draining: watch::Receiver<bool>,
+) {
+    let activity = slot.clone_handle();
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let busy = activity.busy();
+        let router = router.clone();
+        async move {
+            let _busy = busy;
+            let mut request = request.map(Body::new);
+            request.extensions_mut().insert(ConnectInfo(peer));
+            router.oneshot(request).await
+        }
+    });
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
+    let watchdog = tokio::time::sleep(idle_timeout);
+    let mut watchdog = std::pin::pin!(watchdog);
+    // Set once a graceful shutdown has begun for idleness or room: the connection is
+    // dropped if it has not ended by then.
+    let give_up = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
+    let mut give_up = std::pin::pin!(give_up);
+    let mut closing = false;
+    let mut forced = false;
+    loop {
+        tokio::select! {
+            ended = connection.as_mut() => {
+                if let Err(e) = ended {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = &mut watchdog, if !closing => {
+                let now = tokio::time::Instant::now();
+                match slot.idle_for() {
+                    Some(idle) if idle >= idle_timeout => {
+                        tracing::debug!(?idle, "closing an idle connection");
+                        connection.as_mut().graceful_shutdown();
+                        closing = true;
+                        forced = true;
+                        give_up.as_mut().reset(now + idle_timeout);
+                    }
+                    Some(idle) => watchdog.as_mut().reset(now + (idle_timeout - idle)),
+                    None => watchdog.as_mut().reset(now + idle_timeout),
+                }
+            }
+            () = slot.evicted(), if !closing => {
+                tracing::debug!("closing an idle connection to make room");
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+                forced = true;
+                give_up.as_mut().reset(tokio::time::Instant::now() + idle_timeout);
+            }
+            _ = draining.wait_for(|stop| *stop), if !closing => {
+                // The caller bounds how long in-flight requests may take to finish.
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            () = &mut give_up, if forced => {
+                tracing::debug!("dropping a connection that did not close in time");
+                return;
+            }
+        }
+    }
+}
