@@ -85,7 +85,7 @@ pub(super) async fn provider(command: ProviderCommand, db: &PgPool) -> anyhow::R
 
 fn registry(db: &PgPool) -> anyhow::Result<Registry> {
     let config = Config::from_env()?;
-    Ok(Registry::new(&config.providers, &config.simulator, db))
+    Registry::new(&config.providers, &config.simulator, db)
 }
 
 fn configured(db: &PgPool, name: &str) -> anyhow::Result<Arc<dyn Provider>> {

@@ -4,6 +4,7 @@
 //! bodies; and the whole gateway (`/v1/order`, `catalog sync`) routed to each of them.
 
 mod airalo;
+mod boundary;
 mod cli;
 mod common;
 mod esimaccess;
