@@ -40,8 +40,9 @@ pub(super) async fn admin(command: Command, db: &PgPool) -> anyhow::Result<()> {
         Command::Catalog(CatalogCommand::Sync {
             provider,
             margin,
+            allow_shrink,
             json,
-        }) => super::providers::catalog_sync(db, &provider, &margin, json).await?,
+        }) => super::providers::catalog_sync(db, &provider, &margin, allow_shrink, json).await?,
         Command::Provider(command) => super::providers::provider(command, db).await?,
         Command::Partner(command) => partner(command, db).await?,
         Command::Key(command) => key(command, db).await?,

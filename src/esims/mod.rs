@@ -81,7 +81,7 @@ impl EsimRecord {
         format!("{base_url}/qr/{}.png", self.qr_token)
     }
 
-    /// One-tap install link for iOS 17.4+, the LPA string percent-encoded ([`CARDDATA`]).
+    /// One-tap install link for iOS 17.4+, the LPA string percent-encoded.
     pub fn ios_install_url(&self) -> String {
         install_url(
             "https://esimsetup.apple.com/esim_qrcode_provisioning",
@@ -89,7 +89,7 @@ impl EsimRecord {
         )
     }
 
-    /// One-tap install link for Android, the LPA string percent-encoded ([`CARDDATA`]).
+    /// One-tap install link for Android, the LPA string percent-encoded.
     pub fn android_install_url(&self) -> String {
         install_url(
             "https://esimsetup.android.com/esim_qrcode_provisioning",
