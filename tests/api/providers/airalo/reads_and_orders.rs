@@ -171,7 +171,7 @@ async fn orders_keep_their_share_while_usage_reads_queue_for_theirs() {
         .mount(&server)
         .await;
     let airalo = Arc::new(Airalo::against(&server));
-    let reads: Vec<_> = (0..40)
+    let reads: Vec<_> = (0..100)
         .map(|_| {
             let airalo = Arc::clone(&airalo);
             tokio::spawn(async move {
@@ -182,12 +182,19 @@ async fn orders_keep_their_share_while_usage_reads_queue_for_theirs() {
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let started = Instant::now();
-    let issued =
-        tavaro::provider::Provider::provision(airalo.as_ref(), &super::request(GREECE_1GB, 1))
+    // Spawned like the reads, so it is scheduled as they are (the test's own task is
+    // polled first whenever it wakes, which would favour it).
+    let order = Arc::clone(&airalo);
+    let (issued, took) = tokio::spawn(async move {
+        let started = Instant::now();
+        let request = super::request(GREECE_1GB, 1);
+        let issued = tavaro::provider::Provider::provision(order.as_ref(), &request)
             .await
             .unwrap();
-    let took = started.elapsed();
+        (issued, started.elapsed())
+    })
+    .await
+    .unwrap();
     assert_eq!(issued.esims.len(), 1);
     assert!(
         took < Duration::from_millis(500),
