@@ -188,16 +188,18 @@ impl ProvidersConfig {
 mod tests {
     use super::*;
 
+    /// An environment holding exactly `pairs`.
+    fn lookup(pairs: Vec<(&'static str, &'static str)>) -> impl Fn(&str) -> Option<String> {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
     #[test]
     fn a_provider_is_configured_by_its_credential_and_half_a_configuration_is_refused() {
-        let lookup = |pairs: Vec<(&'static str, &'static str)>| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| (*v).to_owned())
-            }
-        };
         let timeout = Duration::from_secs(1);
         let config = ProvidersConfig::from_vars(
             &lookup(vec![
@@ -227,14 +229,6 @@ mod tests {
 
     #[test]
     fn answer_caps_and_the_usage_ttl_have_defaults_and_bounds() {
-        let lookup = |pairs: Vec<(&'static str, &'static str)>| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| (*v).to_owned())
-            }
-        };
         let timeout = Duration::from_secs(1);
         let defaults =
             ProvidersConfig::from_vars(&lookup(vec![("TAVARO_ESIMGO_API_KEY", "k")]), timeout)
