@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use crate::auth::KeyVerifier;
 use crate::catalog::{CATALOG_CHANNEL, Catalog};
 use crate::config::Config;
+use crate::esims::UsageCache;
 use crate::http::AnswerCache;
 use crate::http::rate_limit::RateLimits;
 use crate::http::serve::ConnectionLimits;
@@ -97,7 +98,8 @@ impl Application {
         let catalog = Catalog::load(&db)
             .await
             .context("cannot load the catalog")?;
-        let providers = Arc::new(Registry::new(&providers, &simulator, &db));
+        let usage_cache = UsageCache::new(providers.usage_ttl);
+        let providers = Arc::new(Registry::new(&providers, &simulator, &db)?);
         tracing::info!(providers = ?providers.names(), "providers configured");
         let orders = Orders::new(db.clone(), catalog.clone(), Arc::clone(&providers), orders);
         // Subscribe before loading what notifications announce, so no change can slip
@@ -119,6 +121,7 @@ impl Application {
             catalog,
             orders,
             providers,
+            usage_cache,
         });
 
         let (stop, stopped) = watch::channel(false);

@@ -3,16 +3,47 @@
 //! not have yet), priced as the provider's cost plus a margin, and upserted by the
 //! provider's package code. Running it twice changes nothing the second time. Packages the
 //! provider no longer sells are deactivated, never deleted (orders reference them).
+//!
+//! Guards against a broken listing, which would otherwise take the provider's plans off
+//! sale:
+//! - **Shrink**: a sync that would withdraw more than half of the provider's synced plans
+//!   on sale ([`MAX_WITHDRAWN_SHARE`]), or that finds nothing to sell, is refused and
+//!   changes nothing, unless the operator says the shrink is real
+//!   ([`SyncOptions::allow_shrink`], `--allow-shrink`).
+//! - **Incomplete listings**: when the adapter says its listing may be missing packages
+//!   ([`Listing::incomplete`], a paging guard tripped), nothing is withdrawn; what was
+//!   listed is still added and updated.
+//! - **Area codes**: a region's code never files its plans under a country (or any area
+//!   of another geography) that has the same code: it takes a free code instead
+//!   (`EU` → `EUREGION`). A package whose country code is some region's code is skipped.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 use super::CATALOG_CHANNEL;
-use crate::provider::normalize::cents_from_e4_ceil;
-use crate::provider::{Provider, UpstreamPackage};
+use crate::provider::normalize::printable;
+use crate::provider::{Listing, Provider, UpstreamPackage};
+
+/// The most of a provider's synced plans on sale one sync may withdraw without
+/// `--allow-shrink`: half (numerator, denominator). More means the listing is broken far
+/// more often than that the provider withdrew most of its catalogue at once.
+pub const MAX_WITHDRAWN_SHARE: (usize, usize) = (1, 2);
+
+/// Longest area code (the `country` filter of `GET /v1/packages` takes 16 letters).
+const MAX_AREA_CODE: usize = 16;
+
+/// How a sync runs.
+#[derive(Clone, Copy, Debug)]
+pub struct SyncOptions {
+    /// Margin over the provider's cost in basis points (2000 = 20%).
+    pub margin_bps: i32,
+    /// Withdraw what the provider no longer lists even when that is most of its plans,
+    /// or everything (`--allow-shrink`).
+    pub allow_shrink: bool,
+}
 
 /// What a sync did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -29,6 +60,9 @@ pub struct SyncReport {
     pub deactivated: usize,
     /// Packages not imported, with why.
     pub skipped: Vec<String>,
+    /// Why the listing may be incomplete, when the adapter said so: then no plan was
+    /// deactivated.
+    pub incomplete: Option<String>,
 }
 
 /// A plan as the sync would write it; compared field by field with what is stored.
@@ -60,48 +94,131 @@ struct AreaNeed {
 }
 
 /// Pulls `provider`'s packages and writes them as plans priced at cost + `margin_bps`
-/// (2000 = 20%). One transaction; running servers reload their catalog afterwards.
+/// (2000 = 20%), refusing a sharp shrink ([`sync_with`] with the default options).
 pub async fn sync(
     db: &PgPool,
     provider: &dyn Provider,
     margin_bps: i32,
 ) -> anyhow::Result<SyncReport> {
+    let options = SyncOptions {
+        margin_bps,
+        allow_shrink: false,
+    };
+    sync_with(db, provider, options).await
+}
+
+/// Pulls `provider`'s packages and writes them as plans as `options` say. One
+/// transaction; running servers reload their catalog afterwards. A refused shrink is an
+/// error that changed nothing.
+pub async fn sync_with(
+    db: &PgPool,
+    provider: &dyn Provider,
+    options: SyncOptions,
+) -> anyhow::Result<SyncReport> {
     let name = provider.name();
-    let packages = provider
-        .packages()
+    let Listing {
+        packages,
+        incomplete,
+    } = provider
+        .listing()
         .await
+        .map_err(crate::provider::ProviderError::printable)
         .with_context(|| format!("cannot list {name}'s packages"))?;
     let mut report = SyncReport {
         fetched: packages.len(),
+        incomplete: incomplete.map(|why| printable(&why)),
         ..SyncReport::default()
     };
-
-    let mut drafts: Vec<(String, Draft)> = Vec::new();
-    let mut areas: HashMap<String, AreaNeed> = HashMap::new();
-    let mut seen = HashSet::new();
-    for package in &packages {
-        match draft(package, margin_bps) {
-            Ok((draft, needs)) if seen.insert(package.sku.clone()) => {
-                for need in needs {
-                    areas
-                        .entry(need.code.clone())
-                        .and_modify(|a| a.members.extend(need.members.iter().cloned()))
-                        .or_insert(need);
-                }
-                drafts.push((package.sku.clone(), draft));
-            }
-            Ok(_) => report
-                .skipped
-                .push(format!("{}: listed twice", package.sku)),
-            Err(why) => report.skipped.push(format!("{}: {why}", package.sku)),
-        }
-    }
 
     let mut tx = db.begin().await?;
     // Serialised with `catalog import`: one catalog writer at a time.
     sqlx::query!("select pg_advisory_xact_lock(hashtext('tavaro_catalog_import'))")
         .execute(&mut *tx)
         .await?;
+
+    // The geography of every area code taken, ours and this listing's, so a region's
+    // code never lands on a country's (or the other way round).
+    let mut taken: HashMap<String, &'static str> =
+        sqlx::query!("select code, geography from areas")
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| (r.code, geography(&r.geography)))
+            .collect();
+
+    let mut drafts: Vec<(String, Draft)> = Vec::new();
+    let mut areas: HashMap<String, AreaNeed> = HashMap::new();
+    let mut seen = HashSet::new();
+    for package in &packages {
+        let sku = printable(&package.sku);
+        let (mut draft, mut needs) = match draft(package, options.margin_bps) {
+            Ok(drafted) => drafted,
+            Err(why) => {
+                report.skipped.push(format!("{sku}: {why}"));
+                continue;
+            }
+        };
+        if !seen.insert(package.sku.clone()) {
+            report.skipped.push(format!("{sku}: listed twice"));
+            continue;
+        }
+        if let Some(clash) = needs
+            .iter()
+            .find(|n| n.geography == "local" && taken.get(&n.code).is_some_and(|g| *g != "local"))
+        {
+            report.skipped.push(format!(
+                "{sku}: country code `{}` is the code of a region",
+                clash.code
+            ));
+            continue;
+        }
+        for need in &mut needs {
+            if need.geography != "local" {
+                let code = free_code(&need.code, need.geography, &taken);
+                // A package has at most one area beyond its countries: the plan's own.
+                draft.area_code.clone_from(&code);
+                need.code = code;
+            }
+        }
+        for need in needs {
+            taken.entry(need.code.clone()).or_insert(need.geography);
+            areas
+                .entry(need.code.clone())
+                .and_modify(|a| a.members.extend(need.members.iter().cloned()))
+                .or_insert(need);
+        }
+        drafts.push((package.sku.clone(), draft));
+    }
+
+    let listed: HashSet<&str> = drafts.iter().map(|(sku, _)| sku.as_str()).collect();
+    let on_sale = sqlx::query_scalar!(
+        r#"select provider_sku as "sku!" from plans
+           where provider = $1 and synced_at is not null and active and provider_sku is not null"#,
+        name,
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let withdrawn = on_sale
+        .iter()
+        .filter(|sku| !listed.contains(sku.as_str()))
+        .count();
+    let (num, den) = MAX_WITHDRAWN_SHARE;
+    if report.incomplete.is_none() && !options.allow_shrink {
+        if drafts.is_empty() {
+            bail!(
+                "refusing to sync {name}: it listed {} packages and none can be sold, which would withdraw all {} of its plans on sale; nothing was changed (run again with --allow-shrink if the provider really sells nothing)",
+                report.fetched,
+                on_sale.len()
+            );
+        }
+        if withdrawn * den > on_sale.len() * num {
+            bail!(
+                "refusing to sync {name}: {withdrawn} of its {} plans on sale are missing from its listing of {} packages (more than {num}/{den}); nothing was changed (run again with --allow-shrink if the provider really dropped them)",
+                on_sale.len(),
+                report.fetched
+            );
+        }
+    }
 
     // Countries before regions: a region's members must exist first.
     let mut ordered: Vec<&AreaNeed> = areas.values().collect();
@@ -189,22 +306,72 @@ pub async fn sync(
         write_plan(&mut tx, name, sku, &id, draft).await?;
     }
 
-    let skus: Vec<String> = drafts.iter().map(|(sku, _)| sku.clone()).collect();
-    report.deactivated = sqlx::query!(
-        "update plans set active = false, updated_at = now()
-         where provider = $1 and synced_at is not null and active and provider_sku <> all($2)",
-        name,
-        &skus,
-    )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected() as usize;
+    if let Some(why) = &report.incomplete {
+        // Plans missing from an incomplete listing may still be sold upstream: kept.
+        tracing::warn!(
+            provider = name,
+            why,
+            "listing incomplete; no plan withdrawn"
+        );
+    } else {
+        let skus: Vec<String> = drafts.iter().map(|(sku, _)| sku.clone()).collect();
+        report.deactivated = sqlx::query!(
+            "update plans set active = false, updated_at = now()
+             where provider = $1 and synced_at is not null and active and provider_sku <> all($2)",
+            name,
+            &skus,
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as usize;
+    }
 
     sqlx::query!("select pg_notify($1, '')", CATALOG_CHANNEL)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok(report)
+}
+
+/// An area's stored geography as one of the three the schema allows.
+fn geography(stored: &str) -> &'static str {
+    match stored {
+        "local" => "local",
+        "global" => "global",
+        _ => "regional",
+    }
+}
+
+/// `wanted` if no area of another geography has it, else the first free of
+/// `<wanted>REGION`, `<wanted>REGIONA`, `<wanted>REGIONB`, … (cut to 16 letters). An
+/// area of the same geography under the same code is the same area (Airalo's and
+/// Roamify's `Europe` are one region).
+fn free_code(wanted: &str, geography: &str, taken: &HashMap<String, &'static str>) -> String {
+    let free = |code: &str| taken.get(code).is_none_or(|g| *g == geography);
+    if free(wanted) {
+        return wanted.to_owned();
+    }
+    let suffixes =
+        std::iter::once(String::new()).chain((b'A'..=b'Z').map(|c| char::from(c).to_string()));
+    for suffix in suffixes {
+        let suffix = format!("REGION{suffix}");
+        let keep = MAX_AREA_CODE.saturating_sub(suffix.len()).min(wanted.len());
+        let code = format!("{}{suffix}", &wanted[..keep]);
+        if free(&code) {
+            return code;
+        }
+    }
+    // 27 codes of other geographies in a row: the hash keeps the code unique.
+    let hash = hex::encode(&Sha256::digest(wanted.as_bytes())[..4]).to_ascii_uppercase();
+    hash.chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                (b'G' + (c as u8 - b'0')) as char
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 async fn write_plan(
@@ -288,8 +455,11 @@ fn draft(p: &UpstreamPackage, margin_bps: i32) -> Result<(Draft, Vec<AreaNeed>),
     {
         return Err(format!("country code `{}` is not ISO alpha-2", bad.code));
     }
-    let net = i128::from(p.cost_e4) * i128::from(10_000 + margin_bps) / 10_000;
-    let net_price_cents = cents_from_e4_ceil(i64::try_from(net).map_err(|_| "price overflows")?);
+    // Cost × (1 + margin) in 1/10,000 cents, rounded up to the cent once, at the end: a
+    // truncation in between could price a plan a cent below cost plus margin.
+    let scaled = i128::from(p.cost_e4) * i128::from(10_000 + margin_bps);
+    let net_price_cents =
+        i64::try_from((scaled + 999_999).div_euclid(1_000_000)).map_err(|_| "price overflows")?;
 
     let mut needs: Vec<AreaNeed> = p
         .countries
@@ -423,6 +593,42 @@ mod tests {
         let mut odd = package("y", &["FR"]);
         odd.cost_e4 = 12_345;
         assert_eq!(draft(&odd, 0).unwrap().0.net_price_cents, 124);
+    }
+
+    #[test]
+    fn a_price_is_rounded_up_to_the_cent_once_at_the_end() {
+        // 1.1584 × 1.2 = 1.39008 USD: 140 ¢, never the 139 ¢ a truncation first gives.
+        let mut odd = package("z", &["FR"]);
+        odd.cost_e4 = 11_584;
+        assert_eq!(draft(&odd, 2000).unwrap().0.net_price_cents, 140);
+        odd.cost_e4 = 12_500;
+        assert_eq!(
+            draft(&odd, 2000).unwrap().0.net_price_cents,
+            150,
+            "exact stays"
+        );
+        odd.cost_e4 = 1;
+        assert_eq!(draft(&odd, 0).unwrap().0.net_price_cents, 1);
+    }
+
+    #[test]
+    fn a_region_code_taken_by_another_geography_becomes_a_free_one() {
+        let taken = HashMap::from([
+            ("EU".to_owned(), "local"),
+            ("EUREGION".to_owned(), "local"),
+            ("EUROPE".to_owned(), "regional"),
+            ("GLOBAL".to_owned(), "global"),
+        ]);
+        assert_eq!(free_code("EUROPE", "regional", &taken), "EUROPE");
+        assert_eq!(free_code("ASIA", "regional", &taken), "ASIA");
+        assert_eq!(free_code("EU", "regional", &taken), "EUREGIONA");
+        assert_eq!(free_code("GLOBAL", "regional", &taken), "GLOBALREGION");
+        let long = free_code("MIDDLEEASTAFRICA", "global", &taken);
+        assert_eq!(long, "MIDDLEEASTAFRICA");
+        let taken = HashMap::from([("MIDDLEEASTAFRICA".to_owned(), "local")]);
+        let renamed = free_code("MIDDLEEASTAFRICA", "regional", &taken);
+        assert_eq!(renamed, "MIDDLEEASTREGION");
+        assert!(renamed.len() <= MAX_AREA_CODE);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::money::Cents;
 use crate::orders;
 use crate::partners;
 use crate::provider::EsimUsage;
+use crate::provider::normalize::printable;
 use crate::provider::simulator;
 
 pub(super) async fn admin(command: Command, db: &PgPool) -> anyhow::Result<()> {
@@ -39,8 +40,9 @@ pub(super) async fn admin(command: Command, db: &PgPool) -> anyhow::Result<()> {
         Command::Catalog(CatalogCommand::Sync {
             provider,
             margin,
+            allow_shrink,
             json,
-        }) => super::providers::catalog_sync(db, &provider, &margin, json).await?,
+        }) => super::providers::catalog_sync(db, &provider, &margin, allow_shrink, json).await?,
         Command::Provider(command) => super::providers::provider(command, db).await?,
         Command::Partner(command) => partner(command, db).await?,
         Command::Key(command) => key(command, db).await?,
@@ -58,15 +60,17 @@ pub(super) async fn admin(command: Command, db: &PgPool) -> anyhow::Result<()> {
                     "ORDER", "PARTNER", "STATUS", "DEBITED", "PLACED", "ATTEMPTS"
                 );
                 for o in stuck {
+                    // `last_error` holds upstream words, some stored before they were
+                    // cleaned: no control character reaches the operator's terminal.
                     println!(
                         "{:<36}  {:<20}  {:<10}  {:>10}  {:<20}  {:>8}  {}",
                         o.order_id,
-                        o.partner,
+                        printable(&o.partner),
                         o.status,
                         o.total_cost.to_string(),
                         o.created_at.format("%Y-%m-%d %H:%M:%S"),
                         o.attempts,
-                        o.last_error.unwrap_or_default()
+                        printable(&o.last_error.unwrap_or_default())
                     );
                 }
             }

@@ -102,6 +102,15 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
             c.auth.argon2_concurrency.to_string(),
         ),
         ("TAVARO_PROVIDER_TIMEOUT_MS", ms(c.orders.provider_timeout)),
+        (
+            "TAVARO_UPSTREAM_MAX_BODY_BYTES",
+            c.providers.body_limits.answer.to_string(),
+        ),
+        (
+            "TAVARO_UPSTREAM_MAX_CATALOG_BYTES",
+            c.providers.body_limits.catalog.to_string(),
+        ),
+        ("TAVARO_USAGE_TTL_SECS", secs(c.providers.usage_ttl)),
     ];
     let providers = &c.providers;
     for (prefix, credential, secret, upstream) in [

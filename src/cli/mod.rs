@@ -131,6 +131,11 @@ enum CatalogCommand {
         /// Margin in percent added to the provider's cost (e.g. 20 or 12.5).
         #[arg(long, default_value = "20", allow_hyphen_values = true)]
         margin: String,
+        /// Withdraw the plans the provider no longer lists even when that is more than
+        /// half of them, or all (a sync refuses that by default: it looks like a broken
+        /// listing).
+        #[arg(long)]
+        allow_shrink: bool,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,

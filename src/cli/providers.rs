@@ -9,16 +9,17 @@ use sqlx::PgPool;
 
 use super::ProviderCommand;
 use super::commands::print_json;
-use crate::catalog::sync::{SyncReport, sync};
+use crate::catalog::sync::{SyncOptions, SyncReport, sync_with};
 use crate::config::Config;
 use crate::money::Cents;
 use crate::provider::{Provider, Registry};
 
-/// `tavaro catalog sync --provider NAME [--margin PCT] [--json]`.
+/// `tavaro catalog sync --provider NAME [--margin PCT] [--allow-shrink] [--json]`.
 pub(super) async fn catalog_sync(
     db: &PgPool,
     provider: &str,
     margin: &str,
+    allow_shrink: bool,
     json: bool,
 ) -> anyhow::Result<()> {
     let margin_bps = Cents::parse_dollars(margin)
@@ -28,7 +29,11 @@ pub(super) async fn catalog_sync(
         bail!("--margin {margin} is above the 1000% maximum");
     }
     let upstream = configured(db, provider)?;
-    let report = sync(db, upstream.as_ref(), i32::try_from(margin_bps)?).await?;
+    let options = SyncOptions {
+        margin_bps: i32::try_from(margin_bps)?,
+        allow_shrink,
+    };
+    let report = sync_with(db, upstream.as_ref(), options).await?;
     if json {
         print_json(&report_json(provider, &report));
         return Ok(());
@@ -44,6 +49,9 @@ pub(super) async fn catalog_sync(
     );
     for why in &report.skipped {
         println!("  skipped {why}");
+    }
+    if let Some(why) = &report.incomplete {
+        println!("  listing incomplete ({why}): no plan was deactivated");
     }
     Ok(())
 }
@@ -85,7 +93,7 @@ pub(super) async fn provider(command: ProviderCommand, db: &PgPool) -> anyhow::R
 
 fn registry(db: &PgPool) -> anyhow::Result<Registry> {
     let config = Config::from_env()?;
-    Ok(Registry::new(&config.providers, &config.simulator, db))
+    Registry::new(&config.providers, &config.simulator, db)
 }
 
 fn configured(db: &PgPool, name: &str) -> anyhow::Result<Arc<dyn Provider>> {
@@ -108,5 +116,6 @@ fn report_json(provider: &str, r: &SyncReport) -> serde_json::Value {
         "deactivated": r.deactivated,
         "unchanged": r.unchanged,
         "skipped": r.skipped,
+        "incomplete": r.incomplete,
     })
 }

@@ -1,16 +1,37 @@
 //! eSIM records: what a partner's traveller installs. Statuses, install links, and the
-//! refresh from the provider's live usage. QR codes live in [`qr`].
+//! refresh from the provider's live usage, asked at most once per
+//! `TAVARO_USAGE_TTL_SECS` per eSIM ([`UsageCache`]). QR codes live in [`qr`].
 
 pub mod qr;
 
 use chrono::{DateTime, Utc};
+use moka::future::Cache;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sqlx::{PgConnection, PgPool};
 
 use std::time::Duration;
 
 use crate::ids::{EsimId, OrderId, PartnerId};
-use crate::provider::{EsimRef, EsimUsage, ProvisionedEsim, Registry};
+use crate::provider::{EsimRef, EsimUsage, ProviderError, ProvisionedEsim, Registry, SIMULATOR};
 pub use crate::status::EsimStatus;
+
+/// What is percent-encoded in the `carddata` value of an install link: everything but
+/// the unreserved characters and the `:` and `$` of the LPA string (both legal in a query
+/// value, and how Apple and Google document the link). An `&`, `#`, `+`, `=`, `%`, a
+/// space or any non-ASCII character is encoded, so no activation code can end the value
+/// or add a parameter.
+const CARDDATA: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':')
+    .remove(b'$');
+
+/// `base` + `?carddata=` + the LPA string, percent-encoded.
+fn install_url(base: &str, lpa: &str) -> String {
+    format!("{base}?carddata={}", utf8_percent_encode(lpa, CARDDATA))
+}
 
 /// One stored eSIM.
 #[derive(Clone, Debug)]
@@ -60,19 +81,19 @@ impl EsimRecord {
         format!("{base_url}/qr/{}.png", self.qr_token)
     }
 
-    /// One-tap install link for iOS 17.4+.
+    /// One-tap install link for iOS 17.4+, the LPA string percent-encoded.
     pub fn ios_install_url(&self) -> String {
-        format!(
-            "https://esimsetup.apple.com/esim_qrcode_provisioning?carddata={}",
-            self.lpa_code()
+        install_url(
+            "https://esimsetup.apple.com/esim_qrcode_provisioning",
+            &self.lpa_code(),
         )
     }
 
-    /// One-tap install link for Android.
+    /// One-tap install link for Android, the LPA string percent-encoded.
     pub fn android_install_url(&self) -> String {
-        format!(
-            "https://esimsetup.android.com/esim_qrcode_provisioning?carddata={}",
-            self.lpa_code()
+        install_url(
+            "https://esimsetup.android.com/esim_qrcode_provisioning",
+            &self.lpa_code(),
         )
     }
 
@@ -193,27 +214,85 @@ pub async fn find(
 /// How long a status request waits for the provider before answering from our records.
 pub const USAGE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The eSIM with its provider's live usage when the provider answers within
-/// [`USAGE_TIMEOUT`], recorded; our last known state otherwise.
+/// Most eSIMs whose last usage read is remembered; beyond it the oldest are forgotten
+/// (and may be read again before their time is up).
+const USAGE_CACHE_CAPACITY: u64 = 100_000;
+
+/// The eSIMs whose usage this process asked of their upstream within the last
+/// `TAVARO_USAGE_TTL_SECS`: a status request for one of them is answered from our records
+/// (which hold what that read returned) without asking again. A cache only, per process:
+/// with several servers an eSIM is read at most once per TTL by each. A TTL of zero asks
+/// on every request. The simulator's eSIMs are not cached: it reads our own database.
+#[derive(Clone)]
+pub struct UsageCache {
+    recent: Option<Cache<EsimId, ()>>,
+}
+
+impl UsageCache {
+    /// A cache that remembers a read for `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            recent: (!ttl.is_zero()).then(|| {
+                Cache::builder()
+                    .max_capacity(USAGE_CACHE_CAPACITY)
+                    .time_to_live(ttl)
+                    .build()
+            }),
+        }
+    }
+
+    /// Claims the read of `id`'s usage: `true` (and the eSIM remembered as read now) when
+    /// it was not read within the TTL. One claim per TTL, however many requests race.
+    async fn claim(&self, id: EsimId) -> bool {
+        match &self.recent {
+            Some(recent) => recent.entry(id).or_insert(()).await.is_fresh(),
+            None => true,
+        }
+    }
+
+    /// Gives a claim back: the read never reached the provider.
+    async fn release(&self, id: EsimId) {
+        if let Some(recent) = &self.recent {
+            recent.invalidate(&id).await;
+        }
+    }
+}
+
+/// The eSIM with its provider's live usage, recorded, when its usage was not read within
+/// the TTL ([`UsageCache`]) and the provider answers within [`USAGE_TIMEOUT`]; our last
+/// known state otherwise. The read never waits for the provider's rate budget: when no
+/// token is free (the reads' share is spent) the eSIM is answered from our records, and
+/// orders keep their share.
 pub async fn refresh(
     db: &PgPool,
     providers: &Registry,
+    cache: &UsageCache,
     record: EsimRecord,
 ) -> Result<EsimRecord, sqlx::Error> {
     let Some(provider) = providers.get(&record.provider) else {
         tracing::warn!(provider = %record.provider, "eSIM issued by an unconfigured provider; answering from records");
         return Ok(record);
     };
+    // The simulator answers from our own database: no upstream budget to spare, and a
+    // test (or sandbox) usage change must show at once.
+    let cached = record.provider != SIMULATOR;
+    if cached && !cache.claim(record.id).await {
+        return Ok(record);
+    }
     let usage = crate::provider::timed(
         provider.name(),
         "usage",
         USAGE_TIMEOUT,
-        provider.usage(&record.provider_ref),
+        provider.usage_now(&record.provider_ref),
     )
     .await;
     match usage {
         Ok(usage) => apply_usage(db, record, usage).await,
         Err(e) => {
+            if cached && matches!(e, ProviderError::RateLimited { .. }) {
+                // Refused before (or by) the upstream: the next request may try again.
+                cache.release(record.id).await;
+            }
             tracing::warn!(error = %e, esim_id = %record.id, "usage refresh failed; answering from records");
             Ok(record)
         }
@@ -270,8 +349,29 @@ pub async fn resolve_iccid(db: &PgPool, id_or_iccid: &str) -> anyhow::Result<Str
             .await?;
         return iccid.ok_or_else(|| anyhow::anyhow!("no eSIM with id {id_or_iccid}"));
     }
-    if id_or_iccid.len() == 19 && id_or_iccid.bytes().all(|b| b.is_ascii_digit()) {
+    if crate::provider::normalize::iccid_is_valid(
+        id_or_iccid,
+        crate::provider::normalize::CheckDigit::Absent,
+    ) {
         return Ok(id_or_iccid.to_owned());
     }
     anyhow::bail!("--esim `{id_or_iccid}` is neither an eSIM id nor an ICCID")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_links_percent_encode_what_would_change_the_link() {
+        let base = "https://esimsetup.apple.com/esim_qrcode_provisioning";
+        assert_eq!(
+            install_url(base, "LPA:1$smdp.sim.tavaro.io$ALW4J-EM2S9"),
+            format!("{base}?carddata=LPA:1$smdp.sim.tavaro.io$ALW4J-EM2S9")
+        );
+        assert_eq!(
+            install_url(base, "LPA:1$smdp.example$A&x=1#B C+D%"),
+            format!("{base}?carddata=LPA:1$smdp.example$A%26x%3D1%23B%20C%2BD%25")
+        );
+    }
 }

@@ -28,8 +28,10 @@ struct EsimView {
     /// Our id of the eSIM.
     #[schema(value_type = uuid::Uuid, example = "9c9b5647-05fa-403c-99e2-26f0be9cb0dd")]
     esim_id: EsimId,
-    /// 19 digits starting `89`, the last a Luhn check digit.
-    #[schema(pattern = "^89[0-9]{17}$", example = "8901264426716552582")]
+    /// 18–20 digits starting `89`, as the issuing network numbers the eSIM (most have
+    /// 19). The last is a Luhn check digit, except on eSIMs whose provider sends ICCIDs
+    /// without one (Airalo, Roamify): those are passed on as sent.
+    #[schema(pattern = "^89[0-9]{16,18}$", example = "8901264426716552582")]
     iccid: String,
     /// The order that bought it.
     #[schema(value_type = uuid::Uuid, example = "914ce31d-f1b1-43a4-82d4-95f0b9622496")]
@@ -86,8 +88,9 @@ struct EsimView {
 ///
 /// An eSIM you bought: its status (`READY` issued, no data used yet; `ACTIVE` in use;
 /// `EXPIRED` validity over; `DEPLETED` data used up before expiry), data used and left,
-/// and its install details. Usage is refreshed from the provider when it answers within
-/// 5 s, from our records otherwise.
+/// and its install details. Usage is read from the provider at most once a minute per
+/// eSIM (`TAVARO_USAGE_TTL_SECS`) when it answers within 5 s; otherwise, and in between,
+/// from our records (the last figures the provider gave).
 #[utoipa::path(
     get,
     path = "/v1/esim/{esimId}",
@@ -113,7 +116,7 @@ async fn get_esim(
     let record = esims::find(&state.db, principal.partner_id, id)
         .await?
         .ok_or(ApiError::NotFound(NotFound::Esim))?;
-    let record = esims::refresh(&state.db, &state.providers, record).await?;
+    let record = esims::refresh(&state.db, &state.providers, &state.usage_cache, record).await?;
     Ok(view(&state, record))
 }
 

@@ -10,6 +10,7 @@ use super::catalog::cache::AnswerCache;
 use super::rate_limit::RateLimits;
 use crate::auth::KeyVerifier;
 use crate::catalog::Catalog;
+use crate::esims::UsageCache;
 use crate::ledger::BalanceReader;
 use crate::orders::Orders;
 use crate::provider::Registry;
@@ -53,6 +54,8 @@ pub struct Shared {
     pub orders: Orders,
     /// The upstreams, for eSIM usage refreshes.
     pub providers: Arc<Registry>,
+    /// Which eSIMs' usage was read lately (`TAVARO_USAGE_TTL_SECS`).
+    pub usage_cache: UsageCache,
     /// Per-partner rate limits of this process.
     pub rate_limits: RateLimits,
     /// Coalesced balance reads for `GET /v1/balance`.

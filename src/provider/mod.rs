@@ -62,7 +62,8 @@ pub struct ProvisionRequest {
 /// One issued eSIM.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProvisionedEsim {
-    /// ICCID (18–20 digits).
+    /// ICCID: 18–20 digits starting `89`, checked at the adapter boundary
+    /// ([`normalize::checked_esim`]).
     pub iccid: String,
     /// SM-DP+ server address.
     pub smdp_address: String,
@@ -167,6 +168,16 @@ pub struct UpstreamPackage {
     pub throttle: Option<(i32, i32)>,
 }
 
+/// What an upstream listed for `tavaro catalog sync`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listing {
+    /// The packages read.
+    pub packages: Vec<UpstreamPackage>,
+    /// Why the listing may be missing packages (paging stopped early); `None` when it is
+    /// whole.
+    pub incomplete: Option<String>,
+}
+
 /// One country a package covers.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UpstreamCountry {
@@ -269,11 +280,32 @@ impl ProviderError {
     pub fn issued_nothing(&self) -> bool {
         !matches!(self, Self::Unknown(_) | Self::Accepted { .. })
     }
+
+    /// The error with every control character of its text made a space
+    /// ([`normalize::printable`]): its words are partly the upstream's, and they are
+    /// stored (`failure_reason`, `last_error`), logged and printed.
+    pub fn printable(self) -> Self {
+        use normalize::printable as clean;
+        match self {
+            Self::Rejected { reason, message } => Self::Rejected {
+                reason,
+                message: clean(&message),
+            },
+            Self::InsufficientFunds(m) => Self::InsufficientFunds(clean(&m)),
+            Self::Auth(m) => Self::Auth(clean(&m)),
+            Self::Unavailable(m) => Self::Unavailable(clean(&m)),
+            Self::Accepted { provider_order_ref } => Self::Accepted {
+                provider_order_ref: clean(&provider_order_ref),
+            },
+            Self::Unknown(m) => Self::Unknown(clean(&m)),
+            e @ (Self::RateLimited { .. } | Self::Unsupported(_)) => e,
+        }
+    }
 }
 
 /// Runs one provider call under `timeout` and records it in the metrics (provider,
 /// operation, outcome, latency). A call that outlives `timeout` is
-/// [`ProviderError::Unknown`].
+/// [`ProviderError::Unknown`]. An error comes back [`ProviderError::printable`].
 pub async fn timed<T>(
     provider: &str,
     operation: &'static str,
@@ -286,7 +318,8 @@ pub async fn timed<T>(
         Err(_) => Err(ProviderError::Unknown(format!(
             "no answer within {timeout:?}"
         ))),
-    };
+    }
+    .map_err(ProviderError::printable);
     let outcome = match &result {
         Ok(_) => "ok",
         Err(e) => e.kind(),
@@ -308,11 +341,29 @@ pub trait Provider: Send + Sync + 'static {
     /// What became of an order, by our reference (read-only, safe to repeat).
     async fn lookup(&self, request: &LookupRequest) -> Result<OrderLookup, ProviderError>;
 
-    /// Current usage and status of an eSIM it issued.
+    /// Current usage and status of an eSIM it issued. Waits for the upstream's read
+    /// budget (never the orders' share of it).
     async fn usage(&self, esim: &EsimRef) -> Result<EsimUsage, ProviderError>;
+
+    /// [`Self::usage`] for a partner's status request, which never waits for the budget:
+    /// [`ProviderError::RateLimited`] at once when the reads' share has no token free
+    /// (the caller answers from its records). Upstreams without a budget just ask.
+    async fn usage_now(&self, esim: &EsimRef) -> Result<EsimUsage, ProviderError> {
+        self.usage(esim).await
+    }
 
     /// Every package the upstream sells us, for `tavaro catalog sync`.
     async fn packages(&self) -> Result<Vec<UpstreamPackage>, ProviderError>;
+
+    /// [`Self::packages`], saying whether the listing is known to be whole. An adapter
+    /// whose listing can end early without an error (a paging guard tripped) says so
+    /// here, and `catalog sync` then withdraws nothing it did not see.
+    async fn listing(&self) -> Result<Listing, ProviderError> {
+        Ok(Listing {
+            packages: self.packages().await?,
+            incomplete: None,
+        })
+    }
 
     /// Our prepaid balance with the upstream.
     async fn balance(&self) -> Result<UpstreamBalance, ProviderError>;

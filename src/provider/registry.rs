@@ -18,25 +18,40 @@ pub struct Registry {
 
 impl Registry {
     /// The simulator (keeping its state in `db`) plus every upstream whose credentials
-    /// are configured.
-    pub fn new(upstreams: &ProvidersConfig, simulator: &SimulatorConfig, db: &PgPool) -> Self {
+    /// are configured. `Err` (a start-up failure) when an upstream's HTTP client cannot be
+    /// built with its time-outs: no adapter ever runs on a client without them.
+    pub fn new(
+        upstreams: &ProvidersConfig,
+        simulator: &SimulatorConfig,
+        db: &PgPool,
+    ) -> anyhow::Result<Self> {
         let mut providers: Vec<Arc<dyn Provider>> = vec![Arc::new(simulator::Simulator::new(
             db.clone(),
             simulator.clone(),
         ))];
+        let client = |name: &'static str| {
+            move |e: reqwest::Error| anyhow::anyhow!("cannot build the {name} HTTP client: {e}")
+        };
         if let Some(c) = &upstreams.esimaccess {
-            providers.push(Arc::new(esimaccess::EsimAccess::new(c.clone())));
+            let adapter = esimaccess::EsimAccess::new(c.clone()).map_err(client("esimaccess"))?;
+            providers.push(Arc::new(adapter));
         }
         if let Some(c) = &upstreams.airalo {
-            providers.push(Arc::new(airalo::Airalo::new(c.clone())));
+            providers.push(Arc::new(
+                airalo::Airalo::new(c.clone()).map_err(client("airalo"))?,
+            ));
         }
         if let Some(c) = &upstreams.esimgo {
-            providers.push(Arc::new(esimgo::EsimGo::new(c.clone())));
+            providers.push(Arc::new(
+                esimgo::EsimGo::new(c.clone()).map_err(client("esimgo"))?,
+            ));
         }
         if let Some(c) = &upstreams.roamify {
-            providers.push(Arc::new(roamify::Roamify::new(c.clone())));
+            providers.push(Arc::new(
+                roamify::Roamify::new(c.clone()).map_err(client("roamify"))?,
+            ));
         }
-        Self::with(providers)
+        Ok(Self::with(providers))
     }
 
     /// A registry of exactly these providers.

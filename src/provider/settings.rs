@@ -1,16 +1,27 @@
-//! Which upstream providers are configured, from `TAVARO_<PROVIDER>_*` variables (all
-//! documented in `.env.example`).
+//! Which upstream providers are configured, from `TAVARO_<PROVIDER>_*` variables, and
+//! what every upstream call shares: the answer size caps (`TAVARO_UPSTREAM_MAX_*`) and
+//! how often an eSIM's usage is asked for (`TAVARO_USAGE_TTL_SECS`). All documented in
+//! `.env.example`.
 
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
-use super::upstream::UpstreamConfig;
+use super::upstream::{BodyLimits, UpstreamConfig};
 use crate::secret::Secret;
+
+/// Default of `TAVARO_USAGE_TTL_SECS`: an eSIM's usage is asked of its provider at most
+/// once a minute (Airalo itself refreshes usage every 20 minutes).
+pub const DEFAULT_USAGE_TTL: Duration = Duration::from_secs(60);
+/// Longest `TAVARO_USAGE_TTL_SECS` accepted: a day.
+const MAX_USAGE_TTL_SECS: u64 = 86_400;
+/// Smallest answer cap accepted (a usage report is a few hundred bytes, an order of ten
+/// eSIMs a few KiB).
+const MIN_BODY_BYTES: usize = 16 * 1024;
 
 /// Credentials and addresses of the upstream providers. A provider is configured when its
 /// credential variable is set; the simulator needs nothing and is always available.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ProvidersConfig {
     /// eSIM Access style API (`TAVARO_ESIMACCESS_*`).
     pub esimaccess: Option<UpstreamConfig>,
@@ -20,6 +31,42 @@ pub struct ProvidersConfig {
     pub esimgo: Option<UpstreamConfig>,
     /// Roamify (`TAVARO_ROAMIFY_*`).
     pub roamify: Option<UpstreamConfig>,
+    /// The answer size caps every upstream gets (`TAVARO_UPSTREAM_MAX_BODY_BYTES`,
+    /// `TAVARO_UPSTREAM_MAX_CATALOG_BYTES`).
+    pub body_limits: BodyLimits,
+    /// How long a usage read of one eSIM is reused before its provider is asked again
+    /// (`TAVARO_USAGE_TTL_SECS`; 0 asks on every read).
+    pub usage_ttl: Duration,
+}
+
+impl Default for ProvidersConfig {
+    fn default() -> Self {
+        Self {
+            esimaccess: None,
+            airalo: None,
+            esimgo: None,
+            roamify: None,
+            body_limits: BodyLimits::default(),
+            usage_ttl: DEFAULT_USAGE_TTL,
+        }
+    }
+}
+
+/// `name` as a whole number, or `default` when unset or empty; the error names it.
+fn number<T: std::str::FromStr>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+) -> anyhow::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match lookup(name).map(|v| v.trim().to_owned()) {
+        Some(raw) if !raw.is_empty() => raw
+            .parse()
+            .with_context(|| format!("{name}={raw:?} is invalid: expected a whole number")),
+        _ => Ok(default),
+    }
 }
 
 impl ProvidersConfig {
@@ -29,6 +76,37 @@ impl ProvidersConfig {
         lookup: &impl Fn(&str) -> Option<String>,
         timeout: Duration,
     ) -> anyhow::Result<Self> {
+        let body_limits = BodyLimits {
+            answer: number(
+                lookup,
+                "TAVARO_UPSTREAM_MAX_BODY_BYTES",
+                BodyLimits::DEFAULT_ANSWER,
+            )?,
+            catalog: number(
+                lookup,
+                "TAVARO_UPSTREAM_MAX_CATALOG_BYTES",
+                BodyLimits::DEFAULT_CATALOG,
+            )?,
+        };
+        if body_limits.answer < MIN_BODY_BYTES {
+            bail!(
+                "TAVARO_UPSTREAM_MAX_BODY_BYTES={} is invalid: must be at least {MIN_BODY_BYTES}",
+                body_limits.answer
+            );
+        }
+        if body_limits.catalog < body_limits.answer {
+            bail!(
+                "TAVARO_UPSTREAM_MAX_CATALOG_BYTES={} is invalid: must be at least TAVARO_UPSTREAM_MAX_BODY_BYTES ({})",
+                body_limits.catalog,
+                body_limits.answer
+            );
+        }
+        let usage_ttl_secs = number(lookup, "TAVARO_USAGE_TTL_SECS", DEFAULT_USAGE_TTL.as_secs())?;
+        if usage_ttl_secs > MAX_USAGE_TTL_SECS {
+            bail!(
+                "TAVARO_USAGE_TTL_SECS={usage_ttl_secs} is invalid: must be at most {MAX_USAGE_TTL_SECS}"
+            );
+        }
         let upstream = |prefix: &str,
                         credential: &str,
                         secret: Option<(&str, bool)>,
@@ -69,6 +147,7 @@ impl ProvidersConfig {
                 // Each request gets 3/4 of the order's budget, so an adapter that learned
                 // the upstream's order id can still report it before the gateway gives up.
                 timeout: timeout * 3 / 4,
+                body_limits,
             }))
         };
         Ok(Self {
@@ -86,6 +165,8 @@ impl ProvidersConfig {
             )?,
             esimgo: upstream("ESIMGO", "API_KEY", None, "https://api.esim-go.com/v2.4")?,
             roamify: upstream("ROAMIFY", "API_KEY", None, "https://api.getroamify.com")?,
+            body_limits,
+            usage_ttl: Duration::from_secs(usage_ttl_secs),
         })
     }
 
@@ -107,16 +188,18 @@ impl ProvidersConfig {
 mod tests {
     use super::*;
 
+    /// An environment holding exactly `pairs`.
+    fn lookup(pairs: Vec<(&'static str, &'static str)>) -> impl Fn(&str) -> Option<String> {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
     #[test]
     fn a_provider_is_configured_by_its_credential_and_half_a_configuration_is_refused() {
-        let lookup = |pairs: Vec<(&'static str, &'static str)>| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| (*v).to_owned())
-            }
-        };
         let timeout = Duration::from_secs(1);
         let config = ProvidersConfig::from_vars(
             &lookup(vec![
@@ -142,5 +225,41 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("TAVARO_ROAMIFY_API_KEY"), "{err}");
+    }
+
+    #[test]
+    fn answer_caps_and_the_usage_ttl_have_defaults_and_bounds() {
+        let timeout = Duration::from_secs(1);
+        let defaults =
+            ProvidersConfig::from_vars(&lookup(vec![("TAVARO_ESIMGO_API_KEY", "k")]), timeout)
+                .unwrap();
+        assert_eq!(defaults.usage_ttl, Duration::from_secs(60));
+        assert_eq!(defaults.body_limits, BodyLimits::default());
+        assert_eq!(defaults.esimgo.unwrap().body_limits, BodyLimits::default());
+
+        let set = ProvidersConfig::from_vars(
+            &lookup(vec![
+                ("TAVARO_UPSTREAM_MAX_BODY_BYTES", "65536"),
+                ("TAVARO_UPSTREAM_MAX_CATALOG_BYTES", "1048576"),
+                ("TAVARO_USAGE_TTL_SECS", "0"),
+            ]),
+            timeout,
+        )
+        .unwrap();
+        assert_eq!(set.body_limits.answer, 65_536);
+        assert_eq!(set.body_limits.catalog, 1_048_576);
+        assert_eq!(set.usage_ttl, Duration::ZERO);
+
+        for (name, value) in [
+            ("TAVARO_UPSTREAM_MAX_BODY_BYTES", "100"),
+            ("TAVARO_UPSTREAM_MAX_BODY_BYTES", "lots"),
+            ("TAVARO_UPSTREAM_MAX_CATALOG_BYTES", "20000"),
+            ("TAVARO_USAGE_TTL_SECS", "86401"),
+            ("TAVARO_USAGE_TTL_SECS", "-1"),
+        ] {
+            let err =
+                ProvidersConfig::from_vars(&lookup(vec![(name, value)]), timeout).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
     }
 }

@@ -190,3 +190,88 @@ async fn unknown_qr_tokens_are_json_404s(db: PgPool) {
     }
     app.assert_ledger_sound().await;
 }
+
+#[sqlx::test]
+async fn install_links_percent_encode_an_activation_code_that_would_break_them(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let ordered = order_one(&app, &partner, "ae-1gb-7d").await;
+    let id = ordered["esimId"].as_str().unwrap();
+    // The simulator's links: an LPA string needs no encoding, and gets none.
+    let lpa = ordered["lpaCode"].as_str().unwrap();
+    assert_eq!(
+        ordered["iosInstallUrl"],
+        format!("https://esimsetup.apple.com/esim_qrcode_provisioning?carddata={lpa}")
+    );
+
+    // A code stored before upstream fields were checked, holding what ends a query value.
+    sqlx::query("update esims set activation_code = $2 where id = $1")
+        .bind(uuid::Uuid::parse_str(id).unwrap())
+        .bind("AB&carddata=x#C D+E%")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let esim = esim_status(&app, &partner, id).await;
+    assert_eq!(
+        esim["lpaCode"],
+        "LPA:1$smdp.sim.tavaro.io$AB&carddata=x#C D+E%"
+    );
+    let encoded = "LPA:1$smdp.sim.tavaro.io$AB%26carddata%3Dx%23C%20D%2BE%25";
+    assert_eq!(
+        esim["iosInstallUrl"],
+        format!("https://esimsetup.apple.com/esim_qrcode_provisioning?carddata={encoded}")
+    );
+    assert_eq!(
+        esim["androidInstallUrl"],
+        format!("https://esimsetup.android.com/esim_qrcode_provisioning?carddata={encoded}")
+    );
+    let link = reqwest::Url::parse(esim["iosInstallUrl"].as_str().unwrap()).unwrap();
+    let params: Vec<(String, String)> = link.query_pairs().into_owned().collect();
+    assert_eq!(
+        params,
+        [(
+            "carddata".to_owned(),
+            esim["lpaCode"].as_str().unwrap().to_owned()
+        )],
+        "one parameter, decoding to the LPA string"
+    );
+    app.assert_ledger_sound().await;
+}
+
+#[sqlx::test]
+async fn the_documented_iccid_pattern_admits_the_iccids_the_providers_send(db: PgPool) {
+    let app = spawn_app(db).await;
+    let document: Value = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &document["components"]["schemas"];
+    let iccid = schemas["Esim"]["properties"]["iccid"].clone();
+    assert_eq!(iccid, schemas["OrderEsim"]["properties"]["iccid"]);
+    assert_eq!(iccid["pattern"], "^89[0-9]{16,18}$");
+    let validator = jsonschema::validator_for(&iccid).unwrap();
+    for sent in [
+        // The simulator's (19 digits, Luhn), eSIM Access's (20), eSIM Go's (19), Airalo's
+        // (19, no check digit), Roamify's (18).
+        simulator::new_iccid().as_str(),
+        "89852245280000942210",
+        "8944538532008160222",
+        "8944465400003573253",
+        "894000000000029365",
+    ] {
+        assert!(validator.is_valid(&json!(sent)), "{sent}");
+    }
+    for never in [
+        "8901",
+        "7944538532008160222",
+        "894453853200816022x",
+        "894453853200816022212",
+    ] {
+        assert!(!validator.is_valid(&json!(never)), "{never}");
+    }
+}

@@ -18,8 +18,10 @@ pub(super) struct OrderEsimView {
     /// For `GET /v1/esim/{esimId}`.
     #[schema(value_type = uuid::Uuid)]
     esim_id: EsimId,
-    /// 19 digits starting `89`, the last a Luhn check digit.
-    #[schema(pattern = "^89[0-9]{17}$", example = "8901264426716552582")]
+    /// 18–20 digits starting `89`, as the issuing network numbers the eSIM (most have
+    /// 19). The last is a Luhn check digit, except on eSIMs whose provider sends ICCIDs
+    /// without one (Airalo, Roamify): those are passed on as sent.
+    #[schema(pattern = "^89[0-9]{16,18}$", example = "8901264426716552582")]
     iccid: String,
     status: EsimStatus,
     /// The activation string (`LPA:1$<SM-DP+ address>$<activation code>`); the QR code

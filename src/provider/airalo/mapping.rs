@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::wire::{Area, ErrorBody, Operator, Order, Package, Sim, Usage};
-use crate::provider::normalize::{data_mb, e4_from_amount, split_lpa, timestamp, valid_iccid};
+use crate::provider::normalize::{
+    CheckDigit, InvalidEsim, checked_esim, data_mb, e4_from_amount, printable, split_lpa, timestamp,
+};
 use crate::provider::upstream::{Answer, Call};
 use crate::provider::{
     EsimUsage, ProviderError, Provisioned, ProvisionedEsim, Refusal, UpstreamCountry,
@@ -164,40 +166,47 @@ fn networks(operator: &Operator) -> (Vec<String>, Vec<String>) {
     (types.into_iter().collect(), carriers.into_iter().collect())
 }
 
-/// The order's eSIMs, if `quantity` of them are there, each complete.
-pub(super) fn issued(order: &Order, quantity: u32) -> Option<Provisioned> {
-    let esims: Vec<ProvisionedEsim> = order
-        .sims
-        .iter()
-        .flatten()
-        .map(esim)
-        .collect::<Option<_>>()?;
-    (esims.len() == quantity as usize).then(|| Provisioned {
+/// The order's eSIMs, if `quantity` of them are there, each complete; `Err` when one is
+/// complete but not an eSIM we can hand out.
+pub(super) fn issued(order: &Order, quantity: u32) -> Result<Option<Provisioned>, InvalidEsim> {
+    let mut esims = Vec::new();
+    for sim in order.sims.iter().flatten() {
+        match esim(sim)? {
+            Some(esim) => esims.push(esim),
+            None => return Ok(None),
+        }
+    }
+    Ok((esims.len() == quantity as usize).then(|| Provisioned {
         provider_order_ref: order.id.clone(),
         esims,
-    })
+    }))
 }
 
 /// An eSIM: `lpa` is the SM-DP+ address and `matching_id` the activation code; the
-/// `qrcode` LPA string stands in for either when missing.
-fn esim(sim: &Sim) -> Option<ProvisionedEsim> {
-    let iccid = sim.iccid.as_deref()?.trim().to_owned();
-    if !valid_iccid(&iccid) {
-        return None;
-    }
+/// `qrcode` LPA string stands in for either when missing. Airalo's ICCIDs carry no Luhn
+/// check digit ([`CheckDigit::Absent`]).
+fn esim(sim: &Sim) -> Result<Option<ProvisionedEsim>, InvalidEsim> {
     let from_qr = sim.qrcode.as_deref().and_then(split_lpa);
     let smdp_address = present(sim.lpa.as_deref())
         .map(str::to_owned)
-        .or_else(|| from_qr.as_ref().map(|(smdp, _)| smdp.clone()))?;
+        .or_else(|| from_qr.as_ref().map(|(smdp, _)| smdp.clone()));
     let activation_code = present(sim.matching_id.as_deref())
         .map(str::to_owned)
-        .or_else(|| from_qr.map(|(_, code)| code))?;
-    Some(ProvisionedEsim {
-        iccid,
-        smdp_address,
-        activation_code,
-        provider_ref: sim.id.clone(),
-    })
+        .or_else(|| from_qr.map(|(_, code)| code));
+    checked_esim(
+        sim.iccid.as_deref(),
+        smdp_address.as_deref(),
+        activation_code.as_deref(),
+        sim.id.clone(),
+        CheckDigit::Absent,
+    )
+}
+
+/// What an eSIM we cannot take in Airalo's answer means: the order went through
+/// upstream, but nothing of it may be stored or sold, so its outcome is unknown and
+/// reconciliation (then the operator) settles it.
+pub(super) fn invalid(e: &InvalidEsim) -> ProviderError {
+    ProviderError::Unknown(format!("airalo answered an eSIM we cannot take: {e}"))
 }
 
 fn present(value: Option<&str>) -> Option<&str> {
@@ -249,7 +258,7 @@ pub(super) fn failure(answer: &Answer, call: Call) -> ProviderError {
     if let Some(code) = body.as_ref().and_then(|b| b.code) {
         let reason = body
             .as_ref()
-            .and_then(|b| b.reason.clone().or_else(|| b.message.clone()))
+            .and_then(|b| b.reason.as_deref().or(b.message.as_deref()).map(printable))
             .unwrap_or_else(|| answer.snippet());
         let message = format!("airalo error {code}: {reason}");
         match code {

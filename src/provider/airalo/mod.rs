@@ -5,7 +5,8 @@
 //!
 //! Budgets follow Airalo's documented limits: the catalogue 80 requests a minute, the
 //! token endpoint 3 a minute (in [`session`]), everything else 5 a second (the
-//! per-company usage limit, the tightest that applies to the other endpoints).
+//! per-company usage limit, the tightest that applies to the other endpoints), of which
+//! reads may take half ([`Budgets`]): a partner polling usage never holds up an order.
 
 mod mapping;
 mod session;
@@ -23,7 +24,7 @@ use tokio::time::Instant;
 use self::session::Session;
 use self::wire::{BalanceEnvelope, OrderEnvelope, OrdersPage, PackagesPage, UsageEnvelope};
 use super::normalize::e4_from_amount;
-use super::upstream::{Budget, Call, UpstreamConfig};
+use super::upstream::{Budget, Budgets, Call, Turn, UpstreamConfig};
 use super::{
     EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider, ProviderError, ProvisionRequest,
     Provisioned, Refusal, UpstreamBalance, UpstreamPackage,
@@ -41,31 +42,33 @@ const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// The Airalo Partners API v2.
 pub struct Airalo {
     session: Session,
-    packages_budget: Budget,
-    budget: Budget,
+    packages_budget: Budgets,
+    budget: Budgets,
 }
 
 impl Airalo {
     /// An adapter for the configured account (`credential` is the client id, `secret`
-    /// the client secret).
-    pub fn new(config: UpstreamConfig) -> Self {
-        Self {
-            session: Session::new(config),
-            packages_budget: Budget::per_minute(80),
-            budget: Budget::per_second(5),
-        }
+    /// the client secret); `Err` if its HTTP client cannot be built.
+    pub fn new(config: UpstreamConfig) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            session: Session::new(config)?,
+            packages_budget: Budgets::single(Budget::per_minute(80)),
+            budget: Budgets::per_second(5),
+        })
     }
 
     /// `GET /orders/{id}?include=sims,status`; `None` if Airalo has no such order.
+    /// `turn` is [`Turn::Order`] while an order polls for its eSIMs.
     async fn order(
         &self,
         id: &str,
         timeout: Duration,
+        turn: Turn,
     ) -> Result<Option<wire::Order>, ProviderError> {
         let url = self.session.url(&format!("/orders/{id}"));
         let answer = self
             .session
-            .send(&self.budget, Call::Read, |http| {
+            .send(&self.budget, turn, Call::Read, |http| {
                 http.get(&url)
                     .query(&[("include", "sims,status")])
                     .timeout(timeout)
@@ -88,7 +91,7 @@ impl Airalo {
             let page_text = page.to_string();
             let answer = self
                 .session
-                .send(&self.budget, Call::Read, |http| {
+                .send(&self.budget, Turn::Read, Call::Read, |http| {
                     http.get(&url).query(&[
                         ("filter[description]", reference),
                         ("include", "sims,status"),
@@ -120,15 +123,35 @@ impl Airalo {
         }
     }
 
-    /// What an order Airalo has tells about it.
-    fn settle(order: &wire::Order, quantity: u32) -> OrderLookup {
-        if let Some(issued) = mapping::issued(order, quantity) {
-            return OrderLookup::Issued(issued);
+    /// `GET /sims/{iccid}/usage`, taking `turn` in the budget.
+    async fn usage_in_turn(&self, esim: &EsimRef, turn: Turn) -> Result<EsimUsage, ProviderError> {
+        if esim.iccid.is_empty() || !esim.iccid.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ProviderError::rejected(
+                Refusal::Other,
+                format!("`{}` is not an ICCID", esim.iccid),
+            ));
         }
-        match mapping::order_status(order).as_deref() {
+        let url = self.session.url(&format!("/sims/{}/usage", esim.iccid));
+        let answer = self
+            .session
+            .send(&self.budget, turn, Call::Read, |http| http.get(&url))
+            .await?;
+        if !answer.status.is_success() {
+            // 404 (an ICCID Airalo does not know) is a refusal, as the simulator's.
+            return Err(mapping::failure(&answer, Call::Read));
+        }
+        mapping::usage(&answer.json::<UsageEnvelope>(Call::Read)?.data)
+    }
+
+    /// What an order Airalo has tells about it.
+    fn settle(order: &wire::Order, quantity: u32) -> Result<OrderLookup, ProviderError> {
+        if let Some(issued) = mapping::issued(order, quantity).map_err(|e| mapping::invalid(&e))? {
+            return Ok(OrderLookup::Issued(issued));
+        }
+        Ok(match mapping::order_status(order).as_deref() {
             Some("failed") => OrderLookup::Failed("airalo reports the order failed".into()),
             _ => OrderLookup::Pending,
-        }
+        })
     }
 }
 
@@ -144,7 +167,7 @@ impl Provider for Airalo {
         let reference = request.order_ref.to_string();
         let answer = self
             .session
-            .send(&self.budget, Call::Order, |http| {
+            .send(&self.budget, Turn::Order, Call::Order, |http| {
                 http.post(&url).multipart(
                     Form::new()
                         .text("package_id", request.sku.clone())
@@ -158,8 +181,10 @@ impl Provider for Airalo {
             return Err(mapping::failure(&answer, Call::Order));
         }
         let order = answer.json::<OrderEnvelope>(Call::Order)?.data;
-        if let Some(issued) = mapping::issued(&order, request.quantity) {
-            return Ok(issued);
+        match mapping::issued(&order, request.quantity) {
+            Ok(Some(issued)) => return Ok(issued),
+            Ok(None) => {}
+            Err(e) => return Err(mapping::invalid(&e)),
         }
         let Some(id) = order.id else {
             return Err(ProviderError::Unknown(
@@ -177,45 +202,33 @@ impl Provider for Airalo {
             }
             tokio::time::sleep(POLL_INTERVAL).await;
             let left = deadline.saturating_duration_since(Instant::now());
-            let polled = self.order(&id, left).await;
-            if let Some(issued) = polled
-                .ok()
-                .flatten()
-                .and_then(|order| mapping::issued(&order, request.quantity))
-            {
-                return Ok(issued);
+            // The order's own polls spend the orders' budget, never the reads' share.
+            let polled = self.order(&id, left, Turn::Order).await;
+            match polled.map(|o| o.map(|order| mapping::issued(&order, request.quantity))) {
+                Ok(Some(Ok(Some(issued)))) => return Ok(issued),
+                Ok(Some(Err(e))) => return Err(mapping::invalid(&e)),
+                _ => {}
             }
         }
     }
 
     async fn lookup(&self, request: &LookupRequest) -> Result<OrderLookup, ProviderError> {
         let order = match &request.provider_order_ref {
-            Some(id) => self.order(id, self.session.timeout()).await?,
+            Some(id) => self.order(id, self.session.timeout(), Turn::Read).await?,
             None => self.find_order(&request.order_ref.to_string()).await?,
         };
-        Ok(match order {
+        match order {
             Some(order) => Self::settle(&order, request.quantity),
-            None => OrderLookup::NotFound,
-        })
+            None => Ok(OrderLookup::NotFound),
+        }
     }
 
     async fn usage(&self, esim: &EsimRef) -> Result<EsimUsage, ProviderError> {
-        if esim.iccid.is_empty() || !esim.iccid.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ProviderError::rejected(
-                Refusal::Other,
-                format!("`{}` is not an ICCID", esim.iccid),
-            ));
-        }
-        let url = self.session.url(&format!("/sims/{}/usage", esim.iccid));
-        let answer = self
-            .session
-            .send(&self.budget, Call::Read, |http| http.get(&url))
-            .await?;
-        if !answer.status.is_success() {
-            // 404 (an ICCID Airalo does not know) is a refusal, as the simulator's.
-            return Err(mapping::failure(&answer, Call::Read));
-        }
-        mapping::usage(&answer.json::<UsageEnvelope>(Call::Read)?.data)
+        self.usage_in_turn(esim, Turn::Read).await
+    }
+
+    async fn usage_now(&self, esim: &EsimRef) -> Result<EsimUsage, ProviderError> {
+        self.usage_in_turn(esim, Turn::ReadNow).await
     }
 
     async fn packages(&self) -> Result<Vec<UpstreamPackage>, ProviderError> {
@@ -227,7 +240,7 @@ impl Provider for Airalo {
             let page_text = page.to_string();
             let answer = self
                 .session
-                .send(&self.packages_budget, Call::Read, |http| {
+                .send_listing(&self.packages_budget, |http| {
                     http.get(&url)
                         .query(&[("limit", limit.as_str()), ("page", &page_text)])
                 })
@@ -258,7 +271,7 @@ impl Provider for Airalo {
         let url = self.session.url("/balance");
         let answer = self
             .session
-            .send(&self.budget, Call::Read, |http| http.get(&url))
+            .send(&self.budget, Turn::Read, Call::Read, |http| http.get(&url))
             .await?;
         if !answer.status.is_success() {
             return Err(mapping::failure(&answer, Call::Read));

@@ -14,7 +14,9 @@ use tokio::time::Instant;
 
 use super::wire::TokenEnvelope;
 use crate::provider::ProviderError;
-use crate::provider::upstream::{Answer, Budget, Call, UpstreamConfig, client, send};
+use crate::provider::upstream::{
+    Answer, Budget, Budgets, Call, Turn, UpstreamConfig, client, send,
+};
 use crate::secret::Secret;
 
 /// Refresh this long before expiry (less for short-lived tokens).
@@ -42,14 +44,15 @@ pub(super) struct Session {
 }
 
 impl Session {
-    /// A session for the configured account; no token until the first call.
-    pub(super) fn new(config: UpstreamConfig) -> Self {
-        Self {
-            http: client(&config),
+    /// A session for the configured account; no token until the first call. `Err` if
+    /// the HTTP client cannot be built.
+    pub(super) fn new(config: UpstreamConfig) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: client(&config)?,
             config,
             token: Mutex::new(None),
             token_budget: Budget::per_minute(3),
-        }
+        })
     }
 
     /// `base_url` + `path`.
@@ -62,37 +65,68 @@ impl Session {
         self.config.timeout
     }
 
-    /// Sends the request `build` makes, with the bearer token, after waiting for `budget`.
-    /// On a 401 the token is replaced once and the request built and sent again; a
-    /// second 401 is returned for the caller to classify.
+    /// Sends the request `build` makes, with the bearer token, once `budget` gives it
+    /// its `turn`; its answer is read up to the answer cap. On a 401 the token is replaced
+    /// once and the request built and sent again; a second 401 is returned for the
+    /// caller to classify.
     pub(super) async fn send(
         &self,
-        budget: &Budget,
+        budget: &Budgets,
+        turn: Turn,
         call: Call,
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> Result<Answer, ProviderError> {
+        let limit = self.config.body_limits.answer;
+        self.send_capped(budget, turn, call, limit, build).await
+    }
+
+    /// [`Self::send`] for a catalogue page: a read, waiting its turn, read up to the
+    /// catalogue cap.
+    pub(super) async fn send_listing(
+        &self,
+        budget: &Budgets,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Answer, ProviderError> {
+        let limit = self.config.body_limits.catalog;
+        self.send_capped(budget, Turn::Read, Call::Read, limit, build)
+            .await
+    }
+
+    async fn send_capped(
+        &self,
+        budget: &Budgets,
+        turn: Turn,
+        call: Call,
+        limit: usize,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Answer, ProviderError> {
         let token = self.token(None).await?;
-        let answer = self.attempt(budget, call, &build, &token).await?;
+        let answer = self
+            .attempt(budget, turn, call, limit, &build, &token)
+            .await?;
         if answer.status != StatusCode::UNAUTHORIZED {
             return Ok(answer);
         }
         tracing::info!("airalo refused our access token; minting a new one");
         let token = self.token(Some(&token)).await?;
-        self.attempt(budget, call, &build, &token).await
+        self.attempt(budget, turn, call, limit, &build, &token)
+            .await
     }
 
     async fn attempt(
         &self,
-        budget: &Budget,
+        budget: &Budgets,
+        turn: Turn,
         call: Call,
+        limit: usize,
         build: &impl Fn(&reqwest::Client) -> RequestBuilder,
         token: &str,
     ) -> Result<Answer, ProviderError> {
-        budget.acquire().await;
+        budget.take(turn).await?;
         let request = build(&self.http)
             .bearer_auth(token)
             .header(ACCEPT, "application/json");
-        send(request, call).await
+        send(request, call, limit).await
     }
 
     /// A usable token: the cached one unless it is due for refresh or is `rejected` (the
@@ -152,7 +186,7 @@ impl Session {
                 ("grant_type", "client_credentials"),
             ]);
         // Minting has no side effects, whatever call it serves.
-        let answer = send(request, Call::Read).await?;
+        let answer = send(request, Call::Read, self.config.body_limits.answer).await?;
         let status = answer.status;
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(ProviderError::RateLimited {

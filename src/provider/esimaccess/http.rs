@@ -2,8 +2,6 @@
 //! with HMAC-SHA256 when a secret key is configured, answered in an HTTP 200 envelope;
 //! queries are paged until the pager's total.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
@@ -12,7 +10,7 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use super::wire::{self, ApiFailure, Envelope};
-use super::{EsimAccess, MAX_PAGES, PAGE_SIZE};
+use super::{Ask, EsimAccess, MAX_PAGES, PAGE_SIZE};
 use crate::provider::ProviderError;
 use crate::provider::upstream::{self, Call};
 
@@ -24,9 +22,14 @@ impl EsimAccess {
         &self,
         path: &str,
         body: &Value,
-        call: Call,
-        timeout: Option<Duration>,
+        ask: Ask,
     ) -> Result<Result<Value, ApiFailure>, ProviderError> {
+        let Ask {
+            call,
+            turn,
+            catalog,
+            timeout,
+        } = ask;
         let bytes = serde_json::to_vec(body)
             .map_err(|e| ProviderError::Unavailable(format!("cannot encode request: {e}")))?;
         let access_code = self.config.credential.expose();
@@ -54,8 +57,14 @@ impl EsimAccess {
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);
         }
-        self.budget.acquire().await;
-        let answer = upstream::send(request.body(bytes), call).await?;
+        self.budget.take(turn).await?;
+        let limits = self.config.body_limits;
+        let limit = if catalog {
+            limits.catalog
+        } else {
+            limits.answer
+        };
+        let answer = upstream::send(request.body(bytes), call, limit).await?;
         if let Some(e) = answer.common_error(call) {
             return Err(e);
         }
@@ -75,9 +84,10 @@ impl EsimAccess {
         &self,
         path: &str,
         body: &Value,
+        ask: Ask,
     ) -> Result<T, ProviderError> {
         let obj = self
-            .post(path, body, Call::Read, None)
+            .post(path, body, ask)
             .await?
             .map_err(|f| f.into_error(Call::Read))?;
         decode(obj, Call::Read)
@@ -87,14 +97,14 @@ impl EsimAccess {
     pub(super) async fn query(
         &self,
         filter: Value,
-        timeout: Option<Duration>,
+        ask: Ask,
     ) -> Result<Result<Vec<wire::Profile>, ApiFailure>, ProviderError> {
         let mut profiles = Vec::new();
         let mut page_num = 1;
         loop {
             let mut body = filter.clone();
             body["pager"] = json!({"pageNum": page_num, "pageSize": PAGE_SIZE});
-            let obj = match self.post("/esim/query", &body, Call::Read, timeout).await? {
+            let obj = match self.post("/esim/query", &body, ask).await? {
                 Ok(obj) => obj,
                 Err(failure) => return Ok(Err(failure)),
             };

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 
 use super::wire::{Package, Profile};
 use crate::provider::normalize::{
-    data_mb, mb_from_binary_bytes, split_lpa, timestamp, valid_iccid,
+    CheckDigit, InvalidEsim, checked_esim, data_mb, mb_from_binary_bytes, split_lpa, timestamp,
 };
 use crate::provider::{
     EsimUsage, OrderLookup, ProviderError, Provisioned, ProvisionedEsim, UpstreamCountry,
@@ -204,16 +204,27 @@ fn region_of(name: &str) -> Option<String> {
     (!region.is_empty()).then_some(region)
 }
 
-/// An installable eSIM from a profile, if it carries a valid ICCID and LPA string.
-pub(super) fn esim(profile: &Profile) -> Option<ProvisionedEsim> {
-    let iccid = profile.iccid.as_deref()?.trim();
-    let (smdp_address, activation_code) = split_lpa(profile.ac.as_deref()?)?;
-    valid_iccid(iccid).then(|| ProvisionedEsim {
-        iccid: iccid.to_owned(),
-        smdp_address,
-        activation_code,
-        provider_ref: profile.esim_tran_no.clone(),
-    })
+/// An installable eSIM from a profile: `Ok(None)` until it carries an ICCID and an LPA
+/// string, `Err` when they are not an eSIM's. eSIM Access ICCIDs (20 digits) carry their
+/// Luhn check digit.
+pub(super) fn esim(profile: &Profile) -> Result<Option<ProvisionedEsim>, InvalidEsim> {
+    let parts = profile.ac.as_deref().and_then(split_lpa);
+    checked_esim(
+        profile.iccid.as_deref(),
+        parts.as_ref().map(|(smdp, _)| smdp.as_str()),
+        parts.as_ref().map(|(_, code)| code.as_str()),
+        profile.esim_tran_no.clone(),
+        CheckDigit::Luhn,
+    )
+}
+
+/// What a profile we cannot take means: the order went through upstream, but nothing
+/// of it may be stored or sold, so its outcome is unknown (reconciliation, then the
+/// operator, settles it).
+pub(super) fn invalid(e: &InvalidEsim) -> ProviderError {
+    ProviderError::Unknown(format!(
+        "eSIM Access answered a profile we cannot take: {e}"
+    ))
 }
 
 /// Whether the provider withdrew the profile (nothing usable was issued).
@@ -224,30 +235,33 @@ fn withdrawn(profile: &Profile) -> bool {
 /// What an order's profiles say about it: `Issued` with every usable profile once
 /// `quantity` are there (or nothing more is coming), `Failed` when every profile was
 /// withdrawn, `Pending` while profiles are still being allocated.
+/// A profile that is complete but not an eSIM we can hand out makes the whole outcome
+/// [`invalid`].
 pub(super) fn outcome(
     order_no: Option<String>,
     profiles: &[Profile],
     quantity: u32,
-) -> OrderLookup {
-    let esims: Vec<ProvisionedEsim> = profiles
-        .iter()
-        .filter(|p| !withdrawn(p))
-        .filter_map(esim)
-        .collect();
+) -> Result<OrderLookup, ProviderError> {
+    let mut esims: Vec<ProvisionedEsim> = Vec::new();
+    for profile in profiles.iter().filter(|p| !withdrawn(p)) {
+        if let Some(esim) = esim(profile).map_err(|e| invalid(&e))? {
+            esims.push(esim);
+        }
+    }
     let withdrawn_count = profiles.iter().filter(|p| withdrawn(p)).count();
     let settled = esims.len() + withdrawn_count;
     if esims.is_empty() && withdrawn_count > 0 && withdrawn_count == profiles.len() {
-        return OrderLookup::Failed(format!(
+        return Ok(OrderLookup::Failed(format!(
             "the provider cancelled or revoked all {withdrawn_count} profiles"
-        ));
+        )));
     }
     if esims.len() >= quantity as usize || (!esims.is_empty() && settled >= quantity as usize) {
-        return OrderLookup::Issued(Provisioned {
+        return Ok(OrderLookup::Issued(Provisioned {
             provider_order_ref: order_no,
             esims,
-        });
+        }));
     }
-    OrderLookup::Pending
+    Ok(OrderLookup::Pending)
 }
 
 /// Usage of one profile. An unrecognised status is [`ProviderError::Unavailable`].

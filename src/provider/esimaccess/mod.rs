@@ -20,14 +20,14 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::upstream::{self, Budget, Call, UpstreamConfig};
+use super::upstream::{self, Budgets, Call, Turn, UpstreamConfig};
 use super::{
     EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider, ProviderError, ProvisionRequest,
     Provisioned, Refusal, UpstreamBalance, UpstreamPackage,
 };
 use wire::{NO_SUCH_ORDER, STILL_ALLOCATING};
 
-/// The documented limit: 8 requests a second.
+/// The documented limit: 8 requests a second (reads may take half, [`Budgets`]).
 const REQUESTS_PER_SECOND: u32 = 8;
 /// Profiles per query page (the API takes 5–500).
 const PAGE_SIZE: i64 = 50;
@@ -43,17 +43,62 @@ const SEARCH_AFTER: chrono::Duration = chrono::Duration::hours(1);
 pub struct EsimAccess {
     config: UpstreamConfig,
     client: reqwest::Client,
-    budget: Budget,
+    budget: Budgets,
+}
+
+/// How one call is made: what it is ([`Call`]), how it takes its turn in the budget
+/// ([`Turn`]), how much of its answer is read, and its own time-out if any.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Ask {
+    call: Call,
+    turn: Turn,
+    catalog: bool,
+    timeout: Option<Duration>,
+}
+
+impl Ask {
+    /// An order.
+    fn order() -> Self {
+        Self {
+            call: Call::Order,
+            turn: Turn::Order,
+            catalog: false,
+            timeout: None,
+        }
+    }
+
+    /// A read taking its `turn`.
+    fn read(turn: Turn) -> Self {
+        Self {
+            call: Call::Read,
+            turn,
+            catalog: false,
+            timeout: None,
+        }
+    }
+
+    /// The package list: a read, answered up to the catalogue cap.
+    fn catalog() -> Self {
+        Self {
+            catalog: true,
+            ..Self::read(Turn::Read)
+        }
+    }
+
+    /// With a time-out of its own.
+    fn within(self, timeout: Option<Duration>) -> Self {
+        Self { timeout, ..self }
+    }
 }
 
 impl EsimAccess {
-    /// An adapter for the configured account.
-    pub fn new(config: UpstreamConfig) -> Self {
-        Self {
-            client: upstream::client(&config),
-            budget: Budget::per_second(REQUESTS_PER_SECOND),
+    /// An adapter for the configured account; `Err` if its HTTP client cannot be built.
+    pub fn new(config: UpstreamConfig) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            client: upstream::client(&config)?,
+            budget: Budgets::per_second(REQUESTS_PER_SECOND),
             config,
-        }
+        })
     }
 
     /// Time between two allocation polls: a fifth of the time-out, 250 ms to 2 s.
@@ -66,18 +111,30 @@ impl EsimAccess {
         &self,
         order_no: &str,
         quantity: u32,
-        timeout: Option<Duration>,
+        ask: Ask,
     ) -> Result<OrderLookup, ProviderError> {
-        match self.query(json!({"orderNo": order_no}), timeout).await? {
-            Ok(profiles) => Ok(mapping::outcome(
-                Some(order_no.to_owned()),
-                &profiles,
-                quantity,
-            )),
+        match self.query(json!({"orderNo": order_no}), ask).await? {
+            Ok(profiles) => mapping::outcome(Some(order_no.to_owned()), &profiles, quantity),
             Err(f) if f.is(STILL_ALLOCATING) => Ok(OrderLookup::Pending),
             Err(f) if f.is(NO_SUCH_ORDER) => Ok(OrderLookup::NotFound),
             Err(f) => Err(f.into_error(Call::Read)),
         }
+    }
+
+    /// The eSIM's newest profile's usage, taking `turn` in the budget.
+    async fn usage_in_turn(&self, esim: &EsimRef, turn: Turn) -> Result<EsimUsage, ProviderError> {
+        let filter = match &esim.provider_ref {
+            Some(tran_no) => json!({"esimTranNo": tran_no}),
+            None => json!({"iccid": esim.iccid}),
+        };
+        let profiles = self
+            .query(filter, Ask::read(turn))
+            .await?
+            .map_err(|f| f.into_error(Call::Read))?;
+        let profile = mapping::newest(profiles).ok_or_else(|| {
+            ProviderError::rejected(Refusal::Other, format!("no eSIM with ICCID {}", esim.iccid))
+        })?;
+        mapping::usage(&profile)
     }
 
     /// Our order by its `transactionId`, searched in a window around when we placed it.
@@ -91,7 +148,7 @@ impl EsimAccess {
         });
         let reference = request.order_ref.to_string();
         let ours: Vec<wire::Profile> = self
-            .query(filter, None)
+            .query(filter, Ask::read(Turn::Read))
             .await?
             .map_err(|f| f.into_error(Call::Read))?
             .into_iter()
@@ -101,7 +158,7 @@ impl EsimAccess {
             return Ok(OrderLookup::NotFound);
         }
         let order_no = ours.iter().find_map(|p| p.order_no.clone());
-        Ok(mapping::outcome(order_no, &ours, request.quantity))
+        mapping::outcome(order_no, &ours, request.quantity)
     }
 }
 
@@ -124,7 +181,7 @@ impl Provider for EsimAccess {
         body["packageInfoList"] = json!([item]);
 
         let obj = self
-            .post("/esim/order", &body, Call::Order, None)
+            .post("/esim/order", &body, Ask::order())
             .await?
             .map_err(|f| f.into_error(Call::Order))?;
         let order_no = obj
@@ -137,13 +194,13 @@ impl Provider for EsimAccess {
             .ok_or_else(|| ProviderError::Unknown("order answered without an orderNo".into()))?;
 
         // Profiles are allocated asynchronously: poll until they are all there or the
-        // polling budget is spent. A failed poll is only a reason to poll again.
+        // polling budget is spent. A failed poll is only a reason to poll again, except
+        // a profile we cannot take (an unknown outcome: reconciliation settles it). The
+        // polls are the order's own: they spend the orders' budget.
         let interval = self.poll_interval();
         while let Some(remaining) = deadline.checked_duration_since(Instant::now()) {
-            match self
-                .order_outcome(&order_no, request.quantity, Some(remaining))
-                .await
-            {
+            let poll = Ask::read(Turn::Order).within(Some(remaining));
+            match self.order_outcome(&order_no, request.quantity, poll).await {
                 Ok(OrderLookup::Issued(issued))
                     if issued.esims.len() == request.quantity as usize =>
                 {
@@ -153,6 +210,8 @@ impl Provider for EsimAccess {
                     return Err(ProviderError::rejected(Refusal::Other, reason));
                 }
                 Ok(_) => {}
+                // Reads fail as `Unavailable`; only a profile we cannot take is `Unknown`.
+                Err(e @ ProviderError::Unknown(_)) => return Err(e),
                 Err(e) => tracing::debug!(error = %e, "allocation poll failed"),
             }
             if Instant::now() + interval >= deadline {
@@ -167,24 +226,20 @@ impl Provider for EsimAccess {
 
     async fn lookup(&self, request: &LookupRequest) -> Result<OrderLookup, ProviderError> {
         match &request.provider_order_ref {
-            Some(order_no) => self.order_outcome(order_no, request.quantity, None).await,
+            Some(order_no) => {
+                self.order_outcome(order_no, request.quantity, Ask::read(Turn::Read))
+                    .await
+            }
             None => self.find_by_reference(request).await,
         }
     }
 
     async fn usage(&self, esim: &EsimRef) -> Result<EsimUsage, ProviderError> {
-        let filter = match &esim.provider_ref {
-            Some(tran_no) => json!({"esimTranNo": tran_no}),
-            None => json!({"iccid": esim.iccid}),
-        };
-        let profiles = self
-            .query(filter, None)
-            .await?
-            .map_err(|f| f.into_error(Call::Read))?;
-        let profile = mapping::newest(profiles).ok_or_else(|| {
-            ProviderError::rejected(Refusal::Other, format!("no eSIM with ICCID {}", esim.iccid))
-        })?;
-        mapping::usage(&profile)
+        self.usage_in_turn(esim, Turn::Read).await
+    }
+
+    async fn usage_now(&self, esim: &EsimRef) -> Result<EsimUsage, ProviderError> {
+        self.usage_in_turn(esim, Turn::ReadNow).await
     }
 
     async fn packages(&self) -> Result<Vec<UpstreamPackage>, ProviderError> {
@@ -192,6 +247,7 @@ impl Provider for EsimAccess {
             .read(
                 "/package/list",
                 &json!({"locationCode": "", "type": "BASE"}),
+                Ask::catalog(),
             )
             .await?;
         let mut packages = Vec::with_capacity(list.package_list.len());
@@ -214,7 +270,9 @@ impl Provider for EsimAccess {
             #[serde(default, deserialize_with = "super::normalize::flexible_int")]
             balance: Option<i64>,
         }
-        let obj: Balance = self.read("/balance/query", &json!({})).await?;
+        let obj: Balance = self
+            .read("/balance/query", &json!({}), Ask::read(Turn::Read))
+            .await?;
         let amount_e4 = obj.balance.ok_or_else(|| {
             ProviderError::Unavailable("balance answered without an amount".into())
         })?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::provider::normalize::{flexible_bool, flexible_int, flexible_string};
+use crate::provider::normalize::{flexible_bool, flexible_int, flexible_string, printable};
 use crate::provider::upstream::Call;
 use crate::provider::{ProviderError, Refusal};
 
@@ -88,7 +88,7 @@ impl Envelope {
         } else {
             Err(ApiFailure {
                 code: self.error_code,
-                message: self.error_message.unwrap_or_default(),
+                message: printable(&self.error_message.unwrap_or_default()),
                 retry_after,
             })
         }

@@ -8,7 +8,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::wire::{Bundle, EsimDetails, NamedAssignment, Order};
-use crate::provider::normalize::{data_mb, e4_from_amount, timestamp, valid_iccid};
+use crate::provider::normalize::{
+    CheckDigit, InvalidEsim, checked_esim, data_mb, e4_from_amount, printable, timestamp,
+};
 use crate::provider::upstream::{Answer, Call};
 use crate::provider::{ProviderError, ProvisionedEsim, Refusal, UpstreamCountry, UpstreamPackage};
 use crate::status::EsimStatus;
@@ -87,36 +89,52 @@ pub(super) fn package(bundle: Bundle) -> Option<UpstreamPackage> {
     })
 }
 
-/// Install details as an eSIM we can hand out; `None` while a part is missing or the
-/// ICCID is not one (an order is never completed with an eSIM nobody could install).
-pub(super) fn esim(details: &EsimDetails) -> Option<ProvisionedEsim> {
-    let iccid = details.iccid.as_deref()?.trim();
-    let code = details.matching_id.as_deref()?.trim();
+/// Install details as an eSIM we can hand out: `Ok(None)` while a part is missing, `Err`
+/// when every part is there but one is not an eSIM's (an order is never completed with an
+/// eSIM nobody could install). eSIM Go's ICCIDs carry their Luhn check digit.
+pub(super) fn esim(details: &EsimDetails) -> Result<Option<ProvisionedEsim>, InvalidEsim> {
     // The spec's examples write the address as a URL; an LPA string wants the bare host.
-    let smdp = details.smdp_address.as_deref()?.trim();
-    let smdp = smdp
-        .strip_prefix("https://")
-        .or_else(|| smdp.strip_prefix("http://"))
-        .unwrap_or(smdp)
-        .trim_end_matches('/');
-    (valid_iccid(iccid) && !code.is_empty() && !smdp.is_empty()).then(|| ProvisionedEsim {
-        iccid: iccid.to_owned(),
-        smdp_address: smdp.to_owned(),
-        activation_code: code.to_owned(),
-        provider_ref: None,
-    })
+    let smdp = details.smdp_address.as_deref().map(|smdp| {
+        let smdp = smdp.trim();
+        smdp.strip_prefix("https://")
+            .or_else(|| smdp.strip_prefix("http://"))
+            .unwrap_or(smdp)
+            .trim_end_matches('/')
+    });
+    checked_esim(
+        details.iccid.as_deref(),
+        smdp,
+        details.matching_id.as_deref(),
+        None,
+        CheckDigit::Luhn,
+    )
 }
 
-/// Exactly `quantity` installable eSIMs (distinct ICCIDs), or `None`.
-pub(super) fn complete(details: &[EsimDetails], quantity: u32) -> Option<Vec<ProvisionedEsim>> {
+/// Exactly `quantity` installable eSIMs (distinct ICCIDs): `Ok(None)` while any is
+/// incomplete or some are missing, `Err` when one is not an eSIM's.
+pub(super) fn complete(
+    details: &[EsimDetails],
+    quantity: u32,
+) -> Result<Option<Vec<ProvisionedEsim>>, InvalidEsim> {
     let mut esims: Vec<ProvisionedEsim> = Vec::new();
     for d in details {
-        let esim = esim(d)?;
+        let Some(esim) = esim(d)? else {
+            return Ok(None);
+        };
         if !esims.iter().any(|e| e.iccid == esim.iccid) {
             esims.push(esim);
         }
     }
-    (esims.len() == quantity as usize).then_some(esims)
+    Ok((esims.len() == quantity as usize).then_some(esims))
+}
+
+/// What install details we cannot take mean: the order went through upstream, but
+/// nothing of it may be stored or sold, so its outcome is unknown (reconciliation, then
+/// the operator, settles it).
+pub(super) fn invalid(e: &InvalidEsim) -> ProviderError {
+    ProviderError::Unknown(format!(
+        "eSIM Go answered install details we cannot take: {e}"
+    ))
 }
 
 /// The inline install details of every line of an order.
@@ -232,6 +250,7 @@ pub(super) fn error(answer: &Answer, call: Call) -> ProviderError {
         .ok()
         .as_ref()
         .and_then(super::wire::message)
+        .map(|m| printable(&m))
         .unwrap_or_else(|| answer.snippet());
     let status = answer.status;
     let words = message.to_ascii_lowercase();

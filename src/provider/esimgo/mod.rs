@@ -2,7 +2,8 @@
 //! the "Order your first eSIM" guide).
 //!
 //! Every request carries `X-API-Key` and `Accept: application/json` (`/esims/assignments`
-//! answers CSV without it) and first waits for a token of a 10 requests/s budget (§3.1).
+//! answers CSV without it) and first takes its turn in a 10 requests/s budget (§3.1), of
+//! which reads may spend half; a partner's usage read never waits for it.
 //!
 //! Decisions where the documentation is silent or contradicts itself:
 //! - **Catalogue** (§3.2): `GET /catalogue?page=&perPage=50`. The live API wraps a page as
@@ -68,32 +69,33 @@ use async_trait::async_trait;
 use reqwest::header::ACCEPT;
 use reqwest::{RequestBuilder, Url};
 
-use super::upstream::{self, Answer, Budget, Call, UpstreamConfig};
+use super::upstream::{self, Answer, Budgets, Call, Turn, UpstreamConfig};
 use super::{
     EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider, ProviderError, ProvisionRequest,
     Provisioned, UpstreamBalance, UpstreamPackage,
 };
 
-/// eSIM Go's documented limit: 10 requests a second per IP.
+/// eSIM Go's documented limit: 10 requests a second per IP (reads may take half,
+/// [`Budgets`]).
 const REQUESTS_PER_SECOND: u32 = 10;
 
 /// The eSIM Go API v2.4.
 pub struct EsimGo {
     config: UpstreamConfig,
     http: reqwest::Client,
-    budget: Budget,
+    budget: Budgets,
     claimed: Mutex<orders::Claimed>,
 }
 
 impl EsimGo {
-    /// An adapter for the configured account.
-    pub fn new(config: UpstreamConfig) -> Self {
-        Self {
-            http: upstream::client(&config),
-            budget: Budget::per_second(REQUESTS_PER_SECOND),
+    /// An adapter for the configured account; `Err` if its HTTP client cannot be built.
+    pub fn new(config: UpstreamConfig) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: upstream::client(&config)?,
+            budget: Budgets::per_second(REQUESTS_PER_SECOND),
             claimed: Mutex::default(),
             config,
-        }
+        })
     }
 
     /// The API URL of `segments` (each escaped as one path segment).
@@ -107,13 +109,31 @@ impl EsimGo {
         Ok(url)
     }
 
-    /// Sends `request` with our key, after waiting for the budget.
-    async fn send(&self, request: RequestBuilder, call: Call) -> Result<Answer, ProviderError> {
-        self.budget.acquire().await;
+    /// Sends `request` with our key once the budget gives it its `turn`, reading its
+    /// answer up to the answer cap.
+    async fn send(
+        &self,
+        request: RequestBuilder,
+        call: Call,
+        turn: Turn,
+    ) -> Result<Answer, ProviderError> {
+        let limit = self.config.body_limits.answer;
+        self.send_capped(request, call, turn, limit).await
+    }
+
+    /// [`Self::send`] with an answer cap of `limit` bytes.
+    async fn send_capped(
+        &self,
+        request: RequestBuilder,
+        call: Call,
+        turn: Turn,
+        limit: usize,
+    ) -> Result<Answer, ProviderError> {
+        self.budget.take(turn).await?;
         let request = request
             .header("X-API-Key", self.config.credential.expose())
             .header(ACCEPT, "application/json");
-        upstream::send(request, call).await
+        upstream::send(request, call, limit).await
     }
 
     /// Remembers that `reference` belongs to an order whose reference we know.
@@ -148,7 +168,11 @@ impl Provider for EsimGo {
     }
 
     async fn usage(&self, esim: &EsimRef) -> Result<EsimUsage, ProviderError> {
-        reads::usage(self, esim).await
+        reads::usage(self, esim, Turn::Read).await
+    }
+
+    async fn usage_now(&self, esim: &EsimRef) -> Result<EsimUsage, ProviderError> {
+        reads::usage(self, esim, Turn::ReadNow).await
     }
 
     async fn packages(&self) -> Result<Vec<UpstreamPackage>, ProviderError> {

@@ -12,7 +12,8 @@ use tokio::time::Instant;
 use super::EsimGo;
 use super::mapping::{self, OrderState};
 use super::wire::{self, EsimDetails, Order};
-use crate::provider::upstream::Call;
+use crate::provider::normalize::{InvalidEsim, printable};
+use crate::provider::upstream::{Call, Turn};
 use crate::provider::{
     LookupRequest, OrderLookup, ProviderError, ProvisionRequest, Provisioned, ProvisionedEsim,
 };
@@ -71,7 +72,11 @@ pub(super) async fn provision(
         }],
     });
     let answer = go
-        .send(go.http.post(go.url(&["orders"])?).json(&body), Call::Order)
+        .send(
+            go.http.post(go.url(&["orders"])?).json(&body),
+            Call::Order,
+            Turn::Order,
+        )
         .await?;
     if !answer.status.is_success() {
         if answer.status == StatusCode::SERVICE_UNAVAILABLE {
@@ -93,24 +98,26 @@ pub(super) async fn provision(
     };
     let esims = if mapping::order_state(&order) == OrderState::Failed {
         tracing::warn!(status = ?order.status, "eSIM Go answered the order with a failed status; reconciliation will confirm");
-        None
+        Ok(None)
     } else {
         match mapping::complete(&mapping::inline_esims(&order), request.quantity) {
-            Some(esims) => Some(esims),
-            None => poll_install_details(go, &reference, request.quantity, deadline).await,
+            Ok(Some(esims)) => Ok(Some(esims)),
+            Ok(None) => poll_install_details(go, &reference, request.quantity, deadline).await,
+            Err(e) => Err(e),
         }
     };
     // Claimed only now: no await stands between here and the caller receiving the
     // reference, so a dropped call never leaves a claimed reference without its order.
     go.claim(&reference);
     match esims {
-        Some(esims) => Ok(Provisioned {
+        Ok(Some(esims)) => Ok(Provisioned {
             provider_order_ref: Some(reference),
             esims,
         }),
-        None => Err(ProviderError::Accepted {
+        Ok(None) => Err(ProviderError::Accepted {
             provider_order_ref: reference,
         }),
+        Err(e) => Err(mapping::invalid(&e)),
     }
 }
 
@@ -122,10 +129,15 @@ enum Install {
     NotYet(Option<Duration>),
 }
 
-async fn install_details(go: &EsimGo, reference: &str) -> Result<Install, ProviderError> {
+/// `turn` is [`Turn::Order`] while an order waits for its own install details.
+async fn install_details(
+    go: &EsimGo,
+    reference: &str,
+    turn: Turn,
+) -> Result<Install, ProviderError> {
     let url = go.url(&["esims", "assignments"])?;
     let request = go.http.get(url).query(&[("reference", reference)]);
-    let answer = go.send(request, Call::Read).await?;
+    let answer = go.send(request, Call::Read, turn).await?;
     match answer.status {
         s if s.is_success() => {}
         StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS | StatusCode::NOT_FOUND => {
@@ -138,33 +150,35 @@ async fn install_details(go: &EsimGo, reference: &str) -> Result<Install, Provid
         .map_err(|e| ProviderError::Unavailable(format!("malformed install details: {e}")))
 }
 
-/// Asks for the install details until they are complete or `deadline` passes.
+/// Asks for the install details until they are complete or `deadline` passes
+/// (`Ok(None)`); `Err` when they are complete but not an eSIM's.
 async fn poll_install_details(
     go: &EsimGo,
     reference: &str,
     quantity: u32,
     deadline: Instant,
-) -> Option<Vec<ProvisionedEsim>> {
+) -> Result<Option<Vec<ProvisionedEsim>>, InvalidEsim> {
     let pause = (go.config.timeout / 10).clamp(Duration::from_millis(100), Duration::from_secs(1));
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return None;
+            return Ok(None);
         }
-        let wait = match tokio::time::timeout(remaining, install_details(go, reference)).await {
-            Ok(Ok(Install::Listed(details))) => match mapping::complete(&details, quantity) {
-                Some(esims) => return Some(esims),
+        let poll = install_details(go, reference, Turn::Order);
+        let wait = match tokio::time::timeout(remaining, poll).await {
+            Ok(Ok(Install::Listed(details))) => match mapping::complete(&details, quantity)? {
+                Some(esims) => return Ok(Some(esims)),
                 None => pause,
             },
             Ok(Ok(Install::NotYet(retry_after))) => retry_after.unwrap_or(pause),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "cannot read the order's install details; reconciliation will");
-                return None;
+                return Ok(None);
             }
-            Err(_) => return None,
+            Err(_) => return Ok(None),
         };
         if Instant::now() + wait >= deadline {
-            return None;
+            return Ok(None);
         }
         tokio::time::sleep(wait).await;
     }
@@ -181,7 +195,11 @@ pub(super) async fn lookup(
     };
     go.claim(reference);
     let answer = go
-        .send(go.http.get(go.url(&["orders", reference])?), Call::Read)
+        .send(
+            go.http.get(go.url(&["orders", reference])?),
+            Call::Read,
+            Turn::Read,
+        )
         .await?;
     match answer.status {
         s if s.is_success() => {}
@@ -204,9 +222,9 @@ async fn outcome(
     if state == OrderState::Failed {
         let why = order
             .status_message
-            .clone()
-            .or_else(|| order.status.clone())
-            .unwrap_or_else(|| "failed".into());
+            .as_deref()
+            .or(order.status.as_deref())
+            .map_or_else(|| "failed".into(), printable);
         return Ok(OrderLookup::Failed(why));
     }
     let issued = |esims| {
@@ -215,16 +233,17 @@ async fn outcome(
             esims,
         })
     };
-    if let Some(esims) = mapping::complete(&mapping::inline_esims(order), quantity) {
+    let inline = mapping::complete(&mapping::inline_esims(order), quantity);
+    if let Some(esims) = inline.map_err(|e| mapping::invalid(&e))? {
         return Ok(issued(esims));
     }
     if state != OrderState::Completed {
         return Ok(OrderLookup::Pending);
     }
-    Ok(match install_details(go, reference).await? {
-        Install::Listed(details) => {
-            mapping::complete(&details, quantity).map_or(OrderLookup::Pending, issued)
-        }
+    Ok(match install_details(go, reference, Turn::Read).await? {
+        Install::Listed(details) => mapping::complete(&details, quantity)
+            .map_err(|e| mapping::invalid(&e))?
+            .map_or(OrderLookup::Pending, issued),
         Install::NotYet(_) => OrderLookup::Pending,
     })
 }
@@ -253,7 +272,7 @@ async fn by_listing(go: &EsimGo, request: &LookupRequest) -> Result<OrderLookup,
             ),
         ];
         let request_page = go.http.get(go.url(&["orders"])?).query(&query);
-        let answer = go.send(request_page, Call::Read).await?;
+        let answer = go.send(request_page, Call::Read, Turn::Read).await?;
         if !answer.status.is_success() {
             return Err(mapping::error(&answer, Call::Read));
         }

@@ -6,7 +6,7 @@ use super::EsimGo;
 use super::mapping;
 use super::wire::{self, EsimDetails, Organisation};
 use crate::provider::normalize::{mb_from_decimal_bytes, timestamp};
-use crate::provider::upstream::{Answer, Call};
+use crate::provider::upstream::{Answer, Call, Turn};
 use crate::provider::{EsimRef, EsimUsage, ProviderError, UpstreamBalance, UpstreamPackage};
 
 /// Bundles asked for per catalogue page (the spec's example).
@@ -21,7 +21,10 @@ pub(super) async fn packages(go: &EsimGo) -> Result<Vec<UpstreamPackage>, Provid
     for page in 1..=MAX_CATALOGUE_PAGES {
         let query = [("page", page.to_string()), ("perPage", per_page.clone())];
         let request = go.http.get(go.url(&["catalogue"])?).query(&query);
-        let answer = ok(go.send(request, Call::Read).await?)?;
+        let limit = go.config.body_limits.catalog;
+        let answer = ok(go
+            .send_capped(request, Call::Read, Turn::Read, limit)
+            .await?)?;
         let (bundles, pages) =
             wire::catalogue_page(answer.json::<Value>(Call::Read)?).map_err(|e| {
                 ProviderError::Unavailable(format!("malformed catalogue page {page}: {e}"))
@@ -41,11 +44,16 @@ pub(super) async fn packages(go: &EsimGo) -> Result<Vec<UpstreamPackage>, Provid
     )))
 }
 
-/// The status and data use of an eSIM, from its bundle assignments.
-pub(super) async fn usage(go: &EsimGo, esim: &EsimRef) -> Result<EsimUsage, ProviderError> {
+/// The status and data use of an eSIM, from its bundle assignments; each call takes
+/// `turn` in the budget.
+pub(super) async fn usage(
+    go: &EsimGo,
+    esim: &EsimRef,
+    turn: Turn,
+) -> Result<EsimUsage, ProviderError> {
     let url = go.url(&["esims", &esim.iccid, "bundles"])?;
     let request = go.http.get(url).query(&[("includeUsed", "true")]);
-    let answer = ok(go.send(request, Call::Read).await?)?;
+    let answer = ok(go.send(request, Call::Read, turn).await?)?;
     let assignments = wire::assignments(answer.json::<Value>(Call::Read)?)
         .map_err(|e| ProviderError::Unavailable(format!("malformed eSIM bundles: {e}")))?;
     let chosen = mapping::pick_assignment(assignments, esim.sku.as_deref())
@@ -61,7 +69,7 @@ pub(super) async fn usage(go: &EsimGo, esim: &EsimRef) -> Result<EsimUsage, Prov
     let mut activated_at = timestamp(&chosen.start_time);
     if activated_at.is_none() && status != crate::status::EsimStatus::Ready {
         let url = go.url(&["esims", &esim.iccid])?;
-        let answer = ok(go.send(go.http.get(url), Call::Read).await?)?;
+        let answer = ok(go.send(go.http.get(url), Call::Read, turn).await?)?;
         let details: EsimDetails = answer.json(Call::Read)?;
         activated_at = timestamp(&details.first_installed_date_time);
     }
@@ -76,7 +84,11 @@ pub(super) async fn usage(go: &EsimGo, esim: &EsimRef) -> Result<EsimUsage, Prov
 /// Our organisation's balance.
 pub(super) async fn balance(go: &EsimGo) -> Result<UpstreamBalance, ProviderError> {
     let answer = ok(go
-        .send(go.http.get(go.url(&["organisation"])?), Call::Read)
+        .send(
+            go.http.get(go.url(&["organisation"])?),
+            Call::Read,
+            Turn::Read,
+        )
         .await?)?;
     let organisation: Organisation = answer.json(Call::Read)?;
     let amount_e4 = mapping::balance_e4(&organisation.balance).ok_or_else(|| {

@@ -9,8 +9,8 @@ use super::mapping::{UNLIMITED_MB, non_empty};
 use super::wire::{CountryGroup, Package, PackagesData, Throttle};
 use super::{Roamify, decode, envelope};
 use crate::provider::normalize::{MB_PER_GB, data_mb, e4_from_amount};
-use crate::provider::upstream::Call;
-use crate::provider::{ProviderError, UpstreamCountry, UpstreamPackage};
+use crate::provider::upstream::{Call, Turn};
+use crate::provider::{Listing, ProviderError, UpstreamCountry, UpstreamPackage};
 
 /// The catalog's parts: one paged listing per geography.
 const GEOGRAPHIES: [&str; 3] = ["local", "regional", "global"];
@@ -47,11 +47,14 @@ impl Roamify {
     /// Every package: each geography read page by page, `page` and `pageSize` on every
     /// request. A package listed twice is kept once. A page that repeats one already read
     /// (an upstream ignoring `page`) ends that geography's listing with a warning, as
-    /// does a full page at [`MAX_PAGES`]; what was read is kept.
-    pub(super) async fn catalog(&self) -> Result<Vec<UpstreamPackage>, ProviderError> {
+    /// does a full page at [`MAX_PAGES`]; what was read is kept, and the listing says
+    /// it may be incomplete.
+    pub(super) async fn catalog(&self) -> Result<Listing, ProviderError> {
         let mut seen = HashSet::new();
         let mut packages = Vec::new();
+        let mut incomplete = Vec::new();
         let page_size = PAGE_SIZE.to_string();
+        let limit = self.config.body_limits.catalog;
         for geography in GEOGRAPHIES {
             // The groups of each page read, as sent, to tell a repeated page.
             let mut read = HashSet::new();
@@ -62,7 +65,9 @@ impl Roamify {
                     ("page", number.as_str()),
                     ("pageSize", page_size.as_str()),
                 ];
-                let answer = self.get("/api/esim/packages", &query).await?;
+                let answer = self
+                    .get_capped("/api/esim/packages", &query, Turn::Read, limit)
+                    .await?;
                 let data = envelope(&answer, Call::Read)?.data;
                 if !read.insert(data["packages"].to_string()) {
                     tracing::warn!(
@@ -70,6 +75,7 @@ impl Roamify {
                         page,
                         "roamify answered a catalog page with one already read; paging stopped"
                     );
+                    incomplete.push(format!("{geography} page {page} repeated one already read"));
                     break;
                 }
                 let data: PackagesData = decode(data, Call::Read)?;
@@ -90,12 +96,19 @@ impl Roamify {
                             "roamify's catalog page was full at our page limit; \
                              later pages are left out"
                         );
+                        incomplete.push(format!(
+                            "{geography} page {page} was full at the {MAX_PAGES}-page limit"
+                        ));
                         break;
                     }
                 }
             }
         }
-        Ok(packages)
+        Ok(Listing {
+            packages,
+            incomplete: (!incomplete.is_empty())
+                .then(|| format!("roamify's paging stopped early: {}", incomplete.join("; "))),
+        })
     }
 }
 

@@ -5,7 +5,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::wire::{EsimRecord, Order, Usage};
-use crate::provider::normalize::{split_lpa, timestamp, valid_iccid};
+use crate::provider::normalize::{
+    CheckDigit, InvalidEsim, checked_esim, printable, split_lpa, timestamp,
+};
 use crate::provider::upstream::{Answer, Call};
 use crate::provider::{EsimUsage, ProviderError, ProvisionedEsim, Refusal};
 use crate::status::EsimStatus;
@@ -51,23 +53,28 @@ pub(super) fn esim_ids(order: &Order) -> Vec<String> {
         .collect()
 }
 
-/// Install data of an eSIM record; `None` until it has a valid ICCID, an SM-DP+ address
-/// and an activation code (given as parts, or split from the LPA string).
-pub(super) fn installable(record: &EsimRecord) -> Option<ProvisionedEsim> {
-    let iccid = non_empty(&record.iccid)?;
-    if !valid_iccid(&iccid) {
-        return None;
-    }
-    let install = record.esim.as_ref()?;
-    let parts = non_empty(&install.smdp_address).zip(non_empty(&install.activation_code));
-    let (smdp_address, activation_code) =
-        parts.or_else(|| split_lpa(install.lpa_code.as_deref()?))?;
-    Some(ProvisionedEsim {
-        iccid,
-        smdp_address,
-        activation_code,
-        provider_ref: non_empty(&record.id),
-    })
+/// Install data of an eSIM record: `Ok(None)` until it has an ICCID, an SM-DP+ address
+/// and an activation code (given as parts, or split from the LPA string); `Err` when they
+/// are there but are not an eSIM's. Roamify documents no ICCID with a valid Luhn check
+/// digit ([`CheckDigit::Absent`]).
+pub(super) fn installable(record: &EsimRecord) -> Result<Option<ProvisionedEsim>, InvalidEsim> {
+    let install = record.esim.as_ref();
+    let parts = install.and_then(|i| non_empty(&i.smdp_address).zip(non_empty(&i.activation_code)));
+    let parts = parts.or_else(|| split_lpa(install?.lpa_code.as_deref()?));
+    checked_esim(
+        record.iccid.as_deref(),
+        parts.as_ref().map(|(smdp, _)| smdp.as_str()),
+        parts.as_ref().map(|(_, code)| code.as_str()),
+        non_empty(&record.id),
+        CheckDigit::Absent,
+    )
+}
+
+/// What an eSIM we cannot take means: the order went through upstream, but nothing of it
+/// may be stored or sold, so its outcome is unknown (reconciliation, then the operator,
+/// settles it).
+pub(super) fn invalid(e: &InvalidEsim) -> ProviderError {
+    ProviderError::Unknown(format!("roamify answered an eSIM we cannot take: {e}"))
 }
 
 /// Where an order stands.
@@ -92,7 +99,7 @@ pub(super) fn order_state(status: Option<&str>) -> OrderState {
         "CANCELLED" | "CANCELED" | "REFUNDED" | "FAILED" => {
             OrderState::Failed(format!("order {status}"))
         }
-        _ => OrderState::Unrecognised(status),
+        _ => OrderState::Unrecognised(printable(&status)),
     }
 }
 
@@ -147,9 +154,7 @@ pub(super) fn error_of(
     if let Some(e) = answer.common_error(call) {
         return e;
     }
-    let message = message
-        .map(str::to_owned)
-        .unwrap_or_else(|| answer.snippet());
+    let message = message.map(printable).unwrap_or_else(|| answer.snippet());
     let text = format!("{} {}", code.unwrap_or(""), message)
         .to_ascii_lowercase()
         .replace(['_', '-'], " ");

@@ -15,7 +15,9 @@
 //! - **Rate limit**: undocumented; we keep to 10 requests a second per adapter.
 //! - **Catalog paging's stops**: a page that repeats one already read (an API ignoring
 //!   `page`) ends that geography's listing with a warning rather than a loop, as does a
-//!   full 100th page; what was read is kept. A package listed twice is kept once.
+//!   full 100th page; what was read is kept, and the listing is reported incomplete
+//!   ([`Provider::listing`]), so `catalog sync` withdraws none of the plans it did not
+//!   see. A package listed twice is kept once.
 //! - **Orders** use `POST /api/esim/order/instant` (order and apply in one call; the doc's
 //!   curl shows `/api/esim/order`, its heading and text `/order/instant`), with our order id
 //!   as `referenceId`. Roamify wants ≥60 s for it; we allow the configured time-out, and a
@@ -49,30 +51,31 @@ use self::mapping::error_of;
 use self::orders::Query;
 use self::wire::{Balance, Envelope, Usage};
 use super::normalize::e4_from_amount;
-use super::upstream::{self, Answer, Budget, Call, UpstreamConfig};
+use super::upstream::{self, Answer, Budgets, Call, Turn, UpstreamConfig};
 use super::{
-    EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider, ProviderError, ProvisionRequest,
-    Provisioned, UpstreamBalance, UpstreamPackage,
+    EsimRef, EsimUsage, Listing, LookupRequest, OrderLookup, Provider, ProviderError,
+    ProvisionRequest, Provisioned, UpstreamBalance, UpstreamPackage,
 };
 
-/// Requests a second we allow ourselves (Roamify documents no limit).
+/// Requests a second we allow ourselves (Roamify documents no limit); reads may take
+/// half ([`Budgets`]).
 const REQUESTS_PER_SECOND: u32 = 10;
 
 /// The Roamify eSIM API.
 pub struct Roamify {
     config: UpstreamConfig,
     http: reqwest::Client,
-    budget: Budget,
+    budget: Budgets,
 }
 
 impl Roamify {
-    /// An adapter for the configured account.
-    pub fn new(config: UpstreamConfig) -> Self {
-        Self {
-            http: upstream::client(&config),
-            budget: Budget::per_second(REQUESTS_PER_SECOND),
+    /// An adapter for the configured account; `Err` if its HTTP client cannot be built.
+    pub fn new(config: UpstreamConfig) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: upstream::client(&config)?,
+            budget: Budgets::per_second(REQUESTS_PER_SECOND),
             config,
-        }
+        })
     }
 }
 
@@ -92,23 +95,27 @@ impl Provider for Roamify {
             Some(id) => Query::OrderId(id),
             None => Query::Reference(&reference),
         };
-        self.find(&query).await
+        self.find(&query, Turn::Read).await
     }
 
     async fn usage(&self, esim: &EsimRef) -> Result<EsimUsage, ProviderError> {
-        let answer = self
-            .get("/api/esim/usage", &[("iccid", &esim.iccid)])
-            .await?;
-        let usage: Usage = decode(success(&answer, Call::Read)?, Call::Read)?;
-        mapping::usage_of(&usage)
+        self.usage_in_turn(esim, Turn::Read).await
+    }
+
+    async fn usage_now(&self, esim: &EsimRef) -> Result<EsimUsage, ProviderError> {
+        self.usage_in_turn(esim, Turn::ReadNow).await
     }
 
     async fn packages(&self) -> Result<Vec<UpstreamPackage>, ProviderError> {
+        Ok(self.catalog().await?.packages)
+    }
+
+    async fn listing(&self) -> Result<Listing, ProviderError> {
         self.catalog().await
     }
 
     async fn balance(&self) -> Result<UpstreamBalance, ProviderError> {
-        let answer = self.get("/api/balance", &[]).await?;
+        let answer = self.get("/api/balance", &[], Turn::Read).await?;
         let balance: Balance = decode(success(&answer, Call::Read)?, Call::Read)?;
         let amount = balance
             .balance
@@ -132,19 +139,46 @@ impl Provider for Roamify {
 }
 
 impl Roamify {
+    /// `GET /api/esim/usage`, taking `turn` in the budget.
+    async fn usage_in_turn(&self, esim: &EsimRef, turn: Turn) -> Result<EsimUsage, ProviderError> {
+        let answer = self
+            .get("/api/esim/usage", &[("iccid", &esim.iccid)], turn)
+            .await?;
+        let usage: Usage = decode(success(&answer, Call::Read)?, Call::Read)?;
+        mapping::usage_of(&usage)
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.config.base_url)
     }
 
-    /// A read, within the budget, with the bearer key.
-    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Answer, ProviderError> {
-        self.budget.acquire().await;
+    /// A read with the bearer key, once the budget gives it its `turn`; the answer is
+    /// read up to the answer cap.
+    async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        turn: Turn,
+    ) -> Result<Answer, ProviderError> {
+        let limit = self.config.body_limits.answer;
+        self.get_capped(path, query, turn, limit).await
+    }
+
+    /// [`Self::get`] with an answer cap of `limit` bytes.
+    async fn get_capped(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        turn: Turn,
+        limit: usize,
+    ) -> Result<Answer, ProviderError> {
+        self.budget.take(turn).await?;
         let request = self
             .http
             .get(self.url(path))
             .bearer_auth(self.config.credential.expose())
             .query(query);
-        upstream::send(request, Call::Read).await
+        upstream::send(request, Call::Read, limit).await
     }
 }
 

@@ -5,10 +5,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::mapping::{OrderState, esim_ids, esims_in, installable, order_state};
+use super::mapping::{OrderState, esim_ids, esims_in, installable, invalid, order_state};
 use super::wire::{EsimRecord, Order};
 use super::{Roamify, decode, success};
-use crate::provider::upstream::{self, Call};
+use crate::provider::normalize::InvalidEsim;
+use crate::provider::upstream::{self, Call, Turn};
 use crate::provider::{
     OrderLookup, ProviderError, ProvisionRequest, Provisioned, ProvisionedEsim, Refusal,
 };
@@ -32,16 +33,17 @@ impl Roamify {
             "items": [{"packageId": request.sku, "quantity": request.quantity}],
             "referenceId": request.order_ref.to_string(),
         });
-        self.budget.acquire().await;
+        self.budget.take(Turn::Order).await?;
         let call = self
             .http
             .post(self.url("/api/esim/order/instant"))
             .bearer_auth(self.config.credential.expose())
             .json(&body);
-        let answer = upstream::send(call, Call::Order).await?;
+        let answer = upstream::send(call, Call::Order, self.config.body_limits.answer).await?;
         let order: Order = decode(success(&answer, Call::Order)?, Call::Order)?;
         let quantity = request.quantity as usize;
-        if let Some(esims) = all_installable(&esims_in(&order)).filter(|e| e.len() == quantity) {
+        let inline = all_installable(&esims_in(&order)).map_err(|e| invalid(&e))?;
+        if let Some(esims) = inline.filter(|e| e.len() == quantity) {
             return Ok(Provisioned {
                 provider_order_ref: order.id,
                 esims,
@@ -71,13 +73,17 @@ impl Roamify {
         while Instant::now() + wait < deadline {
             tokio::time::sleep(wait).await;
             let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, self.find(&Query::OrderId(&order_id))).await {
+            // The order's own polls spend the orders' budget, never the reads' share.
+            let query = Query::OrderId(&order_id);
+            match tokio::time::timeout(left, self.find(&query, Turn::Order)).await {
                 Ok(Ok(OrderLookup::Issued(issued))) if issued.esims.len() == quantity => {
                     return Ok(issued);
                 }
                 Ok(Ok(OrderLookup::Failed(reason))) => {
                     return Err(ProviderError::rejected(Refusal::Other, reason));
                 }
+                // Reads fail as `Unavailable`; only an eSIM we cannot take is `Unknown`.
+                Ok(Err(e @ ProviderError::Unknown(_))) => return Err(e),
                 // Still processing, or a read failed: the order stands either way.
                 _ => wait = (wait * 2).min(Duration::from_secs(2)),
             }
@@ -87,13 +93,18 @@ impl Roamify {
         })
     }
 
-    /// What became of an order: `GET /api/esim/order`, then its eSIMs by id.
-    pub(super) async fn find(&self, query: &Query<'_>) -> Result<OrderLookup, ProviderError> {
+    /// What became of an order: `GET /api/esim/order`, then its eSIMs by id, each call
+    /// taking its `turn`.
+    pub(super) async fn find(
+        &self,
+        query: &Query<'_>,
+        turn: Turn,
+    ) -> Result<OrderLookup, ProviderError> {
         let (key, value) = match query {
             Query::OrderId(id) => ("orderId", *id),
             Query::Reference(reference) => ("referenceId", *reference),
         };
-        let answer = self.get("/api/esim/order", &[(key, value)]).await?;
+        let answer = self.get("/api/esim/order", &[(key, value)], turn).await?;
         if answer.status == reqwest::StatusCode::NOT_FOUND {
             return Ok(OrderLookup::NotFound);
         }
@@ -121,7 +132,7 @@ impl Roamify {
             return Ok(OrderLookup::NotFound);
         };
         match order_state(order.status.as_deref()) {
-            OrderState::Done => self.issued(order).await,
+            OrderState::Done => self.issued(order, turn).await,
             OrderState::Pending => Ok(OrderLookup::Pending),
             OrderState::Failed(reason) => Ok(OrderLookup::Failed(reason)),
             OrderState::Unrecognised(status) => Err(ProviderError::Unavailable(format!(
@@ -131,12 +142,13 @@ impl Roamify {
     }
 
     /// The eSIMs of a completed order: embedded, or fetched one by one by `esimId`.
-    /// `Pending` while any of them has no install data yet.
-    async fn issued(&self, order: Order) -> Result<OrderLookup, ProviderError> {
+    /// `Pending` while any of them has no install data yet; an eSIM we cannot take is
+    /// an unknown outcome.
+    async fn issued(&self, order: Order, turn: Turn) -> Result<OrderLookup, ProviderError> {
         let mut records = esims_in(&order);
         if records.is_empty() {
             for id in esim_ids(&order) {
-                let answer = self.get("/api/esim", &[("esimId", &id)]).await?;
+                let answer = self.get("/api/esim", &[("esimId", &id)], turn).await?;
                 if answer.status == reqwest::StatusCode::NOT_FOUND {
                     return Ok(OrderLookup::Pending);
                 }
@@ -147,7 +159,7 @@ impl Roamify {
                 });
             }
         }
-        match all_installable(&records) {
+        match all_installable(&records).map_err(|e| invalid(&e))? {
             Some(esims) if !esims.is_empty() => Ok(OrderLookup::Issued(Provisioned {
                 provider_order_ref: order.id,
                 esims,
@@ -169,7 +181,15 @@ fn orders_in(data: Value) -> Result<Vec<Order>, ProviderError> {
     }
 }
 
-/// Install data of every record, `None` unless every one is installable.
-fn all_installable(records: &[EsimRecord]) -> Option<Vec<ProvisionedEsim>> {
-    records.iter().map(installable).collect()
+/// Install data of every record: `None` unless every one is installable, `Err` when one
+/// is not an eSIM's.
+fn all_installable(records: &[EsimRecord]) -> Result<Option<Vec<ProvisionedEsim>>, InvalidEsim> {
+    let mut esims = Vec::with_capacity(records.len());
+    for record in records {
+        match installable(record)? {
+            Some(esim) => esims.push(esim),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(esims))
 }

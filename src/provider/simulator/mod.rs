@@ -340,34 +340,7 @@ pub fn new_iccid() -> String {
     digits
 }
 
-/// The Luhn check digit for a string of digits.
-pub fn luhn_check_digit(digits: &str) -> u8 {
-    let sum: u32 = digits
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 0 {
-                let doubled = d * 2;
-                if doubled > 9 { doubled - 9 } else { doubled }
-            } else {
-                d
-            }
-        })
-        .sum();
-    ((10 - sum % 10) % 10) as u8
-}
-
-/// Whether a digit string passes the Luhn check.
-pub fn luhn_valid(digits: &str) -> bool {
-    match digits.len().checked_sub(1) {
-        Some(n) if digits.bytes().all(|b| b.is_ascii_digit()) => {
-            luhn_check_digit(&digits[..n]) == digits.as_bytes()[n] - b'0'
-        }
-        _ => false,
-    }
-}
+pub use crate::provider::normalize::{luhn_check_digit, luhn_valid};
 
 /// An activation code in the common `XXXXX-XXXXX-XXXXX-XXXXX` shape.
 fn new_activation_code() -> String {

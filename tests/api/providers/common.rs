@@ -16,7 +16,7 @@ use tavaro::provider::airalo::Airalo;
 use tavaro::provider::esimaccess::EsimAccess;
 use tavaro::provider::esimgo::EsimGo;
 use tavaro::provider::roamify::Roamify;
-use tavaro::provider::upstream::UpstreamConfig;
+use tavaro::provider::upstream::{BodyLimits, UpstreamConfig};
 use tavaro::secret::Secret;
 use wiremock::{MockServer, Request, ResponseTemplate};
 
@@ -83,7 +83,7 @@ impl Upstream for Airalo {
     const BASE: &'static str = "/v2";
 
     fn with_config(config: UpstreamConfig) -> Self {
-        Self::new(config)
+        Self::new(config).expect("the HTTP client builds")
     }
 
     fn route(config: &mut Config, upstream: UpstreamConfig) {
@@ -96,7 +96,7 @@ impl Upstream for EsimAccess {
     const BASE: &'static str = "/api/v1/open";
 
     fn with_config(config: UpstreamConfig) -> Self {
-        Self::new(config)
+        Self::new(config).expect("the HTTP client builds")
     }
 
     fn route(config: &mut Config, upstream: UpstreamConfig) {
@@ -109,7 +109,7 @@ impl Upstream for EsimGo {
     const BASE: &'static str = "/v2.4";
 
     fn with_config(config: UpstreamConfig) -> Self {
-        Self::new(config)
+        Self::new(config).expect("the HTTP client builds")
     }
 
     fn route(config: &mut Config, upstream: UpstreamConfig) {
@@ -123,7 +123,7 @@ impl Upstream for Roamify {
     const BASE: &'static str = "";
 
     fn with_config(config: UpstreamConfig) -> Self {
-        Self::new(config)
+        Self::new(config).expect("the HTTP client builds")
     }
 
     fn route(config: &mut Config, upstream: UpstreamConfig) {
@@ -138,6 +138,7 @@ pub fn upstream_config(server: &MockServer, path: &str) -> UpstreamConfig {
         credential: Secret::new(CREDENTIAL.to_owned()),
         secret: Some(Secret::new(SECRET.to_owned())),
         timeout: TIMEOUT,
+        body_limits: BodyLimits::default(),
     }
 }
 

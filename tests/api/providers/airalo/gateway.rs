@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 use tavaro::provider::airalo::Airalo;
+use wiremock::ResponseTemplate;
 
 use super::{GREECE_1GB, TOKEN, authorised, mount_catalogue, multipart_fields, server};
 use crate::helpers::{assert_error, success_data};
@@ -122,5 +123,105 @@ async fn gateway_answers_each_airalo_failure_with_its_code_and_refunds(db: PgPoo
         10_000 - 480,
         "unknown is not refunded"
     );
+    app.assert_ledger_sound().await;
+}
+
+/// Upstream words that try to forge a log line and drive the operator's terminal.
+const HOSTILE: &str = "stock gone\nINFO tavaro: forged line \u{1b}[2J\u{1b}[31mred\u{1b}[0m";
+
+/// Whether `text` holds a control character (a newline, an ESC, ...).
+fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
+#[sqlx::test]
+async fn upstream_error_text_is_stored_and_printed_without_its_control_characters(db: PgPool) {
+    let server = server().await;
+    mount_catalogue(&server, Airalo::fixture("packages_page2.json")).await;
+    // A refusal (stored as the order's failure reason), then a server error (an unknown
+    // outcome: stored as the reconciliation job's last error).
+    let answers = [
+        answer(422, json!({"code": 33, "reason": HOSTILE})),
+        ResponseTemplate::new(500).set_body_string(HOSTILE),
+    ];
+    for answer in answers {
+        authorised("POST", "/v2/orders")
+            .respond_with(answer)
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+    }
+    let app = Airalo::spawn_gateway(db, &server).await;
+    common::sync_into(&app, "airalo").await;
+    let plan = common::plan_for_sku(&app.db, "airalo", GREECE_1GB).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let body = json!({"planId": plan});
+
+    let refused = assert_error(
+        app.order(&partner.key, &body).await,
+        StatusCode::BAD_GATEWAY,
+        "upstream_error",
+    )
+    .await;
+    assert!(!has_control(&refused.to_string()));
+    let reason: String = sqlx::query_scalar(
+        "select failure_reason from orders where status = 'failed' and partner_id = $1",
+    )
+    .bind(partner.id.0)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(reason.contains("forged line"), "{reason}");
+    assert!(!has_control(&reason), "{reason:?}");
+
+    let pending = success_data(app.order(&partner.key, &body).await, StatusCode::ACCEPTED).await;
+    let order_id = uuid::Uuid::parse_str(pending["orderId"].as_str().unwrap()).unwrap();
+    // Hold the job back from the reconciler and flag the order for the operator.
+    let last_error: String = sqlx::query_scalar(
+        "update order_jobs set run_at = now() + interval '1 hour' where order_id = $1
+         returning last_error",
+    )
+    .bind(order_id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(last_error.contains("forged line"), "{last_error}");
+    assert!(!has_control(&last_error), "{last_error:?}");
+    sqlx::query("update orders set stuck_at = now() where id = $1")
+        .bind(order_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    // What an operator sees, including a row stored raw before upstream text was cleaned.
+    let printed = |when: &'static str| {
+        let db = app.db.clone();
+        async move {
+            let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tavaro"))
+                .args(["orders", "stuck"])
+                .env("DATABASE_URL", crate::helpers::database_url_of(&db))
+                .env_remove("RUST_LOG")
+                .output()
+                .await
+                .expect("the tavaro binary runs");
+            assert!(output.status.success(), "{when}");
+            String::from_utf8(output.stdout).unwrap()
+        }
+    };
+    for when in ["cleaned when stored", "stored raw"] {
+        if when == "stored raw" {
+            sqlx::query("update order_jobs set last_error = $2 where order_id = $1")
+                .bind(order_id)
+                .bind(HOSTILE)
+                .execute(&app.db)
+                .await
+                .unwrap();
+        }
+        let out = printed(when).await;
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{when}: a header and one order: {out:?}");
+        assert!(lines[1].contains("forged line"), "{when}: {out:?}");
+        assert!(!out.contains('\u{1b}'), "{when}: {out:?}");
+    }
     app.assert_ledger_sound().await;
 }

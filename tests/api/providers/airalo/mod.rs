@@ -3,12 +3,14 @@
 //! through it. Split by area: [`token`] (the client-credentials token: cached,
 //! single-flight, replaced after a 401), [`catalog`] (the paged catalogue, `catalog sync`),
 //! [`orders`] (install data, polling, every documented error), [`reads`] (look-ups),
-//! [`usage`] (usage and balance) and [`gateway`] (`POST /v1/order` end to end).
+//! [`usage`] (usage and balance), [`gateway`] (`POST /v1/order` end to end) and
+//! [`reads_and_orders`] (`GET /v1/esim` polling beside orders, and its usage cache).
 
 mod catalog;
 mod gateway;
 mod orders;
 mod reads;
+mod reads_and_orders;
 mod token;
 mod usage;
 

@@ -67,7 +67,7 @@ async fn without_a_secret_key_requests_carry_only_the_access_code() {
     .await;
     let mut config = EsimAccess::config(&server);
     config.secret = None;
-    EsimAccess::new(config).balance().await.unwrap();
+    EsimAccess::new(config).unwrap().balance().await.unwrap();
     let request = &server.received_requests().await.unwrap()[0];
     assert_eq!(header_of(request, "RT-AccessCode"), Some(CREDENTIAL));
     for signed in ["RT-Signature", "RT-Timestamp", "RT-RequestID"] {

@@ -40,14 +40,14 @@ async fn install_details_of_a_large_order_are_fetched_by_order_reference_as_json
         Some("1a2b3c4d-5e6f-4a8b-9c10-11d12e13f14a")
     );
     let first = &issued.esims[0];
-    assert_eq!(first.iccid, "8944123456789012345");
+    assert_eq!(first.iccid, "8944123456789012348");
     assert_eq!(
         first.smdp_address, "smdp.example.com",
         "the URL scheme is not part of an LPA"
     );
     assert_eq!(first.activation_code, "A1B2-C3D4-E5F6-G7H8");
     assert_eq!(first.provider_ref, None);
-    assert_eq!(issued.esims[1].iccid, "8944123456789012353");
+    assert_eq!(issued.esims[1].iccid, "8944123456789012355");
     assert_eq!(issued.esims[1].activation_code, "J9K8-L7M6-N5P4-Q3R2");
 }
 

@@ -409,3 +409,47 @@ async fn a_page_that_repeats_the_previous_one_stops_paging_with_a_warning(db: Pg
         "{warnings}"
     );
 }
+
+#[sqlx::test]
+async fn a_sync_cut_short_by_a_repeated_page_keeps_the_plans_it_did_not_see_on_sale(db: PgPool) {
+    import_demo_catalog(&db).await;
+    let server = MockServer::start().await;
+    let groups: Vec<Value> = (0..60).map(generated_group).collect();
+    // 50 and 10 groups: all 60 sold.
+    for (page, chunk) in (1..).zip(groups.chunks(50)) {
+        packages_page("local", page)
+            .respond_with(packages_answer(chunk))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+    }
+    mount_regional_and_global(&server).await;
+    let roamify = Roamify::against(&server);
+    let first = sync_with(&db, &roamify).await;
+    assert_eq!(first.added, 62, "{first:?}");
+
+    // Then Roamify ignores `page`: page 2 repeats page 1, and paging stops there.
+    packages_page("local", 1)
+        .respond_with(packages_answer(&groups[..50]))
+        .mount(&server)
+        .await;
+    packages_page("local", 2)
+        .respond_with(packages_answer(&groups[..50]))
+        .mount(&server)
+        .await;
+    let second = sync_with(&db, &roamify).await;
+    assert_eq!((second.fetched, second.deactivated), (52, 0), "{second:?}");
+    assert!(
+        second
+            .incomplete
+            .as_deref()
+            .is_some_and(|why| why.contains("local page 2 repeated")),
+        "{second:?}"
+    );
+    for n in [0, 50, 59] {
+        assert!(
+            sold(&db, &generated_sku(n)).await,
+            "group {n} is still sold"
+        );
+    }
+}
