@@ -57,10 +57,9 @@ async fn metrics_count_requests_orders_key_checks_and_provider_calls(db: PgPool)
     let delta = |metric: &str, labels: &[&str]| {
         sample(&after, metric, labels) - sample(&before, metric, labels)
     };
-    assert_eq!(
-        delta("tavaro_http_requests_total", &[route, r#"status="200""#]),
-        3.0
-    );
+    // The recorder is process-wide and other tests run at the same time, some of them on
+    // this route: at least our three, never fewer.
+    assert!(delta("tavaro_http_requests_total", &[route, r#"status="200""#]) >= 3.0);
     assert!(delta("tavaro_http_requests_total", &[route, r#"status="401""#]) >= 1.0);
     assert!(
         delta(
