@@ -249,6 +249,21 @@ build_binary() {
   (cd "$ROOT" && SQLX_OFFLINE=true cargo build --quiet --bin tavaro)
 }
 
+# The connection string `serve` uses, on stdout. On a project-local cluster: the server's
+# own role, tavaro_app (it owns no table, so it cannot alter or truncate one or switch the
+# ledger's triggers off; the migrations create it, this turns on its LOGIN), while
+# migrations and operator commands keep DATABASE_URL, the owner's. A DATABASE_URL of your
+# own is served as given (README, Database roles). Call after the migrations.
+server_database_url() {
+  case "$DATABASE_URL" in
+    postgres://tavaro@127.0.0.1:*)
+      psql "$DATABASE_URL" -qc "alter role tavaro_app login" >/dev/null
+      echo "postgres://tavaro_app@${DATABASE_URL#postgres://tavaro@}"
+      ;;
+    *) echo "$DATABASE_URL" ;;
+  esac
+}
+
 # Migrate, import the demo catalog, make sure the demo partner exists with credits, and
 # print a fresh API key for it (labelled $1) on stdout. Uses DATABASE_URL.
 seed_demo() {

@@ -23,4 +23,6 @@ cat <<TXT
     curl -s $base/v1/balance -H "Authorization: Bearer $key"
 
 TXT
-exec "$BIN" serve
+# The server connects as tavaro_app; its start-up migrations run as the owner.
+server_url="$(server_database_url)"
+DATABASE_URL="$server_url" TAVARO_MIGRATION_DATABASE_URL="$DATABASE_URL" exec "$BIN" serve

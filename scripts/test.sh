@@ -42,7 +42,10 @@ base="http://127.0.0.1:$port"
 metrics="http://127.0.0.1:$((port + 1))"
 # Generous rate limits: newman and schemathesis fire requests back to back, all from
 # 127.0.0.1 (the limiters have their own tests).
-DATABASE_URL="$newman_url" TAVARO_LISTEN_ADDR="127.0.0.1:$port" RUST_LOG=warn \
+# As make run does: the server connects as tavaro_app, migrations as the owner.
+server_url="$(DATABASE_URL="$newman_url" server_database_url)"
+DATABASE_URL="$server_url" TAVARO_MIGRATION_DATABASE_URL="$newman_url" \
+  TAVARO_LISTEN_ADDR="127.0.0.1:$port" RUST_LOG=warn \
   TAVARO_METRICS_ADDR="127.0.0.1:$((port + 1))" \
   TAVARO_RATE_LIMIT_PER_SEC=100000 TAVARO_RATE_LIMIT_BURST=100000 \
   TAVARO_ORDER_RATE_LIMIT_PER_SEC=100000 TAVARO_ORDER_RATE_LIMIT_BURST=100000 \

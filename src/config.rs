@@ -97,6 +97,7 @@ impl Config {
             database: DatabaseConfig {
                 url: Secret::new(database_url),
                 max_connections: vars.get_or("TAVARO_DB_MAX_CONNECTIONS", 20)?,
+                migration_url: crate::db::migration_url_from(&lookup)?,
             },
             http: HttpConfig {
                 listen_addr: vars.get_or("TAVARO_LISTEN_ADDR", "127.0.0.1:8080".parse()?)?,

@@ -68,7 +68,12 @@ impl Application {
     /// Connects, migrates and builds the server.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = config.database.pool().await?;
-        crate::db::migrate(&db).await?;
+        config.database.migrate(&db).await?;
+        if crate::db::role_owns_the_schema(&db).await? {
+            tracing::warn!(
+                "DATABASE_URL's role owns the tables (or is a superuser): it could disable the ledger's triggers; serve as tavaro_app and migrate with TAVARO_MIGRATION_DATABASE_URL (README, Database roles)"
+            );
+        }
         Self::build_with_pool(config, db).await
     }
 

@@ -20,10 +20,8 @@ use crate::provider::simulator;
 
 pub(super) async fn admin(command: Command, db: &PgPool) -> anyhow::Result<()> {
     match command {
-        Command::Serve | Command::Config(_) => unreachable!("handled by run"),
-        Command::Migrate => {
-            crate::db::migrate(db).await?;
-            println!("Database is up to date.");
+        Command::Serve | Command::Config(_) | Command::Migrate => {
+            unreachable!("handled by run")
         }
         Command::Catalog(CatalogCommand::Import { file }) => {
             let parsed = CatalogFile::read(&file)?;

@@ -45,6 +45,14 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
     let opt = |v: Option<String>| v.unwrap_or_default();
     let mut out = vec![
         ("DATABASE_URL", redact_url(c.database.url.expose())),
+        (
+            "TAVARO_MIGRATION_DATABASE_URL",
+            c.database
+                .migration_url
+                .as_ref()
+                .map(|u| redact_url(u.expose()))
+                .unwrap_or_default(),
+        ),
         ("TAVARO_LISTEN_ADDR", c.http.listen_addr.to_string()),
         (
             "TAVARO_METRICS_ADDR",

@@ -281,7 +281,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // Admin commands log only warnings, to stderr: stdout is for their output.
             telemetry::init(LogFormat::Text, "warn", std::io::stderr);
             // Operator commands need two connections at most.
-            let db = DatabaseConfig::from_env(2)?.pool().await?;
+            let config = DatabaseConfig::from_env(2)?;
+            let db = config.pool().await?;
+            if matches!(command, Command::Migrate) {
+                config.migrate(&db).await?;
+                println!("Database is up to date.");
+                return Ok(());
+            }
             admin(command, &db).await
         }
     }

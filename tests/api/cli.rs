@@ -380,3 +380,56 @@ async fn key_revoke_never_prints_a_pasted_key(db: PgPool) {
     );
     app.assert_ledger_sound().await;
 }
+
+/// `tavaro migrate` connected as the server's role applies nothing (it may not), says which
+/// setting is missing when migrations are pending, and applies them over
+/// `TAVARO_MIGRATION_DATABASE_URL`, the owner's connection.
+#[sqlx::test]
+async fn migrate_as_the_servers_role_needs_the_owners_connection_and_applies_with_it(db: PgPool) {
+    let owner = database_url_of(&db);
+    let separator = if owner.contains('?') { '&' } else { '?' };
+    let as_server = format!("{owner}{separator}options=-c%20role%3Dtavaro_app");
+    let migrate = |migration_url: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tavaro"));
+        command
+            .arg("migrate")
+            .env("DATABASE_URL", &as_server)
+            .env_remove("TAVARO_MIGRATION_DATABASE_URL")
+            .env_remove("RUST_LOG");
+        if let Some(url) = migration_url {
+            command.env("TAVARO_MIGRATION_DATABASE_URL", url);
+        }
+        command.output().expect("the tavaro binary runs")
+    };
+
+    // Up to date: nothing to apply, nothing refused.
+    assert!(stdout(&migrate(None)).contains("Database is up to date."));
+
+    // The server-role migration can be applied again (its statements are idempotent).
+    let latest: i64 = 20261215000003;
+    sqlx::query("delete from _sqlx_migrations where version = $1")
+        .bind(latest)
+        .execute(&db)
+        .await
+        .unwrap();
+    let refused = migrate(None);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("1 database migration(s) are pending")
+            && stderr.contains("TAVARO_MIGRATION_DATABASE_URL"),
+        "{stderr}"
+    );
+
+    assert!(stdout(&migrate(Some(&owner))).contains("Database is up to date."));
+    let applied: bool =
+        sqlx::query_scalar("select exists (select from _sqlx_migrations where version = $1)")
+            .bind(latest)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert!(
+        applied,
+        "the owner's connection applied the pending migration"
+    );
+}

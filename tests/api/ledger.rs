@@ -363,3 +363,53 @@ async fn the_live_iccid_guard_migrates_a_database_that_already_holds_duplicates(
         .unwrap_err();
     assert!(err.to_string().contains("esims_live_iccid_key"), "{err}");
 }
+
+/// The server's role (`tavaro_app`, what `make run` serves as) cannot switch the ledger's
+/// guards off: it owns no table, so it may not alter, drop or truncate one, disable or drop
+/// a trigger, or create a table; and it may not update or delete a ledger entry at all.
+#[sqlx::test]
+async fn the_servers_role_cannot_disable_the_ledgers_triggers_alter_or_truncate(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let served: String = sqlx::query_scalar("select current_user::text")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(served, "tavaro_app");
+    let mut server = app.state.db.acquire().await.unwrap();
+    for statement in [
+        "alter table ledger_entries disable trigger ledger_entries_no_update_or_delete",
+        "alter table ledger_entries disable trigger all",
+        "drop trigger ledger_entries_no_truncate on ledger_entries",
+        "drop function ledger_entries_are_append_only() cascade",
+        "truncate ledger_entries cascade",
+        "truncate balances",
+        "delete from ledger_entries",
+        "update ledger_entries set amount_cents = 1000000",
+        "alter table balances drop constraint if exists balances_balance_cents_check",
+        "drop table orders cascade",
+        "create table shadow_ledger (id bigint)",
+        "delete from _sqlx_migrations",
+    ] {
+        let err = sqlx::query(statement)
+            .execute(&mut *server)
+            .await
+            .expect_err(statement);
+        let code = err
+            .as_database_error()
+            .and_then(|e| e.code().map(|c| c.into_owned()));
+        // 42501: insufficient privilege; "must be owner" is the same code.
+        assert_eq!(code.as_deref(), Some("42501"), "{statement}: {err}");
+    }
+    drop(server);
+    assert_eq!(app.ledger_sum(partner.id).await, 10_000);
+    let order = app
+        .place(
+            &partner.key,
+            &json!({"planId": "ae-1gb-7d"}),
+            StatusCode::CREATED,
+        )
+        .await;
+    assert_eq!(order["status"], "completed", "{order}");
+    app.assert_ledger_sound().await;
+}
