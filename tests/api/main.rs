@@ -12,6 +12,7 @@ mod cli;
 mod crash;
 mod docs;
 mod esims;
+mod failover;
 mod helpers;
 mod history;
 mod idempotency;
