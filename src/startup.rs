@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use sqlx::{Executor, PgPool};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -280,40 +280,106 @@ async fn listen_for_changes(db: &PgPool) -> Result<PgListener, sqlx::Error> {
     Ok(changes)
 }
 
+/// Silence on the change listener after which its connection is checked: a primary lost
+/// without a word (a frozen host, a cut network) leaves the connection open but dead, and
+/// LISTEN on it would wait for ever. One round trip per server every few seconds.
+const LISTENER_CHECK_AFTER: Duration = Duration::from_secs(5);
+/// How long that check may take before the connection is given up for a new one.
+const LISTENER_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+/// Pause between attempts to open the listener again, and to redo a refresh that failed.
+const LISTENER_RETRY: Duration = Duration::from_secs(1);
+
 /// Applies change notifications from other processes (the CLI, other servers): key and
 /// partner changes refresh the key directory and cache, catalog imports rebuild the
-/// snapshot. After a lost connection both are refreshed once LISTEN is in place again
-/// (refreshing before would leave a gap where a change is neither seen nor announced).
-/// [`watch_key_changes`] bounds what a lost notification delays in any case.
+/// snapshot.
+///
+/// Notifications sent while the listener had no connection are lost, so whenever it is
+/// connected again (sqlx reconnecting by itself, or a new listener after an error or a
+/// failed check) both caches are refreshed, once LISTEN is in place (refreshing before
+/// would leave a gap where a change is neither seen nor announced); a refresh that fails
+/// is retried every second until it succeeds. Connections come from the pool, so after a
+/// failover the listener follows the pool to the new primary. [`watch_key_changes`]
+/// bounds what a lost key notification delays in any case.
 async fn follow_changes(mut changes: PgListener, state: AppState) {
+    // A refresh after a reconnection failed and is still owed.
+    let mut owed = false;
     loop {
-        match changes.try_recv().await {
-            Ok(Some(notification)) => match notification.channel() {
-                KEYS_CHANNEL => refresh_keys(&state).await,
-                CATALOG_CHANNEL => reload_catalog(&state).await,
-                _ => {}
-            },
-            Ok(None) => {
+        let wait = if owed {
+            LISTENER_RETRY
+        } else {
+            LISTENER_CHECK_AFTER
+        };
+        // Cancelling `try_recv` while it waits is safe (nothing is read from the socket
+        // until a whole message is there); after any doubt the listener is replaced.
+        let lost = match tokio::time::timeout(wait, changes.try_recv()).await {
+            Ok(Ok(Some(notification))) => {
+                match notification.channel() {
+                    KEYS_CHANNEL => refresh_keys(&state).await,
+                    CATALOG_CHANNEL => owed |= !reload_catalog(&state).await,
+                    _ => {}
+                }
+                false
+            }
+            Ok(Ok(None)) => {
                 // sqlx has reconnected and re-issued LISTEN before answering `None`.
                 tracing::warn!("change listener reconnected; refreshing caches");
-                refresh_keys(&state).await;
-                reload_catalog(&state).await;
+                owed = !refresh_caches(&state).await;
+                false
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "change listener failed; reconnecting");
-                changes = loop {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    match listen_for_changes(&state.db).await {
-                        Ok(changes) => break changes,
-                        Err(e) => tracing::warn!(error = %e, "change listener cannot reconnect"),
-                    }
-                };
-                tracing::warn!("change listener reconnected; refreshing caches");
-                refresh_keys(&state).await;
-                reload_catalog(&state).await;
+                true
             }
+            Err(_silence) => {
+                // A `&str` runs unprepared: one round trip.
+                let check = (&mut changes).execute("select 1");
+                match tokio::time::timeout(LISTENER_CHECK_TIMEOUT, check).await {
+                    Ok(Ok(_)) => {
+                        if owed {
+                            owed = !refresh_caches(&state).await;
+                        }
+                        false
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "change listener connection failed its check; reconnecting");
+                        true
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            timeout = ?LISTENER_CHECK_TIMEOUT,
+                            "change listener connection did not answer its check; reconnecting"
+                        );
+                        true
+                    }
+                }
+            }
+        };
+        if lost {
+            // Give the dead connection back before waiting for a new one.
+            drop(changes);
+            changes = reconnect_listener(&state).await;
+            tracing::warn!("change listener reconnected; refreshing caches");
+            owed = !refresh_caches(&state).await;
         }
     }
+}
+
+/// A new listener, subscribed, trying every second until the database answers.
+async fn reconnect_listener(state: &AppState) -> PgListener {
+    loop {
+        tokio::time::sleep(LISTENER_RETRY).await;
+        match listen_for_changes(&state.db).await {
+            Ok(changes) => return changes,
+            Err(e) => tracing::warn!(error = %e, "change listener cannot reconnect"),
+        }
+    }
+}
+
+/// Refreshes both caches after notifications may have been lost; whether the catalog
+/// could be reloaded (the key directory has its own once-a-second check).
+async fn refresh_caches(state: &AppState) -> bool {
+    refresh_keys(state).await;
+    reload_catalog(state).await
 }
 
 /// Checks `api_key_changes` every `auth::CHANGE_POLL_INTERVAL`: a revocation, suspension
@@ -352,12 +418,17 @@ async fn purge_idempotency_keys(state: AppState) {
     }
 }
 
-async fn reload_catalog(state: &AppState) {
-    if let Err(e) = state.catalog.reload(&state.db).await {
-        tracing::error!(
-            error = format!("{e:#}"),
-            "catalog reload failed; keeping the previous snapshot"
-        );
+/// Rebuilds the catalog snapshot; whether it could (on failure the previous one stays).
+async fn reload_catalog(state: &AppState) -> bool {
+    match state.catalog.reload(&state.db).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "catalog reload failed; keeping the previous snapshot"
+            );
+            false
+        }
     }
 }
 

@@ -303,6 +303,7 @@ impl ApiError {
             Self::IdempotencyInProgress { retry_after_secs }
             | Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             Self::ServiceUnavailable => Some(1),
+            Self::Database(e) if is_unavailable(e) => Some(1),
             _ => None,
         }
     }

@@ -43,8 +43,19 @@ const BATCH: i64 = 16;
 /// The worker loop: polls the queue until `stop` is set.
 pub async fn run(orders: Orders, mut stop: watch::Receiver<bool>) {
     let poll = orders.config().reconcile_poll;
+    // Jobs claimed but not worked because the database went away: given back as soon as
+    // it answers again, not a lease later.
+    let mut interrupted = Vec::new();
     while !*stop.borrow() {
-        let pause = match run_once(&orders).await {
+        if !interrupted.is_empty() {
+            match release(orders.db(), &interrupted).await {
+                Ok(()) => interrupted.clear(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "releasing interrupted reconciliation jobs failed")
+                }
+            }
+        }
+        let pause = match claim_and_work(&orders, &mut interrupted).await {
             Ok(0) => poll,
             Ok(_) => continue, // More may be due: poll again at once.
             Err(e) => {
@@ -63,6 +74,16 @@ pub async fn run(orders: Orders, mut stop: watch::Receiver<bool>) {
 /// Retires the jobs of settled orders, then claims the jobs that are due and works them.
 /// Returns how many were claimed.
 pub async fn run_once(orders: &Orders) -> Result<usize, sqlx::Error> {
+    claim_and_work(orders, &mut Vec::new()).await
+}
+
+/// [`run_once`], noting in `interrupted` the claimed jobs left unworked when the database
+/// goes away (the rest of the batch is not tried: each would wait out the pool's
+/// acquire time-out).
+async fn claim_and_work(
+    orders: &Orders,
+    interrupted: &mut Vec<(OrderId, i32)>,
+) -> Result<usize, sqlx::Error> {
     let db = orders.db();
     retire_settled(db).await?;
     let jobs = sqlx::query!(
@@ -81,23 +102,51 @@ pub async fn run_once(orders: &Orders) -> Result<usize, sqlx::Error> {
     .fetch_all(db)
     .await?;
     let claimed = jobs.len();
-    for job in jobs {
-        if let Err(e) = work(orders, job.order_id, job.partner_id, job.attempts).await {
-            // An attempt that fails (the eSIMs cannot be stored, the database) backs off and
-            // is flagged past the window like any other: never a silent loop.
-            let why = match &e {
-                OrderError::Database(db) => format!("reconciliation attempt failed: {db}"),
-                other => format!("reconciliation attempt failed: {other}"),
-            };
-            tracing::warn!(order_id = %job.order_id, error = why, "reconciliation attempt failed");
-            let rescheduled =
-                reschedule(orders, job.order_id, job.partner_id, job.attempts, why).await;
-            if let Err(e) = rescheduled {
-                tracing::warn!(order_id = %job.order_id, error = %e, "reconciliation job not rescheduled; leased again later");
+    let mut jobs = jobs.into_iter();
+    while let Some(job) = jobs.next() {
+        match work(orders, job.order_id, job.partner_id, job.attempts).await {
+            Ok(()) => {}
+            // The database went away: the job and the rest of the batch are given back as
+            // soon as it answers again (see `release`).
+            Err(OrderError::Database(e)) if crate::db::is_unavailable(&e) => {
+                interrupted.push((job.order_id, job.attempts));
+                interrupted.extend(jobs.map(|job| (job.order_id, job.attempts)));
+                return Err(e);
+            }
+            // Any other failed attempt (the eSIMs cannot be stored, a refused statement)
+            // backs off and is flagged past the window like any other: never a silent loop.
+            Err(e) => {
+                let why = match &e {
+                    OrderError::Database(db) => format!("reconciliation attempt failed: {db}"),
+                    other => format!("reconciliation attempt failed: {other}"),
+                };
+                tracing::warn!(order_id = %job.order_id, error = why, "reconciliation attempt failed");
+                let rescheduled =
+                    reschedule(orders, job.order_id, job.partner_id, job.attempts, why).await;
+                if let Err(e) = rescheduled {
+                    tracing::warn!(order_id = %job.order_id, error = %e, "reconciliation job not rescheduled; leased again later");
+                }
             }
         }
     }
     Ok(claimed)
+}
+
+/// Makes interrupted jobs due now: the lease taken when they were claimed would hold
+/// them for a minute. A job claimed again since (its lease ran out and a worker took it)
+/// has more attempts, and keeps its new lease.
+async fn release(db: &PgPool, jobs: &[(OrderId, i32)]) -> Result<(), sqlx::Error> {
+    let (ids, attempts): (Vec<_>, Vec<_>) = jobs.iter().map(|(id, n)| (id.0, *n)).unzip();
+    sqlx::query!(
+        "update order_jobs j set run_at = now()
+           from unnest($1::uuid[], $2::int4[]) as claimed(order_id, attempts)
+          where j.order_id = claimed.order_id and j.attempts = claimed.attempts",
+        &ids,
+        &attempts,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// An order as the reconciler needs it: the order, and where it was routed.

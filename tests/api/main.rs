@@ -14,6 +14,7 @@ mod connections;
 mod crash;
 mod docs;
 mod esims;
+mod failover;
 mod helpers;
 mod history;
 mod idempotency;

@@ -1,6 +1,7 @@
 //! Test harness: spawn the app on port 0 against the test database, create partners and
 //! keys through the library, and talk HTTP with reqwest; [`server`] runs the real binary.
 
+pub mod postgres;
 pub mod server;
 
 use std::path::Path;
