@@ -114,6 +114,7 @@ impl PgServer {
         let config = DatabaseConfig {
             url: Secret::new(self.url()),
             max_connections,
+            migration_url: None,
         };
         let pool = config.pool().await.expect("the gateway's pool connects");
         tavaro::db::migrate(&pool).await.expect("migrations apply");
