@@ -93,9 +93,14 @@ bench_pg_memory() {
 
 bench_pg_start() {
   mkdir -p "$DATA" "$BENCH_DATA"
-  cluster_start bench-pg "$BENCH_PG_PORT" off \
+  # BENCH_DURABLE=1: fsync and synchronous_commit on (a running cluster started with the
+  # other settings is restarted with these).
+  cluster_start bench-pg "$BENCH_PG_PORT" "$(bench_sync)" \
     "-c shared_buffers=$(bench_pg_memory) -c max_wal_size=4GB ${BENCH_PG_OPTS:-}"
 }
+
+# on with BENCH_DURABLE=1, else off.
+bench_sync() { if [ -n "${BENCH_DURABLE:-}" ]; then echo on; else echo off; fi; }
 
 bench_pg_stop() { cluster_stop bench-pg || true; }
 

@@ -29,7 +29,9 @@ log "Dockerfile: the build stage's steps, verbatim (no Docker engine here)"
 scripts/docker-check
 
 log "live server for the API checks (newman, OpenAPI, docs)"
-build_binary
+# The binary `cargo test` just built (the tests run it as the CLI): building it again
+# without the tests' `failpoints` feature would recompile the crate for nothing here.
+[ -x "$BIN" ] || build_binary
 newman_url="$(url_with_db "$DATABASE_URL" tavaro_newman)"
 admin_url="$(url_with_db "$DATABASE_URL" postgres)"
 psql "$admin_url" -qc "drop database if exists tavaro_newman with (force)" >/dev/null
