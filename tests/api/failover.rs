@@ -130,6 +130,25 @@ async fn assert_outage_answers(
 ) {
     let key = &before.partner.key;
     let url = |path: &str| format!("{}{path}", app.address);
+    // /readyz answers from its last check for up to a second (the check is cached so
+    // probes cannot flood the database): it turns 503 within that, never later.
+    let started = Instant::now();
+    while app
+        .client
+        .get(url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        != StatusCode::SERVICE_UNAVAILABLE
+    {
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "{phase}: /readyz still 200 {:?} after the database went away",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut requests: Vec<(&str, RequestBuilder)> = vec![
         ("GET /readyz", app.client.get(url("/readyz"))),
         (

@@ -10,7 +10,6 @@ use std::sync::Once;
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tavaro::catalog::{self, CatalogFile};
 use tavaro::config::Config;
 use tavaro::http::state::AppState;
@@ -113,7 +112,7 @@ pub async fn spawn_app_with_vars(db: PgPool, vars: &[(&str, &str)]) -> TestApp {
 async fn spawn_app_configured(db: PgPool, config: Config) -> TestApp {
     init_logs();
     import_demo_catalog(&db).await;
-    let served = server_pool(&db, config.database.max_connections).await;
+    let served = server_pool(&db).await;
     let app = Application::build_with_pool(config, served)
         .await
         .expect("the app builds");
@@ -131,15 +130,15 @@ async fn spawn_app_configured(db: PgPool, config: Config) -> TestApp {
     }
 }
 
-/// A pool on the test database `db` as the server's own role, `tavaro_app` (what `make run`
-/// serves as): every test then shows the server works without owning a table. `db` itself,
-/// the test's, stays the owner's.
-pub async fn server_pool(db: &PgPool, max_connections: u32) -> PgPool {
+/// A pool like `db` (its size, time-outs and checks) on the same database, as the server's
+/// own role, `tavaro_app` (what `make run` serves as): every test then shows the server
+/// works without owning a table. `db` itself, the test's, stays the owner's.
+pub async fn server_pool(db: &PgPool) -> PgPool {
     let options = (*db.connect_options())
         .clone()
         .options([("role", "tavaro_app")]);
-    PgPoolOptions::new()
-        .max_connections(max_connections)
+    db.options()
+        .clone()
         .connect_with(options)
         .await
         .expect("the test database answers as tavaro_app")
