@@ -6,6 +6,8 @@
 # checked against it and run through newman, and /docs rendered in headless Chromium.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+# Each stage says when it started (seconds into the suite): where the time goes.
+log() { printf '\033[1;34m==>\033[0m [%4ss] %s\n' "$SECONDS" "$*" >&2; }
 load_database_url test
 cd "$ROOT"
 export SQLX_OFFLINE=true
@@ -22,8 +24,10 @@ scripts/layers
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --quiet --all-targets -- -D warnings
 
-log "cargo test"
-cargo test --quiet --all-targets
+# Four at a time on any machine: most tests wait (on HTTP, PostgreSQL, time-outs they
+# provoke) far more than they compute. TAVARO_TEST_THREADS overrides it.
+log "cargo test (${TAVARO_TEST_THREADS:-4} threads)"
+cargo test --quiet --all-targets -- --test-threads "${TAVARO_TEST_THREADS:-4}"
 
 log "Dockerfile: the build stage's steps, verbatim (no Docker engine here)"
 scripts/docker-check
