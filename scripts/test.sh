@@ -24,13 +24,24 @@ scripts/layers
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --quiet --all-targets -- -D warnings
 
+# The Dockerfile's build stage compiles the crate again, in a profile of its own: it runs
+# (at low priority) while the tests run, which mostly wait rather than compute.
+log "cargo test: building the tests"
+cargo test --quiet --all-targets --no-run
+log "Dockerfile: the build stage's steps, verbatim (no Docker engine here), in the background"
+nice -n 10 scripts/docker-check > "$DATA/docker-check.log" 2>&1 &
+docker_check=$!
+trap 'kill $docker_check 2>/dev/null || true' EXIT
+
 # Four at a time on any machine: most tests wait (on HTTP, PostgreSQL, time-outs they
 # provoke) far more than they compute. TAVARO_TEST_THREADS overrides it.
 log "cargo test (${TAVARO_TEST_THREADS:-4} threads)"
 cargo test --quiet --all-targets -- --test-threads "${TAVARO_TEST_THREADS:-4}"
 
-log "Dockerfile: the build stage's steps, verbatim (no Docker engine here)"
-scripts/docker-check
+log "Dockerfile check: waiting for it"
+wait "$docker_check" || { cat "$DATA/docker-check.log" >&2; die "docker-check failed"; }
+trap - EXIT
+grep -E "docker-check" "$DATA/docker-check.log" | tail -n 1
 
 log "live server for the API checks (newman, OpenAPI, docs)"
 # The binary `cargo test` just built (the tests run it as the CLI): building it again
