@@ -231,7 +231,7 @@ def chart(meta, cases, path):
     fig.savefig(path, dpi=110)
 
 
-def render(rundir, results, name="latest"):
+def render(rundir, results, report="latest"):
     meta, cases = aggregate(rundir)
     durable = meta.get("durable", False)
     os.makedirs(results, exist_ok=True)
@@ -261,7 +261,7 @@ def render(rundir, results, name="latest"):
         f"wrk's latencies are per request as its clients see them; pgbench's are its per-transaction "
         f"times (`-l` log), which exclude time a client waits for pgbench's own thread.",
         "",
-        f"![chart]({name}.png)",
+        f"![chart]({report}.png)",
         "",
         "| case | gateway req/s | p50 ms | p99 ms | baseline | baseline req/s | p50 ms | p99 ms | ratio | target | |",
         "|---|---:|---:|---:|---|---:|---:|---:|---:|---|---|",
@@ -333,10 +333,10 @@ def render(rundir, results, name="latest"):
     if os.path.exists(notes):
         lines += ["", open(notes).read().rstrip()]
     lines.append("")
-    open(os.path.join(results, f"{name}.md"), "w").write("\n".join(lines))
+    open(os.path.join(results, f"{report}.md"), "w").write("\n".join(lines))
     raw = {"meta": meta, "cases": {c: {s: {k: v for k, v in d.items()} for s, d in sides.items()} for c, sides in cases.items()}}
-    json.dump(raw, open(os.path.join(results, f"{name}.json"), "w"), indent=1)
-    chart(meta, cases, os.path.join(results, f"{name}.png"))
+    json.dump(raw, open(os.path.join(results, f"{report}.json"), "w"), indent=1)
+    chart(meta, cases, os.path.join(results, f"{report}.png"))
     print("\n".join(lines[: 13 + len(cases)]))
     for name, ok, why in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {why}")
