@@ -59,28 +59,35 @@ impl DatabaseConfig {
     /// create tables (the `tavaro_app` role) and has no `migration_url` applies nothing:
     /// it checks the schema is current and refuses to start on one behind its binary.
     pub async fn migrate(&self, db: &PgPool) -> anyhow::Result<()> {
-        if let Some(url) = &self.migration_url {
-            let owner = connect(url, "TAVARO_MIGRATION_DATABASE_URL", 1).await?;
-            let applied = migrate(&owner).await;
-            owner.close().await;
-            return applied;
-        }
-        let may_create: bool =
-            sqlx::query_scalar("select has_schema_privilege(current_schema(), 'CREATE')")
-                .fetch_one(db)
-                .await
-                .context("cannot read the database role's privileges")?;
-        if may_create {
-            return migrate(db).await;
-        }
-        let pending = pending_migrations(db).await?;
-        if pending > 0 {
-            anyhow::bail!(
-                "{pending} database migration(s) are pending and DATABASE_URL's role may not apply them: set TAVARO_MIGRATION_DATABASE_URL to the schema owner's connection (README, Database roles)"
-            );
-        }
-        Ok(())
+        let Some(url) = &self.migration_url else {
+            return migrate_as(db, "DATABASE_URL").await;
+        };
+        let owner = connect(url, "TAVARO_MIGRATION_DATABASE_URL", 1).await?;
+        let applied = migrate_as(&owner, "TAVARO_MIGRATION_DATABASE_URL").await;
+        owner.close().await;
+        applied
     }
+}
+
+/// Applies pending migrations over `db` (its connection string is in the variable `name`)
+/// when its role may create tables; otherwise applies nothing and fails only when some
+/// are pending.
+async fn migrate_as(db: &PgPool, name: &str) -> anyhow::Result<()> {
+    let may_create: bool =
+        sqlx::query_scalar("select has_schema_privilege(current_schema(), 'CREATE')")
+            .fetch_one(db)
+            .await
+            .context("cannot read the database role's privileges")?;
+    if may_create {
+        return migrate(db).await;
+    }
+    let pending = pending_migrations(db).await?;
+    if pending > 0 {
+        anyhow::bail!(
+            "{pending} database migration(s) are pending and {name}'s role may not apply them: set TAVARO_MIGRATION_DATABASE_URL to the schema owner's connection (README, Database roles)"
+        );
+    }
+    Ok(())
 }
 
 /// `TAVARO_MIGRATION_DATABASE_URL` from `lookup`: unset or empty is none.
