@@ -264,6 +264,15 @@ server_database_url() {
   esac
 }
 
+# Replaces this shell with `tavaro serve` as `make run` starts it, with the settings $@
+# (VAR=value ...) added: connected as server_database_url, its start-up migrations over
+# DATABASE_URL, the owner's. Call after the migrations.
+serve_as_server_role() {
+  local owner_url="$DATABASE_URL" server_url
+  server_url="$(server_database_url)"
+  exec env "$@" DATABASE_URL="$server_url" TAVARO_MIGRATION_DATABASE_URL="$owner_url" "$BIN" serve
+}
+
 # Migrate, import the demo catalog, make sure the demo partner exists with credits, and
 # print a fresh API key for it (labelled $1) on stdout. Uses DATABASE_URL.
 seed_demo() {

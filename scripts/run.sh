@@ -24,7 +24,4 @@ cat <<TXT
 
 TXT
 # The server connects as tavaro_app; its start-up migrations run as the owner.
-# (Prefix assignments see the ones before them: the owner's URL is read first.)
-owner_url="$DATABASE_URL"
-server_url="$(server_database_url)"
-DATABASE_URL="$server_url" TAVARO_MIGRATION_DATABASE_URL="$owner_url" exec "$BIN" serve
+serve_as_server_role

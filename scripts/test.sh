@@ -59,15 +59,15 @@ base="http://127.0.0.1:$port"
 metrics="http://127.0.0.1:$((port + 1))"
 # Generous rate limits: newman and schemathesis fire requests back to back, all from
 # 127.0.0.1 (the limiters have their own tests).
-# As make run does: the server connects as tavaro_app, migrations as the owner.
-server_url="$(DATABASE_URL="$newman_url" server_database_url)"
-DATABASE_URL="$server_url" TAVARO_MIGRATION_DATABASE_URL="$newman_url" \
+# As make run does (serve_as_server_role): the server connects as tavaro_app, its
+# start-up migrations as the owner.
+DATABASE_URL="$newman_url" serve_as_server_role \
   TAVARO_LISTEN_ADDR="127.0.0.1:$port" RUST_LOG=warn \
   TAVARO_METRICS_ADDR="127.0.0.1:$((port + 1))" \
   TAVARO_RATE_LIMIT_PER_SEC=100000 TAVARO_RATE_LIMIT_BURST=100000 \
   TAVARO_ORDER_RATE_LIMIT_PER_SEC=100000 TAVARO_ORDER_RATE_LIMIT_BURST=100000 \
   TAVARO_PUBLIC_RATE_LIMIT_PER_SEC=100000 TAVARO_PUBLIC_RATE_LIMIT_BURST=100000 \
-  "$BIN" serve > "$DATA/newman-server.log" 2>&1 &
+  > "$DATA/newman-server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 wait_for_health "$base" || { cat "$DATA/newman-server.log" >&2; die "the server did not start"; }
