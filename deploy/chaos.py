@@ -989,6 +989,11 @@ def main():
     figures = {"by_status": by_status, "finals": finals, "table": table, "lost": lost, "double": double,
                "never_got": never_got, "load_end": load_end, "binary": binary,
                "load": (run.loadavg, loadavg())}
+    # API.md: a database outage is a 503 (or, after a debit, the truthful 202/502), never a 500.
+    five_hundreds = [a for a in attempts if a["status"] == 500]
+    checks.append(("No request was answered 500 `internal_error` (through haproxy or directly)", not five_hundreds,
+                   f"{len(five_hundreds)} answers" + (f", first at t={five_hundreds[0]['t1']:.1f}s" if five_hundreds else ""),
+                   [a["request_id"] for a in five_hundreds]))
     passed = all(ok for _, ok, _, _ in checks)
     write_report(args.results, run, args, checks, passed, figures, notes)
     log(f"{'PASS' if passed else 'FAIL'}: {len(acked)} acknowledged, {lost} lost, {double} double debits; report in {os.path.relpath(args.results, ROOT)}")

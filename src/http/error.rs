@@ -343,6 +343,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();
         match &self {
+            // An outage (503, the partner retries) is a warning; anything else is a bug.
+            Self::Database(e) if is_unavailable(e) => {
+                tracing::warn!(error = cause_chain(e), "database unavailable")
+            }
             Self::Database(e) => tracing::error!(error = cause_chain(e), "database error"),
             Self::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
             _ => tracing::debug!(code = self.code(), "request refused"),
