@@ -24,6 +24,7 @@ use utoipa_axum::routes;
 
 use super::error::{ErrorEnvelope, FieldError};
 use super::state::AppState;
+use crate::orders::SandboxOutcome;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,7 +33,7 @@ use super::state::AppState;
         version = "v1",
         description = include_str!("intro.md"),
     ),
-    components(schemas(ErrorEnvelope, FieldError)),
+    components(schemas(ErrorEnvelope, FieldError, SandboxOutcome)),
     modifiers(&BearerAuth),
     tags(
         (name = "Catalog", description = "Countries, regions and plans on sale, at your markup."),
