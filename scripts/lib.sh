@@ -288,6 +288,15 @@ seed_demo() {
   echo "$key"
 }
 
+# Print a fresh sandbox key (`tvr_test_...`) for the demo partner (labelled $1) on stdout;
+# the first one opens the demo's sandbox balance (1000.00). Run after seed_demo.
+seed_sandbox_key() {
+  local key
+  key=$("$BIN" key create --partner demo --label "$1" --sandbox | grep '^tvr_test_')
+  [ -n "$key" ] || die "could not create a demo sandbox key"
+  echo "$key"
+}
+
 # Wait until a server answers /readyz at base URL $1.
 wait_for_health() {
   for _ in $(seq 1 100); do

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# `make run`: build, migrate, seed the demo catalog and partner, print a working API key
-# and curl line, then serve on TAVARO_LISTEN_ADDR (default 127.0.0.1:8080).
+# `make run`: build, migrate, seed the demo catalog and partner, print a working API key,
+# a sandbox key beside it, and curl lines, then serve on TAVARO_LISTEN_ADDR (default 127.0.0.1:8080).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 load_database_url
 
 build_binary
-key=$(seed_demo "make run $(date -u +%Y-%m-%dT%H:%M:%SZ)")
+label="make run $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+key=$(seed_demo "$label")
+sandbox_key=$(seed_sandbox_key "$label sandbox")
 addr="${TAVARO_LISTEN_ADDR:-127.0.0.1:8080}"
 base="http://$addr"
 
@@ -14,13 +16,16 @@ cat <<TXT
 
   Tavaro gateway: demo partner "demo" (markup 20%) with credits, demo catalog loaded.
 
-  Your demo API key (shown once):
+  Your demo API keys (shown once): live, and sandbox (test mode: its own 1000.00
+  balance, orders fulfilled by the simulator, Sandbox-Outcome, /v1/sandbox/...):
 
     export TAVARO_KEY=$key
+    export TAVARO_SANDBOX_KEY=$sandbox_key
 
-  Try it:
+  Try them:
 
     curl -s $base/v1/balance -H "Authorization: Bearer $key"
+    curl -s $base/v1/balance -H "Authorization: Bearer $sandbox_key"
 
 TXT
 # The server connects as tavaro_app; its start-up migrations run as the owner.

@@ -11,6 +11,11 @@ scratch="$(url_with_db "$DATABASE_URL" tavaro_sqlx)"
 admin="$(url_with_db "$DATABASE_URL" postgres)"
 psql "$admin" -qc "drop database if exists tavaro_sqlx with (force)" >/dev/null
 psql "$admin" -qc "create database tavaro_sqlx" >/dev/null
+# The table sqlx keeps its migrations in: a migration may name it (the server role's grants).
+psql -v ON_ERROR_STOP=1 -q "$scratch" -c "create table _sqlx_migrations (
+    version bigint primary key, description text not null,
+    installed_on timestamptz not null default now(), success boolean not null,
+    checksum bytea not null, execution_time bigint not null)" >/dev/null
 for migration in migrations/*.sql; do
   psql -v ON_ERROR_STOP=1 -q "$scratch" -f "$migration" >/dev/null
 done

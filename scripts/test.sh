@@ -52,6 +52,7 @@ admin_url="$(url_with_db "$DATABASE_URL" postgres)"
 psql "$admin_url" -qc "drop database if exists tavaro_newman with (force)" >/dev/null
 psql "$admin_url" -qc "create database tavaro_newman" >/dev/null
 key=$(DATABASE_URL="$newman_url" seed_demo "newman")
+sandbox_key=$(DATABASE_URL="$newman_url" seed_sandbox_key "newman sandbox")
 
 port="${TAVARO_TEST_PORT:-18080}"
 base="http://127.0.0.1:$port"
@@ -84,6 +85,7 @@ log "newman: the Postman collection"
 "$DATA/tools/node_modules/.bin/newman" run postman/tavaro.postman_collection.json \
   --environment postman/local.postman_environment.json \
   --env-var "base_url=$base" --env-var "metrics_url=$metrics" --env-var "api_key=$key" \
+  --env-var "sandbox_api_key=$sandbox_key" \
   --reporters cli --color off
 
 log "docs-check: /docs rendered in headless Chromium"

@@ -33,6 +33,8 @@ pub mod ids;
 pub mod ledger;
 /// Prometheus metrics: names, labels and the recorder.
 pub mod metrics;
+/// Live and sandbox (test mode), and a partner's account in one of them.
+pub mod mode;
 /// Money as integer cents.
 pub mod money;
 /// The order workflow: debit, provisioning, settlement, idempotency, reconciliation.

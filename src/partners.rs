@@ -134,7 +134,7 @@ pub struct PartnerSummary {
     pub partner: Partner,
     /// Markup in percent.
     pub markup: serde_json::Value,
-    /// Current balance.
+    /// Current (live) balance.
     pub balance: Cents,
     /// Keys not revoked.
     pub active_keys: i64,
@@ -148,7 +148,7 @@ pub async fn list(db: &PgPool) -> anyhow::Result<Vec<PartnerSummary>> {
                   coalesce(b.balance_cents, 0) as "balance_cents!",
                   (select count(*) from api_keys k
                     where k.partner_id = p.id and k.revoked_at is null) as "active_keys!"
-           from partners p left join balances b on b.partner_id = p.id
+           from partners p left join balances b on b.partner_id = p.id and b.mode = 'live'
            order by p.name"#
     )
     .fetch_all(db)

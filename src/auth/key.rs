@@ -1,7 +1,8 @@
 //! The API key format.
 //!
 //! ```text
-//! tvr_<lookup id: 12 base62>_<secret: 32 base62><checksum: 6 base62>
+//! tvr_<lookup id: 12 base62>_<secret: 32 base62><checksum: 6 base62>        live
+//! tvr_test_<lookup id: 12 base62>_<secret: 32 base62><checksum: 6 base62>   sandbox
 //! ```
 //!
 //! The secret carries 32 × log2(62) ≈ 190 random bits from the OS-seeded CSPRNG. The
@@ -9,6 +10,10 @@
 //! checksum (CRC-32 of everything before it) lets us refuse a mistyped or made-up key
 //! before any database query or argon2 run, and lets secret scanners recognise real keys.
 //! NEVER change the prefix: partners' scanners and our own log filters match on it.
+//! A sandbox key says so in its prefix (`tvr_test_`, which no live key can start with:
+//! `_` is not base62), and its checksum covers the prefix, so a live key cannot be made
+//! into a sandbox one by editing it; the key's stored mode must also agree
+//! (`super::verifier`).
 //!
 //! Each key is stored twice, never in the clear: as an argon2id hash of its secret and as
 //! its [`fast_verifier`], an HMAC-SHA-256 of the whole key. The checksum is public, so
@@ -22,15 +27,21 @@ use hmac::{Hmac, Mac};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
+use crate::mode::Mode;
 use crate::secret::Secret;
 
 /// Every key starts with this.
 pub const PREFIX: &str = "tvr_";
+/// Every sandbox key starts with this.
+pub const SANDBOX_PREFIX: &str = "tvr_test_";
 pub(super) const LOOKUP_LEN: usize = 12;
 const SECRET_LEN: usize = 32;
 const CHECKSUM_LEN: usize = 6;
-/// Total length of a key.
+/// Total length of a live key.
 pub const KEY_LEN: usize = PREFIX.len() + LOOKUP_LEN + 1 + SECRET_LEN + CHECKSUM_LEN;
+/// Total length of a sandbox key.
+pub const SANDBOX_KEY_LEN: usize =
+    SANDBOX_PREFIX.len() + LOOKUP_LEN + 1 + SECRET_LEN + CHECKSUM_LEN;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -58,6 +69,8 @@ pub struct GeneratedKey {
 /// The parts of a well-formed key (the checksum already verified).
 #[derive(Clone, Copy)]
 pub struct ParsedKey<'a> {
+    /// Live or sandbox, as its prefix says.
+    pub mode: Mode,
     /// The lookup id.
     pub lookup_id: &'a str,
     /// The secret part.
@@ -67,14 +80,28 @@ pub struct ParsedKey<'a> {
 impl std::fmt::Debug for ParsedKey<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParsedKey")
+            .field("mode", &self.mode)
             .field("lookup_id", &self.lookup_id)
             .field("secret", &"[REDACTED]")
             .finish()
     }
 }
 
-/// Generates a new key and hashes its secret (argon2id; blocking, ~20 ms).
+/// The prefix of keys of `mode`.
+pub(super) fn prefix_of(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Live => PREFIX,
+        Mode::Sandbox => SANDBOX_PREFIX,
+    }
+}
+
+/// Generates a new live key and hashes its secret (argon2id; blocking, ~20 ms).
 pub fn generate() -> GeneratedKey {
+    generate_in(Mode::Live)
+}
+
+/// Generates a new key of `mode` and hashes its secret (argon2id; blocking, ~20 ms).
+pub fn generate_in(mode: Mode) -> GeneratedKey {
     let mut rng = rand::rng();
     let mut random = |n: usize| -> String {
         (&mut rng)
@@ -85,7 +112,7 @@ pub fn generate() -> GeneratedKey {
     };
     let lookup_id = random(LOOKUP_LEN);
     let secret = random(SECRET_LEN);
-    let token = assemble(&lookup_id, &secret);
+    let token = assemble_in(mode, &lookup_id, &secret);
     GeneratedKey {
         fast_verifier: fast_verifier(&token),
         token: Secret::new(token),
@@ -97,7 +124,12 @@ pub fn generate() -> GeneratedKey {
 /// The key made of `lookup_id` and `secret`, with its checksum: what [`generate`] hands
 /// out. For tests and tools that need a well-formed key they choose the parts of.
 pub fn assemble(lookup_id: &str, secret: &str) -> String {
-    let body = format!("{PREFIX}{lookup_id}_{secret}");
+    assemble_in(Mode::Live, lookup_id, secret)
+}
+
+/// [`assemble`] for a key of `mode`.
+pub fn assemble_in(mode: Mode, lookup_id: &str, secret: &str) -> String {
+    let body = format!("{}{lookup_id}_{secret}", prefix_of(mode));
     let sum = checksum(&body);
     body + &sum
 }
@@ -106,10 +138,16 @@ pub fn assemble(lookup_id: &str, secret: &str) -> String {
 /// hundred nanoseconds: no database, no argon2.
 pub fn parse(token: &str) -> Option<ParsedKey<'_>> {
     // ASCII first: the byte offsets below must fall on character boundaries.
-    if token.len() != KEY_LEN || !token.is_ascii() || !token.starts_with(PREFIX) {
+    if !token.is_ascii() {
         return None;
     }
-    let rest = &token[PREFIX.len()..];
+    let (mode, rest) = if token.len() == SANDBOX_KEY_LEN {
+        (Mode::Sandbox, token.strip_prefix(SANDBOX_PREFIX)?)
+    } else if token.len() == KEY_LEN {
+        (Mode::Live, token.strip_prefix(PREFIX)?)
+    } else {
+        return None;
+    };
     let (lookup_id, tail) = rest.split_at(LOOKUP_LEN);
     let tail = tail.strip_prefix('_')?;
     let (secret, sum) = tail.split_at(SECRET_LEN);
@@ -120,7 +158,11 @@ pub fn parse(token: &str) -> Option<ParsedKey<'_>> {
     if checksum(&token[..token.len() - CHECKSUM_LEN]) != sum {
         return None;
     }
-    Some(ParsedKey { lookup_id, secret })
+    Some(ParsedKey {
+        mode,
+        lookup_id,
+        secret,
+    })
 }
 
 /// HMAC-SHA-256 of the whole key (lookup id, secret, checksum): stored beside the argon2
@@ -245,6 +287,31 @@ mod tests {
     }
 
     #[test]
+    fn sandbox_keys_say_so_and_parse_as_sandbox() {
+        let key = generate_in(Mode::Sandbox);
+        let token = key.token.expose();
+        assert!(token.starts_with("tvr_test_"));
+        assert_eq!(token.len(), SANDBOX_KEY_LEN);
+        let parsed = parse(token).expect("a generated sandbox key parses");
+        assert_eq!(parsed.mode, Mode::Sandbox);
+        assert_eq!(parsed.lookup_id, key.lookup_id);
+        assert_eq!(parse(generate().token.expose()).unwrap().mode, Mode::Live);
+        // The checksum covers the prefix: a live key's parts under the sandbox prefix
+        // (or the reverse) with the old checksum are refused without a query.
+        let live = generate();
+        let live_token = live.token.expose();
+        let relabelled = format!("tvr_test_{}", &live_token[PREFIX.len()..]);
+        assert!(parse(&relabelled).is_none());
+        let unlabelled = format!("tvr_{}", &token[SANDBOX_PREFIX.len()..]);
+        assert!(parse(&unlabelled).is_none());
+        // A typo in a sandbox key fails its checksum like a live one's.
+        let mut bytes = token.clone().into_bytes();
+        let i = SANDBOX_PREFIX.len() + LOOKUP_LEN + 5;
+        bytes[i] = if bytes[i] == b'a' { b'b' } else { b'a' };
+        assert!(parse(&String::from_utf8(bytes).unwrap()).is_none());
+    }
+
+    #[test]
     fn one_changed_character_breaks_the_checksum() {
         let key = generate();
         let token = key.token.expose().clone();
@@ -266,6 +333,9 @@ mod tests {
             &format!("tvr_{}", "a".repeat(KEY_LEN - 4)),
             &format!("xyz_{}", "a".repeat(KEY_LEN - 4)),
             &format!("tvr_{}a", "é".repeat((KEY_LEN - 5) / 2)),
+            "tvr_test_",
+            &format!("tvr_test_{}", "a".repeat(SANDBOX_KEY_LEN - 9)),
+            &format!("tvr_tesx_{}", "a".repeat(SANDBOX_KEY_LEN - 9)),
         ] {
             assert!(parse(bad).is_none(), "{bad:?} should not parse");
         }

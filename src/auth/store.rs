@@ -8,6 +8,8 @@ use uuid::Uuid;
 
 use super::key;
 use crate::ids::{ApiKeyId, PartnerId};
+use crate::ledger;
+use crate::mode::Mode;
 use crate::partners::KEYS_CHANNEL;
 use crate::secret::Secret;
 
@@ -20,6 +22,8 @@ pub struct CreatedKey {
     pub partner_id: PartnerId,
     /// Operator's label.
     pub label: String,
+    /// Live or sandbox.
+    pub mode: Mode,
     /// The full key, to hand to the partner once.
     pub token: Secret<String>,
 }
@@ -34,7 +38,10 @@ pub struct KeyInfo {
     pub partner_id: PartnerId,
     /// Operator's label (`Production`, `Staging`).
     pub label: String,
-    /// The non-secret beginning of the key, to recognise it: `tvr_<lookup id>_…`.
+    /// Live or sandbox.
+    pub mode: Mode,
+    /// The non-secret beginning of the key, to recognise it: `tvr_<lookup id>_…`
+    /// (`tvr_test_<lookup id>_…` for a sandbox key).
     pub prefix: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
@@ -49,6 +56,7 @@ struct KeyRow {
     id: ApiKeyId,
     partner_id: PartnerId,
     label: String,
+    mode: Mode,
     lookup_id: String,
     created_at: DateTime<Utc>,
     last_used_at: Option<DateTime<Utc>>,
@@ -61,7 +69,8 @@ impl From<KeyRow> for KeyInfo {
             id: r.id,
             partner_id: r.partner_id,
             label: r.label,
-            prefix: format!("{}{}_…", key::PREFIX, r.lookup_id),
+            mode: r.mode,
+            prefix: format!("{}{}_…", key::prefix_of(r.mode), r.lookup_id),
             created_at: r.created_at,
             last_used_at: r.last_used_at,
             revoked_at: r.revoked_at,
@@ -69,39 +78,57 @@ impl From<KeyRow> for KeyInfo {
     }
 }
 
-/// Creates a key for a partner (argon2 runs here, on the blocking pool) and tells every
-/// running server (NOTIFY, delivered at commit), so the key works everywhere at once.
+/// Creates a live key for a partner (argon2 runs here, on the blocking pool) and tells
+/// every running server (NOTIFY, delivered at commit), so the key works everywhere at once.
 pub async fn create_key(
     db: &PgPool,
     partner: PartnerId,
     label: &str,
 ) -> anyhow::Result<CreatedKey> {
+    create_key_in(db, partner, label, Mode::Live).await
+}
+
+/// [`create_key`] for a key of `mode`. The partner's first sandbox key opens its sandbox
+/// account, with its opening credits, in the same transaction.
+pub async fn create_key_in(
+    db: &PgPool,
+    partner: PartnerId,
+    label: &str,
+    mode: Mode,
+) -> anyhow::Result<CreatedKey> {
     let label = label.trim();
     if label.is_empty() || label.chars().count() > 100 {
         anyhow::bail!("--label must be 1 to 100 characters");
     }
-    let generated = tokio::task::spawn_blocking(key::generate).await?;
+    let generated = tokio::task::spawn_blocking(move || key::generate_in(mode)).await?;
     let id = ApiKeyId::new();
     let mut tx = db.begin().await?;
     sqlx::query!(
-        "insert into api_keys (id, partner_id, label, lookup_id, secret_hash, fast_verifier)
-         values ($1, $2, $3, $4, $5, $6)",
+        "insert into api_keys (id, partner_id, label, lookup_id, secret_hash, fast_verifier, mode)
+         values ($1, $2, $3, $4, $5, $6, $7)",
         id as ApiKeyId,
         partner as PartnerId,
         label,
         generated.lookup_id,
         generated.secret_hash,
         &generated.fast_verifier[..],
+        mode as Mode,
     )
     .execute(&mut *tx)
     .await
     .context("could not store the key")?;
+    if mode == Mode::Sandbox {
+        ledger::open_sandbox(&mut tx, partner)
+            .await
+            .context("could not open the sandbox account")?;
+    }
     notify_servers(&mut tx, id).await?;
     tx.commit().await.context("could not store the key")?;
     Ok(CreatedKey {
         id,
         partner_id: partner,
         label: label.to_owned(),
+        mode,
         token: generated.token,
     })
 }
@@ -111,7 +138,7 @@ pub async fn list_keys(db: &PgPool, partner: PartnerId) -> anyhow::Result<Vec<Ke
     let rows = sqlx::query_as!(
         KeyRow,
         r#"select id as "id: ApiKeyId", partner_id as "partner_id: PartnerId", label,
-                  lookup_id, created_at, last_used_at, revoked_at
+                  mode as "mode: Mode", lookup_id, created_at, last_used_at, revoked_at
            from api_keys where partner_id = $1
            order by created_at desc, id"#,
         partner as PartnerId
@@ -130,11 +157,7 @@ pub async fn revoke_key(db: &PgPool, key_ref: &str) -> anyhow::Result<KeyInfo> {
     let by_id = Uuid::parse_str(key_ref).ok();
     let lookup = match key::parse(key_ref) {
         Some(parsed) => parsed.lookup_id,
-        None => key_ref
-            .strip_prefix(key::PREFIX)
-            .unwrap_or(key_ref)
-            .trim_end_matches('…')
-            .trim_end_matches('_'),
+        None => lookup_part(key_ref),
     };
     let mut tx = db.begin().await?;
     let row = sqlx::query!(
@@ -153,7 +176,7 @@ pub async fn revoke_key(db: &PgPool, key_ref: &str) -> anyhow::Result<KeyInfo> {
         KeyRow,
         r#"update api_keys set revoked_at = now() where id = $1
            returning id as "id: ApiKeyId", partner_id as "partner_id: PartnerId", label,
-                     lookup_id, created_at, last_used_at, revoked_at"#,
+                     mode as "mode: Mode", lookup_id, created_at, last_used_at, revoked_at"#,
         row.id as ApiKeyId
     )
     .fetch_one(&mut *tx)
@@ -173,15 +196,22 @@ async fn notify_servers(conn: &mut PgConnection, key: ApiKeyId) -> anyhow::Resul
     Ok(())
 }
 
+/// The lookup id in a key reference shown by `key list` (`tvr_<lookup id>_…`,
+/// `tvr_test_<lookup id>_…`) or given bare.
+fn lookup_part(key_ref: &str) -> &str {
+    key_ref
+        .strip_prefix(key::SANDBOX_PREFIX)
+        .or_else(|| key_ref.strip_prefix(key::PREFIX))
+        .unwrap_or(key_ref)
+        .trim_end_matches('…')
+        .trim_end_matches('_')
+}
+
 /// How an error names what the operator passed to `key revoke`: a key id or a lookup id
 /// (`tvr_<lookup id>_…`) as given, anything else (a pasted key, a typo of one, a stray
 /// argument that may be a secret) by its length alone.
 fn printable_ref(key_ref: &str) -> String {
-    let lookup_id = key_ref
-        .strip_prefix(key::PREFIX)
-        .unwrap_or(key_ref)
-        .trim_end_matches('…')
-        .trim_end_matches('_');
+    let lookup_id = lookup_part(key_ref);
     let looks_like_lookup_id = (1..=key::LOOKUP_LEN).contains(&lookup_id.len())
         && lookup_id.bytes().all(|b| b.is_ascii_alphanumeric());
     if Uuid::parse_str(key_ref).is_ok() || looks_like_lookup_id {
@@ -207,6 +237,7 @@ mod tests {
             "AbC123xyz789",
             "tvr_AbC123xyz789_…",
             "tvr_AbC123xyz789_",
+            "tvr_test_AbC123xyz789_…",
         ] {
             assert_eq!(printable_ref(shown), format!("`{shown}`"));
         }

@@ -47,6 +47,7 @@ use tokio::sync::Semaphore;
 use super::key::{self, FastVerifier, ParsedKey};
 use super::{Principal, VerifierConfig};
 use crate::ids::{ApiKeyId, PartnerId};
+use crate::mode::Mode;
 use crate::partners::PartnerStatus;
 
 type CacheKey = (u64, [u8; 32]);
@@ -333,7 +334,8 @@ impl KeyVerifier {
         self.lookup_queries.fetch_add(1, Ordering::Relaxed);
         let row = sqlx::query!(
             r#"select k.id as "id: ApiKeyId", k.partner_id as "partner_id: PartnerId",
-                      k.secret_hash, k.fast_verifier, k.revoked_at, p.markup_bps,
+                      k.secret_hash, k.fast_verifier, k.revoked_at, k.mode as "mode: Mode",
+                      p.markup_bps,
                       p.status as "status: PartnerStatus"
                from api_keys k join partners p on p.id = k.partner_id
                where k.lookup_id = $1"#,
@@ -348,6 +350,12 @@ impl KeyVerifier {
         };
         if row.revoked_at.is_some() {
             tracing::debug!(key.id = %row.id, "revoked API key");
+            return Ok(None);
+        }
+        // The prefix is the key's word for its mode, the row the truth: a key whose prefix
+        // was edited (argon2 checks the secret alone) is refused.
+        if row.mode != key.mode {
+            tracing::debug!(key.id = %row.id, "API key prefix does not match its mode");
             return Ok(None);
         }
 
@@ -395,6 +403,7 @@ impl KeyVerifier {
         Ok(Some(Principal {
             partner_id: row.partner_id,
             key_id: row.id,
+            mode: row.mode,
             markup_bps: row.markup_bps,
             suspended: row.status != PartnerStatus::Active,
         }))

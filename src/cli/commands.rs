@@ -11,6 +11,7 @@ use crate::auth;
 use crate::catalog::{self, CatalogFile};
 use crate::esims;
 use crate::ledger::{self, EntryKind, NewEntry};
+use crate::mode::{Account, Mode};
 use crate::money::Cents;
 use crate::orders;
 use crate::partners;
@@ -183,21 +184,24 @@ async fn key(command: KeyCommand, db: &PgPool) -> anyhow::Result<()> {
         KeyCommand::Create {
             partner,
             label,
+            sandbox,
             json,
         } => {
             let p = partners::resolve(db, &partner).await?;
-            let created = auth::create_key(db, p.id, &label).await?;
+            let mode = if sandbox { Mode::Sandbox } else { Mode::Live };
+            let created = auth::create_key_in(db, p.id, &label, mode).await?;
             if json {
                 print_json(&json!({
                     "id": created.id,
                     "partnerId": created.partner_id,
                     "label": created.label,
+                    "mode": created.mode,
                     "key": created.token.expose(),
                 }));
             } else {
                 println!(
-                    "Created key {} ({}) for partner {}.",
-                    created.id, created.label, p.name
+                    "Created {} key {} ({}) for partner {}.",
+                    created.mode, created.id, created.label, p.name
                 );
                 println!("{}", created.token.expose());
                 println!("Store it now: it is shown only this once.");
@@ -212,8 +216,8 @@ async fn key(command: KeyCommand, db: &PgPool) -> anyhow::Result<()> {
                 println!("Partner {} has no keys.", p.name);
             } else {
                 println!(
-                    "{:<36}  {:<20}  {:<22}  {:<20}  STATE",
-                    "ID", "PREFIX", "LABEL", "CREATED"
+                    "{:<36}  {:<7}  {:<25}  {:<22}  {:<20}  STATE",
+                    "ID", "MODE", "PREFIX", "LABEL", "CREATED"
                 );
                 for k in keys {
                     let state = match (k.revoked_at, k.last_used_at) {
@@ -224,8 +228,9 @@ async fn key(command: KeyCommand, db: &PgPool) -> anyhow::Result<()> {
                         (None, None) => "active, never used".to_owned(),
                     };
                     println!(
-                        "{:<36}  {:<20}  {:<22}  {:<20}  {state}",
+                        "{:<36}  {:<7}  {:<25}  {:<22}  {:<20}  {state}",
                         k.id,
+                        k.mode.as_str(),
                         k.prefix,
                         k.label,
                         k.created_at.format("%Y-%m-%d %H:%M")
@@ -260,7 +265,7 @@ async fn credits(command: CreditsCommand, db: &PgPool) -> anyhow::Result<()> {
             let posting = ledger::post(
                 &mut tx,
                 NewEntry {
-                    partner: p.id,
+                    account: Account::live(p.id),
                     kind: EntryKind::Topup,
                     amount,
                     order: None,
@@ -277,8 +282,13 @@ async fn credits(command: CreditsCommand, db: &PgPool) -> anyhow::Result<()> {
         CreditsCommand::Balance(PartnerArg { partner }) => {
             let p = partners::resolve(db, &partner).await?;
             let mut conn = db.acquire().await?;
-            let balance = ledger::balance(&mut conn, p.id).await?;
+            let balance = ledger::balance(&mut conn, Account::live(p.id)).await?;
             println!("{}: {} USD", p.name, balance.amount);
+            match ledger::balance(&mut conn, Account::sandbox(p.id)).await {
+                Ok(sandbox) => println!("{} (sandbox): {} USD", p.name, sandbox.amount),
+                Err(ledger::LedgerError::NoAccount) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     Ok(())

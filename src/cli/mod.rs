@@ -195,11 +195,15 @@ enum KeyCommand {
         /// Label, e.g. Production or Staging.
         #[arg(long)]
         label: String,
-        /// Print {"id","partnerId","label","key"} as JSON.
+        /// A sandbox key (`tvr_test_…`): test mode, its own balance (1000.00 USD to start),
+        /// orders fulfilled by the simulator, never by an upstream.
+        #[arg(long)]
+        sandbox: bool,
+        /// Print {"id","partnerId","label","mode","key"} as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// List a partner's keys (never the secrets).
+    /// List a partner's keys with their mode (never the secrets).
     List {
         /// Partner id or unique name.
         #[arg(long)]
@@ -211,7 +215,8 @@ enum KeyCommand {
     /// Revoke a key; every server refuses it within seconds.
     Revoke {
         /// The key id printed by `key create` / `key list`, the prefix `tvr_<lookup id>_…`
-        /// that `key list` shows, or the whole key (never printed back).
+        /// (`tvr_test_<lookup id>_…`) that `key list` shows, or the whole key (never
+        /// printed back).
         key_id: String,
     },
 }
@@ -230,7 +235,7 @@ enum CreditsCommand {
         #[arg(long)]
         note: Option<String>,
     },
-    /// Show a partner's balance.
+    /// Show a partner's balance (live, and sandbox once it has one).
     Balance(PartnerArg),
 }
 

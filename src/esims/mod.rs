@@ -12,6 +12,7 @@ use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
 
 use crate::ids::{EsimId, OrderId, PartnerId};
+use crate::mode::{Account, Mode};
 use crate::provider::{EsimRef, EsimUsage, ProviderError, ProvisionedEsim, Registry, SIMULATOR};
 pub use crate::status::EsimStatus;
 
@@ -140,10 +141,10 @@ impl NewEsims {
     }
 }
 
-/// A partner's eSIMs, all of one order or the one with a given id.
+/// An account's eSIMs, all of one order or the one with a given id.
 async fn select(
     conn: &mut PgConnection,
-    partner: PartnerId,
+    account: Account,
     order: Option<OrderId>,
     id: Option<EsimId>,
 ) -> Result<Vec<EsimRecord>, sqlx::Error> {
@@ -155,13 +156,14 @@ async fn select(
            from esims e
            join orders o on o.id = e.order_id and o.partner_id = e.partner_id
            join plans p on p.id = o.plan_id
-           where e.partner_id = $1
+           where e.partner_id = $1 and e.mode = $4
              and ($2::uuid is null or e.order_id = $2)
              and ($3::uuid is null or e.id = $3)
            order by e.created_at, e.iccid"#,
-        partner as PartnerId,
+        account.partner as PartnerId,
         order as Option<OrderId>,
         id as Option<EsimId>,
+        account.mode as Mode,
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -192,23 +194,24 @@ async fn select(
         .collect())
 }
 
-/// The eSIMs of one of a partner's orders.
+/// The eSIMs of one of an account's orders.
 pub async fn for_order(
     conn: &mut PgConnection,
-    partner: PartnerId,
+    account: Account,
     order: OrderId,
 ) -> Result<Vec<EsimRecord>, sqlx::Error> {
-    select(conn, partner, Some(order), None).await
+    select(conn, account, Some(order), None).await
 }
 
-/// One of a partner's eSIMs; `None` if it does not exist or belongs to someone else.
+/// One of an account's eSIMs; `None` if it does not exist or belongs to another partner
+/// or mode.
 pub async fn find(
     db: &PgPool,
-    partner: PartnerId,
+    account: Account,
     id: EsimId,
 ) -> Result<Option<EsimRecord>, sqlx::Error> {
     let mut conn = db.acquire().await?;
-    Ok(select(&mut conn, partner, None, Some(id)).await?.pop())
+    Ok(select(&mut conn, account, None, Some(id)).await?.pop())
 }
 
 /// How long a status request waits for the provider before answering from our records.
@@ -339,6 +342,48 @@ pub async fn apply_usage(
         record.expires_at = usage.expires_at;
     }
     Ok(record)
+}
+
+/// Why a sandbox simulation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulationError {
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// The simulator refused (an eSIM it never issued).
+    #[error(transparent)]
+    Simulator(#[from] anyhow::Error),
+}
+
+/// What a sandbox simulation does to an eSIM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Simulation {
+    /// The traveller used this many MB (the first use activates the eSIM; use stops at
+    /// its allowance: `DEPLETED`).
+    Usage(i64),
+    /// Its validity ends now: `EXPIRED`.
+    Expiry,
+}
+
+/// Moves a sandbox eSIM on as if its traveller used data or its validity ended, through
+/// the simulator that issued it (every sandbox eSIM is the simulator's), and records the
+/// result on the eSIM. Data used on an expired eSIM changes nothing, as on a real one.
+pub async fn simulate(
+    db: &PgPool,
+    record: EsimRecord,
+    simulation: Simulation,
+) -> Result<EsimRecord, SimulationError> {
+    debug_assert_eq!(
+        record.provider, SIMULATOR,
+        "only the simulator's eSIMs are simulated"
+    );
+    let iccid = record.iccid.clone();
+    let usage = match simulation {
+        Simulation::Usage(_) if record.status == EsimStatus::Expired => return Ok(record),
+        Simulation::Usage(mb) => crate::provider::simulator::record_usage(db, &iccid, mb).await?,
+        Simulation::Expiry => crate::provider::simulator::expire(db, &iccid).await?,
+    };
+    Ok(apply_usage(db, record, usage).await?)
 }
 
 /// Finds an eSIM's ICCID from our id or from the ICCID itself (for operator commands).

@@ -1,19 +1,24 @@
 //! The middleware that guards every `/v1` route: `Authorization: Bearer tvr_...` checked
 //! by [`crate::auth::KeyVerifier`], the caller's [`Principal`] put into the request for
-//! handlers to take as an argument.
+//! handlers to take as an argument, and `Tavaro-Mode: live|sandbox` set on every answer to
+//! a request whose key was verified (errors included).
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::error::ApiError;
 use super::state::AppState;
 use crate::auth::Principal;
+use crate::mode::Mode;
+
+/// The header naming the mode of the key a request was authenticated with.
+pub(super) const MODE_HEADER: HeaderName = HeaderName::from_static("tavaro-mode");
 
 /// 401 without a valid key, 403 for a suspended partner, otherwise the request continues
-/// with its [`Principal`].
+/// with its [`Principal`]. Every answer after the key is verified says its mode.
 pub(super) async fn require_api_key(
     State(state): State<AppState>,
     mut request: Request,
@@ -25,13 +30,23 @@ pub(super) async fn require_api_key(
         .verify(&state.db, token)
         .await?
         .ok_or(ApiError::Unauthorized("invalid or revoked API key"))?;
-    if principal.suspended {
-        return Err(ApiError::PartnerSuspended);
-    }
-    let span = tracing::Span::current();
-    span.record("partner_id", tracing::field::display(principal.partner_id));
-    request.extensions_mut().insert(principal);
-    Ok(next.run(request).await)
+    let mut response = if principal.suspended {
+        axum::response::IntoResponse::into_response(ApiError::PartnerSuspended)
+    } else {
+        let span = tracing::Span::current();
+        span.record("partner_id", tracing::field::display(principal.partner_id));
+        request.extensions_mut().insert(principal);
+        next.run(request).await
+    };
+    response
+        .headers_mut()
+        .insert(MODE_HEADER, mode_value(principal.mode));
+    Ok(response)
+}
+
+/// `live` or `sandbox`, as a header value.
+fn mode_value(mode: Mode) -> HeaderValue {
+    HeaderValue::from_static(mode.as_str())
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).

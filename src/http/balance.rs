@@ -30,7 +30,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Balance)]
-struct BalanceView {
+pub(super) struct BalanceView {
     /// What you can spend.
     balance: Cents,
     #[schema(schema_with = super::envelope::literal_usd)]
@@ -41,9 +41,21 @@ struct BalanceView {
     updated_at: DateTime<Utc>,
 }
 
+impl BalanceView {
+    /// The view of `balance`.
+    pub(super) fn new(balance: ledger::Balance) -> Self {
+        Self {
+            balance: balance.amount,
+            currency: "USD",
+            updated_at: balance.updated_at,
+        }
+    }
+}
+
 /// Get your balance
 ///
-/// Your prepaid credits: check them before bulk orders.
+/// Your prepaid credits: check them before bulk orders. With a sandbox key, your sandbox
+/// balance (1000.00 USD to start; set it with `POST /v1/sandbox/balance`).
 #[utoipa::path(
     get,
     path = "/v1/balance",
@@ -66,15 +78,11 @@ async fn get_balance(
 ) -> ApiResult<axum::Json<Success<BalanceView>>> {
     let balance = state
         .balances
-        .read(principal.partner_id)
+        .read(principal.account())
         .await
         .inspect_err(|e| tracing::warn!(error = %e, "balance read failed"))?
         .ok_or_else(|| ApiError::Internal(LedgerError::NoAccount.into()))?;
-    Ok(success(BalanceView {
-        balance: balance.amount,
-        currency: "USD",
-        updated_at: balance.updated_at,
-    }))
+    Ok(success(BalanceView::new(balance)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -160,7 +168,7 @@ async fn list_transactions(
         return Err(ApiError::invalid_fields(errors));
     }
     let mut conn = state.db.acquire().await?;
-    let (entries, more) = ledger::entries(&mut conn, principal.partner_id, before, limit).await?;
+    let (entries, more) = ledger::entries(&mut conn, principal.account(), before, limit).await?;
     let next = if more {
         entries.last().map(|e| encode_transaction_cursor(e.id))
     } else {

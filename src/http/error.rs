@@ -21,7 +21,8 @@ use super::envelope::literal_error;
 use super::request_id;
 use crate::auth::VerifyError;
 use crate::db::is_unavailable;
-use crate::ledger::ReadError;
+use crate::esims::SimulationError;
+use crate::ledger::{LedgerError, ReadError};
 use crate::money::Cents;
 use crate::orders::OrderError;
 use crate::orders::idempotency::InvalidIdempotencyKey;
@@ -117,6 +118,9 @@ pub enum ApiError {
     /// The partner account is suspended.
     #[error("partner account suspended")]
     PartnerSuspended,
+    /// A sandbox-only operation (`/v1/sandbox/…`) called with a live key.
+    #[error("sandbox keys only")]
+    SandboxOnly,
     /// Unknown id, or an id owned by another partner.
     #[error("not found")]
     NotFound(NotFound),
@@ -196,7 +200,7 @@ impl ApiError {
             Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::InsufficientCredits { .. } => StatusCode::PAYMENT_REQUIRED,
-            Self::PartnerSuspended => StatusCode::FORBIDDEN,
+            Self::PartnerSuspended | Self::SandboxOnly => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::IdempotencyInProgress { .. } => StatusCode::CONFLICT,
@@ -218,6 +222,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::InsufficientCredits { .. } => "insufficient_credits",
             Self::PartnerSuspended => "partner_suspended",
+            Self::SandboxOnly => "sandbox_only",
             Self::NotFound(NotFound::Plan) => "plan_not_found",
             Self::NotFound(NotFound::Esim) => "esim_not_found",
             Self::NotFound(NotFound::Order) => "order_not_found",
@@ -244,6 +249,9 @@ impl ApiError {
                 "the order total exceeds your credit balance; nothing was deducted".to_owned()
             }
             Self::PartnerSuspended => "this partner account is suspended".to_owned(),
+            Self::SandboxOnly => {
+                "this operation is for sandbox keys (tvr_test_...) only".to_owned()
+            }
             Self::NotFound(what) => match what {
                 NotFound::Plan => "no plan with this planId is on sale",
                 NotFound::Esim => "no eSIM with this id",
@@ -392,6 +400,24 @@ impl ApiError {
             OrderError::Database(_) | OrderError::Internal(_) => {
                 Self::Internal(anyhow::anyhow!("{e}"))
             }
+        }
+    }
+}
+
+impl From<SimulationError> for ApiError {
+    fn from(e: SimulationError) -> Self {
+        match e {
+            SimulationError::Database(e) => Self::Database(e),
+            SimulationError::Simulator(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Database(e) => Self::Database(e),
+            other => Self::Internal(other.into()),
         }
     }
 }

@@ -24,7 +24,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Esim)]
-struct EsimView {
+pub(super) struct EsimView {
     /// Our id of the eSIM.
     #[schema(value_type = uuid::Uuid, example = "9c9b5647-05fa-403c-99e2-26f0be9cb0dd")]
     esim_id: EsimId,
@@ -113,14 +113,15 @@ async fn get_esim(
     principal: Principal,
     IdPath(id): IdPath<EsimId>,
 ) -> ApiResult<axum::Json<Success<EsimView>>> {
-    let record = esims::find(&state.db, principal.partner_id, id)
+    let record = esims::find(&state.db, principal.account(), id)
         .await?
         .ok_or(ApiError::NotFound(NotFound::Esim))?;
     let record = esims::refresh(&state.db, &state.providers, &state.usage_cache, record).await?;
     Ok(view(&state, record))
 }
 
-fn view(state: &AppState, record: EsimRecord) -> axum::Json<Success<EsimView>> {
+/// The eSIM view of `record`, as `GET /v1/esim/{esimId}` answers it.
+pub(super) fn view(state: &AppState, record: EsimRecord) -> axum::Json<Success<EsimView>> {
     let base = &state.public_base_url;
     success(EsimView {
         esim_id: record.id,

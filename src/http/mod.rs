@@ -21,6 +21,7 @@ mod pagination;
 mod qr;
 pub mod rate_limit;
 mod request_id;
+mod sandbox;
 pub mod serve;
 pub mod state;
 mod time;
@@ -87,7 +88,8 @@ fn operations() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
         .merge(catalog::router())
         .merge(orders::router())
         .merge(esims::router())
-        .merge(balance::router());
+        .merge(balance::router())
+        .merge(sandbox::router());
     let public = OpenApiRouter::new()
         .merge(openapi::router())
         .merge(qr::router())

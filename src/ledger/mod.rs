@@ -1,6 +1,9 @@
-//! Prepaid credits: one balance per partner and an append-only ledger of signed entries.
+//! Prepaid credits: one balance per partner and mode ([`Account`]) and an append-only
+//! ledger of signed entries. A partner's sandbox account is its own ledger, opened with
+//! [`SANDBOX_OPENING_CREDITS`] when its first sandbox key is created ([`open_sandbox`]),
+//! and never mixed with live credits (the database's keys carry the mode).
 //!
-//! Invariant: a partner's balance equals the sum of its entries and is never negative.
+//! Invariant: an account's balance equals the sum of its entries and is never negative.
 //! Every change goes through [`post`], which updates the balance with one conditional
 //! `UPDATE` (row-locked, re-checked under READ COMMITTED, so concurrent debits can never
 //! overdraw) and appends the entry, in the caller's transaction. The one exception is the
@@ -19,7 +22,11 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::ids::{OrderId, PartnerId};
+use crate::mode::{Account, Mode};
 use crate::money::Cents;
+
+/// What a partner's sandbox account opens with: 1000.00 USD of test credits.
+pub const SANDBOX_OPENING_CREDITS: Cents = Cents::new(100_000);
 
 // Stored as its snake_case name.
 /// Why an entry was written.
@@ -70,8 +77,8 @@ pub enum LedgerError {
         /// The amount asked for.
         required: Cents,
     },
-    /// The partner has no balance row (no such partner).
-    #[error("no credit account for this partner")]
+    /// The account has no balance row (no such partner, or no sandbox opened).
+    #[error("no credit account for this partner and mode")]
     NoAccount,
     /// Database failure.
     #[error(transparent)]
@@ -81,8 +88,8 @@ pub enum LedgerError {
 /// A new entry to post.
 #[derive(Clone, Copy, Debug)]
 pub struct NewEntry<'a> {
-    /// The partner whose balance moves.
-    pub partner: PartnerId,
+    /// The account whose balance moves.
+    pub account: Account,
     /// Why.
     pub kind: EntryKind,
     /// Signed amount: negative debits, positive credits. Never zero.
@@ -103,18 +110,20 @@ pub async fn post(conn: &mut PgConnection, entry: NewEntry<'_>) -> Result<Postin
     let balance_after = sqlx::query_scalar!(
         r#"update balances
               set balance_cents = balance_cents + $2, updated_at = now()
-            where partner_id = $1 and balance_cents + $2 >= 0
+            where partner_id = $1 and mode = $3 and balance_cents + $2 >= 0
         returning balance_cents"#,
-        entry.partner as PartnerId,
+        entry.account.partner as PartnerId,
         entry.amount.get(),
+        entry.account.mode as Mode,
     )
     .fetch_optional(&mut *conn)
     .await?;
 
     let Some(balance_after) = balance_after else {
         let balance = sqlx::query_scalar!(
-            "select balance_cents from balances where partner_id = $1",
-            entry.partner as PartnerId
+            "select balance_cents from balances where partner_id = $1 and mode = $2",
+            entry.account.partner as PartnerId,
+            entry.account.mode as Mode,
         )
         .fetch_optional(&mut *conn)
         .await?;
@@ -129,15 +138,16 @@ pub async fn post(conn: &mut PgConnection, entry: NewEntry<'_>) -> Result<Postin
 
     let entry_id = sqlx::query_scalar!(
         r#"insert into ledger_entries
-               (partner_id, kind, amount_cents, balance_after_cents, order_id, note)
-           values ($1, $2, $3, $4, $5, $6)
+               (partner_id, kind, amount_cents, balance_after_cents, order_id, note, mode)
+           values ($1, $2, $3, $4, $5, $6, $7)
            returning id"#,
-        entry.partner as PartnerId,
+        entry.account.partner as PartnerId,
         entry.kind.as_str(),
         entry.amount.get(),
         balance_after,
         entry.order as Option<OrderId>,
         entry.note,
+        entry.account.mode as Mode,
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -146,6 +156,72 @@ pub async fn post(conn: &mut PgConnection, entry: NewEntry<'_>) -> Result<Postin
         entry_id,
         balance_after: Cents::new(balance_after),
     })
+}
+
+/// Opens the partner's sandbox account with [`SANDBOX_OPENING_CREDITS`] (a `topup`
+/// entry), in the caller's transaction; does nothing if it is open already. Returns
+/// whether it opened it.
+pub async fn open_sandbox(
+    conn: &mut PgConnection,
+    partner: PartnerId,
+) -> Result<bool, LedgerError> {
+    let opened = sqlx::query!(
+        "insert into balances (partner_id, mode) values ($1, 'sandbox')
+         on conflict (partner_id, mode) do nothing",
+        partner as PartnerId
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if opened == 0 {
+        return Ok(false);
+    }
+    post(
+        conn,
+        NewEntry {
+            account: Account::sandbox(partner),
+            kind: EntryKind::Topup,
+            amount: SANDBOX_OPENING_CREDITS,
+            order: None,
+            note: Some("sandbox opening credits"),
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Sets an account's balance to `target` by one `adjustment` entry of the difference (no
+/// entry when it is there already), in the caller's transaction; returns the balance.
+/// For the sandbox (`POST /v1/sandbox/balance`): live credits move by top-ups.
+pub async fn set_balance(
+    conn: &mut PgConnection,
+    account: Account,
+    target: Cents,
+    note: &str,
+) -> Result<Balance, LedgerError> {
+    let current = sqlx::query_scalar!(
+        "select balance_cents from balances where partner_id = $1 and mode = $2 for update",
+        account.partner as PartnerId,
+        account.mode as Mode,
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(LedgerError::NoAccount)?;
+    let difference = target.get() - current;
+    if difference != 0 {
+        post(
+            conn,
+            NewEntry {
+                account,
+                kind: EntryKind::Adjustment,
+                amount: Cents::new(difference),
+                order: None,
+                note: Some(note),
+            },
+        )
+        .await?;
+    }
+    balance(conn, account).await
 }
 
 /// A partner's balance and when it last changed.
@@ -157,11 +233,12 @@ pub struct Balance {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Reads a partner's balance.
-pub async fn balance(conn: &mut PgConnection, partner: PartnerId) -> Result<Balance, LedgerError> {
+/// Reads an account's balance.
+pub async fn balance(conn: &mut PgConnection, account: Account) -> Result<Balance, LedgerError> {
     let row = sqlx::query!(
-        "select balance_cents, updated_at from balances where partner_id = $1",
-        partner as PartnerId
+        "select balance_cents, updated_at from balances where partner_id = $1 and mode = $2",
+        account.partner as PartnerId,
+        account.mode as Mode,
     )
     .fetch_optional(&mut *conn)
     .await?
@@ -189,23 +266,24 @@ pub struct Entry {
     pub created_at: DateTime<Utc>,
 }
 
-/// A partner's entries, newest first, after the entry `before` (exclusive), plus whether
+/// An account's entries, newest first, after the entry `before` (exclusive), plus whether
 /// more follow.
 pub async fn entries(
     conn: &mut PgConnection,
-    partner: PartnerId,
+    account: Account,
     before: Option<i64>,
     limit: u32,
 ) -> Result<(Vec<Entry>, bool), sqlx::Error> {
     let mut rows: Vec<Entry> = sqlx::query!(
         r#"select id, kind as "kind: EntryKind", amount_cents, balance_after_cents, order_id as "order_id: OrderId", created_at
            from ledger_entries
-           where partner_id = $1 and ($2::bigint is null or id < $2)
+           where partner_id = $1 and mode = $4 and ($2::bigint is null or id < $2)
            order by id desc
            limit $3"#,
-        partner as PartnerId,
+        account.partner as PartnerId,
         before,
         i64::from(limit) + 1,
+        account.mode as Mode,
     )
     .fetch_all(&mut *conn)
     .await?
@@ -224,18 +302,19 @@ pub async fn entries(
     Ok((rows, more))
 }
 
-/// The balance the debit of one of a partner's orders left (what its order response
+/// The balance the debit of one of an account's orders left (what its order response
 /// shows as `balance`).
 pub async fn balance_after_debit(
     conn: &mut PgConnection,
-    partner: PartnerId,
+    account: Account,
     order: OrderId,
 ) -> Result<Cents, sqlx::Error> {
     let balance = sqlx::query_scalar!(
         "select balance_after_cents from ledger_entries
-         where partner_id = $1 and order_id = $2 and kind = 'order_debit'",
-        partner as PartnerId,
+         where partner_id = $1 and mode = $3 and order_id = $2 and kind = 'order_debit'",
+        account.partner as PartnerId,
         order as OrderId,
+        account.mode as Mode,
     )
     .fetch_one(&mut *conn)
     .await?;

@@ -4,8 +4,8 @@
 //! Partners poll their balance before bulk orders, often many at once. Each read used to
 //! be its own query: one round trip to Postgres and a backend woken per request, which
 //! bounded the endpoint at a fraction of what the HTTP layer serves. Here each request
-//! hands its partner id to a small set of readers; a reader takes every request waiting
-//! and asks `where partner_id = any($1)` once.
+//! hands its account (partner and mode) to a small set of readers; a reader takes every
+//! request waiting and asks for all of them in one query.
 //!
 //! Never stale: a request is answered by a query that *starts after the request
 //! arrived*, so it sees every commit that preceded it, exactly as its own query would.
@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use super::Balance;
 use crate::coalesce::{Coalescer, Job};
 use crate::ids::PartnerId;
+use crate::mode::{Account, Mode};
 use crate::money::Cents;
 
 /// Readers querying at once: while some query, the others gather the next requests.
@@ -43,7 +44,7 @@ impl ReadError {
 
 /// Hands balance reads to the readers. Cheap to share; the readers stop when it is dropped.
 pub struct BalanceReader {
-    readers: Coalescer<PartnerId, Result<Option<Balance>, ReadError>>,
+    readers: Coalescer<Account, Result<Option<Balance>, ReadError>>,
 }
 
 impl BalanceReader {
@@ -55,9 +56,9 @@ impl BalanceReader {
         }
     }
 
-    /// The partner's balance as of a moment after this call; `None` without an account.
-    pub async fn read(&self, partner: PartnerId) -> Result<Option<Balance>, ReadError> {
-        self.readers.call(partner).await.unwrap_or_else(|| {
+    /// The account's balance as of a moment after this call; `None` without an account.
+    pub async fn read(&self, account: Account) -> Result<Option<Balance>, ReadError> {
+        self.readers.call(account).await.unwrap_or_else(|| {
             Err(ReadError {
                 unavailable: true,
                 message: "balance readers stopped".to_owned(),
@@ -67,10 +68,11 @@ impl BalanceReader {
 }
 
 /// Answers a batch of reads with one query.
-async fn read(db: PgPool, batch: Vec<Job<PartnerId, Result<Option<Balance>, ReadError>>>) {
-    let ids: Vec<_> = batch.iter().map(|(partner, _)| partner.0).collect();
+async fn read(db: PgPool, batch: Vec<Job<Account, Result<Option<Balance>, ReadError>>>) {
+    let ids: Vec<_> = batch.iter().map(|(account, _)| account.partner.0).collect();
     let rows = sqlx::query!(
-        r#"select partner_id as "partner_id: PartnerId", balance_cents, updated_at
+        r#"select partner_id as "partner_id: PartnerId", mode as "mode: Mode", balance_cents,
+                  updated_at
            from balances where partner_id = any($1)"#,
         &ids[..]
     )
@@ -78,19 +80,23 @@ async fn read(db: PgPool, batch: Vec<Job<PartnerId, Result<Option<Balance>, Read
     .await;
     match rows {
         Ok(rows) => {
-            let found: HashMap<PartnerId, Balance> = rows
+            let found: HashMap<Account, Balance> = rows
                 .into_iter()
                 .map(|r| {
                     let balance = Balance {
                         amount: Cents::new(r.balance_cents),
                         updated_at: r.updated_at,
                     };
-                    (r.partner_id, balance)
+                    let account = Account {
+                        partner: r.partner_id,
+                        mode: r.mode,
+                    };
+                    (account, balance)
                 })
                 .collect();
-            for (partner, reply) in batch {
+            for (account, reply) in batch {
                 // A caller that hung up has dropped its receiver: nothing to do.
-                let _ = reply.send(Ok(found.get(&partner).copied()));
+                let _ = reply.send(Ok(found.get(&account).copied()));
             }
         }
         Err(e) => {

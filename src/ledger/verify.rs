@@ -1,11 +1,12 @@
 //! `tavaro ledger verify`: checks the money invariants from the outside, over the whole
-//! database. Tests run it after every scenario; operators can run it any time (it only
+//! database, live and sandbox alike: each finding names the mode of its offender. Tests run it after every scenario; operators can run it any time (it only
 //! reads).
 
 use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::ids::{OrderId, PartnerId};
+use crate::mode::Mode;
 
 /// One broken invariant, naming the offender.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -13,6 +14,8 @@ use crate::ids::{OrderId, PartnerId};
 pub struct Finding {
     /// The partner concerned.
     pub partner_id: Option<PartnerId>,
+    /// The mode of the account or order concerned (also named in `problem`).
+    pub mode: Option<Mode>,
     /// The order concerned.
     pub order_id: Option<OrderId>,
     /// What is wrong.
@@ -33,7 +36,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-/// Checks, in one consistent snapshot: every balance equals the sum of its entries and is
+/// Checks, in one consistent snapshot, for every account (a partner's live and sandbox
+/// balances apart): every balance equals the sum of its entries and is
 /// not negative; every entry's `balance_after` equals the running sum; every order has
 /// exactly one debit of its total; completed and unsettled orders have no refund; failed
 /// orders have exactly one refund of their total; completed orders hold their eSIMs; no
@@ -58,10 +62,11 @@ pub async fn verify(db: &PgPool) -> Result<Report, sqlx::Error> {
     let findings = &mut report.findings;
 
     for r in sqlx::query!(
-        r#"select b.partner_id as "partner_id!: PartnerId", b.balance_cents,
-                  coalesce(sum(l.amount_cents), 0)::bigint as "entries_sum!"
-           from balances b left join ledger_entries l on l.partner_id = b.partner_id
-           group by b.partner_id, b.balance_cents
+        r#"select b.partner_id as "partner_id!: PartnerId", b.mode as "mode!: Mode",
+                  b.balance_cents, coalesce(sum(l.amount_cents), 0)::bigint as "entries_sum!"
+           from balances b
+           left join ledger_entries l on l.partner_id = b.partner_id and l.mode = b.mode
+           group by b.partner_id, b.mode, b.balance_cents
            having b.balance_cents <> coalesce(sum(l.amount_cents), 0) or b.balance_cents < 0"#
     )
     .fetch_all(&mut *tx)
@@ -69,18 +74,19 @@ pub async fn verify(db: &PgPool) -> Result<Report, sqlx::Error> {
     {
         findings.push(Finding {
             partner_id: Some(r.partner_id),
+            mode: Some(r.mode),
             order_id: None,
             problem: format!(
-                "balance is {} cents but its ledger entries sum to {} cents",
-                r.balance_cents, r.entries_sum
+                "{} balance is {} cents but its ledger entries sum to {} cents",
+                r.mode, r.balance_cents, r.entries_sum
             ),
         });
     }
 
     for r in sqlx::query!(
-        r#"select partner_id as "partner_id!: PartnerId", id as "id!", balance_after_cents as "after!", running as "running!"
-           from (select partner_id, id, balance_after_cents,
-                        (sum(amount_cents) over (partition by partner_id order by id))::bigint as running
+        r#"select partner_id as "partner_id!: PartnerId", mode as "mode!: Mode", id as "id!", balance_after_cents as "after!", running as "running!"
+           from (select partner_id, mode, id, balance_after_cents,
+                        (sum(amount_cents) over (partition by partner_id, mode order by id))::bigint as running
                  from ledger_entries) e
            where balance_after_cents <> running or balance_after_cents < 0"#
     )
@@ -89,23 +95,27 @@ pub async fn verify(db: &PgPool) -> Result<Report, sqlx::Error> {
     {
         findings.push(Finding {
             partner_id: Some(r.partner_id),
+            mode: Some(r.mode),
             order_id: None,
             problem: format!(
-                "ledger entry {} says the balance became {} cents, the entries before it sum to {}",
-                r.id, r.after, r.running
+                "{} ledger entry {} says the balance became {} cents, the entries before it sum to {}",
+                r.mode, r.id, r.after, r.running
             ),
         });
     }
 
     for r in sqlx::query!(
-        r#"select o.id as "id: OrderId", o.partner_id as "partner_id: PartnerId", o.status,
+        r#"select o.id as "id: OrderId", o.partner_id as "partner_id: PartnerId",
+                  o.mode as "mode: Mode", o.status,
                   o.total_cost_cents, o.quantity,
                   count(l.id) filter (where l.kind = 'order_debit') as "debits!",
                   coalesce(sum(l.amount_cents) filter (where l.kind = 'order_debit'), 0)::bigint as "debited!",
                   count(l.id) filter (where l.kind = 'refund') as "refunds!",
                   coalesce(sum(l.amount_cents) filter (where l.kind = 'refund'), 0)::bigint as "refunded!",
-                  count(l.id) filter (where l.partner_id <> o.partner_id) as "foreign!",
-                  (select count(*) from esims e where e.order_id = o.id) as "esims!"
+                  count(l.id) filter (where l.partner_id <> o.partner_id or l.mode <> o.mode) as "foreign!",
+                  (select count(*) from esims e where e.order_id = o.id) as "esims!",
+                  (select count(*) from esims e where e.order_id = o.id
+                     and (e.partner_id <> o.partner_id or e.mode <> o.mode)) as "foreign_esims!"
            from orders o left join ledger_entries l on l.order_id = o.id
            group by o.id"#
     )
@@ -134,12 +144,16 @@ pub async fn verify(db: &PgPool) -> Result<Report, sqlx::Error> {
             problems.push(format!("is completed with {} eSIM(s) for a quantity of {}", r.esims, r.quantity));
         }
         if r.foreign > 0 {
-            problems.push("has ledger entries of another partner".to_owned());
+            problems.push("has ledger entries of another partner or mode".to_owned());
+        }
+        if r.foreign_esims > 0 {
+            problems.push("has eSIMs of another partner or mode".to_owned());
         }
         findings.extend(problems.into_iter().map(|problem| Finding {
             partner_id: Some(r.partner_id),
+            mode: Some(r.mode),
             order_id: Some(r.id),
-            problem: format!("order {}", problem),
+            problem: format!("{} order {}", r.mode, problem),
         }));
     }
     for r in sqlx::query!(
@@ -153,6 +167,7 @@ pub async fn verify(db: &PgPool) -> Result<Report, sqlx::Error> {
         let orders: Vec<String> = r.orders.iter().map(ToString::to_string).collect();
         findings.push(Finding {
             partner_id: None,
+            mode: None,
             order_id: r.orders.first().copied().map(OrderId),
             problem: format!(
                 "ICCID {} of {} is held by {} live eSIMs, of orders {}",

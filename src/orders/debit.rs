@@ -9,11 +9,14 @@ use super::{NewOrder, OrderError, OrderRecord, OrderStatus};
 use crate::catalog::Plan;
 use crate::ids::{OrderId, PartnerId};
 use crate::ledger;
+use crate::mode::{Account, Mode};
 use crate::money::Cents;
 
 /// What an order is for, priced.
 pub(super) struct Terms<'a> {
     pub(super) plan: &'a Plan,
+    /// Who fulfils it: the plan's provider, or for the sandbox the simulator.
+    pub(super) provider: &'a str,
     pub(super) new: &'a NewOrder,
     pub(super) unit_cost: Cents,
     pub(super) total_cost: Cents,
@@ -48,13 +51,14 @@ pub(super) enum Debit {
 /// the timing.
 pub(super) async fn debit(
     db: &PgPool,
-    partner: PartnerId,
+    account: Account,
     terms: &Terms<'_>,
     keyed: Option<&Keyed<'_>>,
     job_delay: Duration,
 ) -> Result<Debit, OrderError> {
     let Terms {
         plan,
+        provider,
         new,
         unit_cost,
         total_cost,
@@ -75,57 +79,62 @@ pub(super) async fn debit(
         r#"with held as materialized (
                select 1 from idempotency_keys
                 where $11::text is not null and $12::bytea is null
-                  and partner_id = $2 and key = $11 and claim_id = $14 and order_id is null
+                  and partner_id = $2 and mode = $15 and key = $11 and claim_id = $14
+                  and order_id is null
                   for update
            ), debit as (
                update balances
                   set balance_cents = balance_cents - $6, updated_at = now()
-                where partner_id = $2 and balance_cents - $6 >= 0
+                where partner_id = $2 and mode = $15 and balance_cents - $6 >= 0
                   and case when $11::text is null then true
                            when $12::bytea is not null then not exists (
-                               select 1 from idempotency_keys where partner_id = $2 and key = $11)
+                               select 1 from idempotency_keys
+                                where partner_id = $2 and mode = $15 and key = $11)
                            else exists (select 1 from held) end
             returning balance_cents
            ), placed as (
                insert into orders (id, partner_id, plan_id, quantity, unit_cost_cents,
-                                   total_cost_cents, status, reference, customer_email, provider)
-               select $1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9 from debit
+                                   total_cost_cents, status, reference, customer_email, provider,
+                                   mode)
+               select $1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $15 from debit
                returning created_at
            ), entry as (
                insert into ledger_entries
-                      (partner_id, kind, amount_cents, balance_after_cents, order_id)
-               select $2, 'order_debit', -$6, balance_cents, $1 from debit
+                      (partner_id, kind, amount_cents, balance_after_cents, order_id, mode)
+               select $2, 'order_debit', -$6, balance_cents, $1, $15 from debit
            ), job as (
                -- The safety net: if this server dies from here on, another one settles it.
                insert into order_jobs (order_id, partner_id, run_at)
                select $1, $2, now() + make_interval(secs => $10) from debit
            ), claimed as (
                insert into idempotency_keys
-                      (partner_id, key, request_hash, locked_at, expires_at, order_id, claim_id)
-               select $2, $11, $12, now(), now() + make_interval(secs => $13), $1, $14
+                      (partner_id, key, request_hash, locked_at, expires_at, order_id, claim_id,
+                       mode)
+               select $2, $11, $12, now(), now() + make_interval(secs => $13), $1, $14, $15
                  from debit where $12::bytea is not null
            ), link as (
                update idempotency_keys k set order_id = $1
                  from held, debit
-                where k.partner_id = $2 and k.key = $11
+                where k.partner_id = $2 and k.mode = $15 and k.key = $11
            )
            select (select balance_cents from debit) as balance_cents,
                   (select created_at from placed) as created_at,
                   exists (select 1 from held) as "held!""#,
         id as OrderId,
-        partner as PartnerId,
+        account.partner as PartnerId,
         plan.id,
         new.quantity as i32,
         unit_cost.get(),
         total_cost.get(),
         new.reference,
         new.customer_email,
-        plan.provider,
+        provider,
         job_delay.as_secs_f64(),
         key,
         hash,
         ttl,
         claim_id,
+        account.mode as Mode,
     )
     .fetch_one(db)
     .await;
@@ -146,7 +155,7 @@ pub(super) async fn debit(
             return Ok(Debit::ClaimLost);
         }
         let mut conn = db.acquire().await?;
-        let balance = ledger::balance(&mut conn, partner).await?.amount;
+        let balance = ledger::balance(&mut conn, account).await?.amount;
         crate::metrics::order_outcome("insufficient_credits");
         return Err(OrderError::InsufficientCredits {
             required: total_cost,
@@ -155,7 +164,8 @@ pub(super) async fn debit(
     };
     let order = OrderRecord {
         id,
-        partner_id: partner,
+        partner_id: account.partner,
+        mode: account.mode,
         plan_id: plan.id.clone(),
         quantity: new.quantity as i32,
         unit_cost,

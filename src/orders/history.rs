@@ -10,6 +10,7 @@ use super::{OrderReceipt, OrderRecord, OrderStatus};
 use crate::esims;
 use crate::ids::{OrderId, PartnerId};
 use crate::ledger;
+use crate::mode::{Account, Mode};
 use crate::money::Cents;
 
 /// Filters of `GET /v1/orders`.
@@ -34,21 +35,21 @@ pub struct OrderCursor {
     pub id: OrderId,
 }
 
-/// One page of orders and the cursor of the next page, if any.
+/// One page of an account's orders and the cursor of the next page, if any.
 pub async fn list(
     db: &PgPool,
-    partner: PartnerId,
+    account: Account,
     filter: &OrderFilter,
     after: Option<OrderCursor>,
     limit: u32,
 ) -> Result<(Vec<OrderRecord>, Option<OrderCursor>), sqlx::Error> {
     let rows = sqlx::query_as!(
         OrderRow,
-        r#"select id as "id: OrderId", partner_id as "partner_id: PartnerId", plan_id, quantity,
-                  unit_cost_cents, total_cost_cents, status as "status: OrderStatus", reference,
-                  customer_email, created_at
+        r#"select id as "id: OrderId", partner_id as "partner_id: PartnerId", mode as "mode: Mode",
+                  plan_id, quantity, unit_cost_cents, total_cost_cents,
+                  status as "status: OrderStatus", reference, customer_email, created_at
            from orders
-           where partner_id = $1
+           where partner_id = $1 and mode = $9
              and ($2::text is null or status = $2)
              and ($3::text is null or reference = $3)
              and ($4::timestamptz is null or created_at >= $4)
@@ -56,7 +57,7 @@ pub async fn list(
              and ($6::timestamptz is null or (created_at, id) < ($6, $7::uuid))
            order by created_at desc, id desc
            limit $8"#,
-        partner as PartnerId,
+        account.partner as PartnerId,
         filter.status.map(OrderStatus::as_str),
         filter.reference,
         filter.from,
@@ -64,6 +65,7 @@ pub async fn list(
         after.map(|c| c.created_at),
         after.map(|c| c.id.0),
         i64::from(limit) + 1,
+        account.mode as Mode,
     )
     .fetch_all(db)
     .await?;
@@ -84,6 +86,7 @@ pub async fn list(
 pub(super) struct OrderRow {
     pub(super) id: OrderId,
     pub(super) partner_id: PartnerId,
+    pub(super) mode: Mode,
     pub(super) plan_id: String,
     pub(super) quantity: i32,
     pub(super) unit_cost_cents: i64,
@@ -99,6 +102,7 @@ impl From<OrderRow> for OrderRecord {
         Self {
             id: r.id,
             partner_id: r.partner_id,
+            mode: r.mode,
             plan_id: r.plan_id,
             quantity: r.quantity,
             unit_cost: Cents::new(r.unit_cost_cents),
@@ -111,20 +115,21 @@ impl From<OrderRow> for OrderRecord {
     }
 }
 
-/// Loads one of a partner's orders.
+/// Loads one of an account's orders.
 pub async fn find(
     conn: &mut PgConnection,
-    partner: PartnerId,
+    account: Account,
     id: OrderId,
 ) -> Result<Option<OrderRecord>, sqlx::Error> {
     let row = sqlx::query_as!(
         OrderRow,
-        r#"select id as "id: OrderId", partner_id as "partner_id: PartnerId", plan_id, quantity,
-                  unit_cost_cents, total_cost_cents, status as "status: OrderStatus", reference,
-                  customer_email, created_at
-           from orders where partner_id = $1 and id = $2"#,
-        partner as PartnerId,
+        r#"select id as "id: OrderId", partner_id as "partner_id: PartnerId", mode as "mode: Mode",
+                  plan_id, quantity, unit_cost_cents, total_cost_cents,
+                  status as "status: OrderStatus", reference, customer_email, created_at
+           from orders where partner_id = $1 and mode = $3 and id = $2"#,
+        account.partner as PartnerId,
         id as OrderId,
+        account.mode as Mode,
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -134,15 +139,15 @@ pub async fn find(
 /// See [`Orders::receipt`](super::Orders::receipt).
 pub(super) async fn receipt(
     db: &PgPool,
-    partner: PartnerId,
+    account: Account,
     id: OrderId,
 ) -> Result<Option<OrderReceipt>, sqlx::Error> {
     let mut conn = db.acquire().await?;
-    let Some(order) = find(&mut conn, partner, id).await? else {
+    let Some(order) = find(&mut conn, account, id).await? else {
         return Ok(None);
     };
-    let esims = esims::for_order(&mut conn, partner, id).await?;
-    let balance = ledger::balance_after_debit(&mut conn, partner, id).await?;
+    let esims = esims::for_order(&mut conn, account, id).await?;
+    let balance = ledger::balance_after_debit(&mut conn, account, id).await?;
     Ok(Some(OrderReceipt {
         order,
         esims,

@@ -1,6 +1,7 @@
 //! `Idempotency-Key` on `POST /v1/order`: a retried order request never debits twice.
 //!
-//! Keys are scoped per partner and remembered for `TAVARO_IDEMPOTENCY_TTL_HOURS` (24 h).
+//! Keys are scoped per partner and mode (the same string sent with a live and with a
+//! sandbox key is two keys, for two orders) and remembered for `TAVARO_IDEMPOTENCY_TTL_HOURS` (24 h).
 //! A request first *claims* its key, after authentication and validation (so 401 and 400
 //! answers are never stored). Then:
 //!
@@ -28,6 +29,7 @@ use sqlx::PgPool;
 
 use super::NewOrder;
 use crate::ids::{OrderId, PartnerId};
+use crate::mode::{Account, Mode};
 
 /// How much longer than the request time limit a claim must stay unlinked before it counts
 /// as abandoned.
@@ -116,7 +118,7 @@ pub enum Claim {
 /// `stale` that never debited is taken over.
 pub async fn claim(
     db: &PgPool,
-    partner: PartnerId,
+    account: Account,
     key: &IdempotencyKey,
     hash: &[u8],
     ttl: Duration,
@@ -128,9 +130,9 @@ pub async fn claim(
     // then finds the key linked and takes nothing.
     let claimed = sqlx::query_scalar!(
         r#"insert into idempotency_keys
-                  (partner_id, key, request_hash, locked_at, expires_at, claim_id)
-           values ($1, $2, $3, now(), now() + make_interval(secs => $4), $6)
-           on conflict (partner_id, key) do update
+                  (partner_id, key, request_hash, locked_at, expires_at, claim_id, mode)
+           values ($1, $2, $3, now(), now() + make_interval(secs => $4), $6, $7)
+           on conflict (partner_id, mode, key) do update
               set request_hash = excluded.request_hash, locked_at = now(), order_id = null,
                   response_status = null, response_body = null, created_at = now(),
                   expires_at = excluded.expires_at, claim_id = excluded.claim_id
@@ -140,12 +142,13 @@ pub async fn claim(
                    and idempotency_keys.request_hash = excluded.request_hash
                    and idempotency_keys.locked_at < now() - make_interval(secs => $5))
            returning true as "claimed!""#,
-        partner as PartnerId,
+        account.partner as PartnerId,
         key.as_str(),
         hash,
         ttl.as_secs_f64(),
         stale.as_secs_f64(),
         id.0,
+        account.mode as Mode,
     )
     .fetch_optional(db)
     .await?;
@@ -154,9 +157,10 @@ pub async fn claim(
     }
     let row = sqlx::query!(
         r#"select request_hash, order_id as "order_id: OrderId", response_status, response_body
-           from idempotency_keys where partner_id = $1 and key = $2"#,
-        partner as PartnerId,
+           from idempotency_keys where partner_id = $1 and mode = $3 and key = $2"#,
+        account.partner as PartnerId,
         key.as_str(),
+        account.mode as Mode,
     )
     .fetch_optional(db)
     .await?;
@@ -184,7 +188,7 @@ pub async fn claim(
 /// claim was taken over never overwrites the answer of the one that took it.
 pub async fn store_response(
     db: &PgPool,
-    partner: PartnerId,
+    account: Account,
     key: &IdempotencyKey,
     claim: ClaimId,
     status: u16,
@@ -192,12 +196,13 @@ pub async fn store_response(
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "update idempotency_keys set response_status = $3, response_body = $4, locked_at = null
-         where partner_id = $1 and key = $2 and claim_id = $5",
-        partner as PartnerId,
+         where partner_id = $1 and mode = $6 and key = $2 and claim_id = $5",
+        account.partner as PartnerId,
         key.as_str(),
         status as i16,
         body,
         claim.0,
+        account.mode as Mode,
     )
     .execute(db)
     .await?;
@@ -208,7 +213,7 @@ pub async fn store_response(
 /// the order once it settled).
 pub async fn store_settled(
     db: &PgPool,
-    partner: PartnerId,
+    account: Account,
     key: &IdempotencyKey,
     order: OrderId,
     status: u16,
@@ -216,12 +221,13 @@ pub async fn store_settled(
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "update idempotency_keys set response_status = $3, response_body = $4, locked_at = null
-         where partner_id = $1 and key = $2 and order_id = $5",
-        partner as PartnerId,
+         where partner_id = $1 and mode = $6 and key = $2 and order_id = $5",
+        account.partner as PartnerId,
         key.as_str(),
         status as i16,
         body,
         order as OrderId,
+        account.mode as Mode,
     )
     .execute(db)
     .await?;
@@ -232,17 +238,18 @@ pub async fn store_settled(
 /// linked), so a retry runs afresh.
 pub async fn release(
     db: &PgPool,
-    partner: PartnerId,
+    account: Account,
     key: &IdempotencyKey,
     claim: ClaimId,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "delete from idempotency_keys
-         where partner_id = $1 and key = $2 and claim_id = $3
+         where partner_id = $1 and mode = $4 and key = $2 and claim_id = $3
            and order_id is null and response_status is null",
-        partner as PartnerId,
+        account.partner as PartnerId,
         key.as_str(),
         claim.0,
+        account.mode as Mode,
     )
     .execute(db)
     .await?;
@@ -253,15 +260,17 @@ pub async fn release(
 /// answered "nothing was deducted" before the debit committed): a retry runs afresh.
 pub async fn forget(
     db: &PgPool,
-    partner: PartnerId,
+    account: Account,
     key: &IdempotencyKey,
     claim: ClaimId,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "delete from idempotency_keys where partner_id = $1 and key = $2 and claim_id = $3",
-        partner as PartnerId,
+        "delete from idempotency_keys
+         where partner_id = $1 and mode = $4 and key = $2 and claim_id = $3",
+        account.partner as PartnerId,
         key.as_str(),
         claim.0,
+        account.mode as Mode,
     )
     .execute(db)
     .await?;
@@ -305,6 +314,7 @@ mod tests {
             quantity,
             customer_email: None,
             reference: None,
+            sandbox_outcome: None,
         };
         assert_eq!(
             fingerprint("/v1/order", &order(1)),

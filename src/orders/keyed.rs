@@ -25,7 +25,8 @@ use std::time::Duration;
 use super::idempotency::{self, Claim, ClaimId, IdempotencyKey};
 use super::place::{Placed, detached};
 use super::{NewOrder, OrderError, OrderReceipt, OrderStatus, Orders};
-use crate::ids::{OrderId, PartnerId};
+use crate::ids::OrderId;
+use crate::mode::Account;
 
 /// An answer as the caller sent it and will send it again: HTTP status and exact body.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,18 +90,18 @@ impl Orders {
     /// which a retry runs afresh.
     pub async fn place_keyed(
         &self,
-        partner: PartnerId,
+        account: Account,
         new: NewOrder,
         key: IdempotencyKey,
         answers: Arc<dyn Answers>,
     ) -> Result<KeyedAnswer, OrderError> {
         let orders = self.clone();
-        detached(async move { orders.keyed(partner, &new, &key, &*answers).await }).await
+        detached(async move { orders.keyed(account, &new, &key, &*answers).await }).await
     }
 
     async fn keyed(
         &self,
-        partner: PartnerId,
+        account: Account,
         new: &NewOrder,
         key: &IdempotencyKey,
         answers: &dyn Answers,
@@ -112,9 +113,9 @@ impl Orders {
             claim_id: ClaimId::new(),
             claim: Some((&hash, self.0.config.idempotency_ttl)),
         };
-        let (claim_id, outcome) = match self.place_with(partner, new, Some(&first), answers).await {
+        let (claim_id, outcome) = match self.place_with(account, new, Some(&first), answers).await {
             Ok(Placed::NotClaimed) => {
-                let claim_id = match self.claimed_elsewhere(partner, key, &hash, answers).await? {
+                let claim_id = match self.claimed_elsewhere(account, key, &hash, answers).await? {
                     Turn::Ours(claim_id) => claim_id,
                     Turn::Answered(answer) => return Ok(answer),
                 };
@@ -123,7 +124,7 @@ impl Orders {
                     claim_id,
                     claim: None,
                 };
-                let outcome = self.place_with(partner, new, Some(&claimed), answers).await;
+                let outcome = self.place_with(account, new, Some(&claimed), answers).await;
                 (claim_id, outcome)
             }
             outcome => (first.claim_id, outcome),
@@ -154,12 +155,12 @@ impl Orders {
             // Anything else: a retry runs afresh or, if an order was debited, is answered
             // from that order once it settles.
             Err(e) => {
-                idempotency::release(db, partner, key, claim_id).await?;
+                idempotency::release(db, account, key, claim_id).await?;
                 return Err(e);
             }
         };
         let stored =
-            idempotency::store_response(db, partner, key, claim_id, answer.status, &answer.body)
+            idempotency::store_response(db, account, key, claim_id, answer.status, &answer.body)
                 .await;
         match stored {
             Ok(()) => {}
@@ -175,7 +176,7 @@ impl Orders {
     /// else the answer the key already has (a replay), or its conflict.
     async fn claimed_elsewhere(
         &self,
-        partner: PartnerId,
+        account: Account,
         key: &IdempotencyKey,
         hash: &[u8],
         answers: &dyn Answers,
@@ -183,7 +184,7 @@ impl Orders {
         let config = &self.0.config;
         let claim = idempotency::claim(
             &self.0.db,
-            partner,
+            account,
             key,
             hash,
             config.idempotency_ttl,
@@ -202,13 +203,13 @@ impl Orders {
                 // A 202 is only as good as what we knew then: once settled, answer the
                 // outcome.
                 if let (202, Some(order)) = (status, order) {
-                    if let Some(fresh) = self.settled_answer(partner, key, order, answers).await {
+                    if let Some(fresh) = self.settled_answer(account, key, order, answers).await {
                         return Ok(Turn::Answered(replayed(fresh)));
                     }
                 }
                 Ok(Turn::Answered(replayed(StoredAnswer { status, body })))
             }
-            Claim::Linked(order) => match self.settled_answer(partner, key, order, answers).await {
+            Claim::Linked(order) => match self.settled_answer(account, key, order, answers).await {
                 Some(answer) => Ok(Turn::Answered(replayed(answer))),
                 None => Err(OrderError::KeyInProgress),
             },
@@ -221,12 +222,12 @@ impl Orders {
     /// never "nothing was deducted".
     async fn settled_answer(
         &self,
-        partner: PartnerId,
+        account: Account,
         key: &IdempotencyKey,
         order: OrderId,
         answers: &dyn Answers,
     ) -> Option<StoredAnswer> {
-        let receipt = match self.receipt(partner, order).await {
+        let receipt = match self.receipt(account, order).await {
             Ok(receipt) => receipt?,
             Err(e) => {
                 tracing::warn!(error = %e, order_id = %order, "the order behind an Idempotency-Key could not be read");
@@ -241,7 +242,7 @@ impl Orders {
         if receipt.order.status != OrderStatus::Processing {
             let stored = idempotency::store_settled(
                 &self.0.db,
-                partner,
+                account,
                 key,
                 order,
                 answer.status,

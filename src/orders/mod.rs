@@ -28,6 +28,11 @@
 //! by any other server (or the same one, restarted): nothing is lost, nothing is charged
 //! twice.
 //!
+//! Every order belongs to an [`Account`]: a partner in one mode. A sandbox order debits
+//! the sandbox balance and is always fulfilled by the sandbox simulator
+//! ([`Registry::sandbox`]), whatever provider its plan names; [`SandboxOutcome`] forces
+//! the outcomes partners must handle.
+//!
 //! [`Orders`] is the workflow as a value, built once at start-up and shared by the HTTP
 //! handlers and the reconciler: [`Orders::place`] (with [`keyed`] for Idempotency-Keys),
 //! [`Orders::quote`], and the reads behind the order history.
@@ -53,6 +58,7 @@ use crate::catalog::Catalog;
 use crate::esims::EsimRecord;
 use crate::ids::{OrderId, PartnerId};
 use crate::ledger;
+use crate::mode::{Account, Mode};
 use crate::money::Cents;
 use crate::provider::Registry;
 
@@ -124,6 +130,42 @@ pub struct OrdersConfig {
     pub reconcile_window: Duration,
 }
 
+/// An outcome a sandbox order is made to have (`Sandbox-Outcome`), so partners can test
+/// how they handle each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SandboxOutcome {
+    /// Debited, then refused by the "upstream" and refunded: 502 `upstream_error`.
+    UpstreamError,
+    /// Debited, the outcome left open: 202 `processing`, completed by reconciliation.
+    Processing,
+    /// Refused before any debit: 503 `service_unavailable`.
+    ServiceUnavailable,
+}
+
+impl SandboxOutcome {
+    /// Every outcome, by its header value.
+    pub const ALL: [Self; 3] = [
+        Self::UpstreamError,
+        Self::Processing,
+        Self::ServiceUnavailable,
+    ];
+
+    /// The header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UpstreamError => "upstream_error",
+            Self::Processing => "processing",
+            Self::ServiceUnavailable => "service_unavailable",
+        }
+    }
+
+    /// The outcome named by a header value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
 /// A validated order request.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct NewOrder {
@@ -135,6 +177,10 @@ pub struct NewOrder {
     pub customer_email: Option<String>,
     /// The partner's booking reference.
     pub reference: Option<String>,
+    /// A sandbox order's forced outcome. Part of the request's fingerprint: the same
+    /// Idempotency-Key with another outcome is another request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox_outcome: Option<SandboxOutcome>,
 }
 
 /// A stored order.
@@ -144,6 +190,8 @@ pub struct OrderRecord {
     pub id: OrderId,
     /// Owner.
     pub partner_id: PartnerId,
+    /// Live or sandbox.
+    pub mode: Mode,
     /// Plan bought.
     pub plan_id: String,
     /// eSIMs ordered.
@@ -160,6 +208,16 @@ pub struct OrderRecord {
     pub customer_email: Option<String>,
     /// When it was placed.
     pub created_at: DateTime<Utc>,
+}
+
+impl OrderRecord {
+    /// The account it was debited from.
+    pub fn account(&self) -> Account {
+        Account {
+            partner: self.partner_id,
+            mode: self.mode,
+        }
+    }
 }
 
 /// An order with everything its response shows.
@@ -226,29 +284,30 @@ impl Orders {
         &self.0.db
     }
 
-    /// Prices an order and compares it with the balance. Writes nothing.
-    pub async fn quote(&self, partner: PartnerId, new: &NewOrder) -> Result<Quote, OrderError> {
-        let priced = self.priced(new)?;
+    /// Prices an order and compares it with the account's balance. Writes nothing.
+    pub async fn quote(&self, account: Account, new: &NewOrder) -> Result<Quote, OrderError> {
+        let priced = self.priced(account.mode, new)?;
         Ok(Quote {
             unit_cost: priced.unit_cost,
             total_cost: priced.total_cost,
-            balance: self.balance(partner).await?,
+            balance: self.balance(account).await?,
         })
     }
 
-    /// One of a partner's orders with its eSIMs and the balance its debit left, as an
-    /// order response shows it; `None` if it does not exist or belongs to someone else.
+    /// One of an account's orders with its eSIMs and the balance its debit left, as an
+    /// order response shows it; `None` if it does not exist or belongs to another partner
+    /// or mode.
     pub async fn receipt(
         &self,
-        partner: PartnerId,
+        account: Account,
         id: OrderId,
     ) -> Result<Option<OrderReceipt>, sqlx::Error> {
-        history::receipt(&self.0.db, partner, id).await
+        history::receipt(&self.0.db, account, id).await
     }
 
-    /// The partner's balance now.
-    async fn balance(&self, partner: PartnerId) -> Result<Cents, OrderError> {
+    /// The account's balance now.
+    async fn balance(&self, account: Account) -> Result<Cents, OrderError> {
         let mut conn = self.0.db.acquire().await?;
-        Ok(ledger::balance(&mut conn, partner).await?.amount)
+        Ok(ledger::balance(&mut conn, account).await?.amount)
     }
 }

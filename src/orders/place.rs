@@ -17,13 +17,13 @@ use super::history;
 use super::idempotency;
 use super::keyed::{Answers, Keyed};
 use super::settlement::{self, Completion, Settled};
-use super::{NewOrder, OrderError, OrderReceipt, OrderRecord, OrderStatus, Orders};
+use super::{NewOrder, OrderError, OrderReceipt, OrderRecord, OrderStatus, Orders, SandboxOutcome};
 use crate::catalog::Plan;
 use crate::esims::{self, EsimRecord};
 use crate::failpoint;
-use crate::ids::PartnerId;
+use crate::mode::{Account, Mode};
 use crate::money::Cents;
-use crate::provider::{ProviderError, ProvisionRequest};
+use crate::provider::{ProviderError, ProvisionRequest, Refusal, SIMULATOR};
 
 /// What [`Orders::place_with`] did.
 #[derive(Debug)]
@@ -75,13 +75,13 @@ impl Orders {
     /// error: the receipt says `processing`. `answers` hears of the debit.
     pub async fn place(
         &self,
-        partner: PartnerId,
+        account: Account,
         new: NewOrder,
         answers: Arc<dyn Answers>,
     ) -> Result<OrderReceipt, OrderError> {
         let orders = self.clone();
         let work = async move {
-            match orders.place_with(partner, &new, None, &*answers).await? {
+            match orders.place_with(account, &new, None, &*answers).await? {
                 Placed::Order { receipt, .. } => Ok(*receipt),
                 Placed::NotClaimed | Placed::ClaimLost => {
                     Err(anyhow::anyhow!("an order without a key was not placed").into())
@@ -92,16 +92,16 @@ impl Orders {
     }
 
     /// The workflow, under `keyed` when the order carries an Idempotency-Key.
-    #[tracing::instrument(name = "orders.place", skip_all, fields(order_id, plan_id = %new.plan_id, quantity = new.quantity))]
+    #[tracing::instrument(name = "orders.place", skip_all, fields(order_id, mode = %account.mode, plan_id = %new.plan_id, quantity = new.quantity))]
     pub(super) async fn place_with(
         &self,
-        partner: PartnerId,
+        account: Account,
         new: &NewOrder,
         keyed: Option<&Keyed<'_>>,
         answers: &dyn Answers,
     ) -> Result<Placed, OrderError> {
         let claiming = keyed.is_some_and(|k| k.claim.is_some());
-        let priced = match self.priced(new) {
+        let priced = match self.priced(account.mode, new) {
             Ok(priced) => priced,
             // Refusals are answered, and kept, under a claimed key.
             Err(_) if claiming => return Ok(Placed::NotClaimed),
@@ -109,13 +109,18 @@ impl Orders {
         };
         let terms = Terms {
             plan: &priced.plan,
+            // A sandbox order is the simulator's, whatever its plan names.
+            provider: match account.mode {
+                Mode::Live => &priced.plan.provider,
+                Mode::Sandbox => SIMULATOR,
+            },
             new,
             unit_cost: priced.unit_cost,
             total_cost: priced.total_cost,
         };
         let job_delay = self.0.config.provider_timeout * 2;
         let (order, balance) =
-            match debit::debit(&self.0.db, partner, &terms, keyed, job_delay).await? {
+            match debit::debit(&self.0.db, account, &terms, keyed, job_delay).await? {
                 Debit::Placed(order, balance) => (order, balance),
                 Debit::NotClaimed => return Ok(Placed::NotClaimed),
                 Debit::ClaimLost => return Ok(Placed::ClaimLost),
@@ -136,7 +141,8 @@ impl Orders {
             self.give_back(&order, keyed).await;
             return Err(OrderError::Unavailable);
         }
-        let provisioned = self.provision(&order, &priced.plan, balance, keyed, answers);
+        let outcome = new.sandbox_outcome.filter(|_| account.mode.is_sandbox());
+        let provisioned = self.provision(&order, &priced.plan, outcome, balance, keyed, answers);
         let settled = match provisioned.await {
             Ok(settled) => settled,
             Err(e) => {
@@ -176,9 +182,10 @@ impl Orders {
     }
 
     /// The plan on sale and the order's unit and total cost (net prices): no such plan
-    /// on sale, or a plan routed to an upstream this process has no credentials for
-    /// (unavailable), refused before any money moves.
-    pub(super) fn priced(&self, new: &NewOrder) -> Result<Priced, OrderError> {
+    /// on sale, or a live order of a plan routed to an upstream this process has no
+    /// credentials for (unavailable), refused before any money moves. So is a sandbox
+    /// order made to answer `service_unavailable`.
+    pub(super) fn priced(&self, mode: Mode, new: &NewOrder) -> Result<Priced, OrderError> {
         let plan = self
             .0
             .catalog
@@ -186,7 +193,11 @@ impl Orders {
             .plan(&new.plan_id)
             .cloned()
             .ok_or(OrderError::PlanNotFound)?;
-        if self.0.providers.get(&plan.provider).is_none() {
+        if mode.is_sandbox() && new.sandbox_outcome == Some(SandboxOutcome::ServiceUnavailable) {
+            tracing::info!("sandbox order made to answer service_unavailable");
+            return Err(OrderError::Unavailable);
+        }
+        if !mode.is_sandbox() && self.0.providers.get(&plan.provider).is_none() {
             tracing::error!(provider = %plan.provider, plan_id = %plan.id, "plan routed to an unconfigured provider");
             return Err(OrderError::Unavailable);
         }
@@ -201,12 +212,14 @@ impl Orders {
         })
     }
 
-    /// Calls the provider, then settles the order by what it said. An error is a failure
-    /// of ours after the debit (the order stays with its job).
+    /// Calls the provider (for a sandbox order, the sandbox simulator, made to have
+    /// `outcome` when one is forced), then settles the order by what it said. An error is
+    /// a failure of ours after the debit (the order stays with its job).
     async fn provision(
         &self,
         order: &OrderRecord,
         plan: &Plan,
+        outcome: Option<SandboxOutcome>,
         balance: Cents,
         keyed: Option<&Keyed<'_>>,
         answers: &dyn Answers,
@@ -222,17 +235,34 @@ impl Orders {
         };
         // Crash while the request is in flight upstream.
         failpoint::hit_soon("during_provider_call");
-        let Some(provider) = self.0.providers.get(&plan.provider).cloned() else {
+        let provider = match order.mode {
+            Mode::Live => self.0.providers.get(&plan.provider).cloned(),
+            Mode::Sandbox => Some(self.0.providers.sandbox().clone()),
+        };
+        let Some(provider) = provider else {
             // Checked before the debit; only a registry without the plan's provider gets here.
             return self.refund(order, "provider not configured", true).await;
         };
-        let result = crate::provider::timed(
+        let call = crate::provider::timed(
             provider.name(),
             "provision",
             self.0.config.provider_timeout,
             provider.provision(&request),
-        )
-        .await;
+        );
+        let result = match outcome {
+            None | Some(SandboxOutcome::ServiceUnavailable) => call.await,
+            Some(SandboxOutcome::UpstreamError) => Err(ProviderError::rejected(
+                Refusal::Other,
+                "sandbox: Sandbox-Outcome upstream_error",
+            )),
+            // Issued, but the answer is lost: reconciliation finds the eSIMs and completes
+            // the order, as it would after an upstream's time-out.
+            Some(SandboxOutcome::Processing) => call.await.and_then(|_| {
+                Err(ProviderError::Unknown(
+                    "sandbox: Sandbox-Outcome processing".to_owned(),
+                ))
+            }),
+        };
         let result = result.and_then(|provisioned| {
             if provisioned.esims.len() != request.quantity as usize {
                 return Err(ProviderError::Unknown(format!(
@@ -256,7 +286,8 @@ impl Orders {
                 let issued = esims::NewEsims::of(&provisioned.esims);
                 // The answer is rendered before the settlement, which stores it: the eSIMs'
                 // issue time is the one thing not known yet, and no answer shows it.
-                let mut esims = settlement::records(&issued, order, plan, order.created_at);
+                let mut esims =
+                    settlement::records(&issued, order, plan, provider.name(), order.created_at);
                 let mut answer = None;
                 if keyed.is_some() {
                     let receipt = OrderReceipt {
@@ -349,7 +380,7 @@ impl Orders {
     /// The order as someone else settled it (the reconciler, of this server or another):
     /// what the database says, eSIMs included.
     async fn as_settled(&self, order: &OrderRecord) -> Result<Settlement, OrderError> {
-        let receipt = history::receipt(&self.0.db, order.partner_id, order.id)
+        let receipt = history::receipt(&self.0.db, order.account(), order.id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("order {} is gone", order.id))?;
         tracing::info!(order_id = %order.id, status = receipt.order.status.as_str(), "order settled by someone else first; answering what the database says");
@@ -377,7 +408,7 @@ impl Orders {
         }
         if let Some(k) = keyed {
             let forgotten =
-                idempotency::forget(&self.0.db, order.partner_id, k.key, k.claim_id).await;
+                idempotency::forget(&self.0.db, order.account(), k.key, k.claim_id).await;
             if let Err(e) = forgotten {
                 tracing::warn!(error = %e, "Idempotency-Key of an abandoned order not released");
             }

@@ -33,6 +33,7 @@ use super::history::OrderRow;
 use super::settlement::{self as settle, Settled};
 use super::{OrderError, OrderRecord, OrderStatus, Orders};
 use crate::ids::{OrderId, PartnerId};
+use crate::mode::Mode;
 use crate::provider::{LookupRequest, OrderLookup, ProviderError};
 
 /// How long a claimed job is leased to its worker.
@@ -166,7 +167,8 @@ async fn open(
     order: OrderId,
 ) -> Result<Option<Open>, sqlx::Error> {
     let row = sqlx::query!(
-        r#"select o.id as "id: OrderId", o.partner_id as "partner_id: PartnerId", o.plan_id,
+        r#"select o.id as "id: OrderId", o.partner_id as "partner_id: PartnerId",
+                  o.mode as "mode: Mode", o.plan_id,
                   o.quantity, o.unit_cost_cents, o.total_cost_cents,
                   o.status as "status: OrderStatus", o.reference, o.customer_email, o.created_at,
                   o.provider, o.provider_order_ref, coalesce(p.provider_sku, p.id) as "sku!",
@@ -182,6 +184,7 @@ async fn open(
         order: OrderRow {
             id: r.id,
             partner_id: r.partner_id,
+            mode: r.mode,
             plan_id: r.plan_id,
             quantity: r.quantity,
             unit_cost_cents: r.unit_cost_cents,
@@ -224,7 +227,12 @@ async fn work(
         quantity: order.quantity as u32,
         placed_at: order.created_at,
     };
-    let lookup = match orders.0.providers.get(&open.provider) {
+    // A sandbox order is the sandbox simulator's, whatever its row says.
+    let provider = match order.mode {
+        Mode::Live => orders.0.providers.get(&open.provider),
+        Mode::Sandbox => Some(orders.0.providers.sandbox()),
+    };
+    let lookup = match provider {
         // Credentials removed while orders were open: wait for them to come back.
         None => Err(ProviderError::Unavailable(format!(
             "provider {} is not configured",

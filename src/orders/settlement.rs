@@ -152,13 +152,13 @@ pub(super) async fn store(
                  from asked a
                 where o.id = any($1) and o.id = a.order_id
                   and o.status in ('pending', 'processing')
-            returning o.id, o.partner_id, o.provider
+            returning o.id, o.partner_id, o.mode, o.provider
            ), issued as (
                insert into esims (id, partner_id, order_id, iccid, smdp_address,
                                   activation_code, provider_ref, data_total_mb, qr_token,
-                                  provider)
+                                  provider, mode)
                select e.id, m.partner_id, m.id, e.iccid, e.smdp, e.code, e.ref, a.data_mb, e.token,
-                      m.provider
+                      m.provider, m.mode
                  from unnest($7::uuid[], $8::uuid[], $9::text[], $10::text[], $11::text[],
                              $12::text[], $13::text[])
                         as e(order_id, id, iccid, smdp, code, ref, token)
@@ -171,8 +171,8 @@ pub(super) async fn store(
                update idempotency_keys k
                   set response_status = a.status, response_body = a.body, locked_at = null
                  from asked a join moved m on m.id = a.order_id
-                where a.key is not null and k.partner_id = m.partner_id and k.key = a.key
-                  and k.order_id = m.id
+                where a.key is not null and k.partner_id = m.partner_id and k.mode = m.mode
+                  and k.key = a.key and k.order_id = m.id
            )
            select array(select id from moved) as "moved!", now() as "stored_at!""#,
         &ids[..],
@@ -234,7 +234,7 @@ pub(super) async fn fail_and_refund(
     ledger::post(
         &mut tx,
         NewEntry {
-            partner: order.partner_id,
+            account: order.account(),
             kind: EntryKind::Refund,
             amount: order.total_cost,
             order: Some(order.id),
@@ -327,6 +327,7 @@ pub(super) fn records(
     issued: &NewEsims,
     order: &OrderRecord,
     plan: &Plan,
+    provider: &str,
     created_at: DateTime<Utc>,
 ) -> Vec<EsimRecord> {
     let mut records: Vec<EsimRecord> = (0..issued.ids.len())
@@ -345,7 +346,7 @@ pub(super) fn records(
             expires_at: None,
             created_at,
             qr_token: issued.qr_tokens[i].clone(),
-            provider: plan.provider.clone(),
+            provider: provider.to_owned(),
             provider_ref: EsimRef {
                 iccid: issued.iccids[i].clone(),
                 provider_ref: issued.provider_refs[i].clone(),

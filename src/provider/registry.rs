@@ -1,5 +1,6 @@
 //! The configured providers by name. Plans name their provider; orders, reconciliation,
-//! usage refreshes and `catalog sync` find the adapter here.
+//! usage refreshes and `catalog sync` find the adapter here. Sandbox orders find
+//! [`Registry::sandbox`] instead, whatever their plan names.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +15,10 @@ use super::{Provider, airalo, esimaccess, esimgo, roamify};
 #[derive(Clone)]
 pub struct Registry {
     providers: BTreeMap<&'static str, Arc<dyn Provider>>,
+    /// The simulator that fulfils sandbox orders: the same store as the configured one,
+    /// always answering at once and never refusing (`TAVARO_SIM_*` shape demos and tests
+    /// of the live path; a partner's sandbox forces outcomes with `Sandbox-Outcome`).
+    sandbox: Arc<dyn Provider>,
 }
 
 impl Registry {
@@ -51,14 +56,19 @@ impl Registry {
                 roamify::Roamify::new(c.clone()).map_err(client("roamify"))?,
             ));
         }
-        Ok(Self::with(providers))
+        let sandbox = SimulatorConfig {
+            smdp_address: simulator.smdp_address.clone(),
+            ..SimulatorConfig::default()
+        };
+        Ok(Self {
+            providers: providers.into_iter().map(|p| (p.name(), p)).collect(),
+            sandbox: Arc::new(simulator::Simulator::new(db.clone(), sandbox)),
+        })
     }
 
-    /// A registry of exactly these providers.
-    fn with(providers: Vec<Arc<dyn Provider>>) -> Self {
-        Self {
-            providers: providers.into_iter().map(|p| (p.name(), p)).collect(),
-        }
+    /// The provider that fulfils every sandbox order: a simulator, never an upstream.
+    pub fn sandbox(&self) -> &Arc<dyn Provider> {
+        &self.sandbox
     }
 
     /// The provider called `name`, if configured.

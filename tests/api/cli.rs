@@ -105,7 +105,8 @@ async fn an_operator_onboards_a_partner_end_to_end(db: PgPool) {
     assert_eq!(key["label"], "Production");
     let token = key["key"].as_str().unwrap().to_owned();
     assert!(token.starts_with("tvr_"));
-    assert_eq!(key.as_object().unwrap().len(), 4, "{key}");
+    assert_eq!(key["mode"], "live");
+    assert_eq!(key.as_object().unwrap().len(), 5, "{key}");
 
     // The server learns of the new key from the CLI's notification, within moments.
     let balance = wait_for_status(&app, "/v1/balance", &token, StatusCode::OK).await;

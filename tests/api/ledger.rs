@@ -320,7 +320,13 @@ async fn the_live_iccid_guard_migrates_a_database_that_already_holds_duplicates(
         .into();
     before.run(&db).await.unwrap();
     crate::helpers::import_demo_catalog(&db).await;
-    let acme = crate::helpers::create_partner(&db, "acme", "0", "100.00").await;
+    // In SQL: the library writes today's schema, not this older one.
+    let acme = tavaro::ids::PartnerId::new();
+    sqlx::query("insert into partners (id, name) values ($1, 'acme')")
+        .bind(acme.0)
+        .execute(&db)
+        .await
+        .unwrap();
     let mut orders = Vec::new();
     for _ in 0..2 {
         let id = uuid::Uuid::new_v4();
@@ -330,7 +336,7 @@ async fn the_live_iccid_guard_migrates_a_database_that_already_holds_duplicates(
              values ($1, $2, 'ae-1gb-7d', 1, 450, 450, 'completed', 'simulator')",
         )
         .bind(id)
-        .bind(acme.id.0)
+        .bind(acme.0)
         .execute(&db)
         .await
         .unwrap();
@@ -340,7 +346,7 @@ async fn the_live_iccid_guard_migrates_a_database_that_already_holds_duplicates(
              values (gen_random_uuid(), $1, $2, '8901264426716552582', 's', 'c',
                      gen_random_uuid()::text)",
         )
-        .bind(acme.id.0)
+        .bind(acme.0)
         .bind(id)
         .execute(&db)
         .await

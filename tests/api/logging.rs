@@ -34,7 +34,7 @@ async fn at_trace_level_no_key_hash_or_activation_code_reaches_the_logs(db: PgPo
     tavaro::ledger::post(
         &mut tx,
         tavaro::ledger::NewEntry {
-            partner: partner.id,
+            account: tavaro::mode::Account::live(partner.id),
             kind: tavaro::ledger::EntryKind::Topup,
             amount: tavaro::money::Cents::new(10_000),
             order: None,

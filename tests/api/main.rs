@@ -29,6 +29,7 @@ mod providers;
 mod rate_limits;
 mod reconcile;
 mod request_validation;
+mod sandbox;
 mod schema_check;
 mod simulator;
 mod upstream_outcomes;

@@ -52,13 +52,33 @@ async fn call_every_operation(app: &TestApp, doc: &Value) -> Vec<(String, String
     )
     .await;
     let esim = &order["esims"][0];
+    // The sandbox's operations take a sandbox key and one of its eSIMs.
+    let sandbox =
+        tavaro::auth::create_key_in(&app.db, partner.id, "Sandbox", tavaro::mode::Mode::Sandbox)
+            .await
+            .unwrap()
+            .token
+            .expose()
+            .clone();
+    app.sync_keys().await;
+    let sandbox_order = crate::helpers::success_data(
+        app.order(&sandbox, &json!({"planId": "ae-5gb-7d"})).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let sandbox_esim = sandbox_order["esims"][0]["esimId"].as_str().unwrap();
     let qr_url = esim["qrCodeUrl"].as_str().unwrap();
     let token = qr_url.rsplit('/').next().unwrap().trim_end_matches(".png");
     let mut answers = Vec::new();
     for (method, template) in documented_operations(doc) {
+        let in_sandbox = template.starts_with("/v1/sandbox/");
+        let (key, esim_id) = match in_sandbox {
+            true => (sandbox.as_str(), sandbox_esim),
+            false => (partner.key.as_str(), esim["esimId"].as_str().unwrap()),
+        };
         let path = template
             .replace("{orderId}", order["orderId"].as_str().unwrap())
-            .replace("{esimId}", esim["esimId"].as_str().unwrap())
+            .replace("{esimId}", esim_id)
             .replace("{token}", token);
         assert!(
             !path.contains('{'),
@@ -75,7 +95,7 @@ async fn call_every_operation(app: &TestApp, doc: &Value) -> Vec<(String, String
             format!("{base}{path}"),
         );
         if operation.get("security").is_some() {
-            request = request.bearer_auth(&partner.key);
+            request = request.bearer_auth(key);
         }
         if let Some(body) = operation.get("requestBody") {
             let schema = Document(doc).resolve(&body["content"]["application/json"]["schema"]);

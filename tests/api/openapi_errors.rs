@@ -74,6 +74,12 @@ async fn client_errors_match_the_documented_responses(db: PgPool) {
             "country_not_found",
         ),
         (
+            post(&app, "/v1/sandbox/balance", key, &json!({"balance": 250.0})),
+            ("POST", "/v1/sandbox/balance"),
+            StatusCode::FORBIDDEN,
+            "sandbox_only",
+        ),
+        (
             app.client.get(format!("{}/v1/balance", app.address)),
             ("GET", "/v1/balance"),
             StatusCode::UNAUTHORIZED,

@@ -200,6 +200,17 @@ error_responses! {
         samples: vec![("partner_suspended", ApiError::PartnerSuspended)],
         details: None,
     };
+    /// 403 `partner_suspended` or `sandbox_only`, for the sandbox's simulation operations.
+    SandboxOnly => Spec {
+        description: "`sandbox_only`: the operation is for sandbox keys (`tvr_test_…`) and \
+            was called with a live key; `partner_suspended`: your partner account is \
+            suspended.",
+        samples: vec![
+            ("sandbox_only", ApiError::SandboxOnly),
+            ("partner_suspended", ApiError::PartnerSuspended),
+        ],
+        details: None,
+    };
     /// 404 `plan_not_found`.
     PlanNotFound => Spec {
         description: "no plan with this `planId` is on sale.",

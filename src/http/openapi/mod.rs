@@ -6,7 +6,8 @@
 //! The routes and the document are built together (`utoipa-axum`'s `OpenApiRouter`, in
 //! each resource's `router()`): an operation cannot be served undocumented, nor
 //! documented unserved. [`finish`] adds what belongs to the whole document: the
-//! introduction, tags, the bearer scheme, the error responses, `X-Request-Id`.
+//! introduction, tags, the bearer scheme, the error responses, `X-Request-Id`, and
+//! `Tavaro-Mode` on every answer of an operation behind a key.
 
 pub(crate) mod errors;
 
@@ -23,6 +24,7 @@ use utoipa_axum::routes;
 
 use super::error::{ErrorEnvelope, FieldError};
 use super::state::AppState;
+use crate::orders::SandboxOutcome;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,13 +33,14 @@ use super::state::AppState;
         version = "v1",
         description = include_str!("intro.md"),
     ),
-    components(schemas(ErrorEnvelope, FieldError)),
+    components(schemas(ErrorEnvelope, FieldError, SandboxOutcome)),
     modifiers(&BearerAuth),
     tags(
         (name = "Catalog", description = "Countries, regions and plans on sale, at your markup."),
         (name = "Orders", description = "Buy eSIMs with your prepaid credits, dry-run an order, and read your order history."),
         (name = "eSIMs", description = "Status, usage and install details of the eSIMs you bought."),
         (name = "Balance", description = "Your prepaid credits and the ledger entries behind them."),
+        (name = "Sandbox", description = "Test mode, for sandbox keys (`tvr_test_…`) only: move your sandbox eSIMs through their statuses and set your sandbox balance. A live key gets 403 `sandbox_only`."),
         (name = "QR codes", description = "Install QR codes, public at unguessable URLs so travellers can open them."),
         (name = "Operations", description = "Liveness, readiness and metrics, for load balancers and monitoring. No key needed."),
         (name = "Documentation", description = "This document and the page that renders it. No key needed."),
@@ -59,7 +62,7 @@ impl Modify for BearerAuth {
                     .bearer_format("tvr_...")
                     .description(Some(
                         "A partner API key, `tvr_` followed by random characters: \
-                         `Authorization: Bearer tvr_...`.",
+                         `Authorization: Bearer tvr_...`. Sandbox keys start `tvr_test_`.",
                     ))
                     .build(),
             ),
@@ -67,8 +70,9 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The whole document: the operations `routes` documents, the error responses, and the
-/// `X-Request-Id` header on every documented response.
+/// The whole document: the operations `routes` documents, the error responses, the
+/// `X-Request-Id` header on every documented response, and `Tavaro-Mode` on the answers of
+/// every operation behind a key.
 pub(super) fn finish(routes: Document) -> Document {
     let mut doc = ApiDoc::openapi();
     // utoipa copies Cargo.toml's licence (UNLICENSED, about the code); partners need none.
@@ -87,6 +91,7 @@ pub(super) fn finish(routes: Document) -> Document {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
+            let keyed = operation.security.is_some();
             for response in operation.responses.responses.values_mut() {
                 if let utoipa::openapi::RefOr::T(response) = response {
                     response
@@ -98,6 +103,9 @@ pub(super) fn finish(routes: Document) -> Document {
                                 .description(Some("Your `X-Request-Id` echoed, or a new one."))
                                 .build()
                         });
+                    if keyed {
+                        mode_header(response);
+                    }
                 }
             }
         }
@@ -108,6 +116,27 @@ pub(super) fn finish(routes: Document) -> Document {
     }
     doc
 }
+
+/// Adds `Tavaro-Mode` to an operation's own response. The shared error responses also
+/// serve operations without a key, so the introduction says it for errors (every answer
+/// after authentication carries it, errors included).
+fn mode_header(response: &mut utoipa::openapi::Response) {
+    let header = HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["live", "sandbox"])),
+        )
+        .description(Some(
+            "The mode of the key the request was authenticated with: `live`, or `sandbox` \
+             for a `tvr_test_` key. Also on every error answered after authentication.",
+        ))
+        .build();
+    response.headers.insert(MODE_HEADER.to_owned(), header);
+}
+
+/// The name of the mode header in the document.
+const MODE_HEADER: &str = "Tavaro-Mode";
 
 /// `## Endpoints`: a table of every operation, by tag, linking to its section of `/docs`.
 fn endpoint_overview(doc: &Document) -> String {

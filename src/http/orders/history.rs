@@ -151,7 +151,7 @@ async fn list_orders(
         to,
     };
     let (orders, next) =
-        history::list(&state.db, principal.partner_id, &filter, after, limit).await?;
+        history::list(&state.db, principal.account(), &filter, after, limit).await?;
     Ok(page(
         orders.iter().map(OrderSummaryView::new).collect(),
         next.as_ref().map(encode_order_cursor),
@@ -196,7 +196,7 @@ async fn get_order(
 ) -> ApiResult<axum::Json<Success<OrderDetailView>>> {
     let receipt = state
         .orders
-        .receipt(principal.partner_id, id)
+        .receipt(principal.account(), id)
         .await?
         .ok_or(ApiError::NotFound(NotFound::Order))?;
     Ok(success(OrderDetailView {

@@ -23,9 +23,10 @@ use crate::http::late::LateAnswer;
 use crate::http::openapi::errors;
 use crate::http::request_id;
 use crate::http::state::AppState;
+use crate::mode::Mode;
 use crate::money::Cents;
 use crate::orders::keyed::{Answers, StoredAnswer};
-use crate::orders::{IdempotencyKey, OrderError, OrderReceipt, OrderStatus};
+use crate::orders::{IdempotencyKey, OrderError, OrderReceipt, OrderStatus, SandboxOutcome};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(place_order))
@@ -85,6 +86,12 @@ fn processing_example() -> serde_json::Value {
 /// Safe to retry with an `Idempotency-Key`: the same key with the same body within 24 h
 /// returns the first response again (same `orderId`, no second debit) with
 /// `Idempotent-Replayed: true`; with a different body, 422.
+///
+/// With a sandbox key (`tvr_test_…`) the order debits your sandbox balance and is
+/// fulfilled by the simulator, never by an upstream. `Sandbox-Outcome` makes it answer
+/// one of the outcomes to handle: `upstream_error` (502, refunded), `processing` (202,
+/// then completed by reconciliation within 10 s) or `service_unavailable` (503, nothing
+/// debited). A live key sending `Sandbox-Outcome` gets 400.
 #[utoipa::path(
     post,
     path = "/v1/order",
@@ -94,6 +101,9 @@ fn processing_example() -> serde_json::Value {
         ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[\\x20-\\x7E]+$",
             description = "1 to 255 printable ASCII characters, unique per order you mean to place (for example your booking id and attempt). Remembered 24 h.",
             example = "BK-12345-attempt-1"),
+        ("Sandbox-Outcome" = Option<SandboxOutcome>, Header, nullable = false,
+            description = "Sandbox keys only: the outcome this order is made to have. `upstream_error`: 502, refunded; `processing`: 202, completed by reconciliation within 10 s; `service_unavailable`: 503, nothing debited. Refused (400) with a live key.",
+            example = "processing"),
     ),
     request_body(content = OrderRequest, content_type = "application/json"),
     security(("bearerAuth" = [])),
@@ -128,19 +138,21 @@ async fn place_order(
     ApiJson(request): ApiJson<OrderRequest>,
 ) -> ApiResult<Response> {
     let key = idempotency_key(&headers)?;
-    let new = request.validate()?;
-    let partner = principal.partner_id;
+    let outcome = sandbox_outcome(&headers, principal.mode)?;
+    let mut new = request.validate()?;
+    new.sandbox_outcome = outcome;
+    let account = principal.account();
     let answers = Arc::new(HttpAnswers {
         base_url: state.public_base_url.clone(),
         request_id: request_id::current(),
         late: late.map(|Extension(late)| late),
     });
     let Some(key) = key else {
-        let receipt = state.orders.place(partner, new, answers).await?;
+        let receipt = state.orders.place(account, new, answers).await?;
         let answer = placed_answer(&receipt, &state.public_base_url);
         return Ok(json_response(answer.status, answer.body));
     };
-    let keyed = state.orders.place_keyed(partner, new, key, answers).await?;
+    let keyed = state.orders.place_keyed(account, new, key, answers).await?;
     let mut response = json_response(keyed.answer.status, keyed.answer.body);
     if keyed.replayed {
         response
@@ -163,6 +175,38 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<IdempotencyKey>> {
         ));
     }
     Ok(Some(IdempotencyKey::parse(first.as_bytes())?))
+}
+
+/// The `Sandbox-Outcome` header, validated: at most one, a known outcome, and only with a
+/// sandbox key (a live order is never made to fail: the header is refused, not ignored).
+fn sandbox_outcome(headers: &HeaderMap, mode: Mode) -> ApiResult<Option<SandboxOutcome>> {
+    let mut values = headers.get_all("sandbox-outcome").iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if mode != Mode::Sandbox {
+        return Err(ApiError::invalid_field(
+            "Sandbox-Outcome",
+            "is accepted with sandbox keys (tvr_test_...) only",
+        ));
+    }
+    if values.next().is_some() {
+        return Err(ApiError::invalid_field(
+            "Sandbox-Outcome",
+            "must be sent once",
+        ));
+    }
+    first
+        .to_str()
+        .ok()
+        .and_then(|v| SandboxOutcome::parse(v.trim()))
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "Sandbox-Outcome",
+                "must be one of upstream_error, processing, service_unavailable",
+            )
+        })
 }
 
 /// How this API answers an order, for the workflow to keep under its Idempotency-Key.

@@ -77,7 +77,7 @@ async fn quote_order(
     ApiJson(request): ApiJson<OrderRequest>,
 ) -> ApiResult<axum::Json<Success<QuoteView>>> {
     let new = request.validate()?;
-    let quote = state.orders.quote(principal.partner_id, &new).await?;
+    let quote = state.orders.quote(principal.account(), &new).await?;
     Ok(success(QuoteView {
         plan_id: new.plan_id,
         quantity: new.quantity,

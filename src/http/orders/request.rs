@@ -94,6 +94,7 @@ impl OrderRequest {
             quantity: quantity as u32,
             customer_email: self.customer_email,
             reference: self.reference,
+            sandbox_outcome: None,
         })
     }
 }

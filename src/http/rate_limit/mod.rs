@@ -1,5 +1,6 @@
-//! Per-partner rate limits: a token bucket per partner (never per key: five keys of one
-//! partner share one quota), with its own, lower, bucket for `POST /v1/order`. Over the
+//! Per-partner rate limits: a token bucket per partner and mode (never per key: five keys
+//! of one partner share one quota; a partner's sandbox tests never eat its live quota),
+//! with its own, lower, bucket for `POST /v1/order`. Over the
 //! limit a request gets 429 `rate_limited` with `Retry-After`; every limited response
 //! carries the IETF draft `RateLimit-Policy` and `RateLimit` headers. The check runs after
 //! authentication and before any handler, so a 429 is never stored under an
@@ -26,7 +27,7 @@ use governor::{Quota, RateLimiter};
 use super::error::ApiError;
 use super::state::AppState;
 use crate::auth::Principal;
-use crate::ids::PartnerId;
+use crate::mode::Account;
 
 pub mod address;
 
@@ -46,12 +47,8 @@ pub struct RateLimitConfig {
     pub order_burst: u32,
 }
 
-type Keyed = RateLimiter<
-    PartnerId,
-    DefaultKeyedStateStore<PartnerId>,
-    DefaultClock,
-    StateInformationMiddleware,
->;
+type Keyed =
+    RateLimiter<Account, DefaultKeyedStateStore<Account>, DefaultClock, StateInformationMiddleware>;
 
 /// One bucket per partner, at one rate.
 struct Bucket {
@@ -120,10 +117,10 @@ impl RateLimits {
 /// Middleware (after authentication): takes a token from the partner's bucket or answers
 /// 429.
 pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(partner) = request
+    let Some(account) = request
         .extensions()
         .get::<Principal>()
-        .map(|p| p.partner_id)
+        .map(Principal::account)
     else {
         return next.run(request).await;
     };
@@ -138,7 +135,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         &state.rate_limits.general
     };
     let policy = bucket.policy();
-    let (mut response, status) = match bucket.limiter.check_key(&partner) {
+    let (mut response, status) = match bucket.limiter.check_key(&account) {
         Ok(snapshot) => {
             let remaining = snapshot.remaining_burst_capacity();
             (next.run(request).await, bucket.status(remaining))
@@ -146,7 +143,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         Err(not_until) => {
             let wait = not_until.wait_time_from(bucket.clock.now());
             let retry_after_secs = wait.max(Duration::from_millis(1)).as_secs_f64().ceil() as u64;
-            tracing::info!(%partner, bucket = bucket.name, retry_after_secs, "rate limited");
+            tracing::info!(partner = %account.partner, mode = %account.mode, bucket = bucket.name, retry_after_secs, "rate limited");
             crate::metrics::rate_limited(bucket.name);
             let response = axum::response::IntoResponse::into_response(ApiError::RateLimited {
                 retry_after_secs,
@@ -182,7 +179,11 @@ mod tests {
     #[test]
     fn a_burst_is_granted_then_refused_per_partner() {
         let bucket = Bucket::new("orders", 1, 3);
-        let (a, b) = (PartnerId::new(), PartnerId::new());
+        let partner = crate::ids::PartnerId::new();
+        let (a, b) = (
+            Account::live(partner),
+            Account::live(crate::ids::PartnerId::new()),
+        );
         let granted = (0..10)
             .filter(|_| bucket.limiter.check_key(&a).is_ok())
             .count();
@@ -190,6 +191,10 @@ mod tests {
         assert!(
             bucket.limiter.check_key(&b).is_ok(),
             "another partner has its own bucket"
+        );
+        assert!(
+            bucket.limiter.check_key(&Account::sandbox(partner)).is_ok(),
+            "the partner's sandbox has its own bucket"
         );
     }
 }

@@ -260,19 +260,22 @@ impl TestApp {
         assert_ledger_sound(&self.db).await;
     }
 
-    /// Balance in cents, straight from the database.
+    /// Live balance in cents, straight from the database.
     pub async fn balance_cents(&self, partner: PartnerId) -> i64 {
-        sqlx::query_scalar::<_, i64>("select balance_cents from balances where partner_id = $1")
-            .bind(partner.0)
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
+        sqlx::query_scalar::<_, i64>(
+            "select balance_cents from balances where partner_id = $1 and mode = 'live'",
+        )
+        .bind(partner.0)
+        .fetch_one(&self.db)
+        .await
+        .unwrap()
     }
 
-    /// Sum of the partner's ledger entries, in cents.
+    /// Sum of the partner's live ledger entries, in cents.
     pub async fn ledger_sum(&self, partner: PartnerId) -> i64 {
         sqlx::query_scalar::<_, Option<i64>>(
-            "select sum(amount_cents)::bigint from ledger_entries where partner_id = $1",
+            "select sum(amount_cents)::bigint from ledger_entries
+             where partner_id = $1 and mode = 'live'",
         )
         .bind(partner.0)
         .fetch_one(&self.db)
@@ -310,7 +313,7 @@ pub async fn create_partner(
         ledger::post(
             &mut tx,
             NewEntry {
-                partner: partner.id,
+                account: tavaro::mode::Account::live(partner.id),
                 kind: EntryKind::Topup,
                 amount,
                 order: None,
