@@ -9,16 +9,17 @@ DEPLOY_DATA="${TAVARO_DEPLOY_DATA:-$ROOT/.data/deploy}"
 RUN_DIR="$DEPLOY_DATA/run"
 LOG_DIR="$DEPLOY_DATA/log"
 
-# --- Ports: one private range, nothing shared with `make run` (55432, 8080) ---------------
+# --- Ports: one private range, nothing shared with `make run` (55432, 8080), below the
+# kernel's ephemeral range (32768-60999), where an outgoing connection can hold a port ------
 HOST=127.0.0.1
-HAPROXY_PG_PORT=56000      # database front end (the primary)
-HAPROXY_HTTP_PORT=56001    # partner front end (the three gateways)
-HAPROXY_STATS_PORT=56002   # haproxy's stats page
-GW_PORTS=(56011 56012 56013)
-PG_API_PORTS=(56021 56022) # Patroni REST APIs
-PG_PORTS=(56031 56032)     # PostgreSQL
-ETCD_CLIENT_PORT=56040
-ETCD_PEER_PORT=56041
+HAPROXY_PG_PORT=26000      # database front end (the primary)
+HAPROXY_HTTP_PORT=26001    # partner front end (the three gateways)
+HAPROXY_STATS_PORT=26002   # haproxy's stats page
+GW_PORTS=(26011 26012 26013)
+PG_API_PORTS=(26021 26022) # Patroni REST APIs
+PG_PORTS=(26031 26032)     # PostgreSQL
+ETCD_CLIENT_PORT=26040
+ETCD_PEER_PORT=26041
 
 GATEWAYS=(gw1 gw2 gw3)
 PG_NODES=(pg1 pg2)
