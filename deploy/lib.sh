@@ -16,6 +16,7 @@ HAPROXY_PG_PORT=26000      # database front end (the primary)
 HAPROXY_HTTP_PORT=26001    # partner front end (the three gateways)
 HAPROXY_STATS_PORT=26002   # haproxy's stats page
 GW_PORTS=(26011 26012 26013)
+GW_METRICS_PORTS=(26051 26052 26053) # each gateway's /metrics listener
 PG_API_PORTS=(26021 26022) # Patroni REST APIs
 PG_PORTS=(26031 26032)     # PostgreSQL
 ETCD_CLIENT_PORT=26040
