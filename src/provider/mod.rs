@@ -120,6 +120,108 @@ pub struct EsimUsage {
     pub activated_at: Option<DateTime<Utc>>,
     /// End of validity.
     pub expires_at: Option<DateTime<Utc>>,
+    /// The allowance as the upstream counts it now (the plan's plus every top-up's), when
+    /// it reports one; `None` when it does not say, or for unlimited data.
+    pub data_total_mb: Option<i64>,
+}
+
+/// A package the upstream offers to top up one eSIM with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopupOffer {
+    /// The provider's package code (for the simulator, our plan id): the gateway sells it
+    /// only where a plan of its catalog carries that code.
+    pub sku: String,
+    /// What the top-up costs us, in 1/10,000 USD, when the upstream says.
+    pub cost_e4: Option<i64>,
+}
+
+/// A top-up to apply.
+#[derive(Clone, Debug)]
+pub struct TopupRequest {
+    /// Our top-up order's id: the client reference, as for [`ProvisionRequest::order_ref`].
+    pub order_ref: OrderId,
+    /// The eSIM to top up.
+    pub esim: EsimRef,
+    /// The top-up plan (our id).
+    pub plan_id: String,
+    /// The provider's package code of the top-up.
+    pub sku: String,
+    /// What the top-up costs us, in 1/10,000 USD, when the catalog sync recorded it.
+    pub unit_cost_e4: Option<i64>,
+    /// Validity the top-up adds.
+    pub days: i32,
+    /// Data the top-up adds; `None` for unlimited.
+    pub data_mb: Option<i32>,
+}
+
+/// The upstream's answer to a top-up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToppedUp {
+    /// The upstream's order id for the top-up, when it gives one.
+    pub provider_order_ref: Option<String>,
+}
+
+/// What reconciliation knows about a top-up whose outcome is unknown.
+#[derive(Clone, Debug)]
+pub struct TopupLookupRequest {
+    /// Our top-up order's id (the client reference sent upstream).
+    pub order_ref: OrderId,
+    /// The upstream's order id, if the top-up call returned one.
+    pub provider_order_ref: Option<String>,
+    /// The eSIM it was for.
+    pub esim: EsimRef,
+    /// The provider's package code of the top-up.
+    pub sku: String,
+    /// When we asked for it (upstreams without a reference lookup search around it).
+    pub placed_at: DateTime<Utc>,
+}
+
+/// What the upstream knows about one of our top-ups, asked after an unknown outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TopupLookup {
+    /// The top-up was applied to the eSIM.
+    Applied(ToppedUp),
+    /// The upstream refused or failed it: nothing was applied.
+    Failed(String),
+    /// The upstream has it and is still working on it.
+    Pending,
+    /// The upstream has no top-up with this reference.
+    NotFound,
+}
+
+/// An eSIM to cancel, with what the upstream may need to find its order.
+#[derive(Clone, Debug)]
+pub struct CancelRequest {
+    /// The eSIM.
+    pub esim: EsimRef,
+    /// Our order that bought it.
+    pub order_ref: OrderId,
+    /// The upstream's order id for it, when it gave one.
+    pub provider_order_ref: Option<String>,
+}
+
+/// How an upstream took a cancellation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cancelled {
+    /// Cancelled, and its cost credited back to us: the partner is refunded at once.
+    Refunded,
+    /// A refund request the upstream reviews: settled later through
+    /// [`Provider::refund_status`]. `refund_ref` is its id for the request, if any.
+    UnderReview {
+        /// The upstream's id of the refund request.
+        refund_ref: Option<String>,
+    },
+}
+
+/// Where a reviewed refund stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefundReview {
+    /// Approved: the eSIM is cancelled and we are credited.
+    Approved,
+    /// Not decided yet.
+    Pending,
+    /// Refused (the upstream's words): the eSIM stays the partner's.
+    Rejected(String),
 }
 
 /// What the upstream knows about one of our orders, asked after an unknown outcome.
@@ -367,4 +469,55 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Our prepaid balance with the upstream.
     async fn balance(&self) -> Result<UpstreamBalance, ProviderError>;
+
+    /// The packages that can top up `esim` now, asked of the upstream every time (its
+    /// answer depends on the eSIM's state; upstreams say not to cache it). `plan_id` is
+    /// our plan the eSIM was sold on. Read-only. An upstream without top-ups answers
+    /// [`ProviderError::Unsupported`].
+    async fn topups(
+        &self,
+        esim: &EsimRef,
+        plan_id: &str,
+    ) -> Result<Vec<TopupOffer>, ProviderError> {
+        let _ = (esim, plan_id);
+        Err(ProviderError::Unsupported("top-ups"))
+    }
+
+    /// Applies a top-up. Called after the debit is committed, never inside a database
+    /// transaction; classified like [`Self::provision`]: [`ProviderError::Unknown`] when
+    /// it may have been applied.
+    async fn topup(&self, request: &TopupRequest) -> Result<ToppedUp, ProviderError> {
+        let _ = request;
+        Err(ProviderError::Unsupported("top-ups"))
+    }
+
+    /// What became of a top-up with an unknown outcome (read-only, safe to repeat).
+    async fn topup_lookup(
+        &self,
+        request: &TopupLookupRequest,
+    ) -> Result<TopupLookup, ProviderError> {
+        let _ = request;
+        Err(ProviderError::Unsupported("top-up lookups"))
+    }
+
+    /// Cancels an unused eSIM and asks for its cost back. Safe to repeat: an eSIM the
+    /// upstream has cancelled already answers as it did the first time (where the
+    /// upstream tells). [`ProviderError::Rejected`] when the upstream refuses (used,
+    /// too old, already refunded: the message says why); [`ProviderError::Unsupported`]
+    /// when it cannot cancel at all.
+    async fn cancel(&self, request: &CancelRequest) -> Result<Cancelled, ProviderError> {
+        let _ = request;
+        Err(ProviderError::Unsupported("cancellations"))
+    }
+
+    /// Where a refund under review stands (read-only). `refund_ref` is what
+    /// [`Cancelled::UnderReview`] gave.
+    async fn refund_status(
+        &self,
+        request: &CancelRequest,
+        refund_ref: Option<&str>,
+    ) -> Result<RefundReview, ProviderError> {
+        let _ = (request, refund_ref);
+        Ok(RefundReview::Pending)
+    }
 }

@@ -244,6 +244,7 @@ pub(super) fn usage(usage: &Usage) -> Result<EsimUsage, ProviderError> {
         _ => 0,
     };
     Ok(EsimUsage {
+        data_total_mb: None,
         status,
         data_used_mb: used,
         activated_at: None,

@@ -278,6 +278,7 @@ pub(super) fn usage(profile: &Profile) -> Result<EsimUsage, ProviderError> {
         }
     };
     Ok(EsimUsage {
+        data_total_mb: None,
         status,
         data_used_mb: mb_from_binary_bytes(profile.order_usage.unwrap_or(0)),
         activated_at: timestamp(&profile.activate_time),

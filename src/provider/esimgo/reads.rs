@@ -74,6 +74,7 @@ pub(super) async fn usage(
         activated_at = timestamp(&details.first_installed_date_time);
     }
     Ok(EsimUsage {
+        data_total_mb: None,
         status,
         data_used_mb,
         activated_at,

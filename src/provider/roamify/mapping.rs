@@ -129,6 +129,7 @@ pub(super) fn usage_of(usage: &Usage) -> Result<EsimUsage, ProviderError> {
         }
     };
     Ok(EsimUsage {
+        data_total_mb: None,
         status: if depleted && base != EsimStatus::Expired {
             EsimStatus::Depleted
         } else {

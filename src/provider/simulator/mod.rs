@@ -245,6 +245,7 @@ async fn read_usage(db: &PgPool, iccid: &str) -> Result<Option<EsimUsage>, sqlx:
     .fetch_optional(db)
     .await?;
     Ok(row.map(|row| EsimUsage {
+        data_total_mb: row.data_total_mb.map(i64::from),
         status: status_of(
             row.data_total_mb,
             row.data_used_mb,

@@ -106,6 +106,7 @@ async fn usage_maps_roamify_statuses_to_ours_in_megabytes_and_utc() {
             Some((ours, used)) => assert_eq!(
                 usage,
                 Ok(EsimUsage {
+                    data_total_mb: None,
                     status: ours,
                     data_used_mb: used,
                     activated_at: started.as_i64().and_then(at),
