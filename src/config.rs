@@ -13,7 +13,7 @@ use crate::http::HttpConfig;
 use crate::http::rate_limit::{ClientLimitConfig, RateLimitConfig};
 use crate::orders::OrdersConfig;
 use crate::provider::settings::ProvidersConfig;
-use crate::provider::simulator::{SimulatorConfig, SimulatorMode};
+use crate::provider::simulator::{SimulatorConfig, SimulatorMode, SimulatorRefunds};
 use crate::secret::Secret;
 use crate::telemetry::LogFormat;
 
@@ -149,6 +149,7 @@ impl Config {
                 failure_rate,
                 smdp_address: vars
                     .get_or("TAVARO_SIM_SMDP_ADDRESS", "smdp.sim.tavaro.io".to_owned())?,
+                refunds: vars.get_or("TAVARO_SIM_REFUNDS", SimulatorRefunds::Instant)?,
             },
             // `LOG_FORMAT` is the documented name; `TAVARO_LOG_FORMAT` is still read.
             log_format: match vars.get_opt("LOG_FORMAT")? {

@@ -4,7 +4,8 @@
 //! binary has no way to crash itself.
 
 /// The steps a crash test can stop the server at.
-pub const POINTS: [&str; 4] = [
+pub const POINTS: [&str; 5] = [
+    "after_provider_cancel",
     "after_debit_commit",
     "during_provider_call",
     "before_esims_stored",

@@ -104,6 +104,7 @@ impl Application {
             .await
             .context("cannot load the catalog")?;
         let usage_cache = UsageCache::new(providers.usage_ttl);
+        let usage_poll = providers.usage_poll;
         let providers = Arc::new(Registry::new(&providers, &simulator, &db)?);
         tracing::info!(providers = ?providers.names(), "providers configured");
         let orders = Orders::new(db.clone(), catalog.clone(), Arc::clone(&providers), orders);
@@ -146,6 +147,12 @@ impl Application {
             tokio::spawn(until_stopped(
                 stopped.clone(),
                 purge_idempotency_keys(state.clone()),
+            )),
+            tokio::spawn(crate::esims::poller::run(
+                state.db.clone(),
+                Arc::clone(&state.providers),
+                usage_poll,
+                stopped.clone(),
             )),
             tokio::spawn(until_stopped(stopped, crate::metrics::upkeep())),
         ]);

@@ -72,6 +72,11 @@ impl Snapshot {
         self.areas.get(code)
     }
 
+    /// Every plan on sale, by days, then net price, then id.
+    pub fn plans(&self) -> impl Iterator<Item = &Plan> {
+        self.plans.iter()
+    }
+
     /// Number of plans on sale.
     pub fn plan_count(&self) -> usize {
         self.plans.len()

@@ -269,6 +269,7 @@ async fn credits(command: CreditsCommand, db: &PgPool) -> anyhow::Result<()> {
                     kind: EntryKind::Topup,
                     amount,
                     order: None,
+                    esim: None,
                     note: note.as_deref(),
                 },
             )

@@ -119,6 +119,7 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
             c.providers.body_limits.catalog.to_string(),
         ),
         ("TAVARO_USAGE_TTL_SECS", secs(c.providers.usage_ttl)),
+        ("TAVARO_USAGE_POLL_SECS", secs(c.providers.usage_poll)),
     ];
     let providers = &c.providers;
     for (prefix, credential, secret, upstream) in [
@@ -170,6 +171,10 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
             c.simulator.failure_rate.to_string(),
         ),
         ("TAVARO_SIM_SMDP_ADDRESS", c.simulator.smdp_address.clone()),
+        (
+            "TAVARO_SIM_REFUNDS",
+            format!("{:?}", c.simulator.refunds).to_lowercase(),
+        ),
         ("TAVARO_SHUTDOWN_GRACE_SECS", secs(c.http.shutdown_grace)),
         ("LOG_FORMAT", format!("{:?}", c.log_format).to_lowercase()),
     ]);

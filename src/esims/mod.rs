@@ -2,6 +2,7 @@
 //! refresh from the provider's live usage, asked at most once per
 //! `TAVARO_USAGE_TTL_SECS` per eSIM ([`UsageCache`]). QR codes live in [`qr`].
 
+pub mod poller;
 pub mod qr;
 
 use chrono::{DateTime, Utc};
@@ -69,9 +70,23 @@ pub struct EsimRecord {
     pub provider: String,
     /// How that provider refers to it (usage is asked by it).
     pub provider_ref: EsimRef,
+    /// When its usage was last read from the provider; `None` until the first read.
+    pub usage_updated_at: Option<DateTime<Utc>>,
+    /// Top-up orders placed on it and not failed.
+    pub topups: i32,
+    /// Live or sandbox.
+    pub mode: Mode,
 }
 
 impl EsimRecord {
+    /// The account that holds it.
+    pub fn account(&self) -> Account {
+        Account {
+            partner: self.partner_id,
+            mode: self.mode,
+        }
+    }
+
     /// The full LPA activation string, `LPA:1$<smdp>$<code>`: what the QR code encodes.
     pub fn lpa_code(&self) -> String {
         lpa_code(&self.smdp_address, &self.activation_code)
@@ -152,7 +167,8 @@ async fn select(
         r#"select e.id as "id: EsimId", e.partner_id as "partner_id: PartnerId", e.order_id as "order_id: OrderId", o.plan_id,
                   e.iccid, e.smdp_address, e.activation_code, e.data_total_mb,
                   e.data_used_mb, e.status as "status: EsimStatus", e.activated_at, e.expires_at, e.created_at,
-                  e.qr_token, o.provider, e.provider_ref, p.provider_sku
+                  e.qr_token, o.provider, e.provider_ref, p.provider_sku,
+                  e.usage_updated_at, e.topups, e.mode as "mode: Mode"
            from esims e
            join orders o on o.id = e.order_id and o.partner_id = e.partner_id
            join plans p on p.id = o.plan_id
@@ -190,6 +206,9 @@ async fn select(
             expires_at: r.expires_at,
             created_at: r.created_at,
             qr_token: r.qr_token,
+            usage_updated_at: r.usage_updated_at,
+            topups: r.topups,
+            mode: r.mode,
         })
         .collect())
 }
@@ -201,6 +220,31 @@ pub async fn for_order(
     order: OrderId,
 ) -> Result<Vec<EsimRecord>, sqlx::Error> {
     select(conn, account, Some(order), None).await
+}
+
+/// One of an account's eSIMs, on `conn`; `None` if it does not exist or belongs to
+/// another partner or mode.
+pub async fn select_one(
+    conn: &mut PgConnection,
+    account: Account,
+    id: EsimId,
+) -> Result<Option<EsimRecord>, sqlx::Error> {
+    Ok(select(conn, account, None, Some(id)).await?.pop())
+}
+
+/// The ids of the top-up orders placed on an eSIM, oldest first (failed ones included:
+/// the order history says how each ended).
+pub async fn topup_orders(db: &PgPool, record: &EsimRecord) -> Result<Vec<OrderId>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select id as "id: OrderId" from orders
+           where esim_id = $1 and partner_id = $2 and mode = $3
+           order by created_at, id"#,
+        record.id as EsimId,
+        record.partner_id as PartnerId,
+        record.mode as Mode,
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// One of an account's eSIMs; `None` if it does not exist or belongs to another partner
@@ -302,7 +346,9 @@ pub async fn refresh(
     }
 }
 
-/// Records the provider's latest usage report on an eSIM and returns the updated record.
+/// Records the provider's latest usage report on an eSIM and returns the updated record:
+/// its figures, and the time they were read. A cancellation (pending or done) is not a
+/// usage read's to undo: such an eSIM keeps its status, and takes the figures only.
 pub async fn apply_usage(
     db: &PgPool,
     mut record: EsimRecord,
@@ -311,36 +357,62 @@ pub async fn apply_usage(
     // Some upstreams report dates only sometimes: a missing date never erases a known one.
     usage.activated_at = usage.activated_at.or(record.activated_at);
     usage.expires_at = usage.expires_at.or(record.expires_at);
-    let changed = (
+    // Cancellation is settled by us with its refund, never by a usage read: a provider
+    // reporting a cancelled eSIM leaves the status to the cancellation's settlement.
+    if !record.status.follows_usage() || !usage.status.follows_usage() {
+        usage.status = record.status;
+    }
+    // The upstream's allowance counts every top-up; ours only when it does not say.
+    let total = match (usage.data_total_mb, record.data_total_mb) {
+        (Some(total), Some(_)) => i32::try_from(total).ok().or(record.data_total_mb),
+        (_, ours) => ours,
+    };
+    let unchanged = (
         record.status,
         record.data_used_mb,
         record.activated_at,
         record.expires_at,
-    ) != (
+        record.data_total_mb,
+    ) == (
         usage.status,
         usage.data_used_mb,
         usage.activated_at,
         usage.expires_at,
+        total,
     );
-    if changed {
-        sqlx::query!(
-            "update esims set status = $2, data_used_mb = $3, activated_at = $4, expires_at = $5,
-                              updated_at = now()
-             where id = $1 and partner_id = $6",
-            record.id as EsimId,
-            usage.status.as_str(),
-            usage.data_used_mb,
-            usage.activated_at,
-            usage.expires_at,
-            record.partner_id as PartnerId,
-        )
-        .execute(db)
-        .await?;
-        record.status = usage.status;
-        record.data_used_mb = usage.data_used_mb;
-        record.activated_at = usage.activated_at;
-        record.expires_at = usage.expires_at;
+    // The same figures read again within a second (the simulator is read on every
+    // request) are not worth a write.
+    let fresh = record
+        .usage_updated_at
+        .is_some_and(|at| Utc::now() - at < chrono::TimeDelta::seconds(1));
+    if unchanged && fresh {
+        return Ok(record);
     }
+    let row = sqlx::query!(
+        r#"update esims set status = case when status in ('CANCEL_PENDING', 'CANCELLED')
+                                          then status else $2 end,
+                            data_used_mb = $3, activated_at = $4, expires_at = $5,
+                            data_total_mb = $7, usage_updated_at = now(), updated_at = now()
+           where id = $1 and partner_id = $6
+           returning status as "status: EsimStatus", usage_updated_at"#,
+        record.id as EsimId,
+        usage.status.as_str(),
+        usage.data_used_mb,
+        usage.activated_at,
+        usage.expires_at,
+        record.partner_id as PartnerId,
+        total,
+    )
+    .fetch_optional(db)
+    .await?;
+    if let Some(row) = row {
+        record.status = row.status;
+        record.usage_updated_at = row.usage_updated_at;
+    }
+    record.data_used_mb = usage.data_used_mb;
+    record.activated_at = usage.activated_at;
+    record.expires_at = usage.expires_at;
+    record.data_total_mb = total;
     Ok(record)
 }
 

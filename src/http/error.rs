@@ -145,6 +145,22 @@ pub enum ApiError {
     /// The same Idempotency-Key with a different request.
     #[error("Idempotency-Key reused with a different request")]
     IdempotencyKeyReused,
+    /// The eSIM cannot be topped up now (expired, cancelled, or its plan forbids it).
+    #[error("the eSIM cannot be topped up")]
+    TopupNotAllowed {
+        /// Why (`details.reason`).
+        reason: String,
+    },
+    /// The plan is not among the eSIM's top-ups.
+    #[error("the plan cannot top up this eSIM")]
+    PlanNotCompatible,
+    /// The eSIM cannot be cancelled (used, topped up, already refunded, or refused by its
+    /// provider).
+    #[error("the eSIM cannot be cancelled")]
+    EsimNotCancellable {
+        /// Why (`details.reason`).
+        reason: String,
+    },
     /// Over the rate limit.
     #[error("rate limited")]
     RateLimited {
@@ -206,7 +222,10 @@ impl ApiError {
             Self::IdempotencyInProgress { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyKeyReused | Self::PlanNotCompatible => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::TopupNotAllowed { .. } | Self::EsimNotCancellable { .. } => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -233,6 +252,9 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::TopupNotAllowed { .. } => "topup_not_allowed",
+            Self::PlanNotCompatible => "plan_not_compatible",
+            Self::EsimNotCancellable { .. } => "esim_not_cancellable",
             Self::RateLimited { .. } => "rate_limited",
             Self::Upstream { .. } => "upstream_error",
             Self::ServiceUnavailable => "service_unavailable",
@@ -272,6 +294,13 @@ impl ApiError {
             Self::IdempotencyKeyReused => {
                 "this Idempotency-Key was already used with a different request".to_owned()
             }
+            Self::TopupNotAllowed { reason } => format!("this eSIM cannot be topped up: {reason}"),
+            Self::PlanNotCompatible => {
+                "this plan cannot top up this eSIM; see GET /v1/esim/{esimId}/topups".to_owned()
+            }
+            Self::EsimNotCancellable { reason } => {
+                format!("this eSIM cannot be cancelled: {reason}; nothing was refunded")
+            }
             Self::RateLimited { .. } => "too many requests; retry after the delay".to_owned(),
             Self::Upstream { refunded: true } => {
                 "the eSIM provider could not fulfil the order; the debit has been refunded"
@@ -302,6 +331,9 @@ impl ApiError {
             })),
             Self::PayloadTooLarge { limit } => Some(json!({ "limitBytes": limit })),
             Self::Upstream { refunded } => Some(json!({ "refunded": refunded })),
+            Self::TopupNotAllowed { reason } | Self::EsimNotCancellable { reason } => {
+                Some(json!({ "reason": reason }))
+            }
             _ => None,
         }
     }
@@ -386,12 +418,20 @@ impl ApiError {
     /// their Idempotency-Key). A database or internal failure loses its cause chain here:
     /// take the error by value for those.
     pub fn of_order(e: &OrderError) -> Self {
-        match *e {
+        match e {
             OrderError::PlanNotFound => Self::NotFound(NotFound::Plan),
-            OrderError::InsufficientCredits { required, balance } => {
+            OrderError::EsimNotFound => Self::NotFound(NotFound::Esim),
+            &OrderError::InsufficientCredits { required, balance } => {
                 Self::InsufficientCredits { required, balance }
             }
-            OrderError::Refused { refunded } => Self::Upstream { refunded },
+            OrderError::TopupNotAllowed { reason } => Self::TopupNotAllowed {
+                reason: reason.clone(),
+            },
+            OrderError::PlanNotCompatible => Self::PlanNotCompatible,
+            OrderError::NotCancellable { reason } => Self::EsimNotCancellable {
+                reason: reason.clone(),
+            },
+            &OrderError::Refused { refunded } => Self::Upstream { refunded },
             OrderError::Unavailable => Self::ServiceUnavailable,
             OrderError::KeyReused => Self::IdempotencyKeyReused,
             OrderError::KeyInProgress => Self::IdempotencyInProgress {

@@ -121,7 +121,7 @@ async fn simulate_usage(
         })?;
     let record = sandbox_esim(&state, &principal, id).await?;
     let record = esims::simulate(&state.db, record, Simulation::Usage(mb)).await?;
-    Ok(view(&state, record))
+    view(&state, record).await
 }
 
 /// Simulate expiry
@@ -152,7 +152,7 @@ async fn simulate_expiry(
 ) -> ApiResult<axum::Json<Success<EsimView>>> {
     let record = sandbox_esim(&state, &principal, id).await?;
     let record = esims::simulate(&state.db, record, Simulation::Expiry).await?;
-    Ok(view(&state, record))
+    view(&state, record).await
 }
 
 /// Set the sandbox balance

@@ -21,7 +21,7 @@ pub use verify::{Finding, Report, verify};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use crate::ids::{OrderId, PartnerId};
+use crate::ids::{EsimId, OrderId, PartnerId};
 use crate::mode::{Account, Mode};
 use crate::money::Cents;
 
@@ -96,6 +96,8 @@ pub struct NewEntry<'a> {
     pub amount: Cents,
     /// The order a debit or refund belongs to.
     pub order: Option<OrderId>,
+    /// The cancelled eSIM a refund is for (a refund of a whole failed order names none).
+    pub esim: Option<EsimId>,
     /// Free text for operators.
     pub note: Option<&'a str>,
 }
@@ -138,8 +140,9 @@ pub async fn post(conn: &mut PgConnection, entry: NewEntry<'_>) -> Result<Postin
 
     let entry_id = sqlx::query_scalar!(
         r#"insert into ledger_entries
-               (partner_id, kind, amount_cents, balance_after_cents, order_id, note, mode)
-           values ($1, $2, $3, $4, $5, $6, $7)
+               (partner_id, kind, amount_cents, balance_after_cents, order_id, note, mode,
+                esim_id)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)
            returning id"#,
         entry.account.partner as PartnerId,
         entry.kind.as_str(),
@@ -148,6 +151,7 @@ pub async fn post(conn: &mut PgConnection, entry: NewEntry<'_>) -> Result<Postin
         entry.order as Option<OrderId>,
         entry.note,
         entry.account.mode as Mode,
+        entry.esim as Option<EsimId>,
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -183,6 +187,7 @@ pub async fn open_sandbox(
             kind: EntryKind::Topup,
             amount: SANDBOX_OPENING_CREDITS,
             order: None,
+            esim: None,
             note: Some("sandbox opening credits"),
         },
     )
@@ -216,6 +221,7 @@ pub async fn set_balance(
                 kind: EntryKind::Adjustment,
                 amount: Cents::new(difference),
                 order: None,
+                esim: None,
                 note: Some(note),
             },
         )

@@ -39,8 +39,11 @@ pub struct Report {
 /// Checks, in one consistent snapshot, for every account (a partner's live and sandbox
 /// balances apart): every balance equals the sum of its entries and is
 /// not negative; every entry's `balance_after` equals the running sum; every order has
-/// exactly one debit of its total; completed and unsettled orders have no refund; failed
-/// orders have exactly one refund of their total; completed orders hold their eSIMs; no
+/// exactly one debit of its total; completed and unsettled orders have no refund of the
+/// whole order; failed orders have exactly one refund of their total (and no eSIM
+/// refund); an order's refunds never exceed its debit, and each refund of a cancelled
+/// eSIM is its order's unit cost; every cancelled eSIM has exactly one refund, and no
+/// other eSIM has any; completed orders of new eSIMs hold their eSIMs; no
 /// ICCID of a provider is held by two live eSIMs (the database refuses new ones; this
 /// names any stored before it did).
 pub async fn verify(db: &PgPool) -> Result<Report, sqlx::Error> {
@@ -110,8 +113,13 @@ pub async fn verify(db: &PgPool) -> Result<Report, sqlx::Error> {
                   o.total_cost_cents, o.quantity,
                   count(l.id) filter (where l.kind = 'order_debit') as "debits!",
                   coalesce(sum(l.amount_cents) filter (where l.kind = 'order_debit'), 0)::bigint as "debited!",
-                  count(l.id) filter (where l.kind = 'refund') as "refunds!",
-                  coalesce(sum(l.amount_cents) filter (where l.kind = 'refund'), 0)::bigint as "refunded!",
+                  o.kind, o.unit_cost_cents,
+                  count(l.id) filter (where l.kind = 'refund' and l.esim_id is null) as "refunds!",
+                  coalesce(sum(l.amount_cents) filter (where l.kind = 'refund' and l.esim_id is null), 0)::bigint as "refunded!",
+                  count(l.id) filter (where l.kind = 'refund' and l.esim_id is not null) as "esim_refunds!",
+                  coalesce(sum(l.amount_cents) filter (where l.kind = 'refund' and l.esim_id is not null), 0)::bigint as "esim_refunded!",
+                  count(l.id) filter (where l.kind = 'refund' and l.esim_id is not null
+                                        and l.amount_cents <> o.unit_cost_cents) as "odd_esim_refunds!",
                   count(l.id) filter (where l.partner_id <> o.partner_id or l.mode <> o.mode) as "foreign!",
                   (select count(*) from esims e where e.order_id = o.id) as "esims!",
                   (select count(*) from esims e where e.order_id = o.id
@@ -140,7 +148,23 @@ pub async fn verify(db: &PgPool) -> Result<Report, sqlx::Error> {
             }
             _ => {}
         }
-        if r.status == "completed" && r.esims != i64::from(r.quantity) {
+        if r.esim_refunds > 0 && r.status != "completed" {
+            problems.push(format!("is {} but has {} eSIM refund(s)", r.status, r.esim_refunds));
+        }
+        if r.refunded + r.esim_refunded > total {
+            problems.push(format!(
+                "has refunds of {} cents, more than its debit of {total}",
+                r.refunded + r.esim_refunded
+            ));
+        }
+        if r.odd_esim_refunds > 0 {
+            problems.push(format!(
+                "has {} eSIM refund(s) other than its unit cost of {} cents",
+                r.odd_esim_refunds, r.unit_cost_cents
+            ));
+        }
+        let issues_esims = r.kind == "esim";
+        if r.status == "completed" && issues_esims && r.esims != i64::from(r.quantity) {
             problems.push(format!("is completed with {} eSIM(s) for a quantity of {}", r.esims, r.quantity));
         }
         if r.foreign > 0 {
@@ -155,6 +179,30 @@ pub async fn verify(db: &PgPool) -> Result<Report, sqlx::Error> {
             order_id: Some(r.id),
             problem: format!("{} order {}", r.mode, problem),
         }));
+    }
+    for r in sqlx::query!(
+        r#"select e.id, e.partner_id as "partner_id: PartnerId", e.mode as "mode: Mode",
+                  e.order_id as "order_id: OrderId", e.status,
+                  (select count(*) from ledger_entries l
+                    where l.esim_id = e.id and l.kind = 'refund') as "refunds!"
+           from esims e
+           where e.status = 'CANCELLED'
+              or exists (select 1 from ledger_entries l where l.esim_id = e.id)"#
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        let problem = match (r.status.as_str(), r.refunds) {
+            ("CANCELLED", 1) => continue,
+            ("CANCELLED", n) => format!("is cancelled with {n} refund(s); expected exactly one"),
+            (status, n) => format!("is {status} but has {n} refund(s) of a cancellation"),
+        };
+        findings.push(Finding {
+            partner_id: Some(r.partner_id),
+            mode: Some(r.mode),
+            order_id: Some(r.order_id),
+            problem: format!("{} eSIM {} {problem}", r.mode, r.id),
+        });
     }
     for r in sqlx::query!(
         r#"select provider, iccid, array_agg(order_id order by created_at, id) as "orders!"

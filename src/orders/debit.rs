@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use super::keyed::Keyed;
 use super::{NewOrder, OrderError, OrderRecord, OrderStatus};
 use crate::catalog::Plan;
-use crate::ids::{OrderId, PartnerId};
+use crate::ids::{EsimId, OrderId, PartnerId};
 use crate::ledger;
 use crate::mode::{Account, Mode};
 use crate::money::Cents;
@@ -20,6 +20,8 @@ pub(super) struct Terms<'a> {
     pub(super) new: &'a NewOrder,
     pub(super) unit_cost: Cents,
     pub(super) total_cost: Cents,
+    /// The eSIM a top-up is for.
+    pub(super) esim: Option<EsimId>,
 }
 
 /// What [`debit`] did.
@@ -62,6 +64,7 @@ pub(super) async fn debit(
         new,
         unit_cost,
         total_cost,
+        esim,
     } = *terms;
     let id = OrderId::new();
     let key = keyed.map(|k| k.key.as_str());
@@ -82,10 +85,17 @@ pub(super) async fn debit(
                   and partner_id = $2 and mode = $15 and key = $11 and claim_id = $14
                   and order_id is null
                   for update
+           ), target as materialized (
+               -- A top-up's eSIM, locked, while it can still be topped up.
+               select id from esims
+                where $16::uuid is not null and id = $16 and partner_id = $2 and mode = $15
+                  and status in ('READY', 'ACTIVE', 'DEPLETED')
+                  for update
            ), debit as (
                update balances
                   set balance_cents = balance_cents - $6, updated_at = now()
                 where partner_id = $2 and mode = $15 and balance_cents - $6 >= 0
+                  and ($16::uuid is null or exists (select 1 from target))
                   and case when $11::text is null then true
                            when $12::bytea is not null then not exists (
                                select 1 from idempotency_keys
@@ -95,9 +105,15 @@ pub(super) async fn debit(
            ), placed as (
                insert into orders (id, partner_id, plan_id, quantity, unit_cost_cents,
                                    total_cost_cents, status, reference, customer_email, provider,
-                                   mode)
-               select $1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $15 from debit
+                                   mode, kind, esim_id)
+               select $1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $15,
+                      case when $16::uuid is null then 'esim' else 'topup' end, $16
+                 from debit
                returning created_at
+           ), counted as (
+               -- Counted on the eSIM: a cancellation needs none, and waits on this row.
+               update esims set topups = topups + 1
+                where id = (select id from target) and exists (select 1 from debit)
            ), entry as (
                insert into ledger_entries
                       (partner_id, kind, amount_cents, balance_after_cents, order_id, mode)
@@ -119,7 +135,8 @@ pub(super) async fn debit(
            )
            select (select balance_cents from debit) as balance_cents,
                   (select created_at from placed) as created_at,
-                  exists (select 1 from held) as "held!""#,
+                  exists (select 1 from held) as "held!",
+                  exists (select 1 from target) as "target!""#,
         id as OrderId,
         account.partner as PartnerId,
         plan.id,
@@ -135,6 +152,7 @@ pub(super) async fn debit(
         ttl,
         claim_id,
         account.mode as Mode,
+        esim.map(|e| e.0),
     )
     .fetch_one(db)
     .await;
@@ -154,6 +172,12 @@ pub(super) async fn debit(
         if key.is_some() && !placed.held {
             return Ok(Debit::ClaimLost);
         }
+        if esim.is_some() && !placed.target {
+            // Expired or cancelled since it was looked at.
+            return Err(OrderError::TopupNotAllowed {
+                reason: "the eSIM can no longer be topped up".to_owned(),
+            });
+        }
         let mut conn = db.acquire().await?;
         let balance = ledger::balance(&mut conn, account).await?.amount;
         crate::metrics::order_outcome("insufficient_credits");
@@ -166,6 +190,8 @@ pub(super) async fn debit(
         id,
         partner_id: account.partner,
         mode: account.mode,
+        kind: new.kind(),
+        esim_id: esim,
         plan_id: plan.id.clone(),
         quantity: new.quantity as i32,
         unit_cost,

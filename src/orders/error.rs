@@ -31,6 +31,26 @@ pub enum OrderError {
     /// be provisioned is refunded, [`OrderError::Refused`], or left `processing`.)
     #[error("the service is unavailable")]
     Unavailable,
+    /// No eSIM with this id in the account (a top-up's or a cancellation's target).
+    #[error("no such eSIM")]
+    EsimNotFound,
+    /// The eSIM cannot be topped up (expired, cancelled, or its plan forbids top-ups).
+    /// Nothing was written.
+    #[error("the eSIM cannot be topped up: {reason}")]
+    TopupNotAllowed {
+        /// Why, for the partner.
+        reason: String,
+    },
+    /// The plan is on sale but not among the eSIM's top-ups. Nothing was written.
+    #[error("the plan cannot top up this eSIM")]
+    PlanNotCompatible,
+    /// The eSIM cannot be cancelled (used, topped up, refunded or refused by its
+    /// provider). Nothing was refunded.
+    #[error("the eSIM cannot be cancelled: {reason}")]
+    NotCancellable {
+        /// Why, for the partner.
+        reason: String,
+    },
     /// The Idempotency-Key was used with a different request.
     #[error("the Idempotency-Key was used with a different request")]
     KeyReused,

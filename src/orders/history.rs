@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use super::{OrderReceipt, OrderRecord, OrderStatus};
+use super::{OrderKind, OrderReceipt, OrderRecord, OrderStatus};
 use crate::esims;
-use crate::ids::{OrderId, PartnerId};
+use crate::ids::{EsimId, OrderId, PartnerId};
 use crate::ledger;
 use crate::mode::{Account, Mode};
 use crate::money::Cents;
@@ -24,6 +24,10 @@ pub struct OrderFilter {
     pub from: Option<DateTime<Utc>>,
     /// Created before.
     pub to: Option<DateTime<Utc>>,
+    /// Only new eSIMs, or only top-ups.
+    pub kind: Option<OrderKind>,
+    /// Only the orders of this eSIM: the one that bought it and its top-ups.
+    pub esim: Option<EsimId>,
 }
 
 /// Position after which a page starts: the last order of the previous page.
@@ -46,7 +50,7 @@ pub async fn list(
     let rows = sqlx::query_as!(
         OrderRow,
         r#"select id as "id: OrderId", partner_id as "partner_id: PartnerId", mode as "mode: Mode",
-                  plan_id, quantity, unit_cost_cents, total_cost_cents,
+                  kind as "kind: OrderKind", esim_id as "esim_id: EsimId", plan_id, quantity, unit_cost_cents, total_cost_cents,
                   status as "status: OrderStatus", reference, customer_email, created_at
            from orders
            where partner_id = $1 and mode = $9
@@ -55,6 +59,9 @@ pub async fn list(
              and ($4::timestamptz is null or created_at >= $4)
              and ($5::timestamptz is null or created_at < $5)
              and ($6::timestamptz is null or (created_at, id) < ($6, $7::uuid))
+             and ($10::text is null or kind = $10)
+             and ($11::uuid is null or esim_id = $11
+                  or id = (select order_id from esims where id = $11 and partner_id = $1))
            order by created_at desc, id desc
            limit $8"#,
         account.partner as PartnerId,
@@ -66,6 +73,8 @@ pub async fn list(
         after.map(|c| c.id.0),
         i64::from(limit) + 1,
         account.mode as Mode,
+        filter.kind.map(OrderKind::as_str),
+        filter.esim.map(|e| e.0),
     )
     .fetch_all(db)
     .await?;
@@ -87,6 +96,8 @@ pub(super) struct OrderRow {
     pub(super) id: OrderId,
     pub(super) partner_id: PartnerId,
     pub(super) mode: Mode,
+    pub(super) kind: OrderKind,
+    pub(super) esim_id: Option<EsimId>,
     pub(super) plan_id: String,
     pub(super) quantity: i32,
     pub(super) unit_cost_cents: i64,
@@ -103,6 +114,8 @@ impl From<OrderRow> for OrderRecord {
             id: r.id,
             partner_id: r.partner_id,
             mode: r.mode,
+            kind: r.kind,
+            esim_id: r.esim_id,
             plan_id: r.plan_id,
             quantity: r.quantity,
             unit_cost: Cents::new(r.unit_cost_cents),
@@ -124,7 +137,7 @@ pub async fn find(
     let row = sqlx::query_as!(
         OrderRow,
         r#"select id as "id: OrderId", partner_id as "partner_id: PartnerId", mode as "mode: Mode",
-                  plan_id, quantity, unit_cost_cents, total_cost_cents,
+                  kind as "kind: OrderKind", esim_id as "esim_id: EsimId", plan_id, quantity, unit_cost_cents, total_cost_cents,
                   status as "status: OrderStatus", reference, customer_email, created_at
            from orders where partner_id = $1 and mode = $3 and id = $2"#,
         account.partner as PartnerId,
@@ -146,7 +159,13 @@ pub(super) async fn receipt(
     let Some(order) = find(&mut conn, account, id).await? else {
         return Ok(None);
     };
-    let esims = esims::for_order(&mut conn, account, id).await?;
+    let esims = match order.esim_id {
+        Some(esim) => esims::select_one(&mut conn, account, esim)
+            .await?
+            .into_iter()
+            .collect(),
+        None => esims::for_order(&mut conn, account, id).await?,
+    };
     let balance = ledger::balance_after_debit(&mut conn, account, id).await?;
     Ok(Some(OrderReceipt {
         order,

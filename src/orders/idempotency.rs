@@ -315,6 +315,7 @@ mod tests {
             customer_email: None,
             reference: None,
             sandbox_outcome: None,
+            topup_of: None,
         };
         assert_eq!(
             fingerprint("/v1/order", &order(1)),

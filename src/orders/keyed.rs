@@ -148,7 +148,13 @@ impl Orders {
                 tracing::debug!(error = %e, "order refused and refunded");
                 (answers.refused(&e), true)
             }
-            Err(e @ (OrderError::InsufficientCredits { .. } | OrderError::PlanNotFound)) => {
+            Err(
+                e @ (OrderError::InsufficientCredits { .. }
+                | OrderError::PlanNotFound
+                | OrderError::EsimNotFound
+                | OrderError::TopupNotAllowed { .. }
+                | OrderError::PlanNotCompatible),
+            ) => {
                 tracing::debug!(error = %e, "order refused");
                 (answers.refused(&e), false)
             }

@@ -37,6 +37,7 @@
 //! handlers and the reconciler: [`Orders::place`] (with [`keyed`] for Idempotency-Keys),
 //! [`Orders::quote`], and the reads behind the order history.
 
+mod cancel;
 mod completions;
 mod debit;
 mod error;
@@ -47,6 +48,7 @@ mod place;
 pub mod reconcile;
 mod settlement;
 pub mod stuck;
+mod topup;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,12 +58,13 @@ use sqlx::PgPool;
 
 use crate::catalog::Catalog;
 use crate::esims::EsimRecord;
-use crate::ids::{OrderId, PartnerId};
+use crate::ids::{EsimId, OrderId, PartnerId};
 use crate::ledger;
 use crate::mode::{Account, Mode};
 use crate::money::Cents;
 use crate::provider::Registry;
 
+pub use cancel::{CancelReceipt, RefundState};
 pub use error::OrderError;
 pub use idempotency::IdempotencyKey;
 pub use settlement::Settled;
@@ -107,6 +110,37 @@ impl OrderStatus {
     /// Whether the order is settled for good.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Completed | Self::Failed)
+    }
+}
+
+// Stored as its lower-case name.
+/// What an order buys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, sqlx::Type, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum OrderKind {
+    /// New eSIMs.
+    Esim,
+    /// More data and validity on an eSIM the partner holds.
+    Topup,
+}
+
+impl OrderKind {
+    /// `esim` or `topup`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Esim => "esim",
+            Self::Topup => "topup",
+        }
+    }
+
+    /// The kind named `s`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "esim" => Some(Self::Esim),
+            "topup" => Some(Self::Topup),
+            _ => None,
+        }
     }
 }
 
@@ -181,6 +215,20 @@ pub struct NewOrder {
     /// Idempotency-Key with another outcome is another request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox_outcome: Option<SandboxOutcome>,
+    /// The eSIM a top-up is for; `None` for new eSIMs. Part of the fingerprint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topup_of: Option<EsimId>,
+}
+
+impl NewOrder {
+    /// What the order buys.
+    pub fn kind(&self) -> OrderKind {
+        if self.topup_of.is_some() {
+            OrderKind::Topup
+        } else {
+            OrderKind::Esim
+        }
+    }
 }
 
 /// A stored order.
@@ -192,6 +240,10 @@ pub struct OrderRecord {
     pub partner_id: PartnerId,
     /// Live or sandbox.
     pub mode: Mode,
+    /// New eSIMs or a top-up.
+    pub kind: OrderKind,
+    /// The eSIM a top-up is for.
+    pub esim_id: Option<EsimId>,
     /// Plan bought.
     pub plan_id: String,
     /// eSIMs ordered.

@@ -17,13 +17,14 @@ use super::history;
 use super::idempotency;
 use super::keyed::{Answers, Keyed};
 use super::settlement::{self, Completion, Settled};
+use super::topup;
 use super::{NewOrder, OrderError, OrderReceipt, OrderRecord, OrderStatus, Orders, SandboxOutcome};
 use crate::catalog::Plan;
 use crate::esims::{self, EsimRecord};
 use crate::failpoint;
 use crate::mode::{Account, Mode};
 use crate::money::Cents;
-use crate::provider::{ProviderError, ProvisionRequest, Refusal, SIMULATOR};
+use crate::provider::{ProviderError, ProvisionRequest, Refusal, SIMULATOR, TopupRequest};
 
 /// What [`Orders::place_with`] did.
 #[derive(Debug)]
@@ -54,7 +55,7 @@ pub(super) struct Priced {
 
 /// Where a debited order stands once this request is done with it, as the database
 /// holds it.
-enum Settlement {
+pub(super) enum Settlement {
     /// Completed: its eSIMs and, when this request stored the completion under an
     /// Idempotency-Key, the answer it kept.
     Completed {
@@ -107,6 +108,14 @@ impl Orders {
             Err(_) if claiming => return Ok(Placed::NotClaimed),
             Err(e) => return Err(e),
         };
+        let target = match new.topup_of {
+            Some(esim) => match self.admit_topup(account, new, esim).await {
+                Ok(record) => Some(record),
+                Err(_) if claiming => return Ok(Placed::NotClaimed),
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
         let terms = Terms {
             plan: &priced.plan,
             // A sandbox order is the simulator's, whatever its plan names.
@@ -117,6 +126,7 @@ impl Orders {
             new,
             unit_cost: priced.unit_cost,
             total_cost: priced.total_cost,
+            esim: target.as_ref().map(|e| e.id),
         };
         let job_delay = self.0.config.provider_timeout * 2;
         let (order, balance) =
@@ -142,8 +152,17 @@ impl Orders {
             return Err(OrderError::Unavailable);
         }
         let outcome = new.sandbox_outcome.filter(|_| account.mode.is_sandbox());
-        let provisioned = self.provision(&order, &priced.plan, outcome, balance, keyed, answers);
-        let settled = match provisioned.await {
+        let provisioned = match &target {
+            Some(esim) => {
+                self.apply_topup(&order, &priced.plan, esim, outcome)
+                    .await
+            }
+            None => {
+                self.provision(&order, &priced.plan, outcome, balance, keyed, answers)
+                    .await
+            }
+        };
+        let settled = match provisioned {
             Ok(settled) => settled,
             Err(e) => {
                 // The order's job settles it (the provider is asked by our reference).
@@ -340,6 +359,87 @@ impl Orders {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "provider outcome unknown; order left to reconciliation");
+                let provider_ref = match &e {
+                    ProviderError::Accepted { provider_order_ref } => {
+                        Some(provider_order_ref.as_str())
+                    }
+                    _ => None,
+                };
+                self.processing(order, provider_ref, &e.to_string()).await
+            }
+        }
+    }
+
+    /// Asks the eSIM's provider (for a sandbox order, the sandbox simulator, made to have
+    /// `outcome` when one is forced) to apply a top-up, then settles the order by what it
+    /// said, as [`Self::provision`] does for new eSIMs.
+    async fn apply_topup(
+        &self,
+        order: &OrderRecord,
+        plan: &Plan,
+        esim: &EsimRecord,
+        outcome: Option<SandboxOutcome>,
+    ) -> Result<Settlement, OrderError> {
+        let request = TopupRequest {
+            order_ref: order.id,
+            esim: esim.provider_ref.clone(),
+            plan_id: plan.id.clone(),
+            sku: plan.provider_sku.clone().unwrap_or_else(|| plan.id.clone()),
+            unit_cost_e4: plan.provider_cost_e4,
+            days: plan.days,
+            data_mb: plan.data_mb,
+        };
+        failpoint::hit_soon("during_provider_call");
+        let Some(provider) = self.provider_for(order.mode, &esim.provider) else {
+            return self.refund(order, "provider not configured", true).await;
+        };
+        let call = crate::provider::timed(
+            provider.name(),
+            "topup",
+            self.0.config.provider_timeout,
+            provider.topup(&request),
+        );
+        let result = match outcome {
+            None | Some(SandboxOutcome::ServiceUnavailable) => call.await,
+            Some(SandboxOutcome::UpstreamError) => Err(ProviderError::rejected(
+                Refusal::Other,
+                "sandbox: Sandbox-Outcome upstream_error",
+            )),
+            Some(SandboxOutcome::Processing) => call.await.and_then(|_| {
+                Err(ProviderError::Unknown(
+                    "sandbox: Sandbox-Outcome processing".to_owned(),
+                ))
+            }),
+        };
+        match result {
+            Ok(topped) => {
+                let done = topup::ToppedUpOrder {
+                    order,
+                    plan_days: plan.days,
+                    plan_data_mb: plan.data_mb,
+                    provider_order_ref: topped.provider_order_ref.clone(),
+                };
+                match topup::complete(&self.0.db, &done).await {
+                    Ok((Settled::Moved, record)) => Ok(Settlement::Completed {
+                        esims: record.into_iter().collect(),
+                        answer: None,
+                    }),
+                    Ok((Settled::AlreadySettled, _)) => self.as_settled(order).await,
+                    Err(e) => {
+                        tracing::warn!(error = %cause_chain(&e), "applied top-up not stored; order left to reconciliation");
+                        let provider_ref = topped.provider_order_ref.as_deref();
+                        self.processing(order, provider_ref, "the top-up could not be stored")
+                            .await
+                    }
+                }
+            }
+            Err(e) if e.issued_nothing() => {
+                tracing::warn!(error = %e, "provider did not apply the top-up; refunding");
+                let outage = !matches!(e, ProviderError::Rejected { .. });
+                self.refund(order, &e.to_string(), outage).await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "top-up outcome unknown; order left to reconciliation");
                 let provider_ref = match &e {
                     ProviderError::Accepted { provider_order_ref } => {
                         Some(provider_order_ref.as_str())

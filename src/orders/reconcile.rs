@@ -31,10 +31,11 @@ use tokio::sync::watch;
 
 use super::history::OrderRow;
 use super::settlement::{self as settle, Settled};
-use super::{OrderError, OrderRecord, OrderStatus, Orders};
-use crate::ids::{OrderId, PartnerId};
+use super::topup::{self, ToppedUpOrder};
+use super::{OrderError, OrderKind, OrderRecord, OrderStatus, Orders};
+use crate::ids::{EsimId, OrderId, PartnerId};
 use crate::mode::Mode;
-use crate::provider::{LookupRequest, OrderLookup, ProviderError};
+use crate::provider::{LookupRequest, OrderLookup, ProviderError, TopupLookup, TopupLookupRequest};
 
 /// How long a claimed job is leased to its worker.
 const LEASE: Duration = Duration::from_secs(60);
@@ -130,7 +131,16 @@ async fn claim_and_work(
             }
         }
     }
-    Ok(claimed)
+    // Cancellations share the worker: asked again, or their review read.
+    let cancellations = match super::cancel::reconcile(orders).await {
+        Ok(n) => n,
+        Err(OrderError::Database(e)) => return Err(e),
+        Err(e) => {
+            tracing::warn!(error = %e, "cancellations not reconciled");
+            0
+        }
+    };
+    Ok(claimed + cancellations)
 }
 
 /// Makes interrupted jobs due now: the lease taken when they were claimed would hold
@@ -158,6 +168,8 @@ struct Open {
     sku: String,
     /// From the plans table, not the snapshot: the plan may have been withdrawn since.
     data_mb: Option<i32>,
+    /// The plan's validity (what a top-up adds).
+    days: i32,
 }
 
 /// One read of everything [`work`] needs about an order.
@@ -168,7 +180,8 @@ async fn open(
 ) -> Result<Option<Open>, sqlx::Error> {
     let row = sqlx::query!(
         r#"select o.id as "id: OrderId", o.partner_id as "partner_id: PartnerId",
-                  o.mode as "mode: Mode", o.plan_id,
+                  o.mode as "mode: Mode", o.kind as "kind: OrderKind", o.esim_id as "esim_id: EsimId",
+                  o.plan_id, p.days,
                   o.quantity, o.unit_cost_cents, o.total_cost_cents,
                   o.status as "status: OrderStatus", o.reference, o.customer_email, o.created_at,
                   o.provider, o.provider_order_ref, coalesce(p.provider_sku, p.id) as "sku!",
@@ -185,6 +198,8 @@ async fn open(
             id: r.id,
             partner_id: r.partner_id,
             mode: r.mode,
+            kind: r.kind,
+            esim_id: r.esim_id,
             plan_id: r.plan_id,
             quantity: r.quantity,
             unit_cost_cents: r.unit_cost_cents,
@@ -199,6 +214,7 @@ async fn open(
         provider_order_ref: r.provider_order_ref,
         sku: r.sku,
         data_mb: r.data_mb,
+        days: r.days,
     }))
 }
 
@@ -220,6 +236,9 @@ async fn work(
         return Ok(());
     }
     let age = (Utc::now() - order.created_at).to_std().unwrap_or_default();
+    if order.kind == OrderKind::Topup {
+        return work_topup(orders, &open, age, attempts).await;
+    }
     let request = LookupRequest {
         order_ref: order_id,
         provider_order_ref: open.provider_order_ref.clone(),
@@ -300,6 +319,83 @@ async fn work(
     };
     if outcome == Some(Settled::AlreadySettled) {
         retire(db, order_id).await?;
+    }
+    Ok(())
+}
+
+/// [`work`] for a top-up: asks the eSIM's provider whether the top-up was applied, and
+/// completes it (the eSIM gains what the plan adds), fails and refunds it, or tries again
+/// later, by the same rules as an order of new eSIMs.
+async fn work_topup(
+    orders: &Orders,
+    open: &Open,
+    age: Duration,
+    attempts: i32,
+) -> Result<(), OrderError> {
+    let db = orders.db();
+    let config = orders.config();
+    let order = &open.order;
+    let esim = order
+        .esim_id
+        .ok_or_else(|| anyhow::anyhow!("top-up order {} names no eSIM", order.id))?;
+    let record = crate::esims::find(db, order.account(), esim)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the eSIM of top-up order {} is gone", order.id))?;
+    let request = TopupLookupRequest {
+        order_ref: order.id,
+        provider_order_ref: open.provider_order_ref.clone(),
+        esim: record.provider_ref.clone(),
+        sku: open.sku.clone(),
+        placed_at: order.created_at,
+    };
+    let lookup = match orders.provider_for(order.mode, &record.provider) {
+        None => Err(ProviderError::Unavailable(format!(
+            "provider {} is not configured",
+            record.provider
+        ))),
+        Some(provider) => {
+            crate::provider::timed(
+                provider.name(),
+                "topup_lookup",
+                config.provider_timeout,
+                provider.topup_lookup(&request),
+            )
+            .await
+        }
+    };
+    let reschedule = |why: String| reschedule(orders, order.id, order.partner_id, attempts, why);
+    let outcome = match lookup {
+        Ok(TopupLookup::Applied(topped)) => {
+            let done = ToppedUpOrder {
+                order,
+                plan_days: open.days,
+                plan_data_mb: open.data_mb,
+                provider_order_ref: topped.provider_order_ref,
+            };
+            Some(topup::complete(db, &done).await?.0)
+        }
+        Ok(TopupLookup::Failed(reason)) => Some(
+            settle::fail_and_refund(db, order, &format!("provider failed the top-up: {reason}"))
+                .await?,
+        ),
+        Ok(TopupLookup::NotFound) if age >= config.provider_timeout * 2 => Some(
+            settle::fail_and_refund(db, order, "the provider has no record of the top-up").await?,
+        ),
+        Ok(TopupLookup::NotFound) => {
+            reschedule("not yet known to the provider".to_owned()).await?;
+            None
+        }
+        Ok(TopupLookup::Pending) => {
+            reschedule("still pending at the provider".to_owned()).await?;
+            None
+        }
+        Err(e) => {
+            reschedule(e.to_string()).await?;
+            None
+        }
+    };
+    if outcome == Some(Settled::AlreadySettled) {
+        retire(db, order.id).await?;
     }
     Ok(())
 }
@@ -419,7 +515,7 @@ async fn reschedule(
 }
 
 /// `base × 2^(attempts-1)`, capped at `max`, with up to 20% random jitter.
-fn backoff(attempts: i32, base: Duration, max: Duration) -> Duration {
+pub(super) fn backoff(attempts: i32, base: Duration, max: Duration) -> Duration {
     let exponent = attempts.clamp(1, 20) as u32 - 1;
     let raw = base.saturating_mul(2u32.saturating_pow(exponent)).min(max);
     let jitter = rand::rng().random_range(0.0..0.2);

@@ -238,6 +238,7 @@ pub(super) async fn fail_and_refund(
             kind: EntryKind::Refund,
             amount: order.total_cost,
             order: Some(order.id),
+            esim: None,
             note: Some("the provider did not issue the order"),
         },
     )
@@ -246,6 +247,16 @@ pub(super) async fn fail_and_refund(
         ledger::LedgerError::Database(e) => OrderError::Database(e),
         other => anyhow::anyhow!("refund of order {} failed: {other}", order.id).into(),
     })?;
+    if let Some(esim) = order.esim_id {
+        // A failed top-up is no top-up: the eSIM may still be cancelled.
+        sqlx::query!(
+            "update esims set topups = topups - 1 where id = $1 and partner_id = $2",
+            esim as EsimId,
+            order.partner_id as PartnerId,
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     retire_job(&mut tx, order.id).await?;
     tx.commit().await?;
     tracing::info!(order_id = %order.id, "order failed and refunded");
@@ -352,6 +363,9 @@ pub(super) fn records(
                 provider_ref: issued.provider_refs[i].clone(),
                 sku: plan.provider_sku.clone(),
             },
+            usage_updated_at: None,
+            topups: 0,
+            mode: order.mode,
         })
         .collect();
     records.sort_by(|a, b| a.iccid.cmp(&b.iccid));

@@ -13,7 +13,12 @@ use crate::secret::Secret;
 /// Default of `TAVARO_USAGE_TTL_SECS`: an eSIM's usage is asked of its provider at most
 /// once a minute (Airalo itself refreshes usage every 20 minutes).
 pub const DEFAULT_USAGE_TTL: Duration = Duration::from_secs(60);
-/// Longest `TAVARO_USAGE_TTL_SECS` accepted: a day.
+/// Default of `TAVARO_USAGE_POLL_SECS`: the poller reads each live eSIM in use every
+/// five minutes (Airalo caches usage for 20, eSIM Access lags by hours: more often buys
+/// nothing).
+pub const DEFAULT_USAGE_POLL: Duration = Duration::from_secs(300);
+
+/// Longest `TAVARO_USAGE_TTL_SECS` (and `TAVARO_USAGE_POLL_SECS`) accepted: a day.
 const MAX_USAGE_TTL_SECS: u64 = 86_400;
 /// Smallest answer cap accepted (a usage report is a few hundred bytes, an order of ten
 /// eSIMs a few KiB).
@@ -37,6 +42,9 @@ pub struct ProvidersConfig {
     /// How long a usage read of one eSIM is reused before its provider is asked again
     /// (`TAVARO_USAGE_TTL_SECS`; 0 asks on every read).
     pub usage_ttl: Duration,
+    /// How often the usage poller reads each live eSIM in use
+    /// (`TAVARO_USAGE_POLL_SECS`; 0 turns the poller off).
+    pub usage_poll: Duration,
 }
 
 impl Default for ProvidersConfig {
@@ -48,6 +56,7 @@ impl Default for ProvidersConfig {
             roamify: None,
             body_limits: BodyLimits::default(),
             usage_ttl: DEFAULT_USAGE_TTL,
+            usage_poll: DEFAULT_USAGE_POLL,
         }
     }
 }
@@ -105,6 +114,13 @@ impl ProvidersConfig {
         if usage_ttl_secs > MAX_USAGE_TTL_SECS {
             bail!(
                 "TAVARO_USAGE_TTL_SECS={usage_ttl_secs} is invalid: must be at most {MAX_USAGE_TTL_SECS}"
+            );
+        }
+        let usage_poll_secs =
+            number(lookup, "TAVARO_USAGE_POLL_SECS", DEFAULT_USAGE_POLL.as_secs())?;
+        if usage_poll_secs > MAX_USAGE_TTL_SECS {
+            bail!(
+                "TAVARO_USAGE_POLL_SECS={usage_poll_secs} is invalid: must be at most {MAX_USAGE_TTL_SECS}"
             );
         }
         let upstream = |prefix: &str,
@@ -167,6 +183,7 @@ impl ProvidersConfig {
             roamify: upstream("ROAMIFY", "API_KEY", None, "https://api.getroamify.com")?,
             body_limits,
             usage_ttl: Duration::from_secs(usage_ttl_secs),
+            usage_poll: Duration::from_secs(usage_poll_secs),
         })
     }
 

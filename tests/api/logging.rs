@@ -38,6 +38,7 @@ async fn at_trace_level_no_key_hash_or_activation_code_reaches_the_logs(db: PgPo
             kind: tavaro::ledger::EntryKind::Topup,
             amount: tavaro::money::Cents::new(10_000),
             order: None,
+            esim: None,
             note: None,
         },
     )

@@ -3,7 +3,7 @@
 
 pub(super) mod cache;
 mod countries;
-mod packages;
+pub(super) mod packages;
 
 use utoipa_axum::router::OpenApiRouter;
 

@@ -63,7 +63,7 @@ struct CoverageView {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Package)]
-struct PackageView {
+pub(in crate::http) struct PackageView {
     /// What you order with (`planId` of `POST /v1/order`).
     #[schema(example = "ae-5gb-7d")]
     plan_id: String,
@@ -211,7 +211,8 @@ async fn list_packages(
     Ok(cache::response(&headers, &answer))
 }
 
-fn view(snapshot: &Snapshot, plan: &Plan, price: Cents) -> PackageView {
+/// The package view of `plan` at `price`.
+pub(in crate::http) fn view(snapshot: &Snapshot, plan: &Plan, price: Cents) -> PackageView {
     let coverage = plan
         .coverage
         .iter()

@@ -237,6 +237,16 @@ error_responses! {
         samples: vec![("esim_not_found", ApiError::NotFound(error::NotFound::Esim))],
         details: None,
     };
+    /// 404 `esim_not_found` or `plan_not_found`, for a top-up.
+    TopupNotFound => Spec {
+        description: "`esim_not_found`: no eSIM with this id for your account; \
+            `plan_not_found`: no plan with this `planId` is on sale.",
+        samples: vec![
+            ("esim_not_found", ApiError::NotFound(error::NotFound::Esim)),
+            ("plan_not_found", ApiError::NotFound(error::NotFound::Plan)),
+        ],
+        details: None,
+    };
     /// 404 `not_found`.
     NotFound => Spec {
         description: "no such resource: an unknown path, or an unknown QR token.",
@@ -256,6 +266,28 @@ error_responses! {
         samples: vec![("idempotency_in_progress", ApiError::IdempotencyInProgress { retry_after_secs: 1 })],
         details: None,
     };
+    /// 409 `topup_not_allowed` or `idempotency_in_progress`, for a top-up.
+    TopupConflict => Spec {
+        description: "`topup_not_allowed`: the eSIM cannot be topped up now (expired, \
+            cancelled or being cancelled, or its plan does not allow top-ups); \
+            `details.reason` says which. Nothing was deducted. `idempotency_in_progress`: a \
+            request with the same `Idempotency-Key` is still being processed.",
+        samples: vec![
+            ("topup_not_allowed", ApiError::TopupNotAllowed { reason: "the eSIM has expired".to_owned() }),
+            ("idempotency_in_progress", ApiError::IdempotencyInProgress { retry_after_secs: 1 }),
+        ],
+        details: None,
+    };
+    /// 409 `esim_not_cancellable`.
+    EsimNotCancellable => Spec {
+        description: "the eSIM cannot be cancelled: it has been used or topped up, is \
+            already cancelled (or its cancellation is pending), its refund was rejected, or \
+            its provider refused. `details.reason` says which. Nothing was refunded.",
+        samples: vec![("esim_not_cancellable", ApiError::EsimNotCancellable {
+            reason: "the eSIM has been used".to_owned(),
+        })],
+        details: Some(object(&[("reason", typed(Type::String))])),
+    };
     /// 413 `payload_too_large`.
     PayloadTooLarge => Spec {
         description: "the body is over the limit (64 KiB by default); `details.limitBytes` \
@@ -273,6 +305,18 @@ error_responses! {
     IdempotencyKeyReused => Spec {
         description: "this `Idempotency-Key` was already used with a different request body.",
         samples: vec![("idempotency_key_reused", ApiError::IdempotencyKeyReused)],
+        details: None,
+    };
+    /// 422 `plan_not_compatible` or `idempotency_key_reused`, for a top-up.
+    TopupUnprocessable => Spec {
+        description: "`plan_not_compatible`: the plan is on sale but cannot top up this eSIM \
+            (it is not in `GET /v1/esim/{esimId}/topups`); nothing was deducted. \
+            `idempotency_key_reused`: this `Idempotency-Key` was already used with a \
+            different request.",
+        samples: vec![
+            ("plan_not_compatible", ApiError::PlanNotCompatible),
+            ("idempotency_key_reused", ApiError::IdempotencyKeyReused),
+        ],
         details: None,
     };
     /// 429 `rate_limited`.

@@ -16,8 +16,8 @@ use crate::http::extract::{ApiQuery, IdPath};
 use crate::http::openapi::errors;
 use crate::http::pagination::{decode_order_cursor, encode_order_cursor, parse_limit};
 use crate::http::state::AppState;
-use crate::ids::OrderId;
-use crate::orders::OrderStatus;
+use crate::ids::{EsimId, OrderId};
+use crate::orders::{OrderKind, OrderStatus};
 use crate::orders::history::{self, OrderFilter};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -56,6 +56,13 @@ struct OrdersQuery {
     /// no order.
     #[param(value_type = Option<DateTime<Utc>>, example = "2026-11-30T23:59:59Z")]
     to: Option<String>,
+    /// Only orders of new eSIMs (`esim`) or only top-ups (`topup`).
+    #[param(value_type = Option<OrderKind>)]
+    kind: Option<String>,
+    /// Only the orders of this eSIM: the order that bought it and its top-ups.
+    #[param(value_type = Option<uuid::Uuid>, example = "9c9b5647-05fa-403c-99e2-26f0be9cb0dd")]
+    #[serde(rename = "esimId")]
+    esim_id: Option<String>,
 }
 
 /// `limit`: 1 to 100, default 20.
@@ -90,7 +97,7 @@ fn parse_time(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "One page of orders, newest first.", body = Page<OrderSummaryView>,
-            example = json!({"status": "success", "data": [{"orderId": "914ce31d-f1b1-43a4-82d4-95f0b9622496", "status": "completed",
+            example = json!({"status": "success", "data": [{"orderId": "914ce31d-f1b1-43a4-82d4-95f0b9622496", "status": "completed", "kind": "esim", "esimId": null,
                  "reference": "BK-12345", "planId": "ae-5gb-7d", "quantity": 1, "unitCost": 7.5, "totalCost": 7.5,
                  "currency": "USD", "customerEmail": "traveller@example.com", "createdAt": "2026-11-22T14:22:58Z"}],
                 "meta": {"nextCursor": "o1.1795443778123456.914ce31df1b143a482d495f0b9622496"}})),
@@ -139,6 +146,20 @@ async fn list_orders(
             "must be 1 to 64 characters without control characters",
         ));
     }
+    let kind = query.kind.as_deref().and_then(|raw| {
+        let kind = OrderKind::parse(raw);
+        if kind.is_none() {
+            errors.push(FieldError::new("kind", "must be one of esim, topup"));
+        }
+        kind
+    });
+    let esim = query.esim_id.as_deref().and_then(|raw| {
+        let id = uuid::Uuid::parse_str(raw).ok().map(EsimId);
+        if id.is_none() {
+            errors.push(FieldError::new("esimId", "must be an eSIM id (a UUID)"));
+        }
+        id
+    });
     let from = parse_time("from", query.from.as_deref(), &mut errors);
     let to = parse_time("to", query.to.as_deref(), &mut errors);
     if !errors.is_empty() {
@@ -149,6 +170,8 @@ async fn list_orders(
         reference: query.reference,
         from,
         to,
+        kind,
+        esim,
     };
     let (orders, next) =
         history::list(&state.db, principal.account(), &filter, after, limit).await?;

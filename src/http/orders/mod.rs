@@ -6,7 +6,10 @@ mod history;
 mod place;
 mod quote;
 pub(super) mod request;
+mod topup;
 mod views;
+
+pub(super) use place::idempotency_key;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -17,4 +20,5 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .merge(place::router())
         .merge(quote::router())
         .merge(history::router())
+        .merge(topup::router())
 }

@@ -36,7 +36,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = PlacedOrder)]
-pub(super) struct PlacedOrderView {
+pub(in crate::http) struct PlacedOrderView {
     #[serde(flatten)]
     order: OrderSummaryView,
     /// Your balance after the debit.
@@ -46,10 +46,11 @@ pub(super) struct PlacedOrderView {
 }
 
 /// The example of a completed order.
-fn placed_example() -> serde_json::Value {
+pub(super) fn placed_example() -> serde_json::Value {
     let lpa = "LPA:1$smdp.sim.tavaro.io$ALW4J-EM2S9-BPKY7-6NLZ5";
     serde_json::json!({"status": "success", "data": {
         "orderId": "914ce31d-f1b1-43a4-82d4-95f0b9622496", "status": "completed",
+        "kind": "esim", "esimId": null,
         "reference": "BK-12345", "planId": "ae-5gb-7d", "quantity": 1,
         "unitCost": 7.5, "totalCost": 7.5, "currency": "USD",
         "customerEmail": "traveller@example.com", "createdAt": "2026-11-22T14:22:58Z",
@@ -163,7 +164,7 @@ async fn place_order(
 }
 
 /// The Idempotency-Key header, validated; at most one.
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<IdempotencyKey>> {
+pub(in crate::http) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<IdempotencyKey>> {
     let mut values = headers.get_all("idempotency-key").iter();
     let Some(first) = values.next() else {
         return Ok(None);
@@ -179,7 +180,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<IdempotencyKey>> {
 
 /// The `Sandbox-Outcome` header, validated: at most one, a known outcome, and only with a
 /// sandbox key (a live order is never made to fail: the header is refused, not ignored).
-fn sandbox_outcome(headers: &HeaderMap, mode: Mode) -> ApiResult<Option<SandboxOutcome>> {
+pub(super) fn sandbox_outcome(headers: &HeaderMap, mode: Mode) -> ApiResult<Option<SandboxOutcome>> {
     let mut values = headers.get_all("sandbox-outcome").iter();
     let Some(first) = values.next() else {
         return Ok(None);
@@ -210,12 +211,12 @@ fn sandbox_outcome(headers: &HeaderMap, mode: Mode) -> ApiResult<Option<SandboxO
 }
 
 /// How this API answers an order, for the workflow to keep under its Idempotency-Key.
-struct HttpAnswers {
-    base_url: String,
+pub(super) struct HttpAnswers {
+    pub(super) base_url: String,
     /// The request's id, named in error bodies (the workflow runs in a task of its own).
-    request_id: Option<String>,
+    pub(super) request_id: Option<String>,
     /// Where the answer for the request's time limit goes once the order is debited.
-    late: Option<LateAnswer>,
+    pub(super) late: Option<LateAnswer>,
 }
 
 impl Answers for HttpAnswers {
@@ -240,7 +241,7 @@ impl Answers for HttpAnswers {
 }
 
 /// 201 for a completed order, 202 while it is processing, with the order's view.
-fn placed_answer(receipt: &OrderReceipt, base_url: &str) -> StoredAnswer {
+pub(super) fn placed_answer(receipt: &OrderReceipt, base_url: &str) -> StoredAnswer {
     let status = match receipt.order.status {
         OrderStatus::Completed => StatusCode::CREATED,
         _ => StatusCode::ACCEPTED,

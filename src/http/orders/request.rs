@@ -78,8 +78,7 @@ impl OrderRequest {
             }
         }
         if let Some(reference) = &self.reference {
-            let len = reference.chars().count();
-            if len == 0 || len > 64 || reference.chars().any(char::is_control) {
+            if !valid_reference(reference) {
                 errors.push(FieldError::new(
                     "reference",
                     "must be 1 to 64 characters without control characters",
@@ -95,6 +94,7 @@ impl OrderRequest {
             customer_email: self.customer_email,
             reference: self.reference,
             sandbox_outcome: None,
+            topup_of: None,
         })
     }
 }
@@ -106,8 +106,14 @@ pub fn parse_order_body(bytes: &[u8]) -> ApiResult<NewOrder> {
     parse_json::<OrderRequest>(bytes)?.validate()
 }
 
+/// A booking reference: 1 to 64 characters, none a control character.
+pub(super) fn valid_reference(reference: &str) -> bool {
+    let len = reference.chars().count();
+    len > 0 && len <= 64 && !reference.chars().any(char::is_control)
+}
+
 /// The documented `planId` pattern, `^[a-z0-9-]+$`, at most 64 characters.
-fn is_plan_id(id: &str) -> bool {
+pub(super) fn is_plan_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id
             .bytes()

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::esims::{EsimRecord, EsimStatus};
 use crate::ids::{EsimId, OrderId};
 use crate::money::Cents;
-use crate::orders::{OrderRecord, OrderStatus};
+use crate::orders::{OrderKind, OrderRecord, OrderStatus};
 
 /// One eSIM in an order response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -79,6 +79,10 @@ pub(super) struct OrderSummaryView {
     #[schema(value_type = uuid::Uuid, example = "914ce31d-f1b1-43a4-82d4-95f0b9622496")]
     order_id: OrderId,
     status: OrderStatus,
+    kind: OrderKind,
+    /// The eSIM a top-up is for; `null` for an order of new eSIMs.
+    #[schema(value_type = Option<uuid::Uuid>, required = true, example = json!(null))]
+    esim_id: Option<EsimId>,
     /// Your booking reference, if you sent one.
     #[schema(required = true, example = "BK-12345")]
     reference: Option<String>,
@@ -108,6 +112,8 @@ impl OrderSummaryView {
         Self {
             order_id: order.id,
             status: order.status,
+            kind: order.kind,
+            esim_id: order.esim_id,
             reference: order.reference.clone(),
             plan_id: order.plan_id.clone(),
             quantity: order.quantity,

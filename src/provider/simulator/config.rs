@@ -40,6 +40,28 @@ impl FromStr for SimulatorMode {
     }
 }
 
+/// How the simulator takes the cancellation of an unused eSIM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimulatorRefunds {
+    /// Cancelled and credited at once, as eSIM Access and eSIM Go do.
+    Instant,
+    /// A refund request left for review, as Airalo and Roamify take them: decided with
+    /// `tavaro sim refund --esim … --approve|--reject`.
+    Reviewed,
+}
+
+impl FromStr for SimulatorRefunds {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "instant" => Ok(Self::Instant),
+            "reviewed" => Ok(Self::Reviewed),
+            other => bail!("unknown simulator refund mode `{other}` (expected: instant, reviewed)"),
+        }
+    }
+}
+
 /// Settings of the built-in simulator provider.
 #[derive(Clone, Debug)]
 pub struct SimulatorConfig {
@@ -51,6 +73,8 @@ pub struct SimulatorConfig {
     pub failure_rate: f64,
     /// SM-DP+ address written into the simulated activation codes.
     pub smdp_address: String,
+    /// How cancellations are refunded (`TAVARO_SIM_REFUNDS`).
+    pub refunds: SimulatorRefunds,
 }
 
 impl Default for SimulatorConfig {
@@ -60,6 +84,7 @@ impl Default for SimulatorConfig {
             latency: Duration::ZERO,
             failure_rate: 0.0,
             smdp_address: "smdp.sim.tavaro.io".to_owned(),
+            refunds: SimulatorRefunds::Instant,
         }
     }
 }

@@ -17,16 +17,21 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use sqlx::PgPool;
 
+mod after_sale;
 mod config;
 mod issuer;
 
-pub use config::{SimulatorConfig, SimulatorMode};
+pub use after_sale::review_refund;
+
+pub use config::{SimulatorConfig, SimulatorMode, SimulatorRefunds};
 
 use issuer::{Issue, Issuer};
 
 use super::{
-    EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider, ProviderError, ProvisionRequest,
-    Provisioned, ProvisionedEsim, Refusal, UpstreamBalance, UpstreamPackage,
+    CancelRequest, Cancelled, EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider,
+    ProviderError, ProvisionRequest, Provisioned, ProvisionedEsim, RefundReview, Refusal,
+    ToppedUp, TopupLookup, TopupLookupRequest, TopupOffer, TopupRequest, UpstreamBalance,
+    UpstreamPackage,
 };
 use crate::status::EsimStatus;
 
@@ -149,6 +154,50 @@ impl Provider for Simulator {
 
     async fn balance(&self) -> Result<UpstreamBalance, ProviderError> {
         Err(ProviderError::Unsupported("the simulator keeps no balance"))
+    }
+
+    async fn topups(
+        &self,
+        esim: &EsimRef,
+        plan_id: &str,
+    ) -> Result<Vec<TopupOffer>, ProviderError> {
+        after_sale::offers(&self.db, esim, plan_id).await
+    }
+
+    async fn topup(&self, request: &TopupRequest) -> Result<ToppedUp, ProviderError> {
+        tokio::time::sleep(self.config.latency).await;
+        match self.config.mode {
+            SimulatorMode::Normal => after_sale::topup(&self.db, request).await,
+            // Applied, the answer lost on the way back.
+            SimulatorMode::Late => {
+                after_sale::topup(&self.db, request).await?;
+                Err(ProviderError::Unknown("no answer to the top-up".into()))
+            }
+            SimulatorMode::AcceptThenFail | SimulatorMode::AcceptThenStall | SimulatorMode::Lost => {
+                Err(ProviderError::Unknown(
+                    "connection reset after the top-up was sent".into(),
+                ))
+            }
+        }
+    }
+
+    async fn topup_lookup(
+        &self,
+        request: &TopupLookupRequest,
+    ) -> Result<TopupLookup, ProviderError> {
+        after_sale::lookup(&self.db, request).await
+    }
+
+    async fn cancel(&self, request: &CancelRequest) -> Result<Cancelled, ProviderError> {
+        after_sale::cancel(&self.db, self.config.refunds, request).await
+    }
+
+    async fn refund_status(
+        &self,
+        request: &CancelRequest,
+        _refund_ref: Option<&str>,
+    ) -> Result<RefundReview, ProviderError> {
+        after_sale::refund_status(&self.db, request).await
     }
 }
 

@@ -317,6 +317,7 @@ pub async fn create_partner(
                 kind: EntryKind::Topup,
                 amount,
                 order: None,
+                esim: None,
                 note: Some("test credits"),
             },
         )
