@@ -42,8 +42,8 @@ use crate::money::Cents;
 use crate::orders::IdempotencyKey;
 use crate::provider::{CancelRequest, Cancelled, ProviderError, RefundReview};
 
-/// How long a claimed cancellation is leased to the request (or worker) asking the
-/// provider; after it, a reconciler asks again.
+/// How long a cancellation claimed by a reconciler is leased to it; after it, another
+/// asks again.
 const LEASE: Duration = Duration::from_secs(60);
 
 /// Where a refund stands.
@@ -111,7 +111,10 @@ impl Orders {
                 return Ok(receipt);
             }
         }
-        let Some(claim) = claim(db, &record, key, LEASE).await? else {
+        // No cancel call outlives the provider time-out: past twice that, a claim whose
+        // server died is any reconciler's to finish.
+        let lease = self.0.config.provider_timeout * 2;
+        let Some(claim) = claim(db, &record, key, lease).await? else {
             return Err(OrderError::NotCancellable {
                 reason: why_not(db, &record).await?,
             });

@@ -6,6 +6,7 @@
 // every helper would say the same thing louder.
 #![allow(unreachable_pub)]
 
+mod after_sale;
 mod auth;
 mod catalog;
 mod cli;

@@ -1,0 +1,83 @@
+//! After the sale: top-ups (orders of kind `topup`), cancellations of unused eSIMs with
+//! their refunds, and live usage (read through, polled), on the simulator and on an
+//! upstream behind wiremock.
+
+mod cancel;
+mod topups;
+mod usage;
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestPartner, success_data};
+
+/// Fast reconciliation, for scenarios that wait on it.
+pub const QUICK: &[(&str, &str)] = &[
+    ("TAVARO_PROVIDER_TIMEOUT_MS", "400"),
+    ("TAVARO_RECONCILE_POLL_MS", "50"),
+    ("TAVARO_RECONCILE_MAX_BACKOFF_SECS", "1"),
+];
+
+/// Orders one eSIM of `plan` (201); returns its order's `data`.
+pub async fn order_one(app: &TestApp, partner: &TestPartner, plan: &str) -> Value {
+    app.place(&partner.key, &json!({"planId": plan}), StatusCode::CREATED)
+        .await
+}
+
+/// The eSIM view.
+pub async fn esim(app: &TestApp, key: &str, id: &str) -> Value {
+    success_data(app.get(&format!("/v1/esim/{id}"), key).await, StatusCode::OK).await
+}
+
+/// `POST /v1/esim/{id}/topup` with `body`, and an Idempotency-Key when given.
+pub async fn topup(app: &TestApp, key: &str, id: &str, body: &Value, idem: Option<&str>) -> Response {
+    let mut request = app
+        .client
+        .post(format!("{}/v1/esim/{id}/topup", app.address))
+        .bearer_auth(key)
+        .json(body);
+    if let Some(idem) = idem {
+        request = request.header("idempotency-key", idem);
+    }
+    request.send().await.expect("request sent")
+}
+
+/// `POST /v1/esim/{id}/cancel`, with an Idempotency-Key when given.
+pub async fn cancel(app: &TestApp, key: &str, id: &str, idem: Option<&str>) -> Response {
+    let mut request = app
+        .client
+        .post(format!("{}/v1/esim/{id}/cancel", app.address))
+        .bearer_auth(key);
+    if let Some(idem) = idem {
+        request = request.header("idempotency-key", idem);
+    }
+    request.send().await.expect("request sent")
+}
+
+/// Waits (up to 15 s) until the eSIM view shows `status`; returns the view.
+pub async fn wait_for_esim(app: &TestApp, key: &str, id: &str, status: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let view = esim(app, key, id).await;
+        if view["status"] == status {
+            return view;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "eSIM {id} never became {status}: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The ledger entries of `key`'s account, newest first.
+pub async fn entries(app: &TestApp, key: &str) -> Vec<Value> {
+    let data = success_data(
+        app.get("/v1/balance/transactions?limit=100", key).await,
+        StatusCode::OK,
+    )
+    .await;
+    data.as_array().unwrap().clone()
+}
