@@ -1,19 +1,20 @@
 //! Airalo's answers in our terms: catalogue entries as [`UpstreamPackage`]s, orders as
-//! eSIMs, usage statuses, and error bodies as [`ProviderError`]s (reference §1.2–§1.7).
+//! eSIMs, usage statuses, top-up lists and top-up orders, and error bodies as
+//! [`ProviderError`]s (reference §1.2–§1.7).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::wire::{Area, ErrorBody, Operator, Order, Package, Sim, Usage};
+use super::wire::{Area, ErrorBody, Meta, Operator, Order, Package, Sim, Usage};
 use crate::provider::normalize::{
     CheckDigit, InvalidEsim, checked_esim, data_mb, e4_from_amount, printable, split_lpa, timestamp,
 };
 use crate::provider::upstream::{Answer, Call};
 use crate::provider::{
-    EsimUsage, ProviderError, Provisioned, ProvisionedEsim, Refusal, UpstreamCountry,
-    UpstreamPackage,
+    EsimUsage, ProviderError, Provisioned, ProvisionedEsim, Refusal, ToppedUp, TopupLookup,
+    TopupOffer, UpstreamCountry, UpstreamPackage,
 };
 use crate::status::EsimStatus;
 
@@ -244,12 +245,61 @@ pub(super) fn usage(usage: &Usage) -> Result<EsimUsage, ProviderError> {
         _ => 0,
     };
     Ok(EsimUsage {
-        data_total_mb: None,
         status,
         data_used_mb: used,
         activated_at: None,
         expires_at: usage.expired_at.as_ref().and_then(timestamp),
+        // `total` counts the package and its top-ups; 0 (to be ignored) when unlimited.
+        data_total_mb: usage
+            .total
+            .filter(|total| !usage.is_unlimited && *total > 0),
     })
+}
+
+/// A package of an eSIM's top-up list as an offer; `None` without an id, or for a
+/// package that is not a top-up. Its cost is the net price, when Airalo states it (not
+/// under discount pricing).
+pub(super) fn topup_offer(package: &Package) -> Option<TopupOffer> {
+    if package.kind.as_deref().is_some_and(|k| k != "topup") {
+        return None;
+    }
+    let sku = present(package.id.as_deref())?;
+    Some(TopupOffer {
+        sku: sku.to_owned(),
+        cost_e4: cost_e4(package),
+    })
+}
+
+/// What a top-up order Airalo has (found by our reference) says: failed, still being
+/// processed, or applied (Airalo answers a top-up order only once it is applied).
+pub(super) fn topup_outcome(order: &Order) -> TopupLookup {
+    match order_status(order).as_deref() {
+        Some("failed") => TopupLookup::Failed("airalo reports the top-up failed".into()),
+        Some("pending" | "processing") => TopupLookup::Pending,
+        _ => TopupLookup::Applied(ToppedUp {
+            provider_order_ref: order.id.clone(),
+        }),
+    }
+}
+
+/// What Airalo said in `meta.message`, with any per-field messages after it.
+pub(super) fn refusal_words(meta: Option<&Meta>, data: Option<&Value>) -> Option<String> {
+    let message = meta
+        .and_then(|m| m.message.as_deref())
+        .map(str::trim)
+        .filter(|m| !m.is_empty() && !m.eq_ignore_ascii_case("success"))?;
+    let fields: Vec<&str> = data
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|fields| fields.values())
+        .filter_map(Value::as_str)
+        .collect();
+    let words = if fields.is_empty() {
+        message.to_owned()
+    } else {
+        format!("{message}: {}", fields.join("; "))
+    };
+    Some(printable(&words))
 }
 
 /// Classifies a failed answer (reference §1.7): rate limit, credentials and server

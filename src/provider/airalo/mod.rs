@@ -1,13 +1,16 @@
 //! Airalo Partners API v2 adapter (reference §1): OAuth2 client credentials
 //! ([`session`]), the paged catalogue, synchronous orders with our order id as the
 //! `description` (Airalo has no idempotency key; the description is how an order with an
-//! unknown outcome is found again), order look-ups, usage and balance.
+//! unknown outcome is found again), order look-ups, usage and balance; top-ups and refund
+//! requests in [`after_sale`].
 //!
 //! Budgets follow Airalo's documented limits: the catalogue 80 requests a minute, the
-//! token endpoint 3 a minute (in [`session`]), everything else 5 a second (the
-//! per-company usage limit, the tightest that applies to the other endpoints), of which
-//! reads may take half ([`Budgets`]): a partner polling usage never holds up an order.
+//! token endpoint 3 a minute (in [`session`]), refund requests 5 a minute (on top of the
+//! rest), everything else 5 a second (the per-company usage limit, the tightest that
+//! applies to the other endpoints), of which reads may take half ([`Budgets`]): a partner
+//! polling usage never holds up an order.
 
+mod after_sale;
 mod mapping;
 mod session;
 mod wire;
@@ -26,8 +29,9 @@ use self::wire::{BalanceEnvelope, OrderEnvelope, OrdersPage, PackagesPage, Usage
 use super::normalize::e4_from_amount;
 use super::upstream::{Budget, Budgets, Call, Turn, UpstreamConfig};
 use super::{
-    EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider, ProviderError, ProvisionRequest,
-    Provisioned, Refusal, UpstreamBalance, UpstreamPackage,
+    CancelRequest, Cancelled, EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider,
+    ProviderError, ProvisionRequest, Provisioned, RefundReview, Refusal, ToppedUp, TopupLookup,
+    TopupLookupRequest, TopupOffer, TopupRequest, UpstreamBalance, UpstreamPackage,
 };
 
 /// Catalogue entries (countries and regions) per page.
@@ -44,6 +48,7 @@ pub struct Airalo {
     session: Session,
     packages_budget: Budgets,
     budget: Budgets,
+    refunds_budget: Budget,
 }
 
 impl Airalo {
@@ -54,6 +59,7 @@ impl Airalo {
             session: Session::new(config)?,
             packages_budget: Budgets::single(Budget::per_minute(80)),
             budget: Budgets::per_second(5),
+            refunds_budget: Budget::per_minute(5),
         })
     }
 
@@ -296,5 +302,43 @@ impl Provider for Airalo {
             amount_e4,
             currency: money.currency.trim().to_ascii_uppercase(),
         })
+    }
+
+    async fn topups(
+        &self,
+        esim: &EsimRef,
+        _plan_id: &str,
+    ) -> Result<Vec<TopupOffer>, ProviderError> {
+        self.topup_offers(esim).await
+    }
+
+    async fn topup(&self, request: &TopupRequest) -> Result<ToppedUp, ProviderError> {
+        self.apply_topup(request).await
+    }
+
+    async fn topup_lookup(
+        &self,
+        request: &TopupLookupRequest,
+    ) -> Result<TopupLookup, ProviderError> {
+        self.find_topup(request).await
+    }
+
+    /// A refund request for Airalo to review ([`Cancelled::UnderReview`] with its
+    /// `refund_id`). Airalo keeps no idempotency: a repeated call files a second request
+    /// (which its reviewers refuse as a duplicate).
+    async fn cancel(&self, request: &CancelRequest) -> Result<Cancelled, ProviderError> {
+        self.request_refund(request).await
+    }
+
+    /// Always [`RefundReview::Pending`]: Airalo reviews refund requests by hand and has
+    /// no endpoint that tells how one stands. The operator settles each one from the
+    /// Partner Platform (an approved refund arrives as Airalo credit).
+    async fn refund_status(
+        &self,
+        request: &CancelRequest,
+        refund_ref: Option<&str>,
+    ) -> Result<RefundReview, ProviderError> {
+        let _ = (request, refund_ref);
+        Ok(RefundReview::Pending)
     }
 }

@@ -231,6 +231,33 @@ pub(super) struct Sim {
     pub qrcode: Option<String>,
 }
 
+/// `GET /sims/{iccid}/topups`: the top-up packages this eSIM takes now.
+#[derive(Deserialize)]
+pub(super) struct TopupsEnvelope {
+    /// The packages (`type: topup`), priced as the catalogue's.
+    pub data: Listing<Package>,
+}
+
+/// `POST /refund`: `{"data":{"refund_id":"12345","created_at":"…"},"meta":{"message":"success"}}`
+/// when accepted for review; `{"data":[],"meta":{"message":"…why…"}}` when refused.
+#[derive(Deserialize)]
+pub(super) struct RefundAnswer {
+    /// The refund request, or the refused fields (`[]` or `{"field":"message"}`).
+    #[serde(default)]
+    pub data: Value,
+    /// What Airalo says.
+    #[serde(default)]
+    pub meta: Option<Meta>,
+}
+
+/// `meta` of an answer.
+#[derive(Deserialize, Default)]
+pub(super) struct Meta {
+    /// `success`, or what went wrong.
+    #[serde(default, deserialize_with = "flexible_string")]
+    pub message: Option<String>,
+}
+
 /// `GET /sims/{iccid}/usage`.
 #[derive(Deserialize)]
 pub(super) struct UsageEnvelope {
@@ -306,4 +333,7 @@ pub(super) struct ErrorBody {
     /// Per-field validation messages.
     #[serde(default)]
     pub data: Option<Value>,
+    /// `{"message": "the parameter is invalid"}` and the like.
+    #[serde(default)]
+    pub meta: Option<Meta>,
 }

@@ -1,5 +1,6 @@
 //! eSIM Access packages and profiles in our terms: packages become [`UpstreamPackage`]s,
-//! profiles become issued eSIMs, order outcomes and usage.
+//! profiles become issued eSIMs, order outcomes and usage, top-up lists and outcomes, and
+//! the reasons a profile cannot be cancelled.
 //!
 //! Decisions where the provider's documentation is silent (reference §4):
 //! - A multi-country package's region is its name up to the data amount
@@ -23,8 +24,8 @@ use crate::provider::normalize::{
     CheckDigit, InvalidEsim, checked_esim, data_mb, mb_from_binary_bytes, split_lpa, timestamp,
 };
 use crate::provider::{
-    EsimUsage, OrderLookup, ProviderError, Provisioned, ProvisionedEsim, UpstreamCountry,
-    UpstreamPackage,
+    EsimUsage, OrderLookup, ProviderError, Provisioned, ProvisionedEsim, ToppedUp, TopupLookup,
+    TopupOffer, UpstreamCountry, UpstreamPackage,
 };
 use crate::status::EsimStatus;
 
@@ -278,12 +279,115 @@ pub(super) fn usage(profile: &Profile) -> Result<EsimUsage, ProviderError> {
         }
     };
     Ok(EsimUsage {
-        data_total_mb: None,
         status,
         data_used_mb: mb_from_binary_bytes(profile.order_usage.unwrap_or(0)),
         activated_at: timestamp(&profile.activate_time),
         expires_at: timestamp(&profile.expired_time),
+        data_total_mb: data_total_mb(profile),
     })
+}
+
+/// The allowance as eSIM Access counts it now: `totalVolume` (the package's plus every
+/// top-up's), in binary MB. `None` when it is not given, or for a daily allowance (sold
+/// as unlimited, [`allowance`]), whose `totalVolume` is no total of the plan.
+fn data_total_mb(profile: &Profile) -> Option<i64> {
+    if profile.data_type.is_some_and(|t| t != 1) {
+        return None;
+    }
+    profile
+        .total_volume
+        .filter(|bytes| *bytes > 0)
+        .map(mb_from_binary_bytes)
+}
+
+/// A package of a top-up list (`/package/list` with `type: TOPUP`) as an offer; `None`
+/// without a package code, or for a package that is not a top-up.
+pub(super) fn topup_offer(p: &Package) -> Option<TopupOffer> {
+    if p.kind
+        .as_deref()
+        .is_some_and(|k| !k.eq_ignore_ascii_case("TOPUP"))
+    {
+        return None;
+    }
+    let sku = p.package_code.as_deref().map(str::trim)?;
+    (!sku.is_empty()).then(|| TopupOffer {
+        sku: sku.to_owned(),
+        cost_e4: p.price.filter(|price| *price > 0),
+    })
+}
+
+/// What a profile's packages say about our top-up `reference` of `sku`, asked at `now`
+/// about a top-up placed at `placed_at`: `Applied` when a package carries our
+/// `transactionId`; `Pending` while the top-up may still be in flight (until
+/// `placed_at + window`), or while a package of `sku` applied since `placed_at − window`
+/// (clock skew) carries no `transactionId` (it may be ours: nobody refunds on a guess);
+/// `NotFound` otherwise.
+pub(super) fn topup_outcome(
+    profile: &Profile,
+    reference: &str,
+    sku: &str,
+    placed_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    window: chrono::Duration,
+) -> TopupLookup {
+    let packages = &profile.package_list;
+    if packages
+        .iter()
+        .any(|p| p.transaction_id.as_deref().map(str::trim) == Some(reference))
+    {
+        return TopupLookup::Applied(ToppedUp {
+            provider_order_ref: None,
+        });
+    }
+    let unattributed = packages.iter().any(|p| {
+        p.transaction_id
+            .as_deref()
+            .is_none_or(|t| t.trim().is_empty())
+            && p.package_code.as_deref() == Some(sku)
+            && timestamp(&p.create_time).is_none_or(|at| at + window >= placed_at)
+    });
+    if unattributed || now < placed_at + window {
+        TopupLookup::Pending
+    } else {
+        TopupLookup::NotFound
+    }
+}
+
+/// Whether the provider has cancelled the profile (refunding its cost to our balance).
+pub(super) fn cancelled(profile: &Profile) -> bool {
+    profile.esim_status.as_deref() == Some("CANCEL")
+}
+
+/// Whether the provider still takes a cancellation of the profile: never downloaded to
+/// a device (`esimStatus` `GOT_RESOURCE`, `smdpStatus` `RELEASED`).
+pub(super) fn cancellable(profile: &Profile) -> bool {
+    profile.esim_status.as_deref() == Some("GOT_RESOURCE")
+        && profile.smdp_status.as_deref() == Some("RELEASED")
+}
+
+/// Why the provider will not cancel the profile, in words a partner can read, with the
+/// provider's own `details`.
+pub(super) fn not_cancellable(profile: &Profile, details: &str) -> String {
+    let esim_status = profile.esim_status.as_deref().unwrap_or("unknown");
+    let smdp_status = profile.smdp_status.as_deref().unwrap_or("unknown");
+    let why = match esim_status {
+        "IN_USE" | "ENABLED" => "it is in use",
+        "USED_UP" => "its data is used up",
+        "USED_EXPIRED" | "UNUSED_EXPIRED" => "it has expired",
+        "REVOKED" => "it was revoked",
+        "GOT_RESOURCE" | "RELEASED" if smdp_status != "RELEASED" => {
+            "it has been downloaded to a device"
+        }
+        _ => "of its state",
+    };
+    let mut reason = format!(
+        "the eSIM cannot be cancelled: {why} (esimStatus {esim_status}, smdpStatus {smdp_status})"
+    );
+    if !details.trim().is_empty() {
+        reason.push_str("; ");
+        reason.push_str(details.trim());
+    }
+    reason
 }
 
 /// The newest allocation among profiles sharing a recycled ICCID (`esimTranNo` starts

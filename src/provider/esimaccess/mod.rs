@@ -10,7 +10,12 @@
 //! to reconciliation. Our order id is the `transactionId`, which the provider
 //! de-duplicates ("duplicate transactionId = same request") and which finds an order
 //! again when its `orderNo` was lost.
+//!
+//! Top-ups and cancellations ([`after_sale`]) follow the same rules: a top-up carries our
+//! top-up order's id as its `transactionId`; a cancellation is refunded to our balance at
+//! once, and only for a profile never downloaded to a device.
 
+mod after_sale;
 mod http;
 mod mapping;
 mod wire;
@@ -22,8 +27,9 @@ use serde_json::{Value, json};
 
 use super::upstream::{self, Budgets, Call, Turn, UpstreamConfig};
 use super::{
-    EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider, ProviderError, ProvisionRequest,
-    Provisioned, Refusal, UpstreamBalance, UpstreamPackage,
+    CancelRequest, Cancelled, EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider,
+    ProviderError, ProvisionRequest, Provisioned, RefundReview, Refusal, ToppedUp, TopupLookup,
+    TopupLookupRequest, TopupOffer, TopupRequest, UpstreamBalance, UpstreamPackage,
 };
 use wire::{NO_SUCH_ORDER, STILL_ALLOCATING};
 
@@ -123,18 +129,7 @@ impl EsimAccess {
 
     /// The eSIM's newest profile's usage, taking `turn` in the budget.
     async fn usage_in_turn(&self, esim: &EsimRef, turn: Turn) -> Result<EsimUsage, ProviderError> {
-        let filter = match &esim.provider_ref {
-            Some(tran_no) => json!({"esimTranNo": tran_no}),
-            None => json!({"iccid": esim.iccid}),
-        };
-        let profiles = self
-            .query(filter, Ask::read(turn))
-            .await?
-            .map_err(|f| f.into_error(Call::Read))?;
-        let profile = mapping::newest(profiles).ok_or_else(|| {
-            ProviderError::rejected(Refusal::Other, format!("no eSIM with ICCID {}", esim.iccid))
-        })?;
-        mapping::usage(&profile)
+        mapping::usage(&self.profile(esim, turn).await?)
     }
 
     /// Our order by its `transactionId`, searched in a window around when we placed it.
@@ -280,5 +275,38 @@ impl Provider for EsimAccess {
             amount_e4,
             currency: "USD".into(),
         })
+    }
+
+    async fn topups(
+        &self,
+        esim: &EsimRef,
+        _plan_id: &str,
+    ) -> Result<Vec<TopupOffer>, ProviderError> {
+        self.topup_offers(esim).await
+    }
+
+    async fn topup(&self, request: &TopupRequest) -> Result<ToppedUp, ProviderError> {
+        self.apply_topup(request).await
+    }
+
+    async fn topup_lookup(
+        &self,
+        request: &TopupLookupRequest,
+    ) -> Result<TopupLookup, ProviderError> {
+        self.find_topup(request).await
+    }
+
+    async fn cancel(&self, request: &CancelRequest) -> Result<Cancelled, ProviderError> {
+        self.cancel_profile(request).await
+    }
+
+    /// eSIM Access refunds a cancellation at once ([`Cancelled::Refunded`]), so nothing
+    /// of ours is ever under review; asked all the same, the profile answers.
+    async fn refund_status(
+        &self,
+        request: &CancelRequest,
+        _refund_ref: Option<&str>,
+    ) -> Result<RefundReview, ProviderError> {
+        self.refund_review(request).await
     }
 }

@@ -216,6 +216,34 @@ pub(super) struct Profile {
     /// Bytes used (lags 2–3 h).
     #[serde(default, deserialize_with = "flexible_int")]
     pub order_usage: Option<i64>,
+    /// `RELEASED` until the profile is downloaded to a device, then `DOWNLOAD`,
+    /// `INSTALLATION`, `ENABLED`, `DISABLED`, `DELETED`.
+    #[serde(default, deserialize_with = "flexible_string")]
+    pub smdp_status: Option<String>,
+    /// Bytes of the allowance: the package's plus every top-up's.
+    #[serde(default, deserialize_with = "flexible_int")]
+    pub total_volume: Option<i64>,
+    /// 1: one allowance for the whole validity; otherwise a daily allowance.
+    #[serde(default, deserialize_with = "flexible_int")]
+    pub data_type: Option<i64>,
+    /// The package the profile was ordered with, then every top-up applied to it.
+    #[serde(default, deserialize_with = "nullable")]
+    pub package_list: Vec<ProfilePackage>,
+}
+
+/// One package applied to a profile: the one it was ordered with, or a top-up.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ProfilePackage {
+    #[serde(default, deserialize_with = "flexible_string")]
+    pub package_code: Option<String>,
+    /// The `transactionId` of the order or top-up that applied it, where the provider
+    /// records it.
+    #[serde(default, deserialize_with = "flexible_string")]
+    pub transaction_id: Option<String>,
+    /// When it was applied.
+    #[serde(default)]
+    pub create_time: Value,
 }
 
 /// A list sent as `null` reads as empty.

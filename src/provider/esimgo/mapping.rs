@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::wire::{Bundle, EsimDetails, NamedAssignment, Order};
+use super::wire::{Assignment, Bundle, EsimDetails, NamedAssignment, Order};
 use crate::provider::normalize::{
-    CheckDigit, InvalidEsim, checked_esim, data_mb, e4_from_amount, printable, timestamp,
+    CheckDigit, InvalidEsim, checked_esim, data_mb, e4_from_amount, mb_from_decimal_bytes,
+    printable, timestamp,
 };
 use crate::provider::upstream::{Answer, Call};
 use crate::provider::{ProviderError, ProvisionedEsim, Refusal, UpstreamCountry, UpstreamPackage};
@@ -226,6 +227,48 @@ pub(super) fn pick_assignment(
     // dates them.
     pool.into_iter()
         .max_by_key(|a| timestamp(&a.assignment.assignment_date_time))
+}
+
+/// Data used and the allowance, in MB, as eSIM Go counts them on the eSIM now: over the
+/// `chosen` assignment and every other limited data assignment not revoked (the plan's
+/// bundle and each top-up is an assignment of its own, with its `initialQuantity` in
+/// decimal bytes). An unlimited `chosen` assignment has no allowance (`None`), and its
+/// use is its own; an allowance no assignment states is `None` too.
+pub(super) fn allowance(all: &[NamedAssignment], chosen: &Assignment) -> (i64, Option<i64>) {
+    let used = |a: &Assignment| match (a.initial_quantity, a.remaining_quantity) {
+        (Some(initial), Some(remaining)) => (initial - remaining).max(0),
+        _ => 0,
+    };
+    if chosen.unlimited {
+        return (mb_from_decimal_bytes(used(chosen)), None);
+    }
+    let revoked = |a: &Assignment| {
+        a.bundle_state
+            .as_deref()
+            .is_some_and(|s| s.trim().eq_ignore_ascii_case("revoked"))
+    };
+    let is_data = |a: &Assignment| {
+        a.call_type_group
+            .as_deref()
+            .is_none_or(|g| g.eq_ignore_ascii_case("data"))
+    };
+    let mut counted: Vec<&Assignment> = all
+        .iter()
+        .map(|n| &n.assignment)
+        .filter(|a| is_data(a) && !a.unlimited && !revoked(a))
+        .collect();
+    if revoked(chosen) {
+        counted.push(chosen);
+    }
+    let used_bytes: i64 = counted.iter().map(|a| used(a)).sum();
+    let total_bytes = counted
+        .iter()
+        .filter_map(|a| a.initial_quantity)
+        .reduce(|a, b| a + b);
+    (
+        mb_from_decimal_bytes(used_bytes),
+        total_bytes.map(mb_from_decimal_bytes),
+    )
 }
 
 /// A balance amount (may be negative on credit terms) in 1/10,000 units.

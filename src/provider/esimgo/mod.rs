@@ -55,9 +55,42 @@
 //!   `lapsed` → EXPIRED. Activation is the assignment's `startTime` when given, else, once
 //!   the bundle has started, the eSIM's `firstInstalledDateTime` (`GET /esims/{iccid}`);
 //!   expiry is the assignment's `endTime` when given (v2.4 documents none).
+//! - **Usage's allowance**: `data_total_mb` is the sum of `initialQuantity` over the eSIM's
+//!   limited data assignments that are not revoked (the plan's bundle and each top-up is
+//!   one), and `data_used_mb` is counted over the same assignments; an unlimited bundle
+//!   has no allowance.
+//! - **Top-up offers**: the v2.4 API has no "top-ups for this eSIM" listing, only
+//!   `GET /esims/{iccid}/compatible/{bundle}` for one bundle. So the offers are the
+//!   catalogue's bundles (`GET /catalogue?countries=…`, at most 4 pages) covering every
+//!   country of the eSIM's own bundle (`GET /catalogue/bundle/{name}`), the first 20 of
+//!   them asked about one by one and kept where eSIM Go answers `compatible: true`; the
+//!   cost is the catalogue `price`. All reads, in the reads' share.
+//! - **Top-ups** (§3.3): `POST /orders` with the bundle's item carrying `iccids: [iccid]`
+//!   (quantity 1) and `allowReassign: false`, so the bundle lands on that eSIM or not at
+//!   all. No client reference exists: a `completed` answer is applied; any other status
+//!   under an `orderReference` is `Accepted` and the lookup settles it; errors as for an
+//!   order.
+//! - **Top-up lookup**: by `orderReference` when the answer gave one (`GET /orders/{ref}`);
+//!   without it, from the eSIM's assignments (`GET /esims/{iccid}/bundles`): one of the
+//!   bundle dated from a minute before we asked is applied; none is pending for the ten
+//!   minutes eSIM Go allows itself, or while an assignment of it has no date, and not
+//!   found after. It cannot tell our top-up from another of the same bundle on the same
+//!   eSIM placed in that window (the gateway does not place two at once).
+//! - **Cancel** (§3.5): eSIM Go credits only unstarted, unused bundles, and revoking a
+//!   started one loses it without a credit. So the eSIM's assignments are read first: any
+//!   data assignment started (`active`/`depleted`/`expired`/`lapsed`) or with data used is
+//!   refused with that reason, nothing revoked. Otherwise `DELETE
+//!   /esims/{iccid}/bundles/{name}?refundToBalance=true&type=transaction` (with the
+//!   assignment's id as `offerId`, which a refund to balance needs) → refunded. A bundle
+//!   already revoked answers refunded again (a repeat). A 200 that does not mention the
+//!   balance or a credit is still refunded to the partner (the bundle is gone) and logged
+//!   for the operator: refunds are off on an account until its manager enables them. An
+//!   eSIM no longer on our account (404: revoking its last bundle may return it to eSIM
+//!   Go) is an unknown outcome. Refunds are instant, so there is no review to ask about.
 //! - **Balance** (§3.5): `GET /organisation` `balance` (floats; credit terms may make it
 //!   negative) in its `currency`.
 
+mod after_sale;
 mod mapping;
 mod orders;
 mod reads;
@@ -71,8 +104,9 @@ use reqwest::{RequestBuilder, Url};
 
 use super::upstream::{self, Answer, Budgets, Call, Turn, UpstreamConfig};
 use super::{
-    EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider, ProviderError, ProvisionRequest,
-    Provisioned, UpstreamBalance, UpstreamPackage,
+    CancelRequest, Cancelled, EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider,
+    ProviderError, ProvisionRequest, Provisioned, ToppedUp, TopupLookup, TopupLookupRequest,
+    TopupOffer, TopupRequest, UpstreamBalance, UpstreamPackage,
 };
 
 /// eSIM Go's documented limit: 10 requests a second per IP (reads may take half,
@@ -181,5 +215,28 @@ impl Provider for EsimGo {
 
     async fn balance(&self) -> Result<UpstreamBalance, ProviderError> {
         reads::balance(self).await
+    }
+
+    async fn topups(
+        &self,
+        esim: &EsimRef,
+        _plan_id: &str,
+    ) -> Result<Vec<TopupOffer>, ProviderError> {
+        after_sale::topups(self, esim).await
+    }
+
+    async fn topup(&self, request: &TopupRequest) -> Result<ToppedUp, ProviderError> {
+        after_sale::topup(self, request).await
+    }
+
+    async fn topup_lookup(
+        &self,
+        request: &TopupLookupRequest,
+    ) -> Result<TopupLookup, ProviderError> {
+        after_sale::topup_lookup(self, request).await
+    }
+
+    async fn cancel(&self, request: &CancelRequest) -> Result<Cancelled, ProviderError> {
+        after_sale::cancel(self, request).await
     }
 }

@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::EsimGo;
 use super::mapping;
 use super::wire::{self, EsimDetails, Organisation};
-use crate::provider::normalize::{mb_from_decimal_bytes, timestamp};
+use crate::provider::normalize::timestamp;
 use crate::provider::upstream::{Answer, Call, Turn};
 use crate::provider::{EsimRef, EsimUsage, ProviderError, UpstreamBalance, UpstreamPackage};
 
@@ -56,16 +56,13 @@ pub(super) async fn usage(
     let answer = ok(go.send(request, Call::Read, turn).await?)?;
     let assignments = wire::assignments(answer.json::<Value>(Call::Read)?)
         .map_err(|e| ProviderError::Unavailable(format!("malformed eSIM bundles: {e}")))?;
-    let chosen = mapping::pick_assignment(assignments, esim.sku.as_deref())
+    let chosen = mapping::pick_assignment(assignments.clone(), esim.sku.as_deref())
         .ok_or_else(|| ProviderError::Unavailable("no data bundle on the eSIM".into()))?
         .assignment;
     let state = chosen.bundle_state.as_deref().unwrap_or_default();
     let status = mapping::bundle_status(state)
         .ok_or_else(|| ProviderError::Unavailable(format!("unknown bundleState `{state}`")))?;
-    let data_used_mb = match (chosen.initial_quantity, chosen.remaining_quantity) {
-        (Some(initial), Some(remaining)) => mb_from_decimal_bytes(initial - remaining),
-        _ => 0,
-    };
+    let (data_used_mb, data_total_mb) = mapping::allowance(&assignments, &chosen);
     let mut activated_at = timestamp(&chosen.start_time);
     if activated_at.is_none() && status != crate::status::EsimStatus::Ready {
         let url = go.url(&["esims", &esim.iccid])?;
@@ -74,7 +71,7 @@ pub(super) async fn usage(
         activated_at = timestamp(&details.first_installed_date_time);
     }
     Ok(EsimUsage {
-        data_total_mb: None,
+        data_total_mb,
         status,
         data_used_mb,
         activated_at,

@@ -120,6 +120,9 @@ pub(super) struct EsimDetails {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct Assignment {
+    /// eSIM Go's id of the assignment (the `offerId` a refund to balance names).
+    #[serde(default, deserialize_with = "flexible_string")]
+    pub id: Option<String>,
     /// `data`, `voice` or `sms`.
     #[serde(default)]
     pub call_type_group: Option<String>,
@@ -141,6 +144,9 @@ pub(super) struct Assignment {
     /// End of validity, when given.
     #[serde(default)]
     pub end_time: Value,
+    /// Unlimited data (its quantities say nothing about an allowance).
+    #[serde(default, deserialize_with = "flexible_bool")]
+    pub unlimited: bool,
 }
 
 /// An assignment with the name of the bundle it belongs to, when the answer says.
@@ -150,6 +156,14 @@ pub(super) struct NamedAssignment {
     pub bundle: Option<String>,
     /// The assignment.
     pub assignment: Assignment,
+}
+
+/// `GET /esims/{iccid}/compatible/{bundle}`: `{"compatible": true}`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(super) struct Compatibility {
+    /// Whether the bundle can be applied to the eSIM.
+    #[serde(default, deserialize_with = "flexible_bool")]
+    pub compatible: bool,
 }
 
 /// `GET /organisation`.

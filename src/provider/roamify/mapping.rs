@@ -129,7 +129,8 @@ pub(super) fn usage_of(usage: &Usage) -> Result<EsimUsage, ProviderError> {
         }
     };
     Ok(EsimUsage {
-        data_total_mb: None,
+        // The allowance as Roamify counts it now (top-ups included); none when unlimited.
+        data_total_mb: allowed.filter(|_| limited).map(|a| a.round() as i64),
         status: if depleted && base != EsimStatus::Expired {
             EsimStatus::Depleted
         } else {

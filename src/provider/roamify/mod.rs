@@ -33,11 +33,33 @@
 //!   filter must not hand us someone else's eSIMs).
 //! - Usage: `INSTALLED` is `READY` until data was used or `startedAt` is set (our `READY`
 //!   means "no data used yet"); `remainingData` 0 of a limited allowance is `DEPLETED`.
+//! - Usage's `data_total_mb` is `allowedData` (the allowance with top-ups, as Roamify
+//!   counts it), none for an unlimited one (`Number.MAX_SAFE_INTEGER`).
+//! - **Top-ups**: offers are `GET /api/esim/topup/packages?iccid=` (its `data.packages`,
+//!   read whether they are packages or country groups of packages, as the catalog is), with
+//!   `packageId` and `price`; a top-up is `POST /api/esim/order/topup` `{iccid, packageId,
+//!   referenceId}` with our top-up's id as `referenceId`, in the orders' share of the
+//!   budget, classified as an order (a `COMPLETED` order is applied, `PENDING` with an id is
+//!   accepted, `CANCELLED`/`REFUNDED` refused, a 500 or time-out unknown); its lookup is
+//!   `GET /api/esim/order?orderId=` (Roamify's id when we have it) or `?referenceId=`.
+//! - **Cancel** asks for a refund (docs.getroamify.com/esims/refunds): a request that
+//!   support reviews, never an instant credit, so it answers `UnderReview` with the
+//!   request's id. The create call is `POST /api/refund` with the eSIM's `iccid` (and
+//!   `esimId` when we have it) and a `reason` ([`after_sale::REFUND_REASON`]): the page's
+//!   full text was not available to us, so the path, body and reason are our reading of
+//!   its outline (list/get is `GET /api/refund`), to confirm on the sandbox. One request
+//!   may be open per eSIM: the 409 a repeat gets names the open `refundId`, so a repeated
+//!   cancel is under review with that id, as the first was. 422 (already refunded) and any
+//!   other 4xx are refusals with Roamify's message and `code`; 5xx and time-outs unknown.
+//! - **Refund status**: `GET /api/refund?refundId=` (or `?iccid=` without an id), the
+//!   request's `status`: `REFUNDED` approved, `PENDING`/`PROCESSING` pending, `REJECTED`
+//!   rejected with its `rejectionReason`, `CANCELLED` rejected (no one will refund it).
 //! - Errors: 4xx answers are read by `code`/`message` (balance → out of funds, "out of
 //!   stock", a 404/422 or "invalid/unknown" about the package → invalid package, any other
 //!   4xx such as a 409 state conflict → refused); a `"status":"failed"` in a 2xx is trusted
 //!   only when it names our balance, stock or the rate limit (otherwise it is unsure).
 
+mod after_sale;
 mod catalog;
 mod mapping;
 mod orders;
@@ -53,8 +75,9 @@ use self::wire::{Balance, Envelope, Usage};
 use super::normalize::e4_from_amount;
 use super::upstream::{self, Answer, Budgets, Call, Turn, UpstreamConfig};
 use super::{
-    EsimRef, EsimUsage, Listing, LookupRequest, OrderLookup, Provider, ProviderError,
-    ProvisionRequest, Provisioned, UpstreamBalance, UpstreamPackage,
+    CancelRequest, Cancelled, EsimRef, EsimUsage, Listing, LookupRequest, OrderLookup, Provider,
+    ProviderError, ProvisionRequest, Provisioned, RefundReview, ToppedUp, TopupLookup,
+    TopupLookupRequest, TopupOffer, TopupRequest, UpstreamBalance, UpstreamPackage,
 };
 
 /// Requests a second we allow ourselves (Roamify documents no limit); reads may take
@@ -135,6 +158,37 @@ impl Provider for Roamify {
                 .filter(|c| !c.is_empty())
                 .unwrap_or_else(|| "USD".into()),
         })
+    }
+
+    async fn topups(
+        &self,
+        esim: &EsimRef,
+        _plan_id: &str,
+    ) -> Result<Vec<TopupOffer>, ProviderError> {
+        self.compatible_topups(esim).await
+    }
+
+    async fn topup(&self, request: &TopupRequest) -> Result<ToppedUp, ProviderError> {
+        self.place_topup(request).await
+    }
+
+    async fn topup_lookup(
+        &self,
+        request: &TopupLookupRequest,
+    ) -> Result<TopupLookup, ProviderError> {
+        self.find_topup(request).await
+    }
+
+    async fn cancel(&self, request: &CancelRequest) -> Result<Cancelled, ProviderError> {
+        self.request_refund(request).await
+    }
+
+    async fn refund_status(
+        &self,
+        request: &CancelRequest,
+        refund_ref: Option<&str>,
+    ) -> Result<RefundReview, ProviderError> {
+        self.refund_review(request, refund_ref).await
     }
 }
 

@@ -213,6 +213,42 @@ pub(super) struct Usage {
     pub remaining_data: Value,
 }
 
+/// A refund request (`data` of `POST /api/refund`, each of `GET /api/refund`'s).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Refund {
+    /// Roamify's id of the request.
+    #[serde(default, deserialize_with = "flexible_string")]
+    pub id: Option<String>,
+    /// The same id, as some answers and the refund webhook name it.
+    #[serde(default, alias = "refund_id", deserialize_with = "flexible_string")]
+    pub refund_id: Option<String>,
+    /// The eSIM's ICCID.
+    #[serde(default, deserialize_with = "flexible_string")]
+    pub iccid: Option<String>,
+    /// `PENDING`, `PROCESSING`, `REFUNDED`, `REJECTED` (or `CANCELLED`).
+    #[serde(default, deserialize_with = "flexible_string")]
+    pub status: Option<String>,
+    /// Why support rejected it.
+    #[serde(
+        default,
+        alias = "rejection_reason",
+        deserialize_with = "flexible_string"
+    )]
+    pub rejection_reason: Option<String>,
+}
+
+impl Refund {
+    /// The request's id, however the answer names it.
+    pub(super) fn id(&self) -> Option<String> {
+        self.refund_id
+            .clone()
+            .or_else(|| self.id.clone())
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty())
+    }
+}
+
 /// `data` of `GET /api/balance`.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct Balance {

@@ -3,9 +3,11 @@
 //! through it. Split by area: [`token`] (the client-credentials token: cached,
 //! single-flight, replaced after a 401), [`catalog`] (the paged catalogue, `catalog sync`),
 //! [`orders`] (install data, polling, every documented error), [`reads`] (look-ups),
-//! [`usage`] (usage and balance), [`gateway`] (`POST /v1/order` end to end) and
-//! [`reads_and_orders`] (`GET /v1/esim` polling beside orders, and its usage cache).
+//! [`usage`] (usage and balance), [`after_sale`] (top-ups, refund requests),
+//! [`gateway`] (`POST /v1/order` end to end) and [`reads_and_orders`] (`GET /v1/esim`
+//! polling beside orders, and its usage cache).
 
+mod after_sale;
 mod catalog;
 mod gateway;
 mod orders;

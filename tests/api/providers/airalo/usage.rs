@@ -1,5 +1,5 @@
-//! Usage and balance: Airalo's SIM statuses, megabytes and expiry in our terms, and the
-//! available balance.
+//! Usage and balance: Airalo's SIM statuses, megabytes (used, and the allowance `total`
+//! counts with its top-ups) and expiry in our terms, and the available balance.
 
 use chrono::{TimeZone, Utc};
 use serde_json::json;
@@ -39,7 +39,7 @@ async fn usage_maps_statuses_megabytes_and_expiry() {
     let mut seen = Vec::new();
     for (iccid, _, _) in &statuses[..6] {
         let usage = airalo.usage(&esim(iccid)).await.expect("usage");
-        seen.push((usage.status, usage.data_used_mb));
+        seen.push((usage.status, usage.data_used_mb, usage.data_total_mb));
         assert_eq!(
             usage.expires_at,
             Some(Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap())
@@ -49,12 +49,13 @@ async fn usage_maps_statuses_megabytes_and_expiry() {
     assert_eq!(
         seen,
         [
-            (EsimStatus::Ready, 1281),
-            (EsimStatus::Active, 1281),
-            (EsimStatus::Depleted, 1281),
-            (EsimStatus::Expired, 1281),
-            (EsimStatus::Expired, 1281),
-            (EsimStatus::Active, 0),
+            (EsimStatus::Ready, 1281, Some(2048)),
+            (EsimStatus::Active, 1281, Some(2048)),
+            (EsimStatus::Depleted, 1281, Some(2048)),
+            (EsimStatus::Expired, 1281, Some(2048)),
+            (EsimStatus::Expired, 1281, Some(2048)),
+            // Unlimited: `total` is 0 and means nothing.
+            (EsimStatus::Active, 0, None),
         ]
     );
     let err = airalo.usage(&esim(statuses[6].0)).await.unwrap_err();

@@ -2,9 +2,11 @@
 //! (fixtures in `tests/fixtures/esimaccess/`), and the gateway routed to it. Split by
 //! area: [`catalog`] (normalisation, `catalog sync`), [`orders`] (asynchronous orders,
 //! install data, every documented error), [`reads`] (signed requests, look-ups by order
-//! number and by our `transactionId`), [`usage`] (usage and balance) and [`gateway`]
-//! (`POST /v1/order` end to end).
+//! number and by our `transactionId`), [`usage`] (usage and balance), [`after_sale`]
+//! (top-ups, cancellations, refund reviews) and [`gateway`] (`POST /v1/order` end to
+//! end).
 
+mod after_sale;
 mod catalog;
 mod gateway;
 mod orders;

@@ -1,5 +1,6 @@
-//! Usage and balance: eSIM Access's statuses, megabytes and times in our terms (asked by
-//! transaction number or ICCID), and the balance in ten-thousandths.
+//! Usage and balance: eSIM Access's statuses, megabytes (used and in the allowance) and
+//! times in our terms (asked by transaction number or ICCID), and the balance in
+//! ten-thousandths.
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
@@ -30,6 +31,7 @@ async fn usage_reports_status_megabytes_and_utc_times() {
     let usage = esimaccess.usage(&esim).await.unwrap();
     assert_eq!(usage.status, EsimStatus::Active);
     assert_eq!(usage.data_used_mb, 500);
+    assert_eq!(usage.data_total_mb, Some(1024), "totalVolume, 1 GiB");
     assert_eq!(
         usage.activated_at,
         Some(Utc.with_ymd_and_hms(2025, 4, 16, 8, 30, 0).unwrap())

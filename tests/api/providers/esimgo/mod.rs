@@ -2,8 +2,10 @@
 //! built from the v2.4 spec's and guides' examples), alone and routed in the gateway. Split
 //! by area: [`catalog`] (paging, normalisation, `catalog sync`), [`orders`] (install
 //! details, every documented error), [`reads`] (the API key, look-ups), [`usage`] (usage
-//! and balance) and [`gateway`] (`POST /v1/order` end to end).
+//! and balance), [`after_sale`] (top-ups, their lookup, cancellations) and [`gateway`]
+//! (`POST /v1/order` end to end).
 
+mod after_sale;
 mod catalog;
 mod gateway;
 mod orders;

@@ -44,6 +44,11 @@ async fn usage_reads_the_esims_own_bundle_in_decimal_megabytes() {
     assert_eq!(usage.status, EsimStatus::Active);
     assert_eq!(usage.data_used_mb, 250, "1,000,000,000 − 750,000,000 bytes");
     assert_eq!(
+        usage.data_total_mb,
+        Some(1000),
+        "initialQuantity, decimal MB"
+    );
+    assert_eq!(
         usage.activated_at,
         Some(at("2024-08-13T09:37:57.280Z")),
         "firstInstalledDateTime"
@@ -62,6 +67,10 @@ async fn usage_reads_the_esims_own_bundle_in_decimal_megabytes() {
     assert_eq!(
         (usage.status, usage.data_used_mb, usage.activated_at),
         (EsimStatus::Ready, 0, None)
+    );
+    assert_eq!(
+        usage.data_total_mb, None,
+        "an unlimited bundle has no allowance"
     );
     assert!(
         EsimGo::requests_to(&server, &format!("/esims/{ICCID}"))
@@ -91,6 +100,7 @@ async fn every_bundle_state_maps_onto_our_status_with_its_validity() {
         let usage = usage.unwrap();
         assert_eq!(usage.status, status, "{state}");
         assert_eq!(usage.data_used_mb, 1500, "{state}");
+        assert_eq!(usage.data_total_mb, Some(2000), "{state}");
         assert_eq!(
             usage.activated_at,
             Some(at("2025-05-23T08:00:00Z")),

@@ -2,8 +2,10 @@
 //! (`tests/fixtures/roamify/`), and the gateway routed to it. Split by area:
 //! [`catalog`] (paging, normalisation, `catalog sync`), [`orders`] (instant orders, install
 //! data, polling, every documented error), [`reads`] (auth, lookup), [`usage`] (usage and
-//! balance) and [`gateway`] (`POST /v1/order` end to end).
+//! balance), [`after_sale`] (top-ups, refund requests and their review) and [`gateway`]
+//! (`POST /v1/order` end to end).
 
+mod after_sale;
 mod catalog;
 mod gateway;
 mod orders;

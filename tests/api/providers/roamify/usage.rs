@@ -91,6 +91,7 @@ async fn usage_maps_roamify_statuses_to_ours_in_megabytes_and_utc() {
         let mut body = Roamify::fixture("usage.json");
         body["data"]["status"] = json!(status);
         body["data"]["startedAt"] = started.clone();
+        let allowed_mb = allowed.as_i64().filter(|a| *a < max);
         body["data"]["allowedData"] = allowed;
         body["data"]["remainingData"] = remaining;
         server.reset().await;
@@ -106,7 +107,8 @@ async fn usage_maps_roamify_statuses_to_ours_in_megabytes_and_utc() {
             Some((ours, used)) => assert_eq!(
                 usage,
                 Ok(EsimUsage {
-                    data_total_mb: None,
+                    // allowedData; none for an unlimited allowance.
+                    data_total_mb: allowed_mb,
                     status: ours,
                     data_used_mb: used,
                     activated_at: started.as_i64().and_then(at),
