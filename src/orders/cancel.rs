@@ -125,23 +125,43 @@ impl Orders {
                 failpoint::hit("after_provider_cancel");
                 match refund(db, &claim).await {
                     Ok(_) => {
-                        self.cancel_receipt(account, &claim, EsimStatus::Cancelled, RefundState::Completed)
-                            .await
+                        self.cancel_receipt(
+                            account,
+                            &claim,
+                            EsimStatus::Cancelled,
+                            RefundState::Completed,
+                        )
+                        .await
                     }
                     Err(e) => {
                         // Cancelled upstream, not refunded here yet: the claim's lease runs
                         // out and the reconciler asks again and refunds.
                         tracing::warn!(error = %e, "refund of a cancelled eSIM not written; left to reconciliation");
-                        self.cancel_receipt(account, &claim, EsimStatus::CancelPending, RefundState::Pending)
-                            .await
+                        self.cancel_receipt(
+                            account,
+                            &claim,
+                            EsimStatus::CancelPending,
+                            RefundState::Pending,
+                        )
+                        .await
                     }
                 }
             }
             Ok(Cancelled::UnderReview { refund_ref }) => {
-                under_review(db, &claim, refund_ref.as_deref(), self.0.config.reconcile_poll)
-                    .await?;
-                self.cancel_receipt(account, &claim, EsimStatus::CancelPending, RefundState::Pending)
-                    .await
+                under_review(
+                    db,
+                    &claim,
+                    refund_ref.as_deref(),
+                    self.0.config.reconcile_poll,
+                )
+                .await?;
+                self.cancel_receipt(
+                    account,
+                    &claim,
+                    EsimStatus::CancelPending,
+                    RefundState::Pending,
+                )
+                .await
             }
             Err(e @ (ProviderError::Rejected { .. } | ProviderError::Unsupported(_))) => {
                 release(db, &claim).await?;
@@ -149,7 +169,10 @@ impl Orders {
                     ProviderError::Rejected { message, .. } => {
                         format!("the provider refused: {message}")
                     }
-                    _ => format!("the eSIM's provider ({}) does not cancel eSIMs", record.provider),
+                    _ => format!(
+                        "the eSIM's provider ({}) does not cancel eSIMs",
+                        record.provider
+                    ),
                 };
                 tracing::info!(reason, "cancellation refused by the provider");
                 Err(OrderError::NotCancellable { reason })
@@ -163,8 +186,13 @@ impl Orders {
                 // It may have cancelled: asked again by the reconciler, never guessed.
                 tracing::warn!(error = %e, "cancellation outcome unknown; left to reconciliation");
                 retry_soon(db, &claim, &e.to_string()).await?;
-                self.cancel_receipt(account, &claim, EsimStatus::CancelPending, RefundState::Pending)
-                    .await
+                self.cancel_receipt(
+                    account,
+                    &claim,
+                    EsimStatus::CancelPending,
+                    RefundState::Pending,
+                )
+                .await
             }
         }
     }
@@ -520,7 +548,10 @@ async fn settle(
         };
     }
     let Some(provider) = orders.provider_for(claim.esim.mode, &claim.esim.provider) else {
-        return Err(format!("provider {} is not configured", claim.esim.provider));
+        return Err(format!(
+            "provider {} is not configured",
+            claim.esim.provider
+        ));
     };
     let review = crate::provider::timed(
         provider.name(),
@@ -531,9 +562,9 @@ async fn settle(
     .await;
     match review {
         Ok(RefundReview::Approved) => refund(db, claim).await.map(|_| ()).map_err(fail),
-        Ok(RefundReview::Rejected(reason)) => reject(db, claim, &reason)
-            .await
-            .map_err(|e| e.to_string()),
+        Ok(RefundReview::Rejected(reason)) => {
+            reject(db, claim, &reason).await.map_err(|e| e.to_string())
+        }
         Ok(RefundReview::Pending) => Err("the provider is still reviewing the refund".to_owned()),
         Err(e) => Err(e.to_string()),
     }

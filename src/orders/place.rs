@@ -153,10 +153,7 @@ impl Orders {
         }
         let outcome = new.sandbox_outcome.filter(|_| account.mode.is_sandbox());
         let provisioned = match &target {
-            Some(esim) => {
-                self.apply_topup(&order, &priced.plan, esim, outcome)
-                    .await
-            }
+            Some(esim) => self.apply_topup(&order, &priced.plan, esim, outcome).await,
             None => {
                 self.provision(&order, &priced.plan, outcome, balance, keyed, answers)
                     .await

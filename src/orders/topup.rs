@@ -107,7 +107,9 @@ impl Orders {
             match plan {
                 Some(plan) if !plans.iter().any(|p| p.id == plan.id) => plans.push(plan),
                 Some(_) => {}
-                None => tracing::debug!(sku = %offer.sku, "top-up offered upstream is not in the catalog"),
+                None => {
+                    tracing::debug!(sku = %offer.sku, "top-up offered upstream is not in the catalog")
+                }
             }
         }
         Ok(plans)

@@ -116,8 +116,11 @@ impl ProvidersConfig {
                 "TAVARO_USAGE_TTL_SECS={usage_ttl_secs} is invalid: must be at most {MAX_USAGE_TTL_SECS}"
             );
         }
-        let usage_poll_secs =
-            number(lookup, "TAVARO_USAGE_POLL_SECS", DEFAULT_USAGE_POLL.as_secs())?;
+        let usage_poll_secs = number(
+            lookup,
+            "TAVARO_USAGE_POLL_SECS",
+            DEFAULT_USAGE_POLL.as_secs(),
+        )?;
         if usage_poll_secs > MAX_USAGE_TTL_SECS {
             bail!(
                 "TAVARO_USAGE_POLL_SECS={usage_poll_secs} is invalid: must be at most {MAX_USAGE_TTL_SECS}"

@@ -17,8 +17,8 @@ use crate::http::openapi::errors;
 use crate::http::pagination::{decode_order_cursor, encode_order_cursor, parse_limit};
 use crate::http::state::AppState;
 use crate::ids::{EsimId, OrderId};
-use crate::orders::{OrderKind, OrderStatus};
 use crate::orders::history::{self, OrderFilter};
+use crate::orders::{OrderKind, OrderStatus};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -180,7 +180,10 @@ pub(in crate::http) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<
 
 /// The `Sandbox-Outcome` header, validated: at most one, a known outcome, and only with a
 /// sandbox key (a live order is never made to fail: the header is refused, not ignored).
-pub(super) fn sandbox_outcome(headers: &HeaderMap, mode: Mode) -> ApiResult<Option<SandboxOutcome>> {
+pub(super) fn sandbox_outcome(
+    headers: &HeaderMap,
+    mode: Mode,
+) -> ApiResult<Option<SandboxOutcome>> {
     let mut values = headers.get_all("sandbox-outcome").iter();
     let Some(first) = values.next() else {
         return Ok(None);

@@ -14,8 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::place::{
-    HttpAnswers, PlacedOrderView, idempotency_key, placed_answer, placed_example,
-    sandbox_outcome,
+    HttpAnswers, PlacedOrderView, idempotency_key, placed_answer, placed_example, sandbox_outcome,
 };
 use super::request::{is_plan_id, valid_reference};
 use crate::auth::Principal;
@@ -43,7 +42,12 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[schema(as = TopupRequest, example = json!({"planId": "ae-1gb-7d", "reference": "BK-12345-topup-1"}))]
 struct TopupBody {
     /// A `planId` from `GET /v1/esim/{esimId}/topups`.
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[a-z0-9-]+$", example = "ae-1gb-7d")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[a-z0-9-]+$",
+        example = "ae-1gb-7d"
+    )]
     plan_id: String,
     /// Your booking reference, to find the top-up again (`GET /v1/orders?reference=`).
     #[schema(value_type = Option<String>, required = false, min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$", example = "BK-12345-topup-1")]
@@ -167,7 +171,11 @@ async fn place_topup(
             "must be a plan id from /v1/esim/{esimId}/topups: 1 to 64 of a-z, 0-9 and -",
         ));
     }
-    if body.reference.as_deref().is_some_and(|r| !valid_reference(r)) {
+    if body
+        .reference
+        .as_deref()
+        .is_some_and(|r| !valid_reference(r))
+    {
         errors.push(FieldError::new(
             "reference",
             "must be 1 to 64 characters without control characters",

@@ -10,8 +10,8 @@ use sqlx::PgPool;
 
 use super::{SimulatorRefunds, unavailable};
 use crate::provider::{
-    CancelRequest, Cancelled, EsimRef, ProviderError, RefundReview, Refusal, ToppedUp,
-    TopupLookup, TopupLookupRequest, TopupOffer, TopupRequest,
+    CancelRequest, Cancelled, EsimRef, ProviderError, RefundReview, Refusal, ToppedUp, TopupLookup,
+    TopupLookupRequest, TopupOffer, TopupRequest,
 };
 
 /// The plans that can top up the eSIM sold on `plan_id`: on sale, allowing top-ups, in
@@ -48,10 +48,16 @@ pub(super) async fn offers(
 pub(super) async fn topup(db: &PgPool, request: &TopupRequest) -> Result<ToppedUp, ProviderError> {
     let state = state(db, &request.esim.iccid).await?;
     if state.cancelled {
-        return Err(ProviderError::rejected(Refusal::Other, "the eSIM is cancelled"));
+        return Err(ProviderError::rejected(
+            Refusal::Other,
+            "the eSIM is cancelled",
+        ));
     }
     if state.expired {
-        return Err(ProviderError::rejected(Refusal::Other, "the eSIM has expired"));
+        return Err(ProviderError::rejected(
+            Refusal::Other,
+            "the eSIM has expired",
+        ));
     }
     let reference = request.order_ref.to_string();
     let mut tx = db.begin().await.map_err(unavailable)?;
@@ -119,13 +125,22 @@ pub(super) async fn cancel(
     let state = state(db, &request.esim.iccid).await?;
     if !state.cancelled {
         if state.used {
-            return Err(ProviderError::rejected(Refusal::Other, "the eSIM has been used"));
+            return Err(ProviderError::rejected(
+                Refusal::Other,
+                "the eSIM has been used",
+            ));
         }
         if state.topped_up {
-            return Err(ProviderError::rejected(Refusal::Other, "the eSIM has been topped up"));
+            return Err(ProviderError::rejected(
+                Refusal::Other,
+                "the eSIM has been topped up",
+            ));
         }
         if state.expired {
-            return Err(ProviderError::rejected(Refusal::Other, "the eSIM has expired"));
+            return Err(ProviderError::rejected(
+                Refusal::Other,
+                "the eSIM has expired",
+            ));
         }
     }
     let first = match refunds {
@@ -178,7 +193,11 @@ pub(super) async fn refund_status(
 
 /// Decides a refund under review (`tavaro sim refund`): approved, or rejected (the eSIM
 /// is the traveller's again). Returns the decision.
-pub async fn review_refund(db: &PgPool, iccid: &str, approve: bool) -> anyhow::Result<&'static str> {
+pub async fn review_refund(
+    db: &PgPool,
+    iccid: &str,
+    approve: bool,
+) -> anyhow::Result<&'static str> {
     let decision = if approve { "approved" } else { "rejected" };
     let updated = sqlx::query!(
         "update sim_esims set refund_status = $2,

@@ -29,9 +29,8 @@ use issuer::{Issue, Issuer};
 
 use super::{
     CancelRequest, Cancelled, EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider,
-    ProviderError, ProvisionRequest, Provisioned, ProvisionedEsim, RefundReview, Refusal,
-    ToppedUp, TopupLookup, TopupLookupRequest, TopupOffer, TopupRequest, UpstreamBalance,
-    UpstreamPackage,
+    ProviderError, ProvisionRequest, Provisioned, ProvisionedEsim, RefundReview, Refusal, ToppedUp,
+    TopupLookup, TopupLookupRequest, TopupOffer, TopupRequest, UpstreamBalance, UpstreamPackage,
 };
 use crate::status::EsimStatus;
 
@@ -173,11 +172,11 @@ impl Provider for Simulator {
                 after_sale::topup(&self.db, request).await?;
                 Err(ProviderError::Unknown("no answer to the top-up".into()))
             }
-            SimulatorMode::AcceptThenFail | SimulatorMode::AcceptThenStall | SimulatorMode::Lost => {
-                Err(ProviderError::Unknown(
-                    "connection reset after the top-up was sent".into(),
-                ))
-            }
+            SimulatorMode::AcceptThenFail
+            | SimulatorMode::AcceptThenStall
+            | SimulatorMode::Lost => Err(ProviderError::Unknown(
+                "connection reset after the top-up was sent".into(),
+            )),
         }
     }
 

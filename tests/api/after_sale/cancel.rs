@@ -31,17 +31,31 @@ async fn cancelling_a_ready_esim_refunds_its_unit_cost_exactly_once(db: PgPool) 
     let app = spawn_app(db).await;
     let partner = app.create_partner("acme", "20", "100.00").await;
     let order = app
-        .place(&partner.key, &json!({"planId": "ae-5gb-7d", "quantity": 2}), StatusCode::CREATED)
+        .place(
+            &partner.key,
+            &json!({"planId": "ae-5gb-7d", "quantity": 2}),
+            StatusCode::CREATED,
+        )
         .await;
     let first = order["esims"][0]["esimId"].as_str().unwrap().to_owned();
     let second = order["esims"][1]["esimId"].as_str().unwrap().to_owned();
 
-    let data = success_data(cancel(&app, &partner.key, &first, None).await, StatusCode::OK).await;
+    let data = success_data(
+        cancel(&app, &partner.key, &first, None).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(data["esimId"], first.as_str());
     assert_eq!(data["status"], "CANCELLED");
-    assert_eq!(data["refund"], json!({"amount": 7.5, "currency": "USD", "status": "completed"}));
+    assert_eq!(
+        data["refund"],
+        json!({"amount": 7.5, "currency": "USD", "status": "completed"})
+    );
     assert_eq!(cents(&data["balance"]), 10_000 - 1_500 + 750);
-    assert_eq!(esim(&app, &partner.key, &first).await["status"], "CANCELLED");
+    assert_eq!(
+        esim(&app, &partner.key, &first).await["status"],
+        "CANCELLED"
+    );
     assert_eq!(esim(&app, &partner.key, &second).await["status"], "READY");
 
     let again = assert_error(
@@ -50,7 +64,10 @@ async fn cancelling_a_ready_esim_refunds_its_unit_cost_exactly_once(db: PgPool) 
         "esim_not_cancellable",
     )
     .await;
-    assert_eq!(again["error"]["details"]["reason"], "the eSIM is already cancelled and refunded");
+    assert_eq!(
+        again["error"]["details"]["reason"],
+        "the eSIM is already cancelled and refunded"
+    );
     let refunded = refunds(&app, &partner.key).await;
     assert_eq!(refunded.len(), 1, "no second refund: {refunded:?}");
     assert_eq!(refunded[0]["orderId"], order["orderId"]);
@@ -58,12 +75,20 @@ async fn cancelling_a_ready_esim_refunds_its_unit_cost_exactly_once(db: PgPool) 
 
     // The other eSIM of the order is refunded on its own; together they give back the
     // order's debit, never more.
-    success_data(cancel(&app, &partner.key, &second, None).await, StatusCode::OK).await;
+    success_data(
+        cancel(&app, &partner.key, &second, None).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(refunds(&app, &partner.key).await.len(), 2);
     assert_eq!(app.balance_cents(partner.id).await, 10_000);
     // The order stays completed: it delivered, and its eSIMs were given back.
     let single = success_data(
-        app.get(&format!("/v1/orders/{}", order["orderId"].as_str().unwrap()), &partner.key).await,
+        app.get(
+            &format!("/v1/orders/{}", order["orderId"].as_str().unwrap()),
+            &partner.key,
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -81,8 +106,16 @@ async fn concurrent_cancels_of_one_esim_refund_it_once(db: PgPool) {
     let responses =
         futures::future::join_all((0..20).map(|_| cancel(&app, &partner.key, &id, None))).await;
     let statuses: Vec<StatusCode> = responses.iter().map(|r| r.status()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::CONFLICT));
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::CONFLICT)
+    );
     assert_eq!(refunds(&app, &partner.key).await.len(), 1);
     assert_eq!(app.balance_cents(partner.id).await, 10_000);
     app.assert_ledger_sound().await;
@@ -104,7 +137,10 @@ async fn a_used_or_topped_up_esim_is_not_cancellable_and_nothing_is_refunded(db:
         "esim_not_cancellable",
     )
     .await;
-    assert_eq!(refused["error"]["details"]["reason"], "the provider refused: the eSIM has been used");
+    assert_eq!(
+        refused["error"]["details"]["reason"],
+        "the provider refused: the eSIM has been used"
+    );
     let view = esim(&app, &partner.key, &used_id).await;
     assert_eq!(view["status"], "ACTIVE", "back to its real state: {view}");
     let refused = assert_error(
@@ -113,12 +149,22 @@ async fn a_used_or_topped_up_esim_is_not_cancellable_and_nothing_is_refunded(db:
         "esim_not_cancellable",
     )
     .await;
-    assert_eq!(refused["error"]["details"]["reason"], "the eSIM has been used");
+    assert_eq!(
+        refused["error"]["details"]["reason"],
+        "the eSIM has been used"
+    );
 
     let topped = order_one(&app, &partner, "ae-5gb-7d").await;
     let topped_id = topped["esims"][0]["esimId"].as_str().unwrap().to_owned();
     success_data(
-        topup(&app, &partner.key, &topped_id, &json!({"planId": "ae-1gb-7d"}), None).await,
+        topup(
+            &app,
+            &partner.key,
+            &topped_id,
+            &json!({"planId": "ae-1gb-7d"}),
+            None,
+        )
+        .await,
         StatusCode::CREATED,
     )
     .await;
@@ -128,7 +174,10 @@ async fn a_used_or_topped_up_esim_is_not_cancellable_and_nothing_is_refunded(db:
         "esim_not_cancellable",
     )
     .await;
-    assert_eq!(refused["error"]["details"]["reason"], "the eSIM has been topped up");
+    assert_eq!(
+        refused["error"]["details"]["reason"],
+        "the eSIM has been topped up"
+    );
 
     assert_error(
         cancel(&app, &partner.key, &uuid::Uuid::new_v4().to_string(), None).await,
@@ -137,7 +186,10 @@ async fn a_used_or_topped_up_esim_is_not_cancellable_and_nothing_is_refunded(db:
     )
     .await;
     assert!(refunds(&app, &partner.key).await.is_empty());
-    assert_eq!(app.balance_cents(partner.id).await, 10_000 - 750 - 750 - 450);
+    assert_eq!(
+        app.balance_cents(partner.id).await,
+        10_000 - 750 - 750 - 450
+    );
     app.assert_ledger_sound().await;
 }
 
@@ -147,7 +199,11 @@ async fn a_retry_with_the_same_idempotency_key_answers_the_first_cancellation(db
     let partner = app.create_partner("acme", "0", "100.00").await;
     let order = order_one(&app, &partner, "ae-5gb-7d").await;
     let id = order["esims"][0]["esimId"].as_str().unwrap().to_owned();
-    let first = success_data(cancel(&app, &partner.key, &id, Some("cancel-1")).await, StatusCode::OK).await;
+    let first = success_data(
+        cancel(&app, &partner.key, &id, Some("cancel-1")).await,
+        StatusCode::OK,
+    )
+    .await;
     let retry = cancel(&app, &partner.key, &id, Some("cancel-1")).await;
     assert_eq!(retry.headers()["idempotent-replayed"], "true");
     let replayed = success_data(retry, StatusCode::OK).await;
@@ -179,11 +235,22 @@ async fn a_reviewed_refund_waits_cancel_pending_then_is_credited_or_rejected_by_
     let after_orders = 10_000 - 750 - 750;
 
     for id in [&approved_id, &rejected_id] {
-        let data = success_data(cancel(&app, &partner.key, id, None).await, StatusCode::ACCEPTED).await;
+        let data = success_data(
+            cancel(&app, &partner.key, id, None).await,
+            StatusCode::ACCEPTED,
+        )
+        .await;
         assert_eq!(data["status"], "CANCEL_PENDING");
         assert_eq!(data["refund"]["status"], "pending");
-        assert_eq!(cents(&data["balance"]), after_orders, "nothing credited yet");
-        assert_eq!(esim(&app, &partner.key, id).await["status"], "CANCEL_PENDING");
+        assert_eq!(
+            cents(&data["balance"]),
+            after_orders,
+            "nothing credited yet"
+        );
+        assert_eq!(
+            esim(&app, &partner.key, id).await["status"],
+            "CANCEL_PENDING"
+        );
     }
     // While under review: neither cancelled again nor topped up.
     assert_error(
@@ -193,19 +260,34 @@ async fn a_reviewed_refund_waits_cancel_pending_then_is_credited_or_rejected_by_
     )
     .await;
     assert_error(
-        topup(&app, &partner.key, &approved_id, &json!({"planId": "ae-1gb-7d"}), None).await,
+        topup(
+            &app,
+            &partner.key,
+            &approved_id,
+            &json!({"planId": "ae-1gb-7d"}),
+            None,
+        )
+        .await,
         StatusCode::CONFLICT,
         "topup_not_allowed",
     )
     .await;
     assert_eq!(app.balance_cents(partner.id).await, after_orders);
 
-    simulator::review_refund(&app.db, approved["esims"][0]["iccid"].as_str().unwrap(), true)
-        .await
-        .unwrap();
-    simulator::review_refund(&app.db, rejected["esims"][0]["iccid"].as_str().unwrap(), false)
-        .await
-        .unwrap();
+    simulator::review_refund(
+        &app.db,
+        approved["esims"][0]["iccid"].as_str().unwrap(),
+        true,
+    )
+    .await
+    .unwrap();
+    simulator::review_refund(
+        &app.db,
+        rejected["esims"][0]["iccid"].as_str().unwrap(),
+        false,
+    )
+    .await
+    .unwrap();
     wait_for_esim(&app, &partner.key, &approved_id, "CANCELLED").await;
     wait_for_esim(&app, &partner.key, &rejected_id, "READY").await;
     assert_eq!(app.balance_cents(partner.id).await, after_orders + 750);
@@ -220,7 +302,10 @@ async fn a_reviewed_refund_waits_cancel_pending_then_is_credited_or_rejected_by_
         "esim_not_cancellable",
     )
     .await;
-    assert_eq!(again["error"]["details"]["reason"], "the provider rejected the refund of this eSIM");
+    assert_eq!(
+        again["error"]["details"]["reason"],
+        "the provider rejected the refund of this eSIM"
+    );
     app.assert_ledger_sound().await;
 }
 
@@ -242,7 +327,10 @@ async fn a_crash_between_the_providers_cancel_and_the_refund_is_settled_after_re
         .json()
         .await
         .unwrap();
-    let id = placed["data"]["esims"][0]["esimId"].as_str().unwrap().to_owned();
+    let id = placed["data"]["esims"][0]["esimId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     healthy.terminate();
     drop(healthy);
 
@@ -253,7 +341,10 @@ async fn a_crash_between_the_providers_cancel_and_the_refund_is_settled_after_re
         .timeout(Duration::from_secs(10))
         .send()
         .await;
-    assert!(answer.is_err(), "the crashing server sent no answer: {answer:?}");
+    assert!(
+        answer.is_err(),
+        "the crashing server sent no answer: {answer:?}"
+    );
     let status = doomed.exit_status(Duration::from_secs(10)).await;
     assert!(!status.success(), "{status}");
     let cancelled_upstream: bool =
@@ -261,7 +352,10 @@ async fn a_crash_between_the_providers_cancel_and_the_refund_is_settled_after_re
             .fetch_one(&db)
             .await
             .unwrap();
-    assert!(cancelled_upstream, "the provider cancelled before the crash");
+    assert!(
+        cancelled_upstream,
+        "the provider cancelled before the crash"
+    );
 
     let server = Server::start(&db, QUICK).await;
     let started = Instant::now();
@@ -278,19 +372,25 @@ async fn a_crash_between_the_providers_cancel_and_the_refund_is_settled_after_re
         if view["data"]["status"] == "CANCELLED" {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "not settled: {view}");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "not settled: {view}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let refunds: i64 = sqlx::query_scalar("select count(*) from ledger_entries where kind = 'refund'")
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let refunds: i64 =
+        sqlx::query_scalar("select count(*) from ledger_entries where kind = 'refund'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
     assert_eq!(refunds, 1);
-    let balance: i64 = sqlx::query_scalar("select balance_cents from balances where partner_id = $1 and mode = 'live'")
-        .bind(partner.id.0)
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let balance: i64 = sqlx::query_scalar(
+        "select balance_cents from balances where partner_id = $1 and mode = 'live'",
+    )
+    .bind(partner.id.0)
+    .fetch_one(&db)
+    .await
+    .unwrap();
     assert_eq!(balance, 10_000);
     assert_ledger_sound(&db).await;
 }

@@ -28,11 +28,21 @@ pub async fn order_one(app: &TestApp, partner: &TestPartner, plan: &str) -> Valu
 
 /// The eSIM view.
 pub async fn esim(app: &TestApp, key: &str, id: &str) -> Value {
-    success_data(app.get(&format!("/v1/esim/{id}"), key).await, StatusCode::OK).await
+    success_data(
+        app.get(&format!("/v1/esim/{id}"), key).await,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `POST /v1/esim/{id}/topup` with `body`, and an Idempotency-Key when given.
-pub async fn topup(app: &TestApp, key: &str, id: &str, body: &Value, idem: Option<&str>) -> Response {
+pub async fn topup(
+    app: &TestApp,
+    key: &str,
+    id: &str,
+    body: &Value,
+    idem: Option<&str>,
+) -> Response {
     let mut request = app
         .client
         .post(format!("{}/v1/esim/{id}/topup", app.address))

@@ -25,7 +25,9 @@ async fn a_topup_debits_once_shows_in_the_esim_view_and_history_and_revives_a_de
     let order = order_one(&app, &partner, "ae-5gb-7d").await;
     let id = order["esims"][0]["esimId"].as_str().unwrap().to_owned();
     let iccid = order["esims"][0]["iccid"].as_str().unwrap().to_owned();
-    simulator::record_usage(&app.db, &iccid, 5120).await.unwrap();
+    simulator::record_usage(&app.db, &iccid, 5120)
+        .await
+        .unwrap();
     let depleted = esim(&app, &partner.key, &id).await;
     assert_eq!(depleted["status"], "DEPLETED");
     let expires: DateTime<Utc> = depleted["expiresAt"].as_str().unwrap().parse().unwrap();
@@ -33,19 +35,33 @@ async fn a_topup_debits_once_shows_in_the_esim_view_and_history_and_revives_a_de
     // The UAE plans that allow top-ups, at the partner's markup; never another country's,
     // never one that forbids top-ups.
     let offered = success_data(
-        app.get(&format!("/v1/esim/{id}/topups"), &partner.key).await,
+        app.get(&format!("/v1/esim/{id}/topups"), &partner.key)
+            .await,
         StatusCode::OK,
     )
     .await;
     let offered = offered.as_array().unwrap();
-    let ids: HashSet<&str> = offered.iter().map(|p| p["planId"].as_str().unwrap()).collect();
+    let ids: HashSet<&str> = offered
+        .iter()
+        .map(|p| p["planId"].as_str().unwrap())
+        .collect();
     assert!(ids.contains("ae-1gb-7d"), "{ids:?}");
-    assert!(!ids.contains("ae-unlimited-7d"), "top-ups forbidden on it: {ids:?}");
+    assert!(
+        !ids.contains("ae-unlimited-7d"),
+        "top-ups forbidden on it: {ids:?}"
+    );
     assert!(ids.iter().all(|p| p.starts_with("ae-")), "{ids:?}");
     let one_gb = offered.iter().find(|p| p["planId"] == "ae-1gb-7d").unwrap();
     assert_eq!(cents(&one_gb["price"]), 540, "$4.50 net + 20%");
 
-    let response = topup(&app, &partner.key, &id, &json!({"planId": "ae-1gb-7d", "reference": "BK-1-TU"}), None).await;
+    let response = topup(
+        &app,
+        &partner.key,
+        &id,
+        &json!({"planId": "ae-1gb-7d", "reference": "BK-1-TU"}),
+        None,
+    )
+    .await;
     let data = success_data(response, StatusCode::CREATED).await;
     assert_eq!(data["kind"], "topup");
     assert_eq!(data["esimId"], id.as_str());
@@ -65,21 +81,46 @@ async fn a_topup_debits_once_shows_in_the_esim_view_and_history_and_revives_a_de
     assert_eq!(view["dataRemainingMb"], 1024);
     assert_eq!(view["topupOrderIds"], json!([topup_id]));
     let extended: DateTime<Utc> = view["expiresAt"].as_str().unwrap().parse().unwrap();
-    assert!(extended >= expires, "validity never shrinks: {expires} → {extended}");
+    assert!(
+        extended >= expires,
+        "validity never shrinks: {expires} → {extended}"
+    );
     assert!(extended >= Utc::now() + chrono::Duration::days(7) - chrono::Duration::minutes(1));
 
-    let topups = success_data(app.get("/v1/orders?kind=topup", &partner.key).await, StatusCode::OK).await;
+    let topups = success_data(
+        app.get("/v1/orders?kind=topup", &partner.key).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(topups.as_array().unwrap().len(), 1);
     assert_eq!(topups[0]["orderId"], topup_id.as_str());
     assert_eq!(topups[0]["esimId"], id.as_str());
-    let news = success_data(app.get("/v1/orders?kind=esim", &partner.key).await, StatusCode::OK).await;
+    let news = success_data(
+        app.get("/v1/orders?kind=esim", &partner.key).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(news.as_array().unwrap().len(), 1);
     assert_eq!(news[0]["orderId"], order["orderId"]);
     assert_eq!(news[0]["kind"], "esim");
     assert_eq!(news[0]["esimId"], json!(null));
-    let of_esim = success_data(app.get(&format!("/v1/orders?esimId={id}"), &partner.key).await, StatusCode::OK).await;
-    assert_eq!(of_esim.as_array().unwrap().len(), 2, "the order that bought it and its top-up");
-    let single = success_data(app.get(&format!("/v1/orders/{topup_id}"), &partner.key).await, StatusCode::OK).await;
+    let of_esim = success_data(
+        app.get(&format!("/v1/orders?esimId={id}"), &partner.key)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        of_esim.as_array().unwrap().len(),
+        2,
+        "the order that bought it and its top-up"
+    );
+    let single = success_data(
+        app.get(&format!("/v1/orders/{topup_id}"), &partner.key)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(single["esims"][0]["esimId"], id.as_str());
 
     let debits: Vec<_> = entries(&app, &partner.key)
@@ -110,7 +151,11 @@ async fn what_cannot_be_topped_up_is_refused_before_any_debit(db: PgPool) {
 
     let cancelled = order_one(&app, &partner, "ae-5gb-7d").await;
     let cancelled_id = cancelled["esims"][0]["esimId"].as_str().unwrap().to_owned();
-    success_data(cancel(&app, &key, &cancelled_id, None).await, StatusCode::OK).await;
+    success_data(
+        cancel(&app, &key, &cancelled_id, None).await,
+        StatusCode::OK,
+    )
+    .await;
 
     let forbidden = order_one(&app, &partner, "ae-unlimited-7d").await;
     let forbidden_id = forbidden["esims"][0]["esimId"].as_str().unwrap().to_owned();
@@ -131,7 +176,11 @@ async fn what_cannot_be_topped_up_is_refused_before_any_debit(db: PgPool) {
         )
         .await;
         assert_eq!(refused["error"]["details"]["reason"], reason);
-        let offered = success_data(app.get(&format!("/v1/esim/{id}/topups"), &key).await, StatusCode::OK).await;
+        let offered = success_data(
+            app.get(&format!("/v1/esim/{id}/topups"), &key).await,
+            StatusCode::OK,
+        )
+        .await;
         assert_eq!(offered, json!([]), "{reason}");
     }
     // On sale, but for another country.
@@ -161,7 +210,14 @@ async fn what_cannot_be_topped_up_is_refused_before_any_debit(db: PgPool) {
     )
     .await;
     assert_error(
-        topup(&app, &key, &fine_id, &json!({"planId": "ae-1gb-7d", "quantity": 2}), None).await,
+        topup(
+            &app,
+            &key,
+            &fine_id,
+            &json!({"planId": "ae-1gb-7d", "quantity": 2}),
+            None,
+        )
+        .await,
         StatusCode::BAD_REQUEST,
         "invalid_request",
     )
@@ -186,7 +242,11 @@ async fn what_cannot_be_topped_up_is_refused_before_any_debit(db: PgPool) {
     .await;
     assert_eq!(app.balance_cents(poor.id).await, 800 - 750);
 
-    assert_eq!(app.balance_cents(partner.id).await, before, "nothing debited");
+    assert_eq!(
+        app.balance_cents(partner.id).await,
+        before,
+        "nothing debited"
+    );
     let topups: i64 = sqlx::query_scalar("select count(*) from orders where kind = 'topup'")
         .fetch_one(&app.db)
         .await
@@ -232,7 +292,10 @@ async fn fifty_concurrent_topups_with_one_idempotency_key_make_one_debit(db: PgP
     .unwrap();
     assert_eq!(debits, 1);
     assert_eq!(app.balance_cents(partner.id).await, 10_000 - 750 - 450);
-    assert_eq!(esim(&app, &partner.key, &id).await["dataTotalMb"], 5120 + 1024);
+    assert_eq!(
+        esim(&app, &partner.key, &id).await["dataTotalMb"],
+        5120 + 1024
+    );
     app.assert_ledger_sound().await;
 }
 
@@ -240,12 +303,15 @@ async fn fifty_concurrent_topups_with_one_idempotency_key_make_one_debit(db: PgP
 async fn a_topup_the_provider_fails_is_502_and_refunded(db: PgPool) {
     let app = spawn_app(db).await;
     let partner = app.create_partner("acme", "0", "100.00").await;
-    let sandbox = tavaro::auth::create_key_in(&app.db, partner.id, "Sandbox", tavaro::mode::Mode::Sandbox)
-        .await
-        .unwrap();
+    let sandbox =
+        tavaro::auth::create_key_in(&app.db, partner.id, "Sandbox", tavaro::mode::Mode::Sandbox)
+            .await
+            .unwrap();
     app.sync_keys().await;
     let key = sandbox.token.expose().clone();
-    let order = app.place(&key, &json!({"planId": "ae-5gb-7d"}), StatusCode::CREATED).await;
+    let order = app
+        .place(&key, &json!({"planId": "ae-5gb-7d"}), StatusCode::CREATED)
+        .await;
     let id = order["esims"][0]["esimId"].as_str().unwrap().to_owned();
     let before = cents(&order["balance"]);
 
@@ -272,7 +338,11 @@ async fn a_topup_the_provider_fails_is_502_and_refunded(db: PgPool) {
         .map(|e| e["kind"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(kinds, ["refund", "order_debit"]);
-    assert_eq!(esim(&app, &key, &id).await["dataTotalMb"], 5120, "nothing added");
+    assert_eq!(
+        esim(&app, &key, &id).await["dataTotalMb"],
+        5120,
+        "nothing added"
+    );
     app.assert_ledger_sound().await;
 }
 
@@ -289,13 +359,26 @@ async fn a_topup_whose_answer_is_lost_is_processing_then_settled_by_reconciliati
     let id = order["esims"][0]["esimId"].as_str().unwrap().to_owned();
 
     let data = success_data(
-        topup(&app, &partner.key, &id, &json!({"planId": "ae-1gb-7d"}), None).await,
+        topup(
+            &app,
+            &partner.key,
+            &id,
+            &json!({"planId": "ae-1gb-7d"}),
+            None,
+        )
+        .await,
         StatusCode::ACCEPTED,
     )
     .await;
     assert_eq!(data["status"], "processing");
     assert_eq!(data["kind"], "topup");
-    let settled = wait_for_order(&app, &partner.key, data["orderId"].as_str().unwrap(), "completed").await;
+    let settled = wait_for_order(
+        &app,
+        &partner.key,
+        data["orderId"].as_str().unwrap(),
+        "completed",
+    )
+    .await;
     assert_eq!(settled["esims"][0]["esimId"], id.as_str());
     let view = esim(&app, &partner.key, &id).await;
     assert_eq!(view["dataTotalMb"], 5120 + 1024, "applied once: {view}");
@@ -317,15 +400,32 @@ async fn a_topup_the_provider_never_received_is_refunded_by_reconciliation(db: P
     app.sync_keys().await;
 
     let data = success_data(
-        topup(&app, &partner.key, &id, &json!({"planId": "ae-1gb-7d"}), None).await,
+        topup(
+            &app,
+            &partner.key,
+            &id,
+            &json!({"planId": "ae-1gb-7d"}),
+            None,
+        )
+        .await,
         StatusCode::ACCEPTED,
     )
     .await;
-    let settled = wait_for_order(&app, &partner.key, data["orderId"].as_str().unwrap(), "failed").await;
+    let settled = wait_for_order(
+        &app,
+        &partner.key,
+        data["orderId"].as_str().unwrap(),
+        "failed",
+    )
+    .await;
     assert_eq!(settled["kind"], "topup");
     let view = esim(&app, &partner.key, &id).await;
     assert_eq!(view["dataTotalMb"], 5120, "nothing applied");
-    assert_eq!(app.balance_cents(partner.id).await, 10_000 - 750, "refunded");
+    assert_eq!(
+        app.balance_cents(partner.id).await,
+        10_000 - 750,
+        "refunded"
+    );
     // A failed top-up is no top-up: the eSIM may still be cancelled.
     success_data(cancel(&app, &partner.key, &id, None).await, StatusCode::OK).await;
     app.assert_ledger_sound().await;

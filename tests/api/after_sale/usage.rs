@@ -53,7 +53,9 @@ async fn the_view_follows_the_providers_figures_and_keeps_the_last_ones_through_
     sync_into(&app, "roamify").await;
     let partner = app.create_partner("wanderly", "0", "100.00").await;
     let plan = plan_for_sku(&app.db, "roamify", SKU).await;
-    let order = app.place(&partner.key, &json!({"planId": plan}), StatusCode::CREATED).await;
+    let order = app
+        .place(&partner.key, &json!({"planId": plan}), StatusCode::CREATED)
+        .await;
     let id = order["esims"][0]["esimId"].as_str().unwrap().to_owned();
 
     usage_answers(&server, "INSTALLED", 924).await;
@@ -65,7 +67,8 @@ async fn the_view_follows_the_providers_figures_and_keeps_the_last_ones_through_
     // The traveller uses more: the next view shows it.
     server.reset().await;
     usage_answers(&server, "ACTIVATED", 24).await;
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    // `usageUpdatedAt` is in whole seconds.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
     let second = esim(&app, &partner.key, &id).await;
     assert_eq!(second["dataUsedMb"], 1000);
     assert_eq!(second["dataRemainingMb"], 24);
@@ -78,7 +81,11 @@ async fn the_view_follows_the_providers_figures_and_keeps_the_last_ones_through_
         .respond_with(ResponseTemplate::new(503))
         .mount(&server)
         .await;
-    let during = success_data(app.get(&format!("/v1/esim/{id}"), &partner.key).await, StatusCode::OK).await;
+    let during = success_data(
+        app.get(&format!("/v1/esim/{id}"), &partner.key).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(during["dataUsedMb"], 1000);
     assert_eq!(during["status"], "ACTIVE");
     assert_eq!(during["usageUpdatedAt"], second["usageUpdatedAt"]);
@@ -89,7 +96,11 @@ async fn the_poller_marks_a_depleted_esim_without_any_partner_request(db: PgPool
     let app = spawn_app_with_vars(db, &[("TAVARO_USAGE_POLL_SECS", "1")]).await;
     let partner = app.create_partner("acme", "0", "100.00").await;
     let order = order_one(&app, &partner, "ae-1gb-7d").await;
-    let id: uuid::Uuid = order["esims"][0]["esimId"].as_str().unwrap().parse().unwrap();
+    let id: uuid::Uuid = order["esims"][0]["esimId"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     // The traveller uses it all; nobody asks the gateway.
     simulator::record_usage(&app.db, order["esims"][0]["iccid"].as_str().unwrap(), 1024)
         .await
@@ -106,7 +117,10 @@ async fn the_poller_marks_a_depleted_esim_without_any_partner_request(db: PgPool
         if row.0 == "DEPLETED" {
             break row;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "never polled: {row:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "never polled: {row:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!((status.as_str(), used), ("DEPLETED", 1024));
@@ -119,7 +133,10 @@ async fn the_poller_marks_a_depleted_esim_without_any_partner_request(db: PgPool
     .await
     .unwrap();
     assert_eq!(changes.len(), 1, "{changes:?}");
-    assert_eq!((changes[0].0.as_str(), changes[0].1.as_str()), ("READY", "DEPLETED"));
+    assert_eq!(
+        (changes[0].0.as_str(), changes[0].1.as_str()),
+        ("READY", "DEPLETED")
+    );
     assert!(changes[0].2 > Utc::now() - chrono::Duration::seconds(30));
     let changed_at: DateTime<Utc> =
         sqlx::query_scalar("select status_changed_at from esims where id = $1")
