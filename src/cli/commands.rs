@@ -305,6 +305,14 @@ async fn sim(command: SimCommand, db: &PgPool) -> anyhow::Result<()> {
             let iccid = esims::resolve_iccid(db, &esim).await?;
             (esim, simulator::expire(db, &iccid).await?)
         }
+        SimCommand::Refund { esim, approve, .. } => {
+            let iccid = esims::resolve_iccid(db, &esim).await?;
+            let decision = simulator::review_refund(db, &iccid, approve).await?;
+            println!(
+                "eSIM {esim}: refund {decision}; the gateway settles it at its next reconciliation"
+            );
+            return Ok(());
+        }
     };
     print_usage(&esim, &usage);
     Ok(())

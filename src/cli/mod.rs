@@ -256,6 +256,19 @@ enum SimCommand {
         #[arg(long)]
         esim: String,
     },
+    /// Decide a refund the simulator holds for review (`TAVARO_SIM_REFUNDS=reviewed`):
+    /// the gateway's reconciler then credits it or returns the eSIM to READY.
+    Refund {
+        /// eSIM id (from the order response) or ICCID.
+        #[arg(long)]
+        esim: String,
+        /// Approve the refund.
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        approve: bool,
+        /// Reject the refund.
+        #[arg(long)]
+        reject: bool,
+    },
 }
 
 /// Largest single top-up accepted from the CLI: a typo guard, not a business rule.

@@ -52,6 +52,14 @@ async fn call_every_operation(app: &TestApp, doc: &Value) -> Vec<(String, String
     )
     .await;
     let esim = &order["esims"][0];
+    // Cancelling takes an eSIM of its own: the top-up needs one that is not cancelled.
+    let spare = crate::helpers::success_data(
+        app.order(&partner.key, &json!({"planId": "ae-5gb-7d"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let spare_esim = spare["esims"][0]["esimId"].as_str().unwrap();
     // The sandbox's operations take a sandbox key and one of its eSIMs.
     let sandbox =
         tavaro::auth::create_key_in(&app.db, partner.id, "Sandbox", tavaro::mode::Mode::Sandbox)
@@ -74,6 +82,7 @@ async fn call_every_operation(app: &TestApp, doc: &Value) -> Vec<(String, String
         let in_sandbox = template.starts_with("/v1/sandbox/");
         let (key, esim_id) = match in_sandbox {
             true => (sandbox.as_str(), sandbox_esim),
+            false if template.ends_with("/cancel") => (partner.key.as_str(), spare_esim),
             false => (partner.key.as_str(), esim["esimId"].as_str().unwrap()),
         };
         let path = template
