@@ -47,6 +47,13 @@ pub(super) async fn admin(command: Command, db: &PgPool) -> anyhow::Result<()> {
         Command::Key(command) => key(command, db).await?,
         Command::Credits(command) => credits(command, db).await?,
         Command::Sim(command) => sim(command, db).await?,
+        Command::Orders(OrdersCommand::SettleRefund { esim, approve, .. }) => {
+            let id = uuid::Uuid::parse_str(&esim)
+                .map(crate::ids::EsimId)
+                .map_err(|_| anyhow::anyhow!("--esim `{esim}` is not an eSIM id"))?;
+            let settled = orders::settle_refund(db, id, approve).await?;
+            println!("eSIM {esim}: {settled}");
+        }
         Command::Orders(OrdersCommand::Stuck { json }) => {
             let stuck = orders::stuck::stuck(db).await?;
             if json {

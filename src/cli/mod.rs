@@ -102,6 +102,20 @@ enum OrdersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Settle a refund under review that the provider decides outside its API (Airalo
+    /// reviews refunds by hand and has no status endpoint): approved credits the partner
+    /// and cancels the eSIM; rejected returns it to READY.
+    SettleRefund {
+        /// The eSIM id (from the order response).
+        #[arg(long)]
+        esim: String,
+        /// The provider approved the refund.
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        approve: bool,
+        /// The provider rejected the refund.
+        #[arg(long)]
+        reject: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

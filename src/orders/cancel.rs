@@ -596,3 +596,45 @@ async fn reject(db: &PgPool, claim: &Claim, reason: &str) -> Result<(), sqlx::Er
     tracing::info!(esim_id = %claim.esim.id, "refund rejected by the provider; the eSIM is READY again");
     Ok(())
 }
+
+/// Settles a refund under review by the operator's word (`tavaro orders settle-refund`),
+/// for an upstream that decides refunds outside its API: approved → refunded and
+/// `CANCELLED`; rejected → `READY` again. Returns what it did, for the operator.
+pub async fn settle_refund(db: &PgPool, esim: EsimId, approve: bool) -> anyhow::Result<String> {
+    let row = sqlx::query!(
+        r#"select c.partner_id as "partner_id: PartnerId", c.mode as "mode: Mode",
+                  c.order_id as "order_id: OrderId", c.refund_cents, c.status,
+                  (select provider_order_ref from orders o where o.id = c.order_id) as provider_order_ref
+           from esim_cancellations c where c.esim_id = $1"#,
+        esim as EsimId,
+    )
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("no cancellation of eSIM {esim}"))?;
+    if row.status != "pending" {
+        anyhow::bail!(
+            "the cancellation of eSIM {esim} is {}, not pending review",
+            row.status
+        );
+    }
+    let account = Account {
+        partner: row.partner_id,
+        mode: row.mode,
+    };
+    let record = esims::find(db, account, esim)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no eSIM {esim}"))?;
+    let claim = Claim {
+        esim: record,
+        order: row.order_id,
+        amount: Cents::new(row.refund_cents),
+        provider_order_ref: row.provider_order_ref,
+    };
+    if approve {
+        refund(db, &claim).await?;
+        Ok(format!("refunded {} and cancelled", claim.amount))
+    } else {
+        reject(db, &claim, "decided by the operator").await?;
+        Ok("refund rejected; the eSIM is READY again".to_owned())
+    }
+}

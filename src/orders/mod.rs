@@ -64,7 +64,7 @@ use crate::mode::{Account, Mode};
 use crate::money::Cents;
 use crate::provider::Registry;
 
-pub use cancel::{CancelReceipt, RefundState};
+pub use cancel::{CancelReceipt, RefundState, settle_refund};
 pub use error::OrderError;
 pub use idempotency::IdempotencyKey;
 pub use settlement::Settled;

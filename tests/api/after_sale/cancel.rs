@@ -394,3 +394,53 @@ async fn a_crash_between_the_providers_cancel_and_the_refund_is_settled_after_re
     assert_eq!(balance, 10_000);
     assert_ledger_sound(&db).await;
 }
+
+#[sqlx::test]
+async fn an_operator_settles_a_refund_the_provider_reviews_outside_its_api(db: PgPool) {
+    // A reviewed refund the reconciler cannot settle (the provider's review stays pending
+    // in its API, as Airalo's always does): the operator's word settles it, once.
+    let mut vars = QUICK.to_vec();
+    vars.push(("TAVARO_SIM_REFUNDS", "reviewed"));
+    let app = spawn_app_with_vars(db, &vars).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let order = app
+        .place(
+            &partner.key,
+            &json!({"planId": "ae-5gb-7d", "quantity": 2}),
+            StatusCode::CREATED,
+        )
+        .await;
+    let approved = order["esims"][0]["esimId"].as_str().unwrap().to_owned();
+    let rejected = order["esims"][1]["esimId"].as_str().unwrap().to_owned();
+    for id in [&approved, &rejected] {
+        success_data(
+            cancel(&app, &partner.key, id, None).await,
+            StatusCode::ACCEPTED,
+        )
+        .await;
+    }
+    let id = |s: &str| tavaro::ids::EsimId(s.parse().unwrap());
+
+    let said = tavaro::orders::settle_refund(&app.db, id(&approved), true)
+        .await
+        .unwrap();
+    assert!(said.starts_with("refunded"), "{said}");
+    assert_eq!(
+        esim(&app, &partner.key, &approved).await["status"],
+        "CANCELLED"
+    );
+    let said = tavaro::orders::settle_refund(&app.db, id(&rejected), false)
+        .await
+        .unwrap();
+    assert!(said.contains("READY"), "{said}");
+    assert_eq!(esim(&app, &partner.key, &rejected).await["status"], "READY");
+    // Settled once: a second word changes nothing.
+    assert!(
+        tavaro::orders::settle_refund(&app.db, id(&approved), true)
+            .await
+            .is_err()
+    );
+    assert_eq!(app.balance_cents(partner.id).await, 10_000 - 1_500 + 750);
+    assert_eq!(refunds(&app, &partner.key).await.len(), 1);
+    app.assert_ledger_sound().await;
+}

@@ -89,6 +89,7 @@ async fn the_view_follows_the_providers_figures_and_keeps_the_last_ones_through_
     assert_eq!(during["dataUsedMb"], 1000);
     assert_eq!(during["status"], "ACTIVE");
     assert_eq!(during["usageUpdatedAt"], second["usageUpdatedAt"]);
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -145,4 +146,5 @@ async fn the_poller_marks_a_depleted_esim_without_any_partner_request(db: PgPool
             .await
             .unwrap();
     assert_eq!(changed_at, changes[0].2);
+    app.assert_ledger_sound().await;
 }
