@@ -126,7 +126,7 @@ impl Orders {
             new,
             unit_cost: priced.unit_cost,
             total_cost: priced.total_cost,
-            esim: target.as_ref().map(|e| e.id),
+            esim: target.as_ref().map(|(e, _)| e.id),
         };
         let job_delay = self.0.config.provider_timeout * 2;
         let (order, balance) =
@@ -153,7 +153,10 @@ impl Orders {
         }
         let outcome = new.sandbox_outcome.filter(|_| account.mode.is_sandbox());
         let provisioned = match &target {
-            Some(esim) => self.apply_topup(&order, &priced.plan, esim, outcome).await,
+            Some((esim, sku)) => {
+                self.apply_topup(&order, &priced.plan, esim, sku, outcome)
+                    .await
+            }
             None => {
                 self.provision(&order, &priced.plan, outcome, balance, keyed, answers)
                     .await
@@ -375,13 +378,14 @@ impl Orders {
         order: &OrderRecord,
         plan: &Plan,
         esim: &EsimRecord,
+        sku: &str,
         outcome: Option<SandboxOutcome>,
     ) -> Result<Settlement, OrderError> {
         let request = TopupRequest {
             order_ref: order.id,
             esim: esim.provider_ref.clone(),
             plan_id: plan.id.clone(),
-            sku: plan.provider_sku.clone().unwrap_or_else(|| plan.id.clone()),
+            sku: sku.to_owned(),
             unit_cost_e4: plan.provider_cost_e4,
             days: plan.days,
             data_mb: plan.data_mb,

@@ -47,7 +47,12 @@ impl Orders {
         if self.topup_refusal(&record).is_some() {
             return Ok(Vec::new());
         }
-        self.offered(&record).await
+        Ok(self
+            .offered(&record)
+            .await?
+            .into_iter()
+            .map(|o| o.plan)
+            .collect())
     }
 
     /// Why `record` cannot be topped up whatever the plan, if it cannot.
@@ -65,8 +70,9 @@ impl Orders {
         }
     }
 
-    /// The catalog's plans among what the eSIM's provider offers to top it up with.
-    async fn offered(&self, record: &EsimRecord) -> Result<Vec<Plan>, OrderError> {
+    /// The catalog's plans among what the eSIM's provider offers to top it up with, each
+    /// with the package code to order it by.
+    async fn offered(&self, record: &EsimRecord) -> Result<Vec<Offered>, OrderError> {
         let Some(provider) = self.provider_for(record.mode, &record.provider) else {
             tracing::error!(provider = %record.provider, "eSIM of an unconfigured provider");
             return Err(OrderError::Unavailable);
@@ -91,39 +97,55 @@ impl Orders {
         let snapshot = self.0.catalog.snapshot();
         // The simulator (live or sandbox) names our plans by id; upstreams by package code.
         let by_id = provider.name() == SIMULATOR;
-        let mut plans: Vec<Plan> = Vec::new();
+        let area = snapshot.plan(&record.plan_id).map(|p| p.area_code.clone());
+        let mut offered: Vec<Offered> = Vec::new();
         for offer in offers {
             let plan = if by_id {
                 snapshot.plan(&offer.sku).cloned()
             } else {
-                snapshot
-                    .plans()
-                    .find(|p| {
+                let by_code = snapshot.plans().find(|p| {
+                    p.provider == provider.name()
+                        && p.provider_sku.as_deref() == Some(offer.sku.as_str())
+                });
+                // A top-up package of its own (never in the catalog): sold as the plan of
+                // the same provider and area with the same days and data.
+                let equivalent = || {
+                    let (days, data_mb) = (offer.days?, offer.data_mb?);
+                    snapshot.plans().find(|p| {
                         p.provider == provider.name()
-                            && p.provider_sku.as_deref() == Some(offer.sku.as_str())
+                            && Some(&p.area_code) == area.as_ref()
+                            && p.top_up
+                            && p.days == days
+                            && p.data_mb == Some(data_mb)
                     })
-                    .cloned()
+                };
+                by_code.or_else(equivalent).cloned()
             };
             match plan {
-                Some(plan) if !plans.iter().any(|p| p.id == plan.id) => plans.push(plan),
+                Some(plan) if !offered.iter().any(|o| o.plan.id == plan.id) => {
+                    offered.push(Offered {
+                        plan,
+                        sku: offer.sku,
+                    })
+                }
                 Some(_) => {}
                 None => {
-                    tracing::debug!(sku = %offer.sku, "top-up offered upstream is not in the catalog")
+                    tracing::debug!(sku = %offer.sku, "top-up offered upstream matches no plan of the catalog")
                 }
             }
         }
-        Ok(plans)
+        Ok(offered)
     }
 
-    /// The eSIM a top-up order is for, once it is shown to be allowed: the account's, not
+    /// The eSIM a top-up order is for, once it is shown to be allowed (the account's, not
     /// expired or cancelled, its plan allowing top-ups, and the order's plan among those
-    /// its provider offers now. Nothing is written.
+    /// its provider offers now), and the package code to order. Nothing is written.
     pub(super) async fn admit_topup(
         &self,
         account: Account,
         new: &NewOrder,
         esim: EsimId,
-    ) -> Result<EsimRecord, OrderError> {
+    ) -> Result<(EsimRecord, String), OrderError> {
         let record = esims::find(&self.0.db, account, esim)
             .await?
             .ok_or(OrderError::EsimNotFound)?;
@@ -133,11 +155,18 @@ impl Orders {
             });
         }
         let offered = self.offered(&record).await?;
-        if !offered.iter().any(|p| p.id == new.plan_id) {
+        let Some(offer) = offered.into_iter().find(|o| o.plan.id == new.plan_id) else {
             return Err(OrderError::PlanNotCompatible);
-        }
-        Ok(record)
+        };
+        Ok((record, offer.sku))
     }
+}
+
+/// A plan of the catalog that tops an eSIM up, and the provider's code to order it by
+/// (the plan's own, or the upstream's top-up package the plan stands for).
+struct Offered {
+    plan: Plan,
+    sku: String,
 }
 
 /// What completing a top-up writes.

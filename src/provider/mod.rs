@@ -125,7 +125,11 @@ pub struct EsimUsage {
     pub data_total_mb: Option<i64>,
 }
 
-/// A package the upstream offers to top up one eSIM with.
+/// A package the upstream offers to top up one eSIM with. Upstreams that sell top-ups as
+/// packages of their own (eSIM Access `TOPUP_…`, Airalo `type: topup`) name packages our
+/// catalog never imports: the gateway then sells the offer as the catalog plan of the same
+/// provider and area with the same days and data, at that plan's price, and orders the
+/// offer's own code.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopupOffer {
     /// The provider's package code (for the simulator, our plan id): the gateway sells it
@@ -133,6 +137,10 @@ pub struct TopupOffer {
     pub sku: String,
     /// What the top-up costs us, in 1/10,000 USD, when the upstream says.
     pub cost_e4: Option<i64>,
+    /// Validity it adds, in days, when the upstream says.
+    pub days: Option<i32>,
+    /// Data it adds, in MB, when the upstream says (`None` also for unlimited).
+    pub data_mb: Option<i32>,
 }
 
 /// A top-up to apply.

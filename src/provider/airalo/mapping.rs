@@ -267,6 +267,11 @@ pub(super) fn topup_offer(package: &Package) -> Option<TopupOffer> {
     Some(TopupOffer {
         sku: sku.to_owned(),
         cost_e4: cost_e4(package),
+        days: package.day.and_then(|d| i32::try_from(d).ok()),
+        data_mb: match package.is_unlimited {
+            true => None,
+            false => package.amount.and_then(data_mb),
+        },
     })
 }
 

@@ -310,9 +310,15 @@ pub(super) fn topup_offer(p: &Package) -> Option<TopupOffer> {
         return None;
     }
     let sku = p.package_code.as_deref().map(str::trim)?;
+    let data_mb = match allowance(p, p.name.as_deref().unwrap_or(sku)) {
+        Ok((data_mb, _)) => data_mb,
+        Err(_) => None,
+    };
     (!sku.is_empty()).then(|| TopupOffer {
         sku: sku.to_owned(),
         cost_e4: p.price.filter(|price| *price > 0),
+        days: days(p.duration, p.duration_unit.as_deref()).ok(),
+        data_mb,
     })
 }
 

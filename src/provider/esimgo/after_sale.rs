@@ -83,6 +83,8 @@ pub(super) async fn topups(go: &EsimGo, esim: &EsimRef) -> Result<Vec<TopupOffer
         if compatibility.compatible {
             offers.push(TopupOffer {
                 cost_e4: e4_from_amount(&bundle.price),
+                days: None,
+                data_mb: None,
                 sku: name,
             });
         }

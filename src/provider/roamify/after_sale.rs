@@ -48,6 +48,8 @@ impl Roamify {
             offers.push(TopupOffer {
                 sku: sku.to_owned(),
                 cost_e4: package.get("price").and_then(e4_from_amount),
+                days: None,
+                data_mb: None,
             });
         }
         Ok(offers)

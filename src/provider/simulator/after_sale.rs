@@ -39,6 +39,8 @@ pub(super) async fn offers(
         .map(|p| TopupOffer {
             sku: p.id,
             cost_e4: Some(p.net_price_cents * 100),
+            days: None,
+            data_mb: None,
         })
         .collect())
 }

@@ -89,16 +89,22 @@ async fn the_topup_list_is_this_esims_and_maps_each_package_to_an_offer_at_its_n
         [
             TopupOffer {
                 sku: "meraki-mobile-7days-1gb-topup".into(),
-                cost_e4: Some(40_000)
+                cost_e4: Some(40_000),
+                days: Some(7),
+                data_mb: Some(1024),
             },
             TopupOffer {
                 sku: "meraki-mobile-30days-3gb-topup".into(),
-                cost_e4: Some(92_000)
+                cost_e4: Some(92_000),
+                days: Some(30),
+                data_mb: Some(3072),
             },
             // No net price stated (discount pricing): no cost we could vouch for.
             TopupOffer {
                 sku: "meraki-mobile-30days-10gb-topup".into(),
-                cost_e4: None
+                cost_e4: None,
+                days: Some(30),
+                data_mb: Some(10240),
             },
         ]
     );

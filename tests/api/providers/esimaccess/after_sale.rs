@@ -88,11 +88,15 @@ async fn the_topup_list_asks_for_this_profiles_topups_and_maps_each_package_to_a
         [
             TopupOffer {
                 sku: "TOPUP_CKH533".into(),
-                cost_e4: Some(14_000)
+                cost_e4: Some(14_000),
+                days: Some(7),
+                data_mb: Some(1024),
             },
             TopupOffer {
                 sku: "TOPUP_CKH534".into(),
-                cost_e4: Some(32_000)
+                cost_e4: Some(32_000),
+                days: Some(30),
+                data_mb: Some(3072),
             },
         ]
     );

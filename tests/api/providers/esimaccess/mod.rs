@@ -7,6 +7,7 @@
 //! end).
 
 mod after_sale;
+mod after_sale_gateway;
 mod catalog;
 mod gateway;
 mod orders;

@@ -106,11 +106,15 @@ async fn top_up_offers_are_the_catalogues_bundles_for_the_esims_countries_that_e
         vec![
             TopupOffer {
                 sku: NL.into(),
-                cost_e4: Some(22_800)
+                cost_e4: Some(22_800),
+                days: None,
+                data_mb: None,
             },
             TopupOffer {
                 sku: NL3.into(),
-                cost_e4: Some(54_000)
+                cost_e4: Some(54_000),
+                days: None,
+                data_mb: None,
             },
         ]
     );

@@ -73,11 +73,15 @@ async fn top_up_offers_are_roamifys_compatible_packages_for_the_iccid_with_their
         Ok(vec![
             TopupOffer {
                 sku: TOPUP.into(),
-                cost_e4: Some(45_000)
+                cost_e4: Some(45_000),
+                days: None,
+                data_mb: None,
             },
             TopupOffer {
                 sku: "esim-afghanistan-30days-3gb-topup".into(),
-                cost_e4: Some(112_500)
+                cost_e4: Some(112_500),
+                days: None,
+                data_mb: None,
             },
         ])
     );
