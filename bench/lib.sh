@@ -151,13 +151,22 @@ plan_cents() {
 # Starts `tavaro serve` with the simulator (no injected latency), limits (the per-address
 # one included: every request comes from 127.0.0.1) raised out of the way and warn-level logs (start and stop at info); sets GATEWAY_PID and READY_MS (spawn to
 # first /readyz 200).
+# The gateway's logging: warnings only (the default run), or what an operator runs by
+# default, one JSON line per request at `info` (BENCH_LOGGING=1).
+bench_log_level() {
+  if [ -n "${BENCH_LOGGING:-}" ]; then echo info; else echo "warn,tavaro::startup=info"; fi
+}
+bench_log_format() {
+  if [ -n "${BENCH_LOGGING:-}" ]; then echo json; else echo text; fi
+}
+
 start_gateway() {
   local log_file="$1" start end
   start=$(date +%s%N)
   env DATABASE_URL="$(bench_url bench_gateway)" \
     TAVARO_LISTEN_ADDR="127.0.0.1:$GATEWAY_PORT" \
     TAVARO_METRICS_ADDR="${GATEWAY_METRICS#http://}" \
-    RUST_LOG="warn,tavaro::startup=info" LOG_FORMAT=text \
+    RUST_LOG="$(bench_log_level)" LOG_FORMAT="$(bench_log_format)" \
     TAVARO_SIM_LATENCY_MS=0 TAVARO_SIM_FAILURE_RATE=0 TAVARO_SIM_MODE=normal \
     TAVARO_RATE_LIMIT_PER_SEC=1000000 TAVARO_RATE_LIMIT_BURST=1000000 \
     TAVARO_ORDER_RATE_LIMIT_PER_SEC=1000000 TAVARO_ORDER_RATE_LIMIT_BURST=1000000 \
