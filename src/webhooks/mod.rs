@@ -7,10 +7,68 @@
 //! The body's `data` (the object the API would return: an order, an eSIM, the balance) is
 //! rendered by the delivery side on first dispatch, from the event's subject, and kept for
 //! every attempt.
+//!
+//! The rest of the module is the endpoints' storage ([`endpoints`]), the URL rules and the
+//! client that delivers within them ([`url`]), the Standard Webhooks signature
+//! ([`signing`]) and the delivery queue ([`outbox`]). The worker that sends deliveries
+//! lives in the HTTP layer, which renders bodies with the API's own views.
+
+pub mod endpoints;
+pub mod outbox;
+pub mod signing;
+pub mod url;
+
+use std::time::Duration;
 
 use sqlx::PgConnection;
 
 use crate::mode::Account;
+
+/// The delivery settings (`TAVARO_WEBHOOK_ALLOW_PRIVATE`, `TAVARO_WEBHOOK_RETRY_SCHEDULE`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhooksConfig {
+    /// Lifts the URL rules (`https` only, no loopback/private/link-local target), for
+    /// local development: `make run` sets it.
+    pub allow_private: bool,
+    /// The pause before each retry; a delivery still failing after the last one is
+    /// `failed`.
+    pub retry_schedule: Vec<Duration>,
+}
+
+/// The documented schedule: retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+pub const DEFAULT_RETRY_SCHEDULE: [u64; 7] = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            retry_schedule: DEFAULT_RETRY_SCHEDULE
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+        }
+    }
+}
+
+/// Parses `TAVARO_WEBHOOK_RETRY_SCHEDULE`: seconds, comma-separated (`5,300,1800`), at
+/// least one, each at least 1.
+pub fn parse_retry_schedule(raw: &str) -> Result<Vec<Duration>, String> {
+    let mut schedule = Vec::new();
+    for part in raw.split(',') {
+        let secs: u64 = part
+            .trim()
+            .parse()
+            .map_err(|_| format!("{part:?} is not a whole number of seconds"))?;
+        if secs == 0 {
+            return Err("each pause must be at least 1 second".to_owned());
+        }
+        schedule.push(Duration::from_secs(secs));
+    }
+    if schedule.len() > 50 {
+        return Err("at most 50 retries".to_owned());
+    }
+    Ok(schedule)
+}
 
 /// Every event type partners can subscribe to (API.md "Webhooks").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
@@ -118,7 +176,8 @@ pub enum Subject {
 }
 
 impl Subject {
-    fn kind(&self) -> &'static str {
+    /// How the subject is stored (`subject_kind`).
+    pub fn kind(&self) -> &'static str {
         match self {
             Self::Order(_) => "order",
             Self::Esim(_) => "esim",
@@ -127,12 +186,28 @@ impl Subject {
         }
     }
 
-    fn id(&self) -> Option<String> {
+    /// The subject's id as stored (`subject_id`); none for the balance.
+    pub fn id(&self) -> Option<String> {
         match self {
             Self::Order(id) => Some(id.to_string()),
             Self::Esim(id) => Some(id.to_string()),
             Self::Balance => None,
             Self::Webhook(id) => Some(id.to_string()),
+        }
+    }
+}
+
+impl Subject {
+    /// The subject stored as `kind` and `id`; `None` when they name none (a row written
+    /// by hand).
+    pub fn from_stored(kind: &str, id: Option<&str>) -> Option<Self> {
+        let uuid = || id.and_then(|id| uuid::Uuid::parse_str(id).ok());
+        match kind {
+            "order" => uuid().map(|u| Self::Order(crate::ids::OrderId(u))),
+            "esim" => uuid().map(|u| Self::Esim(crate::ids::EsimId(u))),
+            "balance" => Some(Self::Balance),
+            "webhook" => uuid().map(Self::Webhook),
+            _ => None,
         }
     }
 }
