@@ -72,7 +72,9 @@ async fn a_test_delivery_verifies_with_standardwebhooks_and_carries_the_endpoint
     let raw = got[0]["body"].as_str().unwrap();
     let at = |field: &str| raw.find(&format!("\"{field}\":")).unwrap();
     assert!(raw.starts_with("{\"id\":"), "{raw}");
-    assert!(at("type") < at("createdAt") && at("createdAt") < at("mode") && at("mode") < at("data"));
+    assert!(
+        at("type") < at("createdAt") && at("createdAt") < at("mode") && at("mode") < at("data")
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(receiver.deliveries_to(&path_of(&other)).await.is_empty());
     // The secret is stored for signing, never in an event's body or an attempt.
