@@ -208,8 +208,9 @@ pub async fn record(
     )
     .execute(&mut *tx)
     .await?;
-    // Only the attempt this worker claimed is settled here (a retry asked for meanwhile
-    // stays due).
+    // Only the attempt this worker claimed is settled here: had its lease run out and
+    // another worker claimed the delivery again (a higher attempt count), this late
+    // outcome is recorded above but decides nothing.
     sqlx::query!(
         "update webhook_deliveries set
              status = $3,
