@@ -27,6 +27,10 @@ cat <<TXT
     curl -s $base/v1/balance -H "Authorization: Bearer $key"
     curl -s $base/v1/balance -H "Authorization: Bearer $sandbox_key"
 
+  Webhooks: TAVARO_WEBHOOK_ALLOW_PRIVATE=true is set, so endpoints may be plain http
+  and on this machine (e.g. http://127.0.0.1:9000/hooks); never set it in production.
+
 TXT
-# The server connects as tavaro_app; its start-up migrations run as the owner.
-serve_as_server_role
+# The server connects as tavaro_app; its start-up migrations run as the owner. Webhook
+# endpoints may be local: the override is for development, as said above.
+serve_as_server_role TAVARO_WEBHOOK_ALLOW_PRIVATE=true

@@ -8,7 +8,8 @@
 #   scripts/setup.sh --test   # for `make test`: cluster pg-test, port TAVARO_TEST_PG_PORT
 #                             # (55532), fsync and synchronous_commit off; URL in
 #                             # .data/test_database_url. Also installs the test tools:
-#                             # newman, Chromium (docs check) and openapi-spec-validator
+#                             # newman, Chromium (docs check), openapi-spec-validator and
+#                             # the webhook tests' standardwebhooks venv
 #
 # Where a cluster's data lives: scripts/lib.sh, "project-local PostgreSQL clusters".
 set -euo pipefail
@@ -64,6 +65,9 @@ if [ "$want_test" -eq 1 ]; then
     "$DATA/tools/venv/bin/pip" install --quiet --disable-pip-version-check \
       "schemathesis>=4.3,<5" >/dev/null
   fi
+  # standardwebhooks (PyPI), in a venv of its own: the webhook tests' receiver verifies
+  # every delivery with it.
+  "$ROOT/scripts/webhooks-venv" >/dev/null
 fi
 
 # --- database --------------------------------------------------------------------------

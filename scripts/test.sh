@@ -59,7 +59,9 @@ base="http://127.0.0.1:$port"
 # /metrics lives on its own listener, never on the partner port: the next port up.
 metrics="http://127.0.0.1:$((port + 1))"
 # Generous rate limits: newman and schemathesis fire requests back to back, all from
-# 127.0.0.1 (the limiters have their own tests).
+# 127.0.0.1 (the limiters have their own tests). Webhook URLs are taken without resolving
+# them (TAVARO_WEBHOOK_ALLOW_PRIVATE): the collection's endpoints point at 127.0.0.1:9, and
+# the machine may resolve no public name; the rules have their own tests.
 # As make run does (serve_as_server_role): the server connects as tavaro_app, its
 # start-up migrations as the owner.
 DATABASE_URL="$newman_url" serve_as_server_role \
@@ -68,6 +70,7 @@ DATABASE_URL="$newman_url" serve_as_server_role \
   TAVARO_RATE_LIMIT_PER_SEC=100000 TAVARO_RATE_LIMIT_BURST=100000 \
   TAVARO_ORDER_RATE_LIMIT_PER_SEC=100000 TAVARO_ORDER_RATE_LIMIT_BURST=100000 \
   TAVARO_PUBLIC_RATE_LIMIT_PER_SEC=100000 TAVARO_PUBLIC_RATE_LIMIT_BURST=100000 \
+  TAVARO_WEBHOOK_ALLOW_PRIVATE=true \
   > "$DATA/newman-server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT

@@ -16,6 +16,7 @@ use crate::provider::settings::ProvidersConfig;
 use crate::provider::simulator::{SimulatorConfig, SimulatorMode, SimulatorRefunds};
 use crate::secret::Secret;
 use crate::telemetry::LogFormat;
+use crate::webhooks::WebhooksConfig;
 
 /// Everything the server needs, read from the environment, grouped by the part of the
 /// gateway that reads it: each part is handed its own group.
@@ -33,6 +34,8 @@ pub struct Config {
     pub providers: ProvidersConfig,
     /// Simulator settings (used when a plan's provider is the simulator).
     pub simulator: SimulatorConfig,
+    /// Webhook delivery: the URL rules' override and the retry schedule.
+    pub webhooks: WebhooksConfig,
     /// Log output format.
     pub log_format: LogFormat,
 }
@@ -151,6 +154,17 @@ impl Config {
                     .get_or("TAVARO_SIM_SMDP_ADDRESS", "smdp.sim.tavaro.io".to_owned())?,
                 refunds: vars.get_or("TAVARO_SIM_REFUNDS", SimulatorRefunds::Instant)?,
             },
+            webhooks: WebhooksConfig {
+                allow_private: vars.get_or("TAVARO_WEBHOOK_ALLOW_PRIVATE", false)?,
+                retry_schedule: match lookup("TAVARO_WEBHOOK_RETRY_SCHEDULE") {
+                    Some(raw) if !raw.trim().is_empty() => {
+                        crate::webhooks::parse_retry_schedule(&raw).map_err(|e| {
+                            anyhow::anyhow!("TAVARO_WEBHOOK_RETRY_SCHEDULE={raw:?} is invalid: {e}")
+                        })?
+                    }
+                    _ => WebhooksConfig::default().retry_schedule,
+                },
+            },
             // `LOG_FORMAT` is the documented name; `TAVARO_LOG_FORMAT` is still read.
             log_format: match vars.get_opt("LOG_FORMAT")? {
                 Some(format) => format,
@@ -175,6 +189,11 @@ impl Config {
                 "TAVARO_PUBLIC_BASE_URL={url} is not https: QR tokens in qrCodeUrl links are credentials and would travel in clear"
             )),
             Some(_) => {}
+        }
+        if self.webhooks.allow_private {
+            warnings.push(
+                "TAVARO_WEBHOOK_ALLOW_PRIVATE=true: webhook URLs may be plain http and reach loopback and private addresses; for local development only".to_owned(),
+            );
         }
         warnings
     }

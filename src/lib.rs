@@ -51,3 +51,5 @@ pub mod startup;
 pub mod status;
 /// Tracing subscriber set-up.
 pub mod telemetry;
+/// Webhooks: the outbox of events partners are told of, and its deliveries.
+pub mod webhooks;

@@ -162,6 +162,19 @@ pub fn set_partners_below_threshold(partners: i64) {
     gauge!("tavaro_partners_below_low_balance_threshold").set(partners as f64);
 }
 
+/// A webhook attempt recorded, by what became of its delivery: `succeeded`, `retrying`
+/// (a retry is scheduled) or `failed` (the schedule is spent).
+pub fn webhook_attempt(outcome: &'static str) {
+    counter!("tavaro_webhook_deliveries_total", "outcome" => outcome).increment(1);
+}
+
+/// Pending webhook deliveries of enabled endpoints, and the age of the oldest in seconds
+/// (read at scrape time).
+pub fn set_webhook_backlog(pending: i64, oldest_secs: f64) {
+    gauge!("tavaro_webhook_backlog").set(pending as f64);
+    gauge!("tavaro_webhook_oldest_pending_seconds").set(oldest_secs);
+}
+
 #[cfg(test)]
 mod tests {
     use super::method_label;

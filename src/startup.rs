@@ -1,6 +1,6 @@
 //! Building and running the server: the pool, migrations, the catalog snapshot, the key
 //! directory, the background tasks (change listener, key change watch, order reconciler,
-//! idempotency purge), and the HTTP listener. Tests call [`Application::build_with_pool`]
+//! idempotency purge, webhook delivery), and the HTTP listener. Tests call [`Application::build_with_pool`]
 //! with port 0 and talk to the real server over HTTP.
 
 use std::net::SocketAddr;
@@ -90,6 +90,7 @@ impl Application {
             orders,
             providers,
             simulator,
+            webhooks,
             ..
         } = config;
         let listener = TcpListener::bind(http.listen_addr)
@@ -128,6 +129,7 @@ impl Application {
             orders,
             providers,
             usage_cache,
+            webhooks,
         });
 
         let (stop, stopped) = watch::channel(false);
@@ -152,6 +154,10 @@ impl Application {
                 state.db.clone(),
                 Arc::clone(&state.providers),
                 usage_poll,
+                stopped.clone(),
+            )),
+            tokio::spawn(crate::http::deliver_webhooks(
+                state.clone(),
                 stopped.clone(),
             )),
             tokio::spawn(until_stopped(stopped, crate::metrics::upkeep())),

@@ -175,6 +175,19 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
             "TAVARO_SIM_REFUNDS",
             format!("{:?}", c.simulator.refunds).to_lowercase(),
         ),
+        (
+            "TAVARO_WEBHOOK_ALLOW_PRIVATE",
+            c.webhooks.allow_private.to_string(),
+        ),
+        (
+            "TAVARO_WEBHOOK_RETRY_SCHEDULE",
+            c.webhooks
+                .retry_schedule
+                .iter()
+                .map(|d| d.as_secs().to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
         ("TAVARO_SHUTDOWN_GRACE_SECS", secs(c.http.shutdown_grace)),
         ("LOG_FORMAT", format!("{:?}", c.log_format).to_lowercase()),
     ]);

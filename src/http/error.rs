@@ -26,6 +26,7 @@ use crate::ledger::{LedgerError, ReadError};
 use crate::money::Cents;
 use crate::orders::OrderError;
 use crate::orders::idempotency::InvalidIdempotencyKey;
+use crate::webhooks::url::UrlError;
 
 /// One invalid input field, reported in `details.fields`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -91,6 +92,10 @@ pub enum NotFound {
     Country,
     /// No such route, or an unknown QR token.
     Route,
+    /// No such webhook endpoint for this partner and mode.
+    Webhook,
+    /// No such delivery of this endpoint.
+    Delivery,
 }
 
 /// Every way a request can fail, mapped to a status and a stable code.
@@ -121,6 +126,13 @@ pub enum ApiError {
     /// A sandbox-only operation (`/v1/sandbox/…`) called with a live key.
     #[error("sandbox keys only")]
     SandboxOnly,
+    /// A webhook URL that is not `https`, or whose host is or resolves to a loopback,
+    /// private or link-local address (or does not resolve).
+    #[error("invalid webhook URL: {reason}")]
+    InvalidWebhookUrl {
+        /// Why (`details.reason`).
+        reason: String,
+    },
     /// Unknown id, or an id owned by another partner.
     #[error("not found")]
     NotFound(NotFound),
@@ -213,7 +225,7 @@ impl ApiError {
     /// The HTTP status.
     pub fn status_code(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::InvalidRequest { .. } | Self::InvalidWebhookUrl { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::InsufficientCredits { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::PartnerSuspended | Self::SandboxOnly => StatusCode::FORBIDDEN,
@@ -238,6 +250,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest { .. } => "invalid_request",
+            Self::InvalidWebhookUrl { .. } => "invalid_webhook_url",
             Self::Unauthorized(_) => "unauthorized",
             Self::InsufficientCredits { .. } => "insufficient_credits",
             Self::PartnerSuspended => "partner_suspended",
@@ -246,7 +259,7 @@ impl ApiError {
             Self::NotFound(NotFound::Esim) => "esim_not_found",
             Self::NotFound(NotFound::Order) => "order_not_found",
             Self::NotFound(NotFound::Country) => "country_not_found",
-            Self::NotFound(NotFound::Route) => "not_found",
+            Self::NotFound(NotFound::Route | NotFound::Webhook | NotFound::Delivery) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::IdempotencyInProgress { .. } => "idempotency_in_progress",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -267,6 +280,9 @@ impl ApiError {
         match self {
             Self::InvalidRequest { message, .. } => message.clone(),
             Self::Unauthorized(why) => (*why).to_owned(),
+            Self::InvalidWebhookUrl { reason } => {
+                format!("invalid `url`: the webhook URL {reason}")
+            }
             Self::InsufficientCredits { .. } => {
                 "the order total exceeds your credit balance; nothing was deducted".to_owned()
             }
@@ -280,6 +296,8 @@ impl ApiError {
                 NotFound::Order => "no order with this id",
                 NotFound::Country => "no country or region with this code",
                 NotFound::Route => "no such resource",
+                NotFound::Webhook => "no webhook endpoint with this id",
+                NotFound::Delivery => "no delivery with this id for this webhook endpoint",
             }
             .to_owned(),
             Self::MethodNotAllowed => "this method is not allowed on this path".to_owned(),
@@ -331,6 +349,7 @@ impl ApiError {
             })),
             Self::PayloadTooLarge { limit } => Some(json!({ "limitBytes": limit })),
             Self::Upstream { refunded } => Some(json!({ "refunded": refunded })),
+            Self::InvalidWebhookUrl { reason } => Some(json!({ "field": "url", "reason": reason })),
             Self::TopupNotAllowed { reason } | Self::EsimNotCancellable { reason } => {
                 Some(json!({ "reason": reason }))
             }
@@ -440,6 +459,14 @@ impl ApiError {
             OrderError::Database(_) | OrderError::Internal(_) => {
                 Self::Internal(anyhow::anyhow!("{e}"))
             }
+        }
+    }
+}
+
+impl From<UrlError> for ApiError {
+    fn from(e: UrlError) -> Self {
+        Self::InvalidWebhookUrl {
+            reason: e.to_string(),
         }
     }
 }

@@ -78,5 +78,7 @@ async fn refresh_gauges(state: &AppState) -> Result<(), sqlx::Error> {
     crate::metrics::set_reconcile_backlog(row.backlog);
     crate::metrics::set_stuck_orders(row.stuck);
     crate::metrics::set_partners_below_threshold(row.low);
+    let (pending, oldest) = crate::webhooks::outbox::backlog(&state.db).await?;
+    crate::metrics::set_webhook_backlog(pending, oldest);
     Ok(())
 }

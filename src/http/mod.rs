@@ -11,6 +11,7 @@ mod docs;
 mod envelope;
 pub mod error;
 mod esims;
+mod events;
 mod extract;
 mod health;
 mod late;
@@ -25,6 +26,7 @@ mod sandbox;
 pub mod serve;
 pub mod state;
 mod time;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -46,6 +48,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub use catalog::cache::AnswerCache;
 pub use extract::{ApiJson, ApiQuery};
 pub use orders::request::parse_order_body;
+pub use webhooks::worker::run as deliver_webhooks;
 
 use error::{ApiError, NotFound};
 use rate_limit::{ClientLimitConfig, RateLimitConfig};
@@ -89,7 +92,9 @@ fn operations() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
         .merge(orders::router())
         .merge(esims::router())
         .merge(balance::router())
-        .merge(sandbox::router());
+        .merge(sandbox::router())
+        .merge(webhooks::router())
+        .merge(events::router());
     let public = OpenApiRouter::new()
         .merge(openapi::router())
         .merge(qr::router())

@@ -60,6 +60,8 @@ pub struct Shared {
     pub rate_limits: RateLimits,
     /// Coalesced balance reads for `GET /v1/balance`.
     pub balances: BalanceReader,
+    /// Webhook settings: the URL rules' override, the retry schedule.
+    pub webhooks: crate::webhooks::WebhooksConfig,
     /// The last readiness check of Postgres, shared by `/readyz` probes.
     pub(crate) readiness: super::health::Readiness,
 }

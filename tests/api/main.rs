@@ -34,3 +34,4 @@ mod sandbox;
 mod schema_check;
 mod simulator;
 mod upstream_outcomes;
+mod webhooks;

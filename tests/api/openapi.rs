@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app_with_vars};
 use crate::schema_check::Document;
 
 const METHODS: &[&str] = &[
@@ -75,6 +75,36 @@ async fn call_every_operation(app: &TestApp, doc: &Value) -> Vec<(String, String
     )
     .await;
     let sandbox_esim = sandbox_order["esims"][0]["esimId"].as_str().unwrap();
+    // Webhooks: an endpoint (its test event gives a delivery), and one to delete (DELETE
+    // comes first in the walk).
+    let webhook = |url: &'static str| {
+        let app = &app;
+        let key = partner.key.clone();
+        async move {
+            crate::helpers::success_data(
+                app.post_json("/v1/webhooks", &key, &json!({"url": url}))
+                    .await,
+                StatusCode::CREATED,
+            )
+            .await["webhookId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let webhook_id = webhook("https://example.com/hooks").await;
+    let doomed_webhook = webhook("https://example.com/doomed").await;
+    let delivery = crate::helpers::success_data(
+        app.post_json(
+            &format!("/v1/webhooks/{webhook_id}/test"),
+            &partner.key,
+            &json!({}),
+        )
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let delivery_id = delivery["deliveryId"].as_str().unwrap().to_owned();
     let qr_url = esim["qrCodeUrl"].as_str().unwrap();
     let token = qr_url.rsplit('/').next().unwrap().trim_end_matches(".png");
     let mut answers = Vec::new();
@@ -85,7 +115,13 @@ async fn call_every_operation(app: &TestApp, doc: &Value) -> Vec<(String, String
             false if template.ends_with("/cancel") => (partner.key.as_str(), spare_esim),
             false => (partner.key.as_str(), esim["esimId"].as_str().unwrap()),
         };
+        let webhook = match method.as_str() {
+            "delete" => doomed_webhook.as_str(),
+            _ => webhook_id.as_str(),
+        };
         let path = template
+            .replace("{webhookId}", webhook)
+            .replace("{deliveryId}", &delivery_id)
             .replace("{orderId}", order["orderId"].as_str().unwrap())
             .replace("{esimId}", esim_id)
             .replace("{token}", token);
@@ -133,7 +169,8 @@ async fn call_every_operation(app: &TestApp, doc: &Value) -> Vec<(String, String
 
 #[sqlx::test]
 async fn every_documented_operation_is_served_and_answers_its_documented_schema(db: PgPool) {
-    let app = spawn_app(db).await;
+    // Webhook URLs are taken as they are: the test machine may resolve no public name.
+    let app = spawn_app_with_vars(db, &[("TAVARO_WEBHOOK_ALLOW_PRIVATE", "true")]).await;
     let doc = fetch_document(&app).await;
     let document = Document(&doc);
     for (method, path, status, body) in call_every_operation(&app, &doc).await {

@@ -170,6 +170,20 @@ error_responses! {
             ArrayBuilder::new().items(Ref::from_schema_name("FieldError")).into(),
         )])),
     };
+    /// 400 `invalid_request` or `invalid_webhook_url`, for a webhook endpoint's body.
+    InvalidWebhook => Spec {
+        description: "`invalid_request`: malformed JSON, wrong types, unknown or missing \
+            fields, an unknown event type (`details.fields` names each bad field); \
+            `invalid_webhook_url`: the URL is not `https`, or its host does not resolve or \
+            resolves to a loopback, private or link-local address (`details.reason`).",
+        samples: vec![
+            ("invalid_request", ApiError::invalid_field("events[0]", "is not an event type")),
+            ("invalid_webhook_url", ApiError::InvalidWebhookUrl {
+                reason: "its host resolves to a loopback, private or link-local address".to_owned(),
+            }),
+        ],
+        details: None,
+    };
     /// 401 `unauthorized`.
     Unauthorized => Spec {
         description: "missing, malformed, unknown or revoked API key.",
@@ -251,6 +265,13 @@ error_responses! {
     NotFound => Spec {
         description: "no such resource: an unknown path, or an unknown QR token.",
         samples: vec![("not_found", ApiError::NotFound(error::NotFound::Route))],
+        details: None,
+    };
+    /// 404 `not_found`, for a webhook endpoint or one of its deliveries.
+    WebhookNotFound => Spec {
+        description: "no webhook endpoint (or delivery of it) with this id for your account \
+            in this key's mode (another partner's, or the other mode's, are not found either).",
+        samples: vec![("not_found", ApiError::NotFound(error::NotFound::Webhook))],
         details: None,
     };
     /// 405 `method_not_allowed`: any documented path called with another method.

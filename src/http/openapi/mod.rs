@@ -41,6 +41,7 @@ use crate::orders::SandboxOutcome;
         (name = "eSIMs", description = "Status, usage and install details of the eSIMs you bought."),
         (name = "Balance", description = "Your prepaid credits and the ledger entries behind them."),
         (name = "Sandbox", description = "Test mode, for sandbox keys (`tvr_test_…`) only: move your sandbox eSIMs through their statuses and set your sandbox balance. A live key gets 403 `sandbox_only`."),
+        (name = "Webhooks", description = "Signed event deliveries (Standard Webhooks) to your endpoints, per mode: manage endpoints and their secrets, send test events, follow and retry deliveries, and list your events. Every delivery body is an `Event`; verify it with a `standardwebhooks` library."),
         (name = "QR codes", description = "Install QR codes, public at unguessable URLs so travellers can open them."),
         (name = "Operations", description = "Liveness, readiness and metrics, for load balancers and monitoring. No key needed."),
         (name = "Documentation", description = "This document and the page that renders it. No key needed."),

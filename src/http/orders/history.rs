@@ -17,6 +17,7 @@ use crate::http::openapi::errors;
 use crate::http::pagination::{decode_order_cursor, encode_order_cursor, parse_limit};
 use crate::http::state::AppState;
 use crate::ids::{EsimId, OrderId};
+use crate::mode::Account;
 use crate::orders::history::{self, OrderFilter};
 use crate::orders::{OrderKind, OrderStatus};
 
@@ -217,12 +218,23 @@ async fn get_order(
     principal: Principal,
     IdPath(id): IdPath<OrderId>,
 ) -> ApiResult<axum::Json<Success<OrderDetailView>>> {
-    let receipt = state
-        .orders
-        .receipt(principal.account(), id)
+    let view = detail(&state, principal.account(), id)
         .await?
         .ok_or(ApiError::NotFound(NotFound::Order))?;
-    Ok(success(OrderDetailView {
+    Ok(success(view))
+}
+
+/// One order as `GET /v1/orders/{orderId}` shows it; `None` if the account has no such
+/// order.
+async fn detail(
+    state: &AppState,
+    account: Account,
+    id: OrderId,
+) -> ApiResult<Option<OrderDetailView>> {
+    let Some(receipt) = state.orders.receipt(account, id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(OrderDetailView {
         order: OrderSummaryView::new(&receipt.order),
         esims: receipt
             .esims
@@ -230,4 +242,16 @@ async fn get_order(
             .map(|e| OrderEsimView::new(e, &state.public_base_url))
             .collect(),
     }))
+}
+
+/// The order view of `GET /v1/orders/{orderId}` as JSON (a webhook's `data`); `None` if
+/// the account has no such order.
+pub(in crate::http) async fn order_data(
+    state: &AppState,
+    account: Account,
+    id: OrderId,
+) -> ApiResult<Option<serde_json::Value>> {
+    let view = detail(state, account, id).await?;
+    view.map(|v| serde_json::to_value(v).map_err(|e| ApiError::Internal(e.into())))
+        .transpose()
 }

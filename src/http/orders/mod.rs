@@ -9,6 +9,7 @@ pub(super) mod request;
 mod topup;
 mod views;
 
+pub(super) use history::order_data;
 pub(super) use place::idempotency_key;
 
 use utoipa_axum::router::OpenApiRouter;
