@@ -3,8 +3,8 @@
 # formatting, lints, every Rust test against real PostgreSQL (the test cluster,
 # .data/test_database_url), then, against a live, freshly seeded server on its own
 # database: the served /openapi.json validated as OpenAPI 3.1 and linted by Redocly, the
-# Postman collection checked against it and run through newman, /docs rendered in
-# headless Chromium, and schemathesis.
+# committed SDKs checked against it, the Postman collection checked against it and run
+# through newman, /docs rendered in headless Chromium, and schemathesis.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 # Each stage says when it started (seconds into the suite): where the time goes.
@@ -82,6 +82,9 @@ log "redocly lint: /openapi.json against redocly.yaml (recommended-strict: 0 err
 # The box Redocly prints on Node.js 20 (its end of support) is about Node, not the document.
 "$DATA/tools/node_modules/.bin/redocly" lint "$DATA/openapi.json" --config redocly.yaml 2>&1 \
   | grep -v '[║╔╚]' | grep -v '^$'
+
+log "sdks --check: the committed SDKs are what this document generates"
+scripts/sdks --check "$DATA/openapi.json"
 
 log "postman-check: the collection covers every documented operation and error"
 "$DATA/tools/venv/bin/python" scripts/postman-check "$DATA/openapi.json" \
