@@ -4,7 +4,8 @@
 # .data/test_database_url), then, against a live, freshly seeded server on its own
 # database: the served /openapi.json validated as OpenAPI 3.1 and linted by Redocly, the
 # committed SDKs checked against it, the Postman collection checked against it and run
-# through newman, /docs rendered in headless Chromium, and schemathesis.
+# through newman, /docs rendered in headless Chromium, the quick start run through both
+# SDKs, and schemathesis.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 # Each stage says when it started (seconds into the suite): where the time goes.
@@ -99,6 +100,10 @@ log "newman: the Postman collection"
 
 log "docs-check: /docs rendered in headless Chromium"
 scripts/docs-check "$base" --screenshot "$DATA/api-docs.png"
+
+log "SDK flows: the quick start through the Python and TypeScript SDKs"
+# Before schemathesis, whose orders may spend the demo partner's credits.
+scripts/sdk-flows "$base" "$key" "$sandbox_key"
 
 log "schemathesis: generated requests against /openapi.json (scripts/fuzz-api runs the long version)"
 # /metrics is documented but served on the metrics listener, not at this base URL.
