@@ -305,3 +305,42 @@ wait_for_health() {
   done
   return 1
 }
+
+# --- the tools that lint the API document and generate and test the SDKs ----------------
+# Installed once under .data/tools, each at a pinned version (the SDKs generated from one
+# document must not change with the machine); present means never downloaded again.
+
+# npm tools in .data/tools/node_modules: newman (the Postman collection), Redocly (lint,
+# and the SDKs' document), openapi-typescript, and, for the TypeScript SDK's flow test,
+# openapi-fetch, TypeScript and tsx.
+NODE_TOOLS=(newman@6.2.2 @redocly/cli@2.77.0 openapi-typescript@7.13.0 openapi-fetch@0.17.0
+  typescript@5.9.3 tsx@4.23.15)
+install_node_tools() {
+  local bin="$DATA/tools/node_modules/.bin" missing=0
+  for tool in newman redocly openapi-typescript tsc tsx; do
+    [ -x "$bin/$tool" ] || missing=1
+  done
+  [ -f "$DATA/tools/node_modules/openapi-fetch/package.json" ] || missing=1
+  [ "$missing" -eq 1 ] || return 0
+  command -v npm >/dev/null || apt_install nodejs npm
+  log "installing ${NODE_TOOLS[*]} from npm into .data/tools"
+  mkdir -p "$DATA/tools"
+  npm install --silent --no-audit --no-fund --prefix "$DATA/tools" "${NODE_TOOLS[@]}" >/dev/null
+}
+
+# openapi-python-client (and its formatter, ruff) in a venv of its own: its dependencies
+# are not schemathesis's.
+SDK_PYTHON_TOOLS=(openapi-python-client==0.29.1 ruff==0.17.6)
+install_sdk_venv() {
+  [ -x "$DATA/tools/sdk-venv/bin/openapi-python-client" ] && return 0
+  command -v python3 >/dev/null || apt_install python3
+  log "installing ${SDK_PYTHON_TOOLS[*]} from PyPI into .data/tools/sdk-venv"
+  rm -rf "$DATA/tools/sdk-venv"
+  python3 -m venv "$DATA/tools/sdk-venv" >/dev/null 2>&1 || {
+    apt_install python3-venv
+    rm -rf "$DATA/tools/sdk-venv"
+    python3 -m venv "$DATA/tools/sdk-venv"
+  }
+  "$DATA/tools/sdk-venv/bin/pip" install --quiet --disable-pip-version-check \
+    "${SDK_PYTHON_TOOLS[@]}" >/dev/null
+}

@@ -8,8 +8,9 @@
 #   scripts/setup.sh --test   # for `make test`: cluster pg-test, port TAVARO_TEST_PG_PORT
 #                             # (55532), fsync and synchronous_commit off; URL in
 #                             # .data/test_database_url. Also installs the test tools:
-#                             # newman, Chromium (docs check), openapi-spec-validator and
-#                             # the webhook tests' standardwebhooks venv
+#                             # newman, Chromium (docs check), openapi-spec-validator,
+#                             # Redocly, the SDK generators and the webhook tests'
+#                             # standardwebhooks venv
 #
 # Where a cluster's data lives: scripts/lib.sh, "project-local PostgreSQL clusters".
 set -euo pipefail
@@ -33,14 +34,11 @@ fi
 command -v cc >/dev/null || apt_install build-essential
 command -v curl >/dev/null || apt_install curl ca-certificates
 
-# --- newman (Postman CLI) and the other test tools, only for the test run ---------------------------------------
+# --- newman (Postman CLI) and the other test tools, only for the test run ---------------
 if [ "$want_test" -eq 1 ]; then
-  command -v npm >/dev/null || apt_install nodejs npm
-  if [ ! -x "$DATA/tools/node_modules/.bin/newman" ]; then
-    log "installing newman from npm into .data/tools"
-    mkdir -p "$DATA/tools"
-    npm install --silent --no-audit --no-fund --prefix "$DATA/tools" newman@6 >/dev/null
-  fi
+  # newman, and Redocly and the SDK generators and their flow tests' tools (scripts/lib.sh).
+  install_node_tools
+  install_sdk_venv
 
   # Headless Chromium renders /docs for scripts/docs-check (fonts so the screenshot has text).
   command -v chromium >/dev/null || apt_install chromium fonts-liberation

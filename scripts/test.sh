@@ -2,8 +2,10 @@
 # `make test`: the whole suite. The set-up in a fresh clone (scripts/fresh-clone-check),
 # formatting, lints, every Rust test against real PostgreSQL (the test cluster,
 # .data/test_database_url), then, against a live, freshly seeded server on its own
-# database: the served /openapi.json validated as OpenAPI 3.1, the Postman collection
-# checked against it and run through newman, and /docs rendered in headless Chromium.
+# database: the served /openapi.json validated as OpenAPI 3.1 and linted by Redocly, the
+# committed SDKs checked against it, the Postman collection checked against it and run
+# through newman, /docs rendered in headless Chromium, the quick start run through both
+# SDKs, and schemathesis.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 # Each stage says when it started (seconds into the suite): where the time goes.
@@ -80,6 +82,14 @@ log "openapi-spec-validator: /openapi.json is valid OpenAPI 3.1"
 curl -fsS "$base/openapi.json" -o "$DATA/openapi.json"
 "$DATA/tools/venv/bin/openapi-spec-validator" --schema 3.1 "$DATA/openapi.json"
 
+log "redocly lint: /openapi.json against redocly.yaml (recommended-strict: 0 errors, 0 warnings)"
+# The box Redocly prints on Node.js 20 (its end of support) is about Node, not the document.
+"$DATA/tools/node_modules/.bin/redocly" lint "$DATA/openapi.json" --config redocly.yaml 2>&1 \
+  | grep -v '[║╔╚]' | grep -v '^$'
+
+log "sdks --check: the committed SDKs are what this document generates"
+scripts/sdks --check "$DATA/openapi.json"
+
 log "postman-check: the collection covers every documented operation and error"
 "$DATA/tools/venv/bin/python" scripts/postman-check "$DATA/openapi.json" \
   postman/tavaro.postman_collection.json
@@ -93,6 +103,10 @@ log "newman: the Postman collection"
 
 log "docs-check: /docs rendered in headless Chromium"
 scripts/docs-check "$base" --screenshot "$DATA/api-docs.png"
+
+log "SDK flows: the quick start through the Python and TypeScript SDKs"
+# Before schemathesis, whose orders may spend the demo partner's credits.
+scripts/sdk-flows "$base" "$key" "$sandbox_key"
 
 log "schemathesis: generated requests against /openapi.json (scripts/fuzz-api runs the long version)"
 # /metrics is documented but served on the metrics listener, not at this base URL.

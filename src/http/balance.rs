@@ -92,8 +92,8 @@ struct TransactionsQuery {
     /// Entries per page.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
-    /// `meta.nextCursor` of the previous page.
-    #[param(pattern = r"^t1\.[1-9][0-9]{0,17}$")]
+    /// `meta.nextCursor` of the previous page, as given: opaque (its format may change;
+    /// one not handed out by this API is refused with 400).
     cursor: Option<String>,
 }
 

@@ -1,12 +1,12 @@
 //! The success envelope every answer is wrapped in (`{"status":"success","data":...}`,
-//! paginated lists with `meta.nextCursor`), and the literal schemas the document uses for
+//! paginated lists with `meta.nextCursor`), and the named schemas the document uses for
 //! its fixed strings.
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::openapi::Object;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
 
 /// `{"status":"success","data": ...}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -71,25 +71,42 @@ pub(super) fn json_response(status: u16, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// `{"type":"string","enum":["success"]}`: the `status` of success envelopes.
-pub(super) fn literal_success() -> Object {
-    literal("success")
+/// `{"$ref": "#/components/schemas/SuccessStatus"}`: the `status` of success envelopes.
+pub(super) fn literal_success() -> Ref {
+    Ref::from_schema_name("SuccessStatus")
 }
 
-/// `{"type":"string","enum":["error"]}`: the `status` of the error envelope.
-pub(super) fn literal_error() -> Object {
-    literal("error")
+/// `{"$ref": "#/components/schemas/ErrorStatus"}`: the `status` of error envelopes.
+pub(super) fn literal_error() -> Ref {
+    Ref::from_schema_name("ErrorStatus")
 }
 
-/// `{"type":"string","enum":["USD"]}`: every `currency`.
-pub(super) fn literal_usd() -> Object {
-    literal("USD")
+/// `{"$ref": "#/components/schemas/Currency"}`: every `currency`.
+pub(super) fn literal_usd() -> Ref {
+    Ref::from_schema_name("Currency")
 }
 
-fn literal(value: &str) -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some([value]))
-        .examples([value])
-        .build()
+/// The schemas of the fixed strings, each named once so that a generated client has one
+/// `Currency` enum rather than one per object that carries a currency.
+pub(super) fn literal_schemas() -> Vec<(String, RefOr<Schema>)> {
+    [
+        (
+            "SuccessStatus",
+            "success",
+            "Always `success` on a 2xx answer.",
+        ),
+        ("ErrorStatus", "error", "Always `error` on an error answer."),
+        ("Currency", "USD", "Every amount is in US dollars."),
+    ]
+    .into_iter()
+    .map(|(name, value, description)| {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([value]))
+            .description(Some(description))
+            .examples([value])
+            .build();
+        (name.to_owned(), RefOr::T(Schema::Object(schema)))
+    })
+    .collect()
 }

@@ -111,7 +111,7 @@ pub(super) struct EsimView {
 #[utoipa::path(
     get,
     path = "/v1/esim/{esimId}",
-    tag = "eSIMs",
+    tag = "Esims",
     operation_id = "getEsim",
     params(("esimId" = uuid::Uuid, Path, description = "An `esimId` from an order.")),
     security(("bearerAuth" = [])),
@@ -211,7 +211,7 @@ struct CancellationView {
 #[utoipa::path(
     post,
     path = "/v1/esim/{esimId}/cancel",
-    tag = "eSIMs",
+    tag = "Esims",
     operation_id = "cancelEsim",
     params(
         ("esimId" = uuid::Uuid, Path, description = "An `esimId` from an order."),

@@ -95,8 +95,7 @@ struct EventsQuery {
     /// Events per page.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
-    /// `meta.nextCursor` of the previous page.
-    #[param(pattern = r"^e1\.[0-9]{1,16}\.evt_[0-9a-f]{32}$")]
+    /// `meta.nextCursor` of the previous page (opaque).
     cursor: Option<String>,
 }
 

@@ -38,7 +38,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get,
     path = "/qr/{token}.png",
-    tag = "QR codes",
+    tag = "QrCodes",
     operation_id = "getQrCode",
     params(("token" = String, Path, description = "The token of an eSIM's `qrCodeUrl`.", example = "Z3L9GpeleVVuSasqPCdBDxf0Ud")),
     responses(
@@ -86,6 +86,11 @@ impl utoipa::PartialSchema for Png {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::Type::String)
+            // `format: binary` beside 3.1's `contentMediaType`: generators read it as a
+            // file (openapi-python-client's `File`, openapi-typescript's `Blob`).
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Binary,
+            )))
             .content_media_type("image/png")
             .into()
     }

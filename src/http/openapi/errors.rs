@@ -2,13 +2,16 @@
 //! referenced from each operation's `responses(...)` (`(status = 404, response =
 //! errors::EsimNotFound)`).
 //!
-//! Each component narrows the `Error` envelope to the codes it can carry and the shape of
-//! its `details`, and its examples are the bodies the real [`ApiError`] values serialize
-//! to, so the document cannot drift from what the server answers.
+//! Each component has a standalone schema of its own (`InsufficientCreditsError`, its
+//! `error` object `InsufficientCreditsErrorBody` with the codes it can carry, and the shape
+//! of its `details`), all of one shape so that generated clients give them a common base;
+//! its examples are the bodies the real [`ApiError`] values serialize to, so the document
+//! cannot drift from what the server answers.
 
 use utoipa::ToResponse;
 use utoipa::openapi::example::ExampleBuilder;
-use utoipa::openapi::schema::{AllOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr, Response, ResponseBuilder};
 
 use crate::http::error::{self, ApiError, FieldError};
@@ -37,28 +40,89 @@ impl Spec {
         codes
     }
 
-    fn build(&self) -> RefOr<Response> {
-        let mut error = ObjectBuilder::new()
+    /// Whether every code of this response carries `details` (else it is optional).
+    fn details_always(&self) -> bool {
+        self.samples.iter().all(|(_, error)| {
+            let body = serde_json::to_value(error.body()).expect("an error body serializes");
+            body["error"].get("details").is_some()
+        })
+    }
+
+    /// The named schemas of this response (`name` is its component's): the envelope
+    /// `<Name>Error`, its `error` object `<Name>ErrorBody` and, when its codes carry one,
+    /// `<Name>ErrorDetails`. Every envelope has the same three properties (`status`,
+    /// `error` with `code`, `message` and `details`, `requestId`), so a client handles any
+    /// error through the same fields and narrows on `error.code`.
+    fn schemas(&self, name: &str) -> Vec<(String, RefOr<Schema>)> {
+        let envelope = schema_name(name);
+        let body_name = format!("{envelope}Body");
+        let details_name = format!("{envelope}Details");
+        let mut body = ObjectBuilder::new()
             .schema_type(Type::Object)
+            .description(Some(format!(
+                "The `error` object of a {} answer: `code` to branch on, `message` for humans.",
+                self.status()
+            )))
             .property(
                 "code",
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .enum_values(Some(self.codes())),
+                    .enum_values(Some(self.codes()))
+                    .description(Some("Stable snake_case code to branch on.")),
             )
-            .required("code");
-        if let Some(details) = &self.details {
-            error = error
-                .property("details", details.clone())
-                .required("details");
-        }
-        let schema = AllOfBuilder::new()
-            .item(Ref::from_schema_name("Error"))
-            .item(
+            .required("code")
+            .property(
+                "message",
                 ObjectBuilder::new()
-                    .schema_type(Type::Object)
-                    .property("error", error),
-            );
+                    .schema_type(Type::String)
+                    .description(Some("For humans; may change at any time.")),
+            )
+            .required("message");
+        let mut schemas = Vec::new();
+        if let Some(details) = &self.details {
+            body = body.property("details", Ref::from_schema_name(&details_name));
+            if self.details_always() {
+                body = body.required("details");
+            }
+            schemas.push((details_name, RefOr::T(details.clone())));
+        }
+        let envelope_schema = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            // The SDK generator's templates (`sdks/templates/python`) give every model
+            // so marked a common base class.
+            .extensions(Some(
+                ExtensionsBuilder::new()
+                    .add("x-error-envelope", true)
+                    .build(),
+            ))
+            .description(Some(format!(
+                "`{{\"status\":\"error\",\"error\":{{...}},\"requestId\":\"...\"}}`: {}",
+                self.codes()
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+            .property("status", crate::http::envelope::literal_error())
+            .required("status")
+            .property("error", Ref::from_schema_name(&body_name))
+            .required("error")
+            .property(
+                "requestId",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .description(Some(
+                        "The request's `X-Request-Id`, to quote when asking for support.",
+                    )),
+            )
+            .required("requestId");
+        schemas.push((body_name, RefOr::T(body.build().into())));
+        schemas.push((envelope, RefOr::T(envelope_schema.build().into())));
+        schemas
+    }
+
+    fn build(&self, name: &str) -> RefOr<Response> {
+        let schema = Ref::from_schema_name(schema_name(name));
         let examples = self.samples.iter().map(|(name, error)| {
             let mut value = serde_json::to_value(error.body()).expect("an error body serializes");
             value["requestId"] = "4d0c1b7e-2f55-4c3e-9a51-0d7f6b2b9e10".into();
@@ -88,6 +152,11 @@ impl Spec {
                     .examples_from_iter(examples)
                     .build(),
             );
+        if self.status() != 401 {
+            for (header, value) in super::headers::after_authentication() {
+                response = response.header(header, value);
+            }
+        }
         match self.status() {
             401 => {
                 response = response.header("WWW-Authenticate", string_header("`Bearer`."));
@@ -104,6 +173,15 @@ impl Spec {
             _ => {}
         }
         response.build().into()
+    }
+}
+
+/// The envelope schema of response component `name`: `<Name>Error`, or `name` when it
+/// already ends so (`InternalError`, `UpstreamError`).
+fn schema_name(name: &str) -> String {
+    match name.ends_with("Error") {
+        true => name.to_owned(),
+        false => format!("{name}Error"),
     }
 }
 
@@ -135,7 +213,7 @@ macro_rules! error_responses {
 
             impl<'r> ToResponse<'r> for $name {
                 fn response() -> (&'r str, RefOr<Response>) {
-                    (stringify!($name), $spec.build())
+                    (stringify!($name), $spec.build(stringify!($name)))
                 }
             }
         )+
@@ -146,9 +224,16 @@ macro_rules! error_responses {
             vec![$((stringify!($name), $spec)),+]
         }
 
-        /// The components, ready for the document.
+        /// The response components, ready for the document.
         pub(crate) fn components() -> Vec<(&'static str, RefOr<Response>)> {
             vec![$(<$name as ToResponse<'static>>::response()),+]
+        }
+
+        /// The named schemas the response components refer to.
+        pub(crate) fn schemas() -> Vec<(String, RefOr<Schema>)> {
+            let mut schemas = Vec::new();
+            $(schemas.extend($spec.schemas(stringify!($name)));)+
+            schemas
         }
     };
 }
@@ -204,7 +289,7 @@ error_responses! {
         details: Some(object(&[
             ("required", Ref::from_schema_name("Money").into()),
             ("balance", Ref::from_schema_name("Money").into()),
-            ("currency", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["USD"])).into()),
+            ("currency", crate::http::envelope::literal_usd().into()),
         ])),
     };
     /// 403 `partner_suspended`.
@@ -297,7 +382,7 @@ error_responses! {
             ("topup_not_allowed", ApiError::TopupNotAllowed { reason: "the eSIM has expired".to_owned() }),
             ("idempotency_in_progress", ApiError::IdempotencyInProgress { retry_after_secs: 1 }),
         ],
-        details: None,
+        details: Some(object(&[("reason", typed(Type::String))])),
     };
     /// 409 `esim_not_cancellable`.
     EsimNotCancellable => Spec {

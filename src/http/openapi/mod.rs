@@ -6,23 +6,30 @@
 //! The routes and the document are built together (`utoipa-axum`'s `OpenApiRouter`, in
 //! each resource's `router()`): an operation cannot be served undocumented, nor
 //! documented unserved. [`finish`] adds what belongs to the whole document: the
-//! introduction, tags, the bearer scheme, the error responses, `X-Request-Id`, and
-//! `Tavaro-Mode` on every answer of an operation behind a key.
+//! introduction, servers, tags, the bearer scheme, the error responses and their schemas,
+//! the named success envelopes, the headers of [`headers`], and the `x-internal` marks.
+//!
+//! The document is written for code generators as much as for readers: `scripts/sdks`
+//! generates the Python and TypeScript SDKs from it (without the `x-internal`
+//! operations) and `make test` lints it with Redocly (`redocly.yaml`).
 
 pub(crate) mod errors;
+mod headers;
+mod wrappers;
 
 use std::sync::LazyLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{HeaderBuilder, OpenApi as Document};
+use utoipa::openapi::{OpenApi as Document, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ErrorEnvelope, FieldError};
+use super::error::FieldError;
 use super::state::AppState;
 use crate::orders::SandboxOutcome;
 
@@ -32,22 +39,44 @@ use crate::orders::SandboxOutcome;
         title = "Tavaro Partner API",
         version = "v1",
         description = include_str!("intro.md"),
+        contact(name = "Tavaro partner support", email = "partners@tavaro.io", url = "https://tavaro.io/support"),
+        license(name = "Tavaro Partner Terms", url = "https://tavaro.io/legal/partner-terms"),
     ),
-    components(schemas(ErrorEnvelope, FieldError, SandboxOutcome)),
+    servers(
+        (url = "https://api.tavaro.io", description = "Production: live keys (`tvr_...`) move real credits."),
+        (url = "https://api.tavaro.io", description = "Sandbox: the same host with a sandbox key (`tvr_test_...`): simulated eSIMs, a sandbox balance of its own."),
+        (url = "http://127.0.0.1:8080", description = "Local: `make run` in the gateway's repository."),
+    ),
+    components(schemas(FieldError, SandboxOutcome)),
     modifiers(&BearerAuth),
     tags(
         (name = "Catalog", description = "Countries, regions and plans on sale, at your markup."),
         (name = "Orders", description = "Buy eSIMs with your prepaid credits, dry-run an order, and read your order history."),
-        (name = "eSIMs", description = "Status, usage and install details of the eSIMs you bought."),
+        (name = "Esims", description = "Status, usage and install details of the eSIMs you bought."),
         (name = "Balance", description = "Your prepaid credits and the ledger entries behind them."),
         (name = "Sandbox", description = "Test mode, for sandbox keys (`tvr_test_…`) only: move your sandbox eSIMs through their statuses and set your sandbox balance. A live key gets 403 `sandbox_only`."),
         (name = "Webhooks", description = "Signed event deliveries (Standard Webhooks) to your endpoints, per mode: manage endpoints and their secrets, send test events, follow and retry deliveries, and list your events. Every delivery body is an `Event`; verify it with a `standardwebhooks` library."),
-        (name = "QR codes", description = "Install QR codes, public at unguessable URLs so travellers can open them."),
-        (name = "Operations", description = "Liveness, readiness and metrics, for load balancers and monitoring. No key needed."),
-        (name = "Documentation", description = "This document and the page that renders it. No key needed."),
+        (name = "QrCodes", description = "Install QR codes, public at unguessable URLs so travellers can open them."),
+        (name = "Operations", description = "Liveness, readiness and metrics, for load balancers and monitoring. No key needed. Internal: left out of the SDKs."),
+        (name = "Documentation", description = "This document and the page that renders it. No key needed. Internal: left out of the SDKs."),
     )
 )]
 struct ApiDoc;
+
+/// Tag names are identifiers (generators make modules of them: `Esims` → `esims`, where
+/// `eSIMs` gave `e_si_ms`); `/docs` shows each tag's `x-displayName`.
+const TAG_TITLES: &[(&str, &str)] = &[("Esims", "eSIMs"), ("QrCodes", "QR codes")];
+
+/// The operations for operators and for the documentation itself: marked `x-internal`
+/// (`scripts/sdks` leaves them out of the SDKs; `/docs` still shows them).
+const INTERNAL: &[&str] = &[
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/docs",
+    "/docs/redoc.standalone.js",
+    "/openapi.json",
+];
 
 /// The bearer scheme every `/v1` operation names in its `security`.
 struct BearerAuth;
@@ -71,44 +100,49 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The whole document: the operations `routes` documents, the error responses, the
-/// `X-Request-Id` header on every documented response, and `Tavaro-Mode` on the answers of
-/// every operation behind a key.
+/// Every operation of a path item.
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The whole document: the operations `routes` documents, and what belongs to all of
+/// them: the error responses and their schemas, the success envelopes named and pointing
+/// at their data schemas, `X-Request-Id` (sent and answered), `Tavaro-Mode` and the rate
+/// limit headers on the answers of every operation behind a key, an explicit empty
+/// `security` on public ones, the 405 every path can answer, and the internal marks.
 pub(super) fn finish(routes: Document) -> Document {
     let mut doc = ApiDoc::openapi();
-    // utoipa copies Cargo.toml's licence (UNLICENSED, about the code); partners need none.
-    doc.info.license = None;
     doc.merge(routes);
     let components = doc.components.get_or_insert_with(Default::default);
     for (name, response) in errors::components() {
         components.responses.insert(name.to_owned(), response);
     }
-    for item in doc.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            let keyed = operation.security.is_some();
-            for response in operation.responses.responses.values_mut() {
-                if let utoipa::openapi::RefOr::T(response) = response {
-                    response
-                        .headers
-                        .entry("X-Request-Id".to_owned())
-                        .or_insert_with(|| {
-                            HeaderBuilder::new()
-                                .schema(ObjectBuilder::new().schema_type(Type::String))
-                                .description(Some("Your `X-Request-Id` echoed, or a new one."))
-                                .build()
-                        });
-                    if keyed {
-                        mode_header(response);
-                    }
-                }
-            }
+    components.schemas.extend(errors::schemas());
+    components
+        .schemas
+        .extend(super::envelope::literal_schemas());
+    for tag in doc.tags.iter_mut().flatten() {
+        if let Some((_, title)) = TAG_TITLES.iter().find(|(name, _)| *name == tag.name) {
+            tag.extensions = Some(
+                ExtensionsBuilder::new()
+                    .add("x-displayName", *title)
+                    .build(),
+            );
+        }
+    }
+    wrappers::name_wrappers(&mut doc);
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let internal = INTERNAL.contains(&path.as_str());
+        for operation in operations_mut(item) {
+            finish_operation(operation, internal);
         }
     }
     let overview = endpoint_overview(&doc);
@@ -118,26 +152,45 @@ pub(super) fn finish(routes: Document) -> Document {
     doc
 }
 
-/// Adds `Tavaro-Mode` to an operation's own response. The shared error responses also
-/// serve operations without a key, so the introduction says it for errors (every answer
-/// after authentication carries it, errors included).
-fn mode_header(response: &mut utoipa::openapi::Response) {
-    let header = HeaderBuilder::new()
-        .schema(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(["live", "sandbox"])),
-        )
-        .description(Some(
-            "The mode of the key the request was authenticated with: `live`, or `sandbox` \
-             for a `tvr_test_` key. Also on every error answered after authentication.",
-        ))
-        .build();
-    response.headers.insert(MODE_HEADER.to_owned(), header);
+/// What every operation gets; see [`finish`].
+fn finish_operation(operation: &mut Operation, internal: bool) {
+    let keyed = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    if !keyed {
+        operation.security = Some(Vec::new());
+    }
+    if internal {
+        let extensions = operation.extensions.get_or_insert_with(Default::default);
+        extensions.merge(ExtensionsBuilder::new().add("x-internal", true).build());
+    }
+    operation
+        .parameters
+        .get_or_insert_with(Vec::new)
+        .push(headers::request_id_parameter());
+    for response in operation.responses.responses.values_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        response
+            .headers
+            .entry(headers::REQUEST_ID.to_owned())
+            .or_insert_with(headers::request_id);
+        if let Some(replayed) = response.headers.get_mut(headers::REPLAYED) {
+            *replayed = headers::replayed(replayed.description.take());
+        }
+        if keyed {
+            response.headers.extend(
+                headers::after_authentication()
+                    .into_iter()
+                    .map(|(name, header)| (name.to_owned(), header)),
+            );
+        }
+    }
+    operation
+        .responses
+        .responses
+        .entry("405".to_owned())
+        .or_insert_with(|| Ref::from_response_name("MethodNotAllowed").into());
 }
-
-/// The name of the mode header in the document.
-const MODE_HEADER: &str = "Tavaro-Mode";
 
 /// `## Endpoints`: a table of every operation, by tag, linking to its section of `/docs`.
 fn endpoint_overview(doc: &Document) -> String {
@@ -206,6 +259,73 @@ async fn openapi_json() -> impl IntoResponse {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
+    /// What `scripts/sdks`'s generators rely on, checked on every operation: a declared tag
+    /// (an identifier), a `security` said out loud, the 405, the request id parameter, no
+    /// `pattern` on a cursor, no `default` in a request body, and no unnamed wrapper left.
+    #[test]
+    fn every_operation_reads_cleanly_for_client_generators() {
+        let doc = serde_json::to_value(crate::http::document()).unwrap();
+        let tags: Vec<&str> = doc["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        for tag in &tags {
+            assert!(
+                tag.chars().all(|c| c.is_ascii_alphanumeric()),
+                "tag {tag:?} is no identifier: name it so, with an x-displayName"
+            );
+        }
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let what = format!("{method} {path}");
+                let tag = operation["tags"][0].as_str().unwrap_or_default();
+                assert!(tags.contains(&tag), "{what}: tag {tag:?} is not declared");
+                assert!(operation["security"].is_array(), "{what}: no security");
+                assert!(operation["responses"]["405"].is_object(), "{what}: no 405");
+                let parameters = operation["parameters"].as_array().unwrap();
+                assert!(
+                    parameters.iter().any(|p| p["name"] == "X-Request-Id"),
+                    "{what}: no X-Request-Id parameter"
+                );
+                for parameter in parameters.iter().filter(|p| p["name"] == "cursor") {
+                    assert!(parameter["schema"]["pattern"].is_null(), "{what}: cursor");
+                }
+                let body = &operation["requestBody"]["content"]["application/json"]["schema"];
+                if let Some(name) = body["$ref"].as_str() {
+                    let name = name.rsplit('/').next().unwrap();
+                    for (field, property) in schemas[name]["properties"].as_object().unwrap() {
+                        assert!(
+                            property["default"].is_null(),
+                            "{name}.{field} has a default"
+                        );
+                    }
+                }
+            }
+        }
+        for (name, schema) in schemas {
+            assert!(
+                !name.starts_with("Success_") && !name.starts_with("Page_"),
+                "{name}"
+            );
+            if schema["x-error-envelope"] == Value::Bool(true) {
+                assert_eq!(
+                    schema["properties"]["status"]["$ref"],
+                    "#/components/schemas/ErrorStatus"
+                );
+            }
+        }
+        let envelopes = schemas
+            .values()
+            .filter(|s| s["x-error-envelope"] == Value::Bool(true))
+            .count();
+        assert_eq!(envelopes, super::errors::components().len());
+    }
+
     #[test]
     fn the_endpoint_overview_links_every_operation() {
         let doc = crate::http::document();

@@ -34,10 +34,8 @@ struct OrdersQuery {
     /// Orders per page.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
-    /// `meta.nextCursor` of the previous page.
-    #[param(
-        pattern = r"^o1\.[0-9]{1,16}\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-    )]
+    /// `meta.nextCursor` of the previous page, as given: opaque (its format may change;
+    /// one not handed out by this API is refused with 400).
     cursor: Option<String>,
     /// Only orders in this state.
     #[param(value_type = Option<OrderStatus>)]

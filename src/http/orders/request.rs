@@ -27,8 +27,11 @@ pub(crate) struct OrderRequest {
         example = "ae-5gb-7d"
     )]
     plan_id: String,
-    /// How many eSIMs of this plan.
-    #[schema(value_type = Option<i64>, required = false, minimum = 1, maximum = 10, default = 1, example = 1)]
+    /// How many eSIMs of this plan; 1 when left out (or `null`).
+    // No `default = 1` in the schema: openapi-typescript types a property that has one as
+    // required, and the order body without `quantity` would not compile. `null` stays
+    // documented because it is accepted (as 1): refusing it would break callers.
+    #[schema(value_type = Option<i64>, required = false, minimum = 1, maximum = 10, example = 1)]
     quantity: Option<serde_json::Number>,
     /// The traveller's address, kept with the order.
     #[schema(value_type = Option<String>, required = false, format = Email, max_length = 254, example = "traveller@example.com")]

@@ -63,7 +63,7 @@ struct TopupBody {
 #[utoipa::path(
     get,
     path = "/v1/esim/{esimId}/topups",
-    tag = "eSIMs",
+    tag = "Esims",
     operation_id = "listEsimTopups",
     params(("esimId" = uuid::Uuid, Path, description = "An `esimId` from an order.")),
     security(("bearerAuth" = [])),
@@ -118,7 +118,7 @@ fn topup_example() -> serde_json::Value {
 #[utoipa::path(
     post,
     path = "/v1/esim/{esimId}/topup",
-    tag = "eSIMs",
+    tag = "Esims",
     operation_id = "topupEsim",
     params(
         ("esimId" = uuid::Uuid, Path, description = "An `esimId` from an order."),

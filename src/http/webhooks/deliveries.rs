@@ -117,7 +117,6 @@ struct DeliveriesQuery {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
     /// `meta.nextCursor` of the previous page.
-    #[param(pattern = r"^d1\.[0-9]{1,16}\.[0-9a-f]{32}$")]
     cursor: Option<String>,
 }
 

@@ -1,0 +1,293 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.esim_not_found_error import EsimNotFoundError
+from ...models.internal_error import InternalError
+from ...models.method_not_allowed_error import MethodNotAllowedError
+from ...models.package_list import PackageList
+from ...models.partner_suspended_error import PartnerSuspendedError
+from ...models.rate_limited_error import RateLimitedError
+from ...models.service_unavailable_error import ServiceUnavailableError
+from ...models.unauthorized_error import UnauthorizedError
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    esim_id: UUID,
+    *,
+    x_request_id: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(x_request_id, Unset):
+        headers["X-Request-Id"] = x_request_id
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/esim/{esim_id}/topups".format(
+            esim_id=quote(str(esim_id), safe=""),
+        ),
+    }
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> (
+    EsimNotFoundError
+    | InternalError
+    | MethodNotAllowedError
+    | PackageList
+    | PartnerSuspendedError
+    | RateLimitedError
+    | ServiceUnavailableError
+    | UnauthorizedError
+    | None
+):
+    if response.status_code == 200:
+        response_200 = PackageList.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 401:
+        response_401 = UnauthorizedError.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = PartnerSuspendedError.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = EsimNotFoundError.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 405:
+        response_405 = MethodNotAllowedError.from_dict(response.json())
+
+        return response_405
+
+    if response.status_code == 429:
+        response_429 = RateLimitedError.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = InternalError.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ServiceUnavailableError.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[
+    EsimNotFoundError
+    | InternalError
+    | MethodNotAllowedError
+    | PackageList
+    | PartnerSuspendedError
+    | RateLimitedError
+    | ServiceUnavailableError
+    | UnauthorizedError
+]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    esim_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    x_request_id: str | Unset = UNSET,
+) -> Response[
+    EsimNotFoundError
+    | InternalError
+    | MethodNotAllowedError
+    | PackageList
+    | PartnerSuspendedError
+    | RateLimitedError
+    | ServiceUnavailableError
+    | UnauthorizedError
+]:
+    """List an eSIM's top-ups
+
+     The plans that can top up this eSIM now, at your markup, in the shape of
+    `GET /v1/packages`. Asked of the eSIM's provider on every call (what fits depends on
+    the eSIM's state), so it may take a moment. `[]` when the eSIM cannot be topped up
+    (expired, cancelled, or its plan does not allow top-ups).
+
+    Args:
+        esim_id (UUID):
+        x_request_id (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[EsimNotFoundError | InternalError | MethodNotAllowedError | PackageList | PartnerSuspendedError | RateLimitedError | ServiceUnavailableError | UnauthorizedError]
+    """
+
+    kwargs = _get_kwargs(
+        esim_id=esim_id,
+        x_request_id=x_request_id,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    esim_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    x_request_id: str | Unset = UNSET,
+) -> (
+    EsimNotFoundError
+    | InternalError
+    | MethodNotAllowedError
+    | PackageList
+    | PartnerSuspendedError
+    | RateLimitedError
+    | ServiceUnavailableError
+    | UnauthorizedError
+    | None
+):
+    """List an eSIM's top-ups
+
+     The plans that can top up this eSIM now, at your markup, in the shape of
+    `GET /v1/packages`. Asked of the eSIM's provider on every call (what fits depends on
+    the eSIM's state), so it may take a moment. `[]` when the eSIM cannot be topped up
+    (expired, cancelled, or its plan does not allow top-ups).
+
+    Args:
+        esim_id (UUID):
+        x_request_id (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        EsimNotFoundError | InternalError | MethodNotAllowedError | PackageList | PartnerSuspendedError | RateLimitedError | ServiceUnavailableError | UnauthorizedError
+    """
+
+    return sync_detailed(
+        esim_id=esim_id,
+        client=client,
+        x_request_id=x_request_id,
+    ).parsed
+
+
+async def asyncio_detailed(
+    esim_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    x_request_id: str | Unset = UNSET,
+) -> Response[
+    EsimNotFoundError
+    | InternalError
+    | MethodNotAllowedError
+    | PackageList
+    | PartnerSuspendedError
+    | RateLimitedError
+    | ServiceUnavailableError
+    | UnauthorizedError
+]:
+    """List an eSIM's top-ups
+
+     The plans that can top up this eSIM now, at your markup, in the shape of
+    `GET /v1/packages`. Asked of the eSIM's provider on every call (what fits depends on
+    the eSIM's state), so it may take a moment. `[]` when the eSIM cannot be topped up
+    (expired, cancelled, or its plan does not allow top-ups).
+
+    Args:
+        esim_id (UUID):
+        x_request_id (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[EsimNotFoundError | InternalError | MethodNotAllowedError | PackageList | PartnerSuspendedError | RateLimitedError | ServiceUnavailableError | UnauthorizedError]
+    """
+
+    kwargs = _get_kwargs(
+        esim_id=esim_id,
+        x_request_id=x_request_id,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    esim_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    x_request_id: str | Unset = UNSET,
+) -> (
+    EsimNotFoundError
+    | InternalError
+    | MethodNotAllowedError
+    | PackageList
+    | PartnerSuspendedError
+    | RateLimitedError
+    | ServiceUnavailableError
+    | UnauthorizedError
+    | None
+):
+    """List an eSIM's top-ups
+
+     The plans that can top up this eSIM now, at your markup, in the shape of
+    `GET /v1/packages`. Asked of the eSIM's provider on every call (what fits depends on
+    the eSIM's state), so it may take a moment. `[]` when the eSIM cannot be topped up
+    (expired, cancelled, or its plan does not allow top-ups).
+
+    Args:
+        esim_id (UUID):
+        x_request_id (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        EsimNotFoundError | InternalError | MethodNotAllowedError | PackageList | PartnerSuspendedError | RateLimitedError | ServiceUnavailableError | UnauthorizedError
+    """
+
+    return (
+        await asyncio_detailed(
+            esim_id=esim_id,
+            client=client,
+            x_request_id=x_request_id,
+        )
+    ).parsed

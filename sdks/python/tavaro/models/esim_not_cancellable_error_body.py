@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..models.esim_not_cancellable_error_body_code import EsimNotCancellableErrorBodyCode
+
+if TYPE_CHECKING:
+    from ..models.esim_not_cancellable_error_details import EsimNotCancellableErrorDetails
+
+
+T = TypeVar("T", bound="EsimNotCancellableErrorBody")
+
+
+@_attrs_define
+class EsimNotCancellableErrorBody:
+    """The `error` object of a 409 answer: `code` to branch on, `message` for humans.
+
+    Attributes:
+        code (EsimNotCancellableErrorBodyCode): Stable snake_case code to branch on.
+        message (str): For humans; may change at any time.
+        details (EsimNotCancellableErrorDetails):
+    """
+
+    code: EsimNotCancellableErrorBodyCode
+    message: str
+    details: EsimNotCancellableErrorDetails
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        code = self.code.value
+
+        message = self.message
+
+        details = self.details.to_dict()
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "code": code,
+                "message": message,
+                "details": details,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.esim_not_cancellable_error_details import EsimNotCancellableErrorDetails  # noqa: PLC0415
+
+        d = dict(src_dict)
+        code = EsimNotCancellableErrorBodyCode(d.pop("code"))
+
+        message = d.pop("message")
+
+        details = EsimNotCancellableErrorDetails.from_dict(d.pop("details"))
+
+        esim_not_cancellable_error_body = cls(
+            code=code,
+            message=message,
+            details=details,
+        )
+
+        esim_not_cancellable_error_body.additional_properties = d
+        return esim_not_cancellable_error_body
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

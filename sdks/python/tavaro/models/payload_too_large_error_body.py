@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..models.payload_too_large_error_body_code import PayloadTooLargeErrorBodyCode
+
+if TYPE_CHECKING:
+    from ..models.payload_too_large_error_details import PayloadTooLargeErrorDetails
+
+
+T = TypeVar("T", bound="PayloadTooLargeErrorBody")
+
+
+@_attrs_define
+class PayloadTooLargeErrorBody:
+    """The `error` object of a 413 answer: `code` to branch on, `message` for humans.
+
+    Attributes:
+        code (PayloadTooLargeErrorBodyCode): Stable snake_case code to branch on.
+        message (str): For humans; may change at any time.
+        details (PayloadTooLargeErrorDetails):
+    """
+
+    code: PayloadTooLargeErrorBodyCode
+    message: str
+    details: PayloadTooLargeErrorDetails
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        code = self.code.value
+
+        message = self.message
+
+        details = self.details.to_dict()
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "code": code,
+                "message": message,
+                "details": details,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.payload_too_large_error_details import PayloadTooLargeErrorDetails  # noqa: PLC0415
+
+        d = dict(src_dict)
+        code = PayloadTooLargeErrorBodyCode(d.pop("code"))
+
+        message = d.pop("message")
+
+        details = PayloadTooLargeErrorDetails.from_dict(d.pop("details"))
+
+        payload_too_large_error_body = cls(
+            code=code,
+            message=message,
+            details=details,
+        )
+
+        payload_too_large_error_body.additional_properties = d
+        return payload_too_large_error_body
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

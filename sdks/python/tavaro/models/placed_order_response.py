@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..models.success_status import SuccessStatus
+
+if TYPE_CHECKING:
+    from ..models.placed_order import PlacedOrder
+
+
+T = TypeVar("T", bound="PlacedOrderResponse")
+
+
+@_attrs_define
+class PlacedOrderResponse:
+    """A `PlacedOrder`: `{"status":"success","data":{...}}`.
+
+    Attributes:
+        status (SuccessStatus): Always `success` on a 2xx answer.
+        data (PlacedOrder): The response to `POST /v1/order`: the order, the balance its debit left, its eSIMs.
+    """
+
+    status: SuccessStatus
+    data: PlacedOrder
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        status = self.status.value
+
+        data = self.data.to_dict()
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "status": status,
+                "data": data,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.placed_order import PlacedOrder  # noqa: PLC0415
+
+        d = dict(src_dict)
+        status = SuccessStatus(d.pop("status"))
+
+        data = PlacedOrder.from_dict(d.pop("data"))
+
+        placed_order_response = cls(
+            status=status,
+            data=data,
+        )
+
+        placed_order_response.additional_properties = d
+        return placed_order_response
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
