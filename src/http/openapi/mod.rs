@@ -42,6 +42,7 @@ use crate::orders::SandboxOutcome;
         (name = "Balance", description = "Your prepaid credits and the ledger entries behind them."),
         (name = "Sandbox", description = "Test mode, for sandbox keys (`tvr_test_…`) only: move your sandbox eSIMs through their statuses and set your sandbox balance. A live key gets 403 `sandbox_only`."),
         (name = "QR codes", description = "Install QR codes, public at unguessable URLs so travellers can open them."),
+        (name = "Provider callbacks", description = "Where upstream providers POST their notifications. Not for partners: each is verified where the provider signs, and only makes the gateway read the state again from the provider's API."),
         (name = "Operations", description = "Liveness, readiness and metrics, for load balancers and monitoring. No key needed."),
         (name = "Documentation", description = "This document and the page that renders it. No key needed."),
     )

@@ -4,6 +4,7 @@
 //! settlement) writes none. Asserted on the `events` table, whatever delivers them.
 
 mod balance;
+mod callbacks;
 mod cancel;
 mod esims;
 mod orders;
