@@ -47,7 +47,9 @@ struct Receipt {
     operation_id = "receiveProviderCallback",
     params(("name" = String, Path, description = "The provider: `esimaccess`, `esimgo`, `roamify` or `airalo`.")),
     request_body(content = serde_json::Value, content_type = "application/json",
-        description = "The provider's notification, as it sends it."),
+        description = "The provider's notification, as it sends it.",
+        example = json!({"notifyType": "CHECK_HEALTH", "eventGenerateTime": "2026-12-15T10:00:00+0000",
+                         "notifyId": "5fcc1ad9", "content": {}})),
     responses(
         (status = 200, description = "Taken; acted on in the background.", body = Success<Receipt>,
             example = json!({"status": "success", "data": {"received": true}})),
