@@ -216,19 +216,20 @@ pub async fn set_active(db: &PgPool, partner: PartnerId, active: bool) -> anyhow
     Ok(())
 }
 
-/// Sets the balance below which a partner counts in the low-balance gauge of `/metrics`
-/// (zero: never).
+/// Sets the live balance below which a partner counts in the low-balance gauge of
+/// `/metrics` and is sent `balance.low` (zero: never): the threshold partners set with
+/// `PUT /v1/balance/alert`.
 pub async fn set_low_balance_threshold(
     db: &PgPool,
     partner: PartnerId,
     threshold: Cents,
 ) -> anyhow::Result<()> {
-    sqlx::query!(
-        "update partners set low_balance_threshold_cents = $2 where id = $1",
-        partner as PartnerId,
-        threshold.get(),
+    let mut conn = db.acquire().await?;
+    crate::ledger::set_low_balance_threshold(
+        &mut conn,
+        crate::mode::Account::live(partner),
+        threshold,
     )
-    .execute(db)
     .await?;
     Ok(())
 }

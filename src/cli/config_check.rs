@@ -139,7 +139,7 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
         (
             "ROAMIFY",
             "TAVARO_ROAMIFY_API_KEY",
-            None,
+            Some("TAVARO_ROAMIFY_WEBHOOK_SECRET"),
             &providers.roamify,
         ),
     ] {

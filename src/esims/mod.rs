@@ -16,6 +16,7 @@ use crate::ids::{EsimId, OrderId, PartnerId};
 use crate::mode::{Account, Mode};
 use crate::provider::{EsimRef, EsimUsage, ProviderError, ProvisionedEsim, Registry, SIMULATOR};
 pub use crate::status::EsimStatus;
+use crate::webhooks::{self, EventType, Subject};
 
 /// What is percent-encoded in the `carddata` value of an install link: everything but
 /// the unreserved characters and the `:` and `$` of the LPA string (both legal in a query
@@ -349,6 +350,10 @@ pub async fn refresh(
 /// Records the provider's latest usage report on an eSIM and returns the updated record:
 /// its figures, and the time they were read. A cancellation (pending or done) is not a
 /// usage read's to undo: such an eSIM keeps its status, and takes the figures only.
+///
+/// In the same transaction, the events the change tells the partner of: `esim.activated`
+/// (first use), `esim.depleted`, `esim.expired` (each as the status becomes it) and
+/// `esim.low_data` (80 % of the allowance used, once per allowance).
 pub async fn apply_usage(
     db: &PgPool,
     mut record: EsimRecord,
@@ -388,32 +393,134 @@ pub async fn apply_usage(
     if unchanged && fresh {
         return Ok(record);
     }
+    let mut tx = db.begin().await?;
+    // Locked and read again: the events below compare with what is stored, and two reads
+    // of one eSIM at once tell each change once (the second finds it made).
+    let Some(before) = sqlx::query!(
+        r#"select status as "status: EsimStatus", data_used_mb, activated_at,
+                  low_data_notified_total_mb, mode as "mode: Mode"
+             from esims where id = $1 and partner_id = $2 for update"#,
+        record.id as EsimId,
+        record.partner_id as PartnerId,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(record);
+    };
+    let status = if before.status.follows_usage() {
+        usage.status
+    } else {
+        before.status
+    };
+    let was = Reading {
+        status: before.status,
+        used_mb: before.data_used_mb,
+        activated: before.activated_at.is_some(),
+    };
+    let now = Reading {
+        status,
+        used_mb: usage.data_used_mb,
+        activated: usage.activated_at.is_some(),
+    };
+    let low_data = low_data(
+        status,
+        usage.data_used_mb,
+        total,
+        before.low_data_notified_total_mb,
+    );
     let row = sqlx::query!(
-        r#"update esims set status = case when status in ('CANCEL_PENDING', 'CANCELLED')
-                                          then status else $2 end,
-                            data_used_mb = $3, activated_at = $4, expires_at = $5,
-                            data_total_mb = $7, usage_updated_at = now(), updated_at = now()
+        r#"update esims set status = $2, data_used_mb = $3, activated_at = $4, expires_at = $5,
+                            data_total_mb = $7,
+                            low_data_notified_total_mb = case when $8 then $7
+                                                              else low_data_notified_total_mb end,
+                            usage_updated_at = now(), updated_at = now()
            where id = $1 and partner_id = $6
            returning status as "status: EsimStatus", usage_updated_at"#,
         record.id as EsimId,
-        usage.status.as_str(),
+        status.as_str(),
         usage.data_used_mb,
         usage.activated_at,
         usage.expires_at,
         record.partner_id as PartnerId,
         total,
+        low_data,
     )
-    .fetch_optional(db)
+    .fetch_one(&mut *tx)
     .await?;
-    if let Some(row) = row {
-        record.status = row.status;
-        record.usage_updated_at = row.usage_updated_at;
+    let account = Account {
+        partner: record.partner_id,
+        mode: before.mode,
+    };
+    let mut events = changes(was, now);
+    if low_data {
+        events.push(EventType::EsimLowData);
     }
+    for event in events {
+        webhooks::emit(&mut tx, account, event, Subject::Esim(record.id)).await?;
+    }
+    tx.commit().await?;
+    record.status = row.status;
+    record.usage_updated_at = row.usage_updated_at;
     record.data_used_mb = usage.data_used_mb;
     record.activated_at = usage.activated_at;
     record.expires_at = usage.expires_at;
     record.data_total_mb = total;
     Ok(record)
+}
+
+/// What an eSIM's record says of its use, before or after a usage read.
+#[derive(Clone, Copy, Debug)]
+struct Reading {
+    status: EsimStatus,
+    used_mb: i64,
+    activated: bool,
+}
+
+impl Reading {
+    /// Whether the eSIM has been used: it is active or depleted, data was used, or the
+    /// provider gave a first-use date.
+    fn used(self) -> bool {
+        matches!(self.status, EsimStatus::Active | EsimStatus::Depleted)
+            || self.used_mb > 0
+            || self.activated
+    }
+}
+
+/// The events a usage read that moved an eSIM from `was` to `now` tells: its first use
+/// (`esim.activated`, once: after it the eSIM counts as used), and its becoming depleted
+/// or expired.
+fn changes(was: Reading, now: Reading) -> Vec<EventType> {
+    let mut events = Vec::new();
+    if !was.used() && now.used() && now.status.follows_usage() {
+        events.push(EventType::EsimActivated);
+    }
+    if was.status != now.status {
+        match now.status {
+            EsimStatus::Depleted => events.push(EventType::EsimDepleted),
+            EsimStatus::Expired => events.push(EventType::EsimExpired),
+            _ => {}
+        }
+    }
+    events
+}
+
+/// Whether a read leaving an eSIM in `status` with `used_mb` of `total_mb` tells
+/// `esim.low_data`: 80 % of the allowance used, on an eSIM in use, not told yet for this
+/// allowance (`notified_total_mb`: the allowance it was told for; a top-up raises the
+/// allowance, and 80 % of the new one is told again).
+fn low_data(
+    status: EsimStatus,
+    used_mb: i64,
+    total_mb: Option<i32>,
+    notified_total_mb: Option<i32>,
+) -> bool {
+    let Some(total) = total_mb.filter(|t| *t > 0) else {
+        return false;
+    };
+    matches!(status, EsimStatus::Active | EsimStatus::Depleted)
+        && used_mb * 5 >= i64::from(total) * 4
+        && notified_total_mb.is_none_or(|told| told < total)
 }
 
 /// Why a sandbox simulation could not run.

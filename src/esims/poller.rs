@@ -10,6 +10,9 @@
 //! ([`Provider::usage`](crate::provider::Provider::usage)), so polling never takes the
 //! share partners' orders use. Sandbox eSIMs are not polled: their simulated usage is
 //! recorded when it is simulated.
+//!
+//! Each round also tells `esim.expiring` for eSIMs (live and sandbox) whose validity ends
+//! within 24 h ([`notify_expiring`]): a read of our own records, no provider asked.
 
 use std::time::Duration;
 
@@ -38,6 +41,9 @@ pub async fn run(
     }
     let pause = every.min(MAX_PAUSE);
     while !*stop.borrow() {
+        if let Err(e) = notify_expiring(&db).await {
+            tracing::warn!(error = %e, "expiry notices failed");
+        }
         let wait = match poll_once(&db, &providers, every).await {
             Ok(n) if n as i64 == BATCH => Duration::ZERO,
             Ok(_) => pause,
@@ -111,3 +117,59 @@ pub async fn poll_once(
     }
     Ok(claimed)
 }
+
+/// eSIMs told `esim.expiring` per statement.
+const EXPIRING_BATCH: i64 = 500;
+
+/// Tells `esim.expiring` for the eSIMs in use (live and sandbox) whose validity ends within
+/// [`EXPIRING_WITHIN`] and that were not told for that end of validity yet
+/// (`expiring_notified_at`: a top-up that extends the validity is told again), in one
+/// statement per batch: the marker, each event and its deliveries commit together, and
+/// `FOR UPDATE SKIP LOCKED` keeps two servers from telling one eSIM twice. Returns how
+/// many it told.
+pub async fn notify_expiring(db: &PgPool) -> Result<usize, sqlx::Error> {
+    let mut told = 0;
+    loop {
+        let n = sqlx::query_scalar!(
+            r#"with due as (
+                   update esims e set expiring_notified_at = e.expires_at
+                     from (select id from esims
+                            where expires_at is not null
+                              and status in ('READY', 'ACTIVE', 'DEPLETED')
+                              and expires_at > now()
+                              and expires_at <= now() + make_interval(secs => $1)
+                              and expiring_notified_at is distinct from expires_at
+                            limit $2
+                            for update skip locked) d
+                    where e.id = d.id
+                returning e.id, e.partner_id, e.mode
+               ), told as (
+                   -- As `webhooks::emit` writes it, fanned out in `told_to`.
+                   insert into events (id, partner_id, mode, type, subject_kind, subject_id)
+                   select 'evt_' || replace(gen_random_uuid()::text, '-', ''), partner_id,
+                          mode, 'esim.expiring', 'esim', id::text
+                     from due
+                   returning id, partner_id, mode
+               ), told_to as (
+                   insert into webhook_deliveries (event_id, endpoint_id)
+                   select t.id, w.id
+                     from told t join webhook_endpoints w
+                       on w.partner_id = t.partner_id and w.mode = t.mode
+                      and w.status = 'enabled'
+                      and (w.events is null or 'esim.expiring' = any(w.events))
+               )
+               select count(*) as "told!" from due"#,
+            EXPIRING_WITHIN.as_secs_f64(),
+            EXPIRING_BATCH,
+        )
+        .fetch_one(db)
+        .await?;
+        told += n as usize;
+        if n < EXPIRING_BATCH {
+            return Ok(told);
+        }
+    }
+}
+
+/// How long before its end of validity an eSIM is told `esim.expiring`.
+pub const EXPIRING_WITHIN: Duration = Duration::from_secs(24 * 3600);

@@ -1,5 +1,6 @@
-//! `GET /v1/balance` (the partner's prepaid credits) and `GET /v1/balance/transactions`
-//! (the ledger entries behind it, newest first, paginated).
+//! `GET /v1/balance` (the partner's prepaid credits), `GET /v1/balance/transactions`
+//! (the ledger entries behind it, newest first, paginated) and `GET|PUT
+//! /v1/balance/alert` (the low-balance threshold behind `balance.low`).
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -11,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::envelope::{Page, Success, page, success};
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::ApiQuery;
+use super::extract::{ApiJson, ApiQuery};
 use super::openapi::errors;
 use super::pagination::{decode_transaction_cursor, encode_transaction_cursor, parse_limit};
 use super::state::AppState;
@@ -24,6 +25,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_balance))
         .routes(routes!(list_transactions))
+        .routes(routes!(get_alert, set_alert))
 }
 
 /// Your prepaid credits.
@@ -188,4 +190,99 @@ async fn list_transactions(
             .collect(),
         next,
     ))
+}
+
+/// Highest low-balance threshold: 1,000,000.00 USD.
+const MAX_THRESHOLD: Cents = Cents::new(100_000_000);
+
+/// Your low-balance alert.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BalanceAlert, example = json!({"threshold": 100.0}))]
+struct AlertView {
+    /// When a debit takes your balance below this, you are sent `balance.low` (once per
+    /// crossing). 0: never.
+    threshold: Cents,
+}
+
+/// The low-balance alert to set.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = BalanceAlertUpdate, example = json!({"threshold": 100.0}))]
+struct AlertRequest {
+    /// US dollars, 0 to 1,000,000, at most two decimals; 0 turns the alert off.
+    #[schema(value_type = f64, minimum = 0, maximum = 1_000_000, example = 100.0)]
+    threshold: serde_json::Number,
+}
+
+/// Get your low-balance alert
+///
+/// The balance below which a debit sends you a `balance.low` webhook event, once per
+/// crossing (0: never). Each mode has its own: a sandbox key reads the sandbox's.
+#[utoipa::path(
+    get,
+    path = "/v1/balance/alert",
+    tag = "Balance",
+    operation_id = "getBalanceAlert",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Your low-balance alert.", body = Success<AlertView>,
+            example = json!({"status": "success", "data": {"threshold": 100.0}})),
+        (status = 401, response = errors::Unauthorized),
+        (status = 403, response = errors::PartnerSuspended),
+        (status = 429, response = errors::RateLimited),
+        (status = 500, response = errors::InternalError),
+        (status = 503, response = errors::ServiceUnavailable),
+    )
+)]
+async fn get_alert(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<axum::Json<Success<AlertView>>> {
+    let mut conn = state.db.acquire().await?;
+    let threshold = ledger::low_balance_threshold(&mut conn, principal.account()).await?;
+    Ok(success(AlertView { threshold }))
+}
+
+/// Set your low-balance alert
+///
+/// Sets the balance below which a debit sends you `balance.low` (0 turns it off). Setting
+/// it sends nothing, even when your balance is below it already: the event reports the
+/// debit that crosses it. Each mode has its own: a sandbox key sets the sandbox's.
+#[utoipa::path(
+    put,
+    path = "/v1/balance/alert",
+    tag = "Balance",
+    operation_id = "setBalanceAlert",
+    request_body(content = AlertRequest, content_type = "application/json"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Your low-balance alert, as set.", body = Success<AlertView>,
+            example = json!({"status": "success", "data": {"threshold": 100.0}})),
+        (status = 400, response = errors::InvalidRequest),
+        (status = 401, response = errors::Unauthorized),
+        (status = 403, response = errors::PartnerSuspended),
+        (status = 413, response = errors::PayloadTooLarge),
+        (status = 415, response = errors::UnsupportedMediaType),
+        (status = 429, response = errors::RateLimited),
+        (status = 500, response = errors::InternalError),
+        (status = 503, response = errors::ServiceUnavailable),
+    )
+)]
+async fn set_alert(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(request): ApiJson<AlertRequest>,
+) -> ApiResult<axum::Json<Success<AlertView>>> {
+    let threshold = Cents::parse_dollars(&request.threshold.to_string())
+        .ok()
+        .filter(|c| *c <= MAX_THRESHOLD)
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "threshold",
+                "must be an amount in dollars from 0 to 1000000, at most two decimals",
+            )
+        })?;
+    let mut conn = state.db.acquire().await?;
+    ledger::set_low_balance_threshold(&mut conn, principal.account(), threshold).await?;
+    Ok(success(AlertView { threshold }))
 }

@@ -70,8 +70,8 @@ async fn refresh_gauges(state: &AppState) -> Result<(), sqlx::Error> {
              (select count(*) from orders where stuck_at is not null
                 and status in ('pending', 'processing')) as "stuck!",
              (select count(*) from partners p join balances b on b.partner_id = p.id
-               where b.mode = 'live' and p.status = 'active' and p.low_balance_threshold_cents > 0
-                 and b.balance_cents < p.low_balance_threshold_cents) as "low!""#
+               where b.mode = 'live' and p.status = 'active' and b.low_balance_threshold_cents > 0
+                 and b.balance_cents < b.low_balance_threshold_cents) as "low!""#
     )
     .fetch_one(&state.db)
     .await?;

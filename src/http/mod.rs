@@ -6,6 +6,7 @@
 
 mod auth;
 mod balance;
+mod callbacks;
 mod catalog;
 mod docs;
 mod envelope;
@@ -99,6 +100,7 @@ fn operations() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
         .merge(openapi::router())
         .merge(qr::router())
         .merge(health::router())
+        .merge(callbacks::router())
         .merge(docs::router());
     (partner_api, public)
 }

@@ -109,11 +109,11 @@ pub async fn post(conn: &mut PgConnection, entry: NewEntry<'_>) -> Result<Postin
     debug_assert_ne!(entry.amount, Cents::ZERO, "a ledger entry moves money");
     // One statement decides and applies: the row lock makes concurrent debits queue, and
     // READ COMMITTED re-evaluates the WHERE clause on the latest row version.
-    let balance_after = sqlx::query_scalar!(
+    let moved = sqlx::query!(
         r#"update balances
               set balance_cents = balance_cents + $2, updated_at = now()
             where partner_id = $1 and mode = $3 and balance_cents + $2 >= 0
-        returning balance_cents"#,
+        returning balance_cents, low_balance_threshold_cents"#,
         entry.account.partner as PartnerId,
         entry.amount.get(),
         entry.account.mode as Mode,
@@ -121,7 +121,7 @@ pub async fn post(conn: &mut PgConnection, entry: NewEntry<'_>) -> Result<Postin
     .fetch_optional(&mut *conn)
     .await?;
 
-    let Some(balance_after) = balance_after else {
+    let Some(moved) = moved else {
         let balance = sqlx::query_scalar!(
             "select balance_cents from balances where partner_id = $1 and mode = $2",
             entry.account.partner as PartnerId,
@@ -137,6 +137,21 @@ pub async fn post(conn: &mut PgConnection, entry: NewEntry<'_>) -> Result<Postin
             None => LedgerError::NoAccount,
         });
     };
+
+    let balance_after = moved.balance_cents;
+    if crosses_threshold(
+        moved.low_balance_threshold_cents,
+        balance_after - entry.amount.get(),
+        balance_after,
+    ) {
+        crate::webhooks::emit(
+            conn,
+            entry.account,
+            crate::webhooks::EventType::BalanceLow,
+            crate::webhooks::Subject::Balance,
+        )
+        .await?;
+    }
 
     let entry_id = sqlx::query_scalar!(
         r#"insert into ledger_entries
@@ -160,6 +175,53 @@ pub async fn post(conn: &mut PgConnection, entry: NewEntry<'_>) -> Result<Postin
         entry_id,
         balance_after: Cents::new(balance_after),
     })
+}
+
+/// Whether a move from `before` to `after` takes a balance below a low-balance
+/// `threshold` (zero: none): the one move per crossing that sends `balance.low`. The
+/// order debit's statement (`orders::debit`) tests the same in SQL.
+fn crosses_threshold(threshold: i64, before: i64, after: i64) -> bool {
+    threshold > 0 && before >= threshold && after < threshold
+}
+
+/// An account's low-balance threshold: below it, a debit sends `balance.low` (zero: never).
+pub async fn low_balance_threshold(
+    conn: &mut PgConnection,
+    account: Account,
+) -> Result<Cents, LedgerError> {
+    let threshold = sqlx::query_scalar!(
+        "select low_balance_threshold_cents from balances where partner_id = $1 and mode = $2",
+        account.partner as PartnerId,
+        account.mode as Mode,
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(LedgerError::NoAccount)?;
+    Ok(Cents::new(threshold))
+}
+
+/// Sets an account's low-balance threshold (zero turns `balance.low` off). Setting it
+/// sends nothing, even when the balance is below it already: `balance.low` reports a
+/// debit that crosses it.
+pub async fn set_low_balance_threshold(
+    conn: &mut PgConnection,
+    account: Account,
+    threshold: Cents,
+) -> Result<(), LedgerError> {
+    let set = sqlx::query!(
+        "update balances set low_balance_threshold_cents = $3
+          where partner_id = $1 and mode = $2",
+        account.partner as PartnerId,
+        account.mode as Mode,
+        threshold.get(),
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if set == 0 {
+        return Err(LedgerError::NoAccount);
+    }
+    Ok(())
 }
 
 /// Opens the partner's sandbox account with [`SANDBOX_OPENING_CREDITS`] (a `topup`

@@ -41,6 +41,7 @@ use crate::mode::{Account, Mode};
 use crate::money::Cents;
 use crate::orders::IdempotencyKey;
 use crate::provider::{CancelRequest, Cancelled, ProviderError, RefundReview};
+use crate::webhooks::{self, EventType, Subject};
 
 /// How long a cancellation claimed by a reconciler is leased to it; after it, another
 /// asks again.
@@ -359,7 +360,8 @@ async fn why_not(db: &PgPool, record: &EsimRecord) -> Result<String, sqlx::Error
 }
 
 /// The refund, in one transaction: the `refund` entry (linked to the order and the eSIM),
-/// the eSIM `CANCELLED`, the cancellation `completed`. Settled once: a second settler
+/// the eSIM `CANCELLED`, the cancellation `completed`, and the `esim.cancelled` and
+/// `refund.completed` events. Settled once: a second settler
 /// finds the cancellation completed and writes nothing.
 async fn refund(db: &PgPool, claim: &Claim) -> Result<bool, OrderError> {
     let mut tx = db.begin().await?;
@@ -392,6 +394,10 @@ async fn refund(db: &PgPool, claim: &Claim) -> Result<bool, OrderError> {
     )
     .execute(&mut *tx)
     .await?;
+    let account = claim.esim.account();
+    for event in [EventType::EsimCancelled, EventType::RefundCompleted] {
+        webhooks::emit(&mut tx, account, event, Subject::Esim(claim.esim.id)).await?;
+    }
     tx.commit().await?;
     tracing::info!(esim_id = %claim.esim.id, "eSIM cancelled and refunded");
     Ok(true)
@@ -570,8 +576,8 @@ async fn settle(
     }
 }
 
-/// The provider rejected the refund: the eSIM is the partner's again (`READY`), and the
-/// cancellation stays `rejected` (it cannot be asked twice).
+/// The provider rejected the refund: the eSIM is the partner's again (`READY`), the
+/// cancellation stays `rejected` (it cannot be asked twice), and `refund.rejected` says so.
 async fn reject(db: &PgPool, claim: &Claim, reason: &str) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     let moved = sqlx::query!(
@@ -590,6 +596,13 @@ async fn reject(db: &PgPool, claim: &Claim, reason: &str) -> Result<(), sqlx::Er
             claim.esim.id as EsimId,
         )
         .execute(&mut *tx)
+        .await?;
+        webhooks::emit(
+            &mut tx,
+            claim.esim.account(),
+            EventType::RefundRejected,
+            Subject::Esim(claim.esim.id),
+        )
         .await?;
     }
     tx.commit().await?;

@@ -199,4 +199,65 @@ mod tests {
         .unwrap();
         assert_eq!(live, 1);
     }
+
+    /// The partner's events: (type, mode, subject).
+    async fn told(db: &PgPool, partner: uuid::Uuid) -> Vec<(String, String, Option<String>)> {
+        sqlx::query_as(
+            "select type, mode, subject_id from events where partner_id = $1 order by created_at",
+        )
+        .bind(partner)
+        .fetch_all(db)
+        .await
+        .unwrap()
+    }
+
+    #[sqlx::test]
+    async fn a_batch_tells_each_order_it_moved_and_a_late_settlement_tells_nothing(db: PgPool) {
+        let (partner, orders) = pending_orders(&db, 2).await;
+        let batch = [
+            completion(orders[0], "8900000000000000011"),
+            completion(orders[1], "8900000000000000012"),
+        ];
+        let (moved, _) = settle::store(&db, &[&batch[0], &batch[1]], false)
+            .await
+            .unwrap();
+        assert_eq!(moved.len(), 2);
+        let mut told_now = told(&db, partner).await;
+        told_now.sort();
+        let mut expected: Vec<_> = orders
+            .iter()
+            .map(|o| {
+                (
+                    "order.completed".to_owned(),
+                    "live".to_owned(),
+                    Some(o.to_string()),
+                )
+            })
+            .collect();
+        expected.sort();
+        assert_eq!(told_now, expected);
+
+        // Settled already: a second completion and a failure move nothing and tell nothing.
+        let late = completion(orders[0], "8900000000000000013");
+        let (moved, _) = settle::store(&db, &[&late], true).await.unwrap();
+        assert!(moved.is_empty());
+        let record = crate::orders::OrderRecord {
+            id: orders[1],
+            partner_id: crate::ids::PartnerId(partner),
+            mode: crate::mode::Mode::Live,
+            kind: crate::orders::OrderKind::Esim,
+            esim_id: None,
+            plan_id: "ae-1gb-7d".to_owned(),
+            quantity: 1,
+            unit_cost: crate::money::Cents::new(450),
+            total_cost: crate::money::Cents::new(450),
+            status: crate::orders::OrderStatus::Pending,
+            reference: None,
+            customer_email: None,
+            created_at: Utc::now(),
+        };
+        let failed = settle::fail_and_refund(&db, &record, "late").await.unwrap();
+        assert_eq!(failed, Settled::AlreadySettled);
+        assert_eq!(told(&db, partner).await.len(), 2);
+    }
 }

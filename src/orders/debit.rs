@@ -38,8 +38,9 @@ pub(super) enum Debit {
 
 /// One statement: the order row, its debit (the balance's conditional `UPDATE` and the
 /// `order_debit` entry, as [`ledger::post`] writes them), its reconciliation job (due
-/// after `job_delay`) and its Idempotency-Key (claimed here, or linked when claimed
-/// before), or nothing at all. Without a key, or under a claim taken before, a short
+/// after `job_delay`), its Idempotency-Key (claimed here, or linked when claimed
+/// before) and, when the debit takes the balance below the account's low-balance
+/// threshold, the `balance.low` event with its deliveries; or nothing at all. Without a key, or under a claim taken before, a short
 /// balance is [`OrderError::InsufficientCredits`].
 ///
 /// One statement rather than a transaction of six: every statement is a round trip to
@@ -101,7 +102,7 @@ pub(super) async fn debit(
                                select 1 from idempotency_keys
                                 where partner_id = $2 and mode = $15 and key = $11)
                            else exists (select 1 from held) end
-            returning balance_cents
+            returning balance_cents, low_balance_threshold_cents as threshold
            ), placed as (
                insert into orders (id, partner_id, plan_id, quantity, unit_cost_cents,
                                    total_cost_cents, status, reference, customer_email, provider,
@@ -132,6 +133,23 @@ pub(super) async fn debit(
                update idempotency_keys k set order_id = $1
                  from held, debit
                 where k.partner_id = $2 and k.mode = $15 and k.key = $11
+           ), low as (
+               -- This debit took the balance from at or above the account's threshold to
+               -- below it: `balance.low`, once per crossing (the next debit starts below).
+               -- As `webhooks::emit` writes it, fanned out in `low_sent`.
+               insert into events (id, partner_id, mode, type, subject_kind)
+               select 'evt_' || replace(gen_random_uuid()::text, '-', ''), $2, $15,
+                      'balance.low', 'balance'
+                 from debit
+                where threshold > 0 and balance_cents < threshold
+                  and balance_cents + $6 >= threshold
+               returning id
+           ), low_sent as (
+               insert into webhook_deliveries (event_id, endpoint_id)
+               select low.id, w.id
+                 from low join webhook_endpoints w
+                   on w.partner_id = $2 and w.mode = $15 and w.status = 'enabled'
+                  and (w.events is null or 'balance.low' = any(w.events))
            )
            select (select balance_cents from debit) as balance_cents,
                   (select created_at from placed) as created_at,

@@ -41,6 +41,7 @@ mod cancel;
 mod completions;
 mod debit;
 mod error;
+mod hints;
 pub mod history;
 pub mod idempotency;
 pub mod keyed;

@@ -13,12 +13,13 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::{OrderError, OrderRecord, OrderStatus};
+use super::{OrderError, OrderKind, OrderRecord, OrderStatus};
 use crate::catalog::Plan;
 use crate::esims::{EsimRecord, EsimStatus, NewEsims};
 use crate::ids::{EsimId, OrderId, PartnerId};
 use crate::ledger::{self, EntryKind, NewEntry};
 use crate::provider::{EsimRef, Provisioned, ProvisionedEsim};
+use crate::webhooks::{self, EventType, Subject};
 
 /// The unique index that gives one ICCID of a provider to one live eSIM.
 pub(super) const LIVE_ICCID_INDEX: &str = "esims_live_iccid_key";
@@ -92,8 +93,9 @@ pub(super) async fn outcome(
     Ok((Settled::Moved, stored_at))
 }
 
-/// Writes `completions` in one statement: each order moved to `completed`, its eSIMs and
-/// its Idempotency-Key's answer. Every part selects from the orders the statement moved,
+/// Writes `completions` in one statement: each order moved to `completed`, its eSIMs,
+/// its Idempotency-Key's answer and its `order.completed` event (with the event's
+/// deliveries). Every part selects from the orders the statement moved,
 /// so an order someone else settled gets nothing written. Returns the orders it moved
 /// and the time the eSIMs were stored at.
 ///
@@ -152,7 +154,7 @@ pub(super) async fn store(
                  from asked a
                 where o.id = any($1) and o.id = a.order_id
                   and o.status in ('pending', 'processing')
-            returning o.id, o.partner_id, o.mode, o.provider
+            returning o.id, o.partner_id, o.mode, o.provider, o.kind
            ), issued as (
                insert into esims (id, partner_id, order_id, iccid, smdp_address,
                                   activation_code, provider_ref, data_total_mb, qr_token,
@@ -173,6 +175,22 @@ pub(super) async fn store(
                  from asked a join moved m on m.id = a.order_id
                 where a.key is not null and k.partner_id = m.partner_id and k.mode = m.mode
                   and k.key = a.key and k.order_id = m.id
+           ), told as (
+               -- Each moved order's event, as `webhooks::emit` writes it, fanned out to
+               -- its account's subscribed endpoints in `told_to`.
+               insert into events (id, partner_id, mode, type, subject_kind, subject_id)
+               select 'evt_' || replace(gen_random_uuid()::text, '-', ''), m.partner_id,
+                      m.mode,
+                      case m.kind when 'topup' then 'topup.completed' else 'order.completed' end,
+                      'order', m.id::text
+                 from moved m
+               returning id, partner_id, mode, type
+           ), told_to as (
+               insert into webhook_deliveries (event_id, endpoint_id)
+               select t.id, w.id
+                 from told t join webhook_endpoints w
+                   on w.partner_id = t.partner_id and w.mode = t.mode and w.status = 'enabled'
+                  and (w.events is null or t.type = any(w.events))
            )
            select array(select id from moved) as "moved!", now() as "stored_at!""#,
         &ids[..],
@@ -211,7 +229,8 @@ async fn not_moved(db: &PgPool, order: OrderId) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// `pending`/`processing` → `failed`, with the refund entry, and retires the job.
+/// `pending`/`processing` → `failed`, with the refund entry and the `order.failed` (or
+/// `topup.failed`) event, and retires the job.
 pub(super) async fn fail_and_refund(
     db: &PgPool,
     order: &OrderRecord,
@@ -258,6 +277,11 @@ pub(super) async fn fail_and_refund(
         .await?;
     }
     retire_job(&mut tx, order.id).await?;
+    let event = match order.kind {
+        OrderKind::Esim => EventType::OrderFailed,
+        OrderKind::Topup => EventType::TopupFailed,
+    };
+    webhooks::emit(&mut tx, order.account(), event, Subject::Order(order.id)).await?;
     tx.commit().await?;
     tracing::info!(order_id = %order.id, "order failed and refunded");
     Ok(Settled::Moved)

@@ -23,6 +23,7 @@ use crate::esims::{self, EsimRecord, EsimStatus};
 use crate::ids::{EsimId, OrderId};
 use crate::mode::{Account, Mode};
 use crate::provider::{Provider, ProviderError, SIMULATOR};
+use crate::webhooks::{self, EventType, Subject};
 
 impl Orders {
     /// The provider that serves an account's eSIMs and orders of `provider`'s plans: the
@@ -178,8 +179,8 @@ pub(super) struct ToppedUpOrder<'a> {
 }
 
 /// `pending`/`processing` → `completed` for a top-up, in one transaction: the order, the
-/// eSIM's new allowance and validity (a `DEPLETED` eSIM `ACTIVE` again) and the job
-/// retired. Returns the eSIM as written, or [`Settled::AlreadySettled`] when someone else
+/// eSIM's new allowance and validity (a `DEPLETED` eSIM `ACTIVE` again), the job retired
+/// and the `topup.completed` event. Returns the eSIM as written, or [`Settled::AlreadySettled`] when someone else
 /// settled the order first. (Under an Idempotency-Key the request path stores its answer
 /// next, as for an order completed by reconciliation.)
 pub(super) async fn complete(
@@ -223,6 +224,13 @@ pub(super) async fn complete(
     .await?;
     super::settlement::retire_job(&mut tx, order.id).await?;
     let record = esims::select_one(&mut tx, order.account(), esim).await?;
+    webhooks::emit(
+        &mut tx,
+        order.account(),
+        EventType::TopupCompleted,
+        Subject::Order(order.id),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(order_id = %order.id, esim_id = %esim, "top-up completed");
     Ok((Settled::Moved, record))

@@ -12,6 +12,7 @@
 //! issued, and an order is never refunded on that without asking the provider first.
 
 pub mod airalo;
+pub mod callbacks;
 pub mod esimaccess;
 pub mod esimgo;
 pub mod normalize;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use callbacks::{Callback, CallbackError, Hint};
 pub use registry::Registry;
 
 /// The built-in simulator's name: the provider of every plan that names none.
@@ -443,6 +445,13 @@ pub async fn timed<T>(
 pub trait Provider: Send + Sync + 'static {
     /// Short name stored on plans and orders (`simulator`, `airalo`, ...).
     fn name(&self) -> &'static str;
+
+    /// Reads a callback this upstream sent (`POST /providers/{name}/webhook`): verifies
+    /// its signature where the upstream signs, and says what may have changed. Only
+    /// hints: the caller reads the state again from this provider's API.
+    fn callback(&self, _callback: &Callback<'_>) -> Result<Vec<Hint>, CallbackError> {
+        Err(CallbackError::Unsupported)
+    }
 
     /// Issues `request.quantity` eSIMs. Called after the debit is committed, never inside
     /// a database transaction.

@@ -183,7 +183,14 @@ impl ProvidersConfig {
                 "https://partners-api.airalo.com/v2",
             )?,
             esimgo: upstream("ESIMGO", "API_KEY", None, "https://api.esim-go.com/v2.4")?,
-            roamify: upstream("ROAMIFY", "API_KEY", None, "https://api.getroamify.com")?,
+            // The secret is the webhook secret of Roamify's dashboard: its callbacks are
+            // verified with it (`TAVARO_ROAMIFY_WEBHOOK_SECRET`), and none is taken without.
+            roamify: upstream(
+                "ROAMIFY",
+                "API_KEY",
+                Some(("WEBHOOK_SECRET", false)),
+                "https://api.getroamify.com",
+            )?,
             body_limits,
             usage_ttl: Duration::from_secs(usage_ttl_secs),
             usage_poll: Duration::from_secs(usage_poll_secs),

@@ -15,6 +15,7 @@ mod connections;
 mod crash;
 mod docs;
 mod esims;
+mod events;
 mod failover;
 mod helpers;
 mod history;

@@ -278,6 +278,19 @@ error_responses! {
         ],
         details: None,
     };
+    /// 401 `unauthorized`, for a provider callback.
+    BadCallbackSignature => Spec {
+        description: "the callback's signature header is missing or does not verify (or no \
+            secret is configured to verify it). The callback is ignored.",
+        samples: vec![("unauthorized (bad signature)", ApiError::Unauthorized(super::super::callbacks::BAD_SIGNATURE))],
+        details: None,
+    };
+    /// 404 `not_found`, for a provider callback.
+    ProviderNotFound => Spec {
+        description: "no configured provider of this name takes callbacks.",
+        samples: vec![("not_found", ApiError::NotFound(error::NotFound::Route))],
+        details: None,
+    };
     /// 402 `insufficient_credits`.
     InsufficientCredits => Spec {
         description: "the order total exceeds your balance. Nothing was deducted and no order \

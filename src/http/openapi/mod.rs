@@ -57,6 +57,7 @@ use crate::orders::SandboxOutcome;
         (name = "Sandbox", description = "Test mode, for sandbox keys (`tvr_test_…`) only: move your sandbox eSIMs through their statuses and set your sandbox balance. A live key gets 403 `sandbox_only`."),
         (name = "Webhooks", description = "Signed event deliveries (Standard Webhooks) to your endpoints, per mode: manage endpoints and their secrets, send test events, follow and retry deliveries, and list your events. Every delivery body is an `Event`; verify it with a `standardwebhooks` library."),
         (name = "QrCodes", description = "Install QR codes, public at unguessable URLs so travellers can open them."),
+        (name = "ProviderCallbacks", description = "Where upstream providers POST their notifications. Not for partners: each is verified where the provider signs, and only makes the gateway read the state again from the provider's API. Internal: left out of the SDKs."),
         (name = "Operations", description = "Liveness, readiness and metrics, for load balancers and monitoring. No key needed. Internal: left out of the SDKs."),
         (name = "Documentation", description = "This document and the page that renders it. No key needed. Internal: left out of the SDKs."),
     )
@@ -65,7 +66,11 @@ struct ApiDoc;
 
 /// Tag names are identifiers (generators make modules of them: `Esims` → `esims`, where
 /// `eSIMs` gave `e_si_ms`); `/docs` shows each tag's `x-displayName`.
-const TAG_TITLES: &[(&str, &str)] = &[("Esims", "eSIMs"), ("QrCodes", "QR codes")];
+const TAG_TITLES: &[(&str, &str)] = &[
+    ("Esims", "eSIMs"),
+    ("QrCodes", "QR codes"),
+    ("ProviderCallbacks", "Provider callbacks"),
+];
 
 /// The operations for operators and for the documentation itself: marked `x-internal`
 /// (`scripts/sdks` leaves them out of the SDKs; `/docs` still shows them).
@@ -76,6 +81,7 @@ const INTERNAL: &[&str] = &[
     "/docs",
     "/docs/redoc.standalone.js",
     "/openapi.json",
+    "/providers/{name}/webhook",
 ];
 
 /// The bearer scheme every `/v1` operation names in its `security`.

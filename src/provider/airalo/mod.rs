@@ -11,6 +11,7 @@
 //! polling usage never holds up an order.
 
 mod after_sale;
+mod callbacks;
 mod mapping;
 mod session;
 mod wire;
@@ -26,6 +27,7 @@ use tokio::time::Instant;
 
 use self::session::Session;
 use self::wire::{BalanceEnvelope, OrderEnvelope, OrdersPage, PackagesPage, UsageEnvelope};
+use super::callbacks::{Callback, CallbackError, Hint};
 use super::normalize::e4_from_amount;
 use super::upstream::{Budget, Budgets, Call, Turn, UpstreamConfig};
 use super::{
@@ -165,6 +167,10 @@ impl Airalo {
 impl Provider for Airalo {
     fn name(&self) -> &'static str {
         "airalo"
+    }
+
+    fn callback(&self, callback: &Callback<'_>) -> Result<Vec<Hint>, CallbackError> {
+        callbacks::hints(self.session.config(), callback)
     }
 
     async fn provision(&self, request: &ProvisionRequest) -> Result<Provisioned, ProviderError> {

@@ -44,6 +44,11 @@ pub(super) struct Session {
 }
 
 impl Session {
+    /// The account's configuration (callbacks are verified with its client secret).
+    pub(super) fn config(&self) -> &UpstreamConfig {
+        &self.config
+    }
+
     /// A session for the configured account; no token until the first call. `Err` if
     /// the HTTP client cannot be built.
     pub(super) fn new(config: UpstreamConfig) -> Result<Self, reqwest::Error> {

@@ -16,6 +16,7 @@
 //! once, and only for a profile never downloaded to a device.
 
 mod after_sale;
+mod callbacks;
 mod http;
 mod mapping;
 mod wire;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use super::callbacks::{Callback, CallbackError, Hint};
 use super::upstream::{self, Budgets, Call, Turn, UpstreamConfig};
 use super::{
     CancelRequest, Cancelled, EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider,
@@ -161,6 +163,10 @@ impl EsimAccess {
 impl Provider for EsimAccess {
     fn name(&self) -> &'static str {
         "esimaccess"
+    }
+
+    fn callback(&self, callback: &Callback<'_>) -> Result<Vec<Hint>, CallbackError> {
+        callbacks::hints(callback)
     }
 
     async fn provision(&self, request: &ProvisionRequest) -> Result<Provisioned, ProviderError> {

@@ -91,6 +91,7 @@
 //!   negative) in its `currency`.
 
 mod after_sale;
+mod callbacks;
 mod mapping;
 mod orders;
 mod reads;
@@ -102,6 +103,7 @@ use async_trait::async_trait;
 use reqwest::header::ACCEPT;
 use reqwest::{RequestBuilder, Url};
 
+use super::callbacks::{Callback, CallbackError, Hint};
 use super::upstream::{self, Answer, Budgets, Call, Turn, UpstreamConfig};
 use super::{
     CancelRequest, Cancelled, EsimRef, EsimUsage, LookupRequest, OrderLookup, Provider,
@@ -191,6 +193,10 @@ impl EsimGo {
 impl Provider for EsimGo {
     fn name(&self) -> &'static str {
         "esimgo"
+    }
+
+    fn callback(&self, callback: &Callback<'_>) -> Result<Vec<Hint>, CallbackError> {
+        callbacks::hints(&self.config, callback)
     }
 
     async fn provision(&self, request: &ProvisionRequest) -> Result<Provisioned, ProviderError> {

@@ -60,6 +60,7 @@
 //!   only when it names our balance, stock or the rate limit (otherwise it is unsure).
 
 mod after_sale;
+mod callbacks;
 mod catalog;
 mod mapping;
 mod orders;
@@ -72,6 +73,7 @@ use serde_json::{Value, json};
 use self::mapping::error_of;
 use self::orders::Query;
 use self::wire::{Balance, Envelope, Usage};
+use super::callbacks::{Callback, CallbackError, Hint};
 use super::normalize::e4_from_amount;
 use super::upstream::{self, Answer, Budgets, Call, Turn, UpstreamConfig};
 use super::{
@@ -106,6 +108,10 @@ impl Roamify {
 impl Provider for Roamify {
     fn name(&self) -> &'static str {
         "roamify"
+    }
+
+    fn callback(&self, callback: &Callback<'_>) -> Result<Vec<Hint>, CallbackError> {
+        callbacks::hints(&self.config, callback)
     }
 
     async fn provision(&self, request: &ProvisionRequest) -> Result<Provisioned, ProviderError> {

@@ -10,7 +10,7 @@ mod boundary;
 mod cli;
 // Also for the order workflow's tests against an upstream (`upstream_outcomes`).
 pub mod common;
-mod esimaccess;
+pub mod esimaccess;
 mod esimgo;
 pub mod roamify;
 mod sync;
