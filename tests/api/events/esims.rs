@@ -70,6 +70,7 @@ async fn usage_reads_tell_activated_low_data_depleted_and_expired_once_each_in_l
             told("esim.expired", "live", Some(other)),
         ]
     );
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -98,6 +99,7 @@ async fn the_poller_tells_what_it_notices_without_any_partner_request(db: PgPool
             told("esim.low_data", "live", Some(id)),
         ]
     );
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -146,6 +148,7 @@ async fn sandbox_simulations_tell_their_changes_in_sandbox_mode(db: PgPool) {
             told("esim.expired", "sandbox", Some(second)),
         ]
     );
+    app.assert_ledger_sound().await;
 }
 
 #[sqlx::test]
@@ -265,4 +268,5 @@ async fn expiring_is_told_once_a_day_before_the_end_and_again_for_a_later_end(db
         events_of(&app.db, partner.id, "esim.expiring").await.len(),
         3
     );
+    app.assert_ledger_sound().await;
 }
