@@ -287,6 +287,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/balance/alert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get your low-balance alert
+         * @description The balance below which a debit sends you a `balance.low` webhook event, once per
+         *     crossing (0: never). Each mode has its own: a sandbox key reads the sandbox's.
+         */
+        get: operations["getBalanceAlert"];
+        /**
+         * Set your low-balance alert
+         * @description Sets the balance below which a debit sends you `balance.low` (0 turns it off). Setting
+         *     it sends nothing, even when your balance is below it already: the event reports the
+         *     debit that crosses it. Each mode has its own: a sandbox key sets the sandbox's.
+         */
+        put: operations["setBalanceAlert"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sandbox/esims/{esimId}/usage": {
         parameters: {
             query?: never;
@@ -353,6 +380,169 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints
+         * @description Your endpoints in this key's mode, oldest first. Secrets are never shown again.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Create a webhook endpoint
+         * @description Registers an endpoint for the events of this key's mode (a sandbox key's endpoints get
+         *     only sandbox events). The answer holds its signing secret, shown only here. The URL
+         *     must be `https` and its host must resolve to public addresses only (checked again at
+         *     each delivery).
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhookId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a webhook endpoint
+         * @description One of your endpoints (without its secret).
+         */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Deletes the endpoint, its secrets and its deliveries (pending ones are never sent).
+         *     Your events stay listed in `GET /v1/events`.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a webhook endpoint
+         * @description Changes its URL (checked as at creation), event types, description, or status
+         *     (`disabled` stops deliveries; `enabled` resumes them and forgets past failures).
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/v1/webhooks/{webhookId}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook endpoint's secret
+         * @description Gives the endpoint a new signing secret, shown only in this answer. The previous one
+         *     keeps signing beside it for 24 h (`webhook-signature` then carries both signatures,
+         *     space-separated), so your receiver can switch without losing a delivery.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhookId}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test event
+         * @description Queues a `webhook.test` event (its `data`: this endpoint) for this endpoint only, and
+         *     answers its delivery. See it arrive, or follow it in the endpoint's deliveries.
+         */
+        post: operations["testWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhookId}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List an endpoint's deliveries
+         * @description The deliveries of events to this endpoint, newest first, one page at a time.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhookId}/deliveries/{deliveryId}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a delivery
+         * @description Makes the delivery due now: a `failed` delivery gets one more attempt, a `pending`
+         *     one is sent without waiting for its next retry, a `succeeded` one is sent again (same
+         *     `webhook-id`: dedupe on it).
+         */
+        post: operations["retryWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List events
+         * @description Your events of the last 30 days in this key's mode, newest first, one page at a time:
+         *     what your endpoints were (or would have been) sent.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/qr/{token}.png": {
         parameters: {
             query?: never;
@@ -390,6 +580,38 @@ export interface components {
              * @example 2026-11-22T14:22:58Z
              */
             updatedAt: string;
+        };
+        /**
+         * @description Your low-balance alert.
+         * @example {
+         *       "threshold": 100
+         *     }
+         */
+        BalanceAlert: {
+            /**
+             * @description When a debit takes your balance below this, you are sent `balance.low` (once per
+             *     crossing). 0: never.
+             */
+            threshold: components["schemas"]["Money"];
+        };
+        /** @description A `BalanceAlert`: `{"status":"success","data":{...}}`. */
+        BalanceAlertResponse: {
+            status: components["schemas"]["SuccessStatus"];
+            data: components["schemas"]["BalanceAlert"];
+        };
+        /**
+         * @description The low-balance alert to set.
+         * @example {
+         *       "threshold": 100
+         *     }
+         */
+        BalanceAlertUpdate: {
+            /**
+             * Format: double
+             * @description US dollars, 0 to 1,000,000, at most two decimals; 0 turns the alert off.
+             * @example 100
+             */
+            threshold: number;
         };
         /** @description A `Balance`: `{"status":"success","data":{...}}`. */
         BalanceResponse: {
@@ -516,6 +738,16 @@ export interface components {
          * @enum {string}
          */
         Currency: "USD";
+        /**
+         * @description The state of one delivery of an event to an endpoint.
+         * @enum {string}
+         */
+        DeliveryStatus: "pending" | "succeeded" | "failed";
+        /**
+         * @description Whether an endpoint receives deliveries.
+         * @enum {string}
+         */
+        EndpointStatus: "enabled" | "disabled";
         /**
          * @description Always `error` on an error answer.
          * @example error
@@ -670,6 +902,66 @@ export interface components {
          * @enum {string}
          */
         EsimStatus: "READY" | "ACTIVE" | "EXPIRED" | "DEPLETED" | "CANCEL_PENDING" | "CANCELLED";
+        /**
+         * @description An event: the body of every webhook delivery, signed per Standard Webhooks (headers
+         *     `webhook-id`: this `id`; `webhook-timestamp`; `webhook-signature`).
+         * @example {
+         *       "createdAt": "2026-12-15T10:00:00Z",
+         *       "data": {
+         *         "createdAt": "2026-12-15T09:59:58Z",
+         *         "currency": "USD",
+         *         "customerEmail": null,
+         *         "esimId": null,
+         *         "esims": [],
+         *         "kind": "esim",
+         *         "orderId": "914ce31d-f1b1-43a4-82d4-95f0b9622496",
+         *         "planId": "ae-5gb-7d",
+         *         "quantity": 1,
+         *         "reference": "BK-12345",
+         *         "status": "completed",
+         *         "totalCost": 7.5,
+         *         "unitCost": 7.5
+         *       },
+         *       "id": "evt_6f1c2d3e4f5a40718293a4b5c6d7e8f9",
+         *       "mode": "live",
+         *       "type": "order.completed"
+         *     }
+         */
+        Event: {
+            /**
+             * @description `evt_` and 32 hex digits; the same on every attempt (dedupe on it).
+             * @example evt_6f1c2d3e4f5a40718293a4b5c6d7e8f9
+             */
+            id: string;
+            /** @description What happened. */
+            type: components["schemas"]["EventType"];
+            /**
+             * Format: date-time
+             * @description When it happened.
+             * @example 2026-12-15T10:00:00Z
+             */
+            createdAt: string;
+            /** @description The mode of the change: sandbox events go only to endpoints made with a sandbox key. */
+            mode: components["schemas"]["Mode"];
+            /**
+             * @description The object the API returned for the subject when the event was first sent: an
+             *     order (`order.*`, `topup.*`, `refund.*`: `GET /v1/orders/{orderId}`), an eSIM
+             *     (`esim.*`: `GET /v1/esim/{esimId}`), the balance (`balance.low`: `GET
+             *     /v1/balance`), an endpoint (`webhook.test`: `GET /v1/webhooks/{webhookId}`).
+             */
+            data: Record<string, never>;
+        };
+        /** @description One page of `Event` items, newest first: `{"status":"success","data":[...],"meta":{"nextCursor":...}}`. */
+        EventPage: {
+            status: components["schemas"]["SuccessStatus"];
+            data: components["schemas"]["Event"][];
+            meta: components["schemas"]["PageMeta"];
+        };
+        /**
+         * @description Every event type partners can subscribe to (API.md "Webhooks").
+         * @enum {string}
+         */
+        EventType: "order.completed" | "order.failed" | "topup.completed" | "topup.failed" | "esim.activated" | "esim.low_data" | "esim.depleted" | "esim.expiring" | "esim.expired" | "esim.cancelled" | "refund.completed" | "refund.rejected" | "balance.low" | "webhook.test";
         /** @description One invalid input field, reported in `details.fields`. */
         FieldError: {
             /**
@@ -783,6 +1075,29 @@ export interface components {
         InvalidRequestErrorDetails: {
             fields: components["schemas"]["FieldError"][];
         };
+        /** @description `{"status":"error","error":{...},"requestId":"..."}`: `invalid_request`, `invalid_webhook_url` */
+        InvalidWebhookError: {
+            status: components["schemas"]["ErrorStatus"];
+            error: components["schemas"]["InvalidWebhookErrorBody"];
+            /** @description The request's `X-Request-Id`, to quote when asking for support. */
+            requestId: string | null;
+        };
+        /** @description The `error` object of a 400 answer: `code` to branch on, `message` for humans. */
+        InvalidWebhookErrorBody: {
+            /**
+             * @description Stable snake_case code to branch on.
+             * @enum {string}
+             */
+            code: "invalid_request" | "invalid_webhook_url";
+            /** @description For humans; may change at any time. */
+            message: string;
+            details: components["schemas"]["InvalidWebhookErrorDetails"];
+        };
+        InvalidWebhookErrorDetails: {
+            fields?: components["schemas"]["FieldError"][];
+            field?: string;
+            reason?: string;
+        };
         /** @description `{"status":"error","error":{...},"requestId":"..."}`: `method_not_allowed` */
         MethodNotAllowedError: {
             status: components["schemas"]["ErrorStatus"];
@@ -801,11 +1116,38 @@ export interface components {
             message: string;
         };
         /**
+         * @description Whether a key, and everything done with it, is real or a test.
+         * @enum {string}
+         */
+        Mode: "live" | "sandbox";
+        /**
          * Format: double
          * @description US dollars as a JSON number with at most two decimals (`7.5`, `992.5`, `1000`); negative for debits in the ledger.
          * @example 7.5
          */
         Money: number;
+        /**
+         * @description `POST /v1/webhooks`.
+         * @example {
+         *       "description": "Bookings backend",
+         *       "events": [
+         *         "order.completed",
+         *         "order.failed"
+         *       ],
+         *       "url": "https://example.com/hooks"
+         *     }
+         */
+        NewWebhook: {
+            /**
+             * Format: uri
+             * @description An `https` URL whose host resolves to public addresses only.
+             */
+            url: string;
+            /** @description The event types to receive; omitted or `null`: every type. */
+            events?: components["schemas"]["EventType"][] | null;
+            /** @description A note for yourself. */
+            description?: string | null;
+        };
         /** @description `{"status":"error","error":{...},"requestId":"..."}`: `not_found` */
         NotFoundError: {
             status: components["schemas"]["ErrorStatus"];
@@ -1472,6 +1814,174 @@ export interface components {
         UpstreamErrorDetails: {
             refunded: boolean;
         };
+        /** @description A webhook endpoint: where events of the key's mode are POSTed, signed. */
+        Webhook: {
+            /**
+             * Format: uuid
+             * @description Its id.
+             * @example 3f0c7a52-8a0e-4d59-a4f4-3e9d2c4f7b10
+             */
+            webhookId: string;
+            /**
+             * Format: uri
+             * @description Where deliveries are POSTed.
+             * @example https://example.com/hooks
+             */
+            url: string;
+            /**
+             * @description The event types it receives; `null`: every type.
+             * @example [
+             *       "order.completed",
+             *       "order.failed"
+             *     ]
+             */
+            events: components["schemas"]["EventType"][] | null;
+            /**
+             * @description Your note.
+             * @example Bookings backend
+             */
+            description: string | null;
+            status: components["schemas"]["EndpointStatus"];
+            /**
+             * Format: date-time
+             * @description When it was created.
+             * @example 2026-12-15T10:00:00Z
+             */
+            createdAt: string;
+        };
+        /** @description The answer to a deletion. */
+        WebhookDeleted: {
+            /**
+             * Format: uuid
+             * @description The endpoint deleted.
+             */
+            webhookId: string;
+            /** @description Always `true`. */
+            deleted: boolean;
+        };
+        /** @description A `WebhookDeleted`: `{"status":"success","data":{...}}`. */
+        WebhookDeletedResponse: {
+            status: components["schemas"]["SuccessStatus"];
+            data: components["schemas"]["WebhookDeleted"];
+        };
+        /** @description One event's delivery to one endpoint. */
+        WebhookDelivery: {
+            /**
+             * Format: uuid
+             * @description Its id.
+             * @example 5b7d3c0e-2b8f-4a53-9c64-8d1e0f2a7c31
+             */
+            deliveryId: string;
+            /**
+             * @description The event delivered (also the `webhook-id` header of every attempt).
+             * @example evt_6f1c2d3e4f5a40718293a4b5c6d7e8f9
+             */
+            eventId: string;
+            /** @description The event's type. */
+            eventType: components["schemas"]["EventType"];
+            status: components["schemas"]["DeliveryStatus"];
+            /**
+             * Format: int32
+             * @description Attempts made so far.
+             * @example 1
+             */
+            attempts: number;
+            /**
+             * Format: int32
+             * @description The HTTP status of the last attempt's answer; `null` before the first, or when no
+             *     answer came (time-out, refused connection).
+             * @example 200
+             */
+            lastResponseStatus: number | null;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due; `null` unless `pending`.
+             * @example 2026-12-15T10:00:05Z
+             */
+            nextAttemptAt: string | null;
+            /**
+             * Format: date-time
+             * @description When the event was queued for this endpoint.
+             * @example 2026-12-15T10:00:00Z
+             */
+            createdAt: string;
+        };
+        /** @description One page of `WebhookDelivery` items, newest first: `{"status":"success","data":[...],"meta":{"nextCursor":...}}`. */
+        WebhookDeliveryPage: {
+            status: components["schemas"]["SuccessStatus"];
+            data: components["schemas"]["WebhookDelivery"][];
+            meta: components["schemas"]["PageMeta"];
+        };
+        /** @description A `WebhookDelivery`: `{"status":"success","data":{...}}`. */
+        WebhookDeliveryResponse: {
+            status: components["schemas"]["SuccessStatus"];
+            data: components["schemas"]["WebhookDelivery"];
+        };
+        /** @description A list of `Webhook`: `{"status":"success","data":[...]}`. */
+        WebhookList: {
+            status: components["schemas"]["SuccessStatus"];
+            data: components["schemas"]["Webhook"][];
+        };
+        /** @description `{"status":"error","error":{...},"requestId":"..."}`: `not_found` */
+        WebhookNotFoundError: {
+            status: components["schemas"]["ErrorStatus"];
+            error: components["schemas"]["WebhookNotFoundErrorBody"];
+            /** @description The request's `X-Request-Id`, to quote when asking for support. */
+            requestId: string | null;
+        };
+        /** @description The `error` object of a 404 answer: `code` to branch on, `message` for humans. */
+        WebhookNotFoundErrorBody: {
+            /**
+             * @description Stable snake_case code to branch on.
+             * @enum {string}
+             */
+            code: "not_found";
+            /** @description For humans; may change at any time. */
+            message: string;
+        };
+        /** @description A `Webhook`: `{"status":"success","data":{...}}`. */
+        WebhookResponse: {
+            status: components["schemas"]["SuccessStatus"];
+            data: components["schemas"]["Webhook"];
+        };
+        /**
+         * @description `PATCH /v1/webhooks/{webhookId}`: the fields to change; absent fields stay.
+         * @example {
+         *       "events": [
+         *         "order.completed"
+         *       ],
+         *       "status": "enabled"
+         *     }
+         */
+        WebhookUpdate: {
+            /**
+             * Format: uri
+             * @description A new `https` URL.
+             */
+            url?: string | null;
+            /** @description The event types to receive; `null`: every type. */
+            events?: components["schemas"]["EventType"][] | null;
+            /** @description A new note; `null` removes it. */
+            description?: string | null;
+            status?: null | components["schemas"]["EndpointStatus"];
+        };
+        /**
+         * @description An endpoint with its signing secret: the answer to a creation or a rotation, the only
+         *     time the secret is shown.
+         */
+        WebhookWithSecret: components["schemas"]["Webhook"] & {
+            /**
+             * @description The signing secret (Standard Webhooks: `whsec_` + base64 of 32 random bytes). Shown
+             *     only here: keep it where your receiver reads it.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo=
+             */
+            secret: string;
+        };
+        /** @description A `WebhookWithSecret`: `{"status":"success","data":{...}}`. */
+        WebhookWithSecretResponse: {
+            status: components["schemas"]["SuccessStatus"];
+            data: components["schemas"]["WebhookWithSecret"];
+        };
     };
     responses: {
         /** @description `country_not_found`: no country or region with this code. */
@@ -1612,6 +2122,23 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["InvalidRequestError"];
+            };
+        };
+        /** @description `invalid_request`, `invalid_webhook_url`: `invalid_request`: malformed JSON, wrong types, unknown or missing fields, an unknown event type (`details.fields` names each bad field); `invalid_webhook_url`: the URL is not `https`, or its host does not resolve or resolves to a loopback, private or link-local address (`details.reason`). */
+        InvalidWebhook: {
+            headers: {
+                /** @description What is left of that quota (IETF draft `RateLimit`): `<bucket>;r=<requests left>;t=<seconds until full>`, e.g. `partner;r=39;t=1`. On every answer after authentication. */
+                RateLimit?: string;
+                /** @description The partner's quota for this operation (IETF draft `RateLimit-Policy`): `<bucket>;q=<burst>;w=<seconds to refill>`, e.g. `partner;q=40;w=2`; orders have their own bucket (`orders;...`). On every answer after authentication. */
+                "RateLimit-Policy"?: string;
+                /** @description The mode of the key the request was authenticated with: `live`, or `sandbox` for a `tvr_test_` key. On every answer after authentication. */
+                "Tavaro-Mode"?: "live" | "sandbox";
+                /** @description The request id, also in `requestId`. */
+                "X-Request-Id"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["InvalidWebhookError"];
             };
         };
         /** @description `method_not_allowed`: the path exists, but not with this method. */
@@ -1869,6 +2396,23 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["UpstreamError"];
+            };
+        };
+        /** @description `not_found`: no webhook endpoint (or delivery of it) with this id for your account in this key's mode (another partner's, or the other mode's, are not found either). */
+        WebhookNotFound: {
+            headers: {
+                /** @description What is left of that quota (IETF draft `RateLimit`): `<bucket>;r=<requests left>;t=<seconds until full>`, e.g. `partner;r=39;t=1`. On every answer after authentication. */
+                RateLimit?: string;
+                /** @description The partner's quota for this operation (IETF draft `RateLimit-Policy`): `<bucket>;q=<burst>;w=<seconds to refill>`, e.g. `partner;q=40;w=2`; orders have their own bucket (`orders;...`). On every answer after authentication. */
+                "RateLimit-Policy"?: string;
+                /** @description The mode of the key the request was authenticated with: `live`, or `sandbox` for a `tvr_test_` key. On every answer after authentication. */
+                "Tavaro-Mode"?: "live" | "sandbox";
+                /** @description The request id, also in `requestId`. */
+                "X-Request-Id"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["WebhookNotFoundError"];
             };
         };
     };
@@ -2854,6 +3398,103 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getBalanceAlert: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer's `X-Request-Id` and in an error's `requestId`: 1 to 128 of `A-Z`, `a-z`, `0-9`, `.`, `_`, `:` and `-`. Anything else (or none) is replaced by a new UUID, never refused. */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Your low-balance alert. */
+            200: {
+                headers: {
+                    /** @description What is left of that quota (IETF draft `RateLimit`): `<bucket>;r=<requests left>;t=<seconds until full>`, e.g. `partner;r=39;t=1`. On every answer after authentication. */
+                    RateLimit?: string;
+                    /** @description The partner's quota for this operation (IETF draft `RateLimit-Policy`): `<bucket>;q=<burst>;w=<seconds to refill>`, e.g. `partner;q=40;w=2`; orders have their own bucket (`orders;...`). On every answer after authentication. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The mode of the key the request was authenticated with: `live`, or `sandbox` for a `tvr_test_` key. On every answer after authentication. */
+                    "Tavaro-Mode"?: "live" | "sandbox";
+                    /** @description Your `X-Request-Id` echoed, or a new one. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "threshold": 100
+                     *       },
+                     *       "status": "success"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BalanceAlertResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PartnerSuspended"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    setBalanceAlert: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer's `X-Request-Id` and in an error's `requestId`: 1 to 128 of `A-Z`, `a-z`, `0-9`, `.`, `_`, `:` and `-`. Anything else (or none) is replaced by a new UUID, never refused. */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BalanceAlertUpdate"];
+            };
+        };
+        responses: {
+            /** @description Your low-balance alert, as set. */
+            200: {
+                headers: {
+                    /** @description What is left of that quota (IETF draft `RateLimit`): `<bucket>;r=<requests left>;t=<seconds until full>`, e.g. `partner;r=39;t=1`. On every answer after authentication. */
+                    RateLimit?: string;
+                    /** @description The partner's quota for this operation (IETF draft `RateLimit-Policy`): `<bucket>;q=<burst>;w=<seconds to refill>`, e.g. `partner;q=40;w=2`; orders have their own bucket (`orders;...`). On every answer after authentication. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The mode of the key the request was authenticated with: `live`, or `sandbox` for a `tvr_test_` key. On every answer after authentication. */
+                    "Tavaro-Mode"?: "live" | "sandbox";
+                    /** @description Your `X-Request-Id` echoed, or a new one. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "threshold": 100
+                     *       },
+                     *       "status": "success"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BalanceAlertResponse"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PartnerSuspended"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     simulateUsage: {
         parameters: {
             query?: never;
@@ -2992,6 +3633,443 @@ export interface operations {
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer's `X-Request-Id` and in an error's `requestId`: 1 to 128 of `A-Z`, `a-z`, `0-9`, `.`, `_`, `:` and `-`. Anything else (or none) is replaced by a new UUID, never refused. */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Your endpoints. */
+            200: {
+                headers: {
+                    /** @description What is left of that quota (IETF draft `RateLimit`): `<bucket>;r=<requests left>;t=<seconds until full>`, e.g. `partner;r=39;t=1`. On every answer after authentication. */
+                    RateLimit?: string;
+                    /** @description The partner's quota for this operation (IETF draft `RateLimit-Policy`): `<bucket>;q=<burst>;w=<seconds to refill>`, e.g. `partner;q=40;w=2`; orders have their own bucket (`orders;...`). On every answer after authentication. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The mode of the key the request was authenticated with: `live`, or `sandbox` for a `tvr_test_` key. On every answer after authentication. */
+                    "Tavaro-Mode"?: "live" | "sandbox";
+                    /** @description Your `X-Request-Id` echoed, or a new one. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PartnerSuspended"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer's `X-Request-Id` and in an error's `requestId`: 1 to 128 of `A-Z`, `a-z`, `0-9`, `.`, `_`, `:` and `-`. Anything else (or none) is replaced by a new UUID, never refused. */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewWebhook"];
+            };
+        };
+        responses: {
+            /** @description Created; `secret` is shown only here. */
+            201: {
+                headers: {
+                    /** @description What is left of that quota (IETF draft `RateLimit`): `<bucket>;r=<requests left>;t=<seconds until full>`, e.g. `partner;r=39;t=1`. On every answer after authentication. */
+                    RateLimit?: string;
+                    /** @description The partner's quota for this operation (IETF draft `RateLimit-Policy`): `<bucket>;q=<burst>;w=<seconds to refill>`, e.g. `partner;q=40;w=2`; orders have their own bucket (`orders;...`). On every answer after authentication. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The mode of the key the request was authenticated with: `live`, or `sandbox` for a `tvr_test_` key. On every answer after authentication. */
+                    "Tavaro-Mode"?: "live" | "sandbox";
+                    /** @description Your `X-Request-Id` echoed, or a new one. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecretResponse"];
+                };
+            };
+            400: components["responses"]["InvalidWebhook"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PartnerSuspended"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer's `X-Request-Id` and in an error's `requestId`: 1 to 128 of `A-Z`, `a-z`, `0-9`, `.`, `_`, `:` and `-`. Anything else (or none) is replaced by a new UUID, never refused. */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description A `webhookId`. */
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint. */
+            200: {
+                headers: {
+                    /** @description What is left of that quota (IETF draft `RateLimit`): `<bucket>;r=<requests left>;t=<seconds until full>`, e.g. `partner;r=39;t=1`. On every answer after authentication. */
+                    RateLimit?: string;
+                    /** @description The partner's quota for this operation (IETF draft `RateLimit-Policy`): `<bucket>;q=<burst>;w=<seconds to refill>`, e.g. `partner;q=40;w=2`; orders have their own bucket (`orders;...`). On every answer after authentication. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The mode of the key the request was authenticated with: `live`, or `sandbox` for a `tvr_test_` key. On every answer after authentication. */
+                    "Tavaro-Mode"?: "live" | "sandbox";
+                    /** @description Your `X-Request-Id` echoed, or a new one. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PartnerSuspended"];
+            404: components["responses"]["WebhookNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer's `X-Request-Id` and in an error's `requestId`: 1 to 128 of `A-Z`, `a-z`, `0-9`, `.`, `_`, `:` and `-`. Anything else (or none) is replaced by a new UUID, never refused. */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description A `webhookId`. */
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            200: {
+                headers: {
+                    /** @description What is left of that quota (IETF draft `RateLimit`): `<bucket>;r=<requests left>;t=<seconds until full>`, e.g. `partner;r=39;t=1`. On every answer after authentication. */
+                    RateLimit?: string;
+                    /** @description The partner's quota for this operation (IETF draft `RateLimit-Policy`): `<bucket>;q=<burst>;w=<seconds to refill>`, e.g. `partner;q=40;w=2`; orders have their own bucket (`orders;...`). On every answer after authentication. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The mode of the key the request was authenticated with: `live`, or `sandbox` for a `tvr_test_` key. On every answer after authentication. */
+                    "Tavaro-Mode"?: "live" | "sandbox";
+                    /** @description Your `X-Request-Id` echoed, or a new one. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "deleted": true,
+                     *         "webhookId": "3f0c7a52-8a0e-4d59-a4f4-3e9d2c4f7b10"
+                     *       },
+                     *       "status": "success"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDeletedResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PartnerSuspended"];
+            404: components["responses"]["WebhookNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer's `X-Request-Id` and in an error's `requestId`: 1 to 128 of `A-Z`, `a-z`, `0-9`, `.`, `_`, `:` and `-`. Anything else (or none) is replaced by a new UUID, never refused. */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description A `webhookId`. */
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookUpdate"];
+            };
+        };
+        responses: {
+            /** @description The endpoint as changed. */
+            200: {
+                headers: {
+                    /** @description What is left of that quota (IETF draft `RateLimit`): `<bucket>;r=<requests left>;t=<seconds until full>`, e.g. `partner;r=39;t=1`. On every answer after authentication. */
+                    RateLimit?: string;
+                    /** @description The partner's quota for this operation (IETF draft `RateLimit-Policy`): `<bucket>;q=<burst>;w=<seconds to refill>`, e.g. `partner;q=40;w=2`; orders have their own bucket (`orders;...`). On every answer after authentication. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The mode of the key the request was authenticated with: `live`, or `sandbox` for a `tvr_test_` key. On every answer after authentication. */
+                    "Tavaro-Mode"?: "live" | "sandbox";
+                    /** @description Your `X-Request-Id` echoed, or a new one. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookResponse"];
+                };
+            };
+            400: components["responses"]["InvalidWebhook"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PartnerSuspended"];
+            404: components["responses"]["WebhookNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer's `X-Request-Id` and in an error's `requestId`: 1 to 128 of `A-Z`, `a-z`, `0-9`, `.`, `_`, `:` and `-`. Anything else (or none) is replaced by a new UUID, never refused. */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description A `webhookId`. */
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint with its new secret, shown only here. */
+            200: {
+                headers: {
+                    /** @description What is left of that quota (IETF draft `RateLimit`): `<bucket>;r=<requests left>;t=<seconds until full>`, e.g. `partner;r=39;t=1`. On every answer after authentication. */
+                    RateLimit?: string;
+                    /** @description The partner's quota for this operation (IETF draft `RateLimit-Policy`): `<bucket>;q=<burst>;w=<seconds to refill>`, e.g. `partner;q=40;w=2`; orders have their own bucket (`orders;...`). On every answer after authentication. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The mode of the key the request was authenticated with: `live`, or `sandbox` for a `tvr_test_` key. On every answer after authentication. */
+                    "Tavaro-Mode"?: "live" | "sandbox";
+                    /** @description Your `X-Request-Id` echoed, or a new one. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecretResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PartnerSuspended"];
+            404: components["responses"]["WebhookNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    testWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer's `X-Request-Id` and in an error's `requestId`: 1 to 128 of `A-Z`, `a-z`, `0-9`, `.`, `_`, `:` and `-`. Anything else (or none) is replaced by a new UUID, never refused. */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description A `webhookId`. */
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued; delivered within a second or so. */
+            202: {
+                headers: {
+                    /** @description What is left of that quota (IETF draft `RateLimit`): `<bucket>;r=<requests left>;t=<seconds until full>`, e.g. `partner;r=39;t=1`. On every answer after authentication. */
+                    RateLimit?: string;
+                    /** @description The partner's quota for this operation (IETF draft `RateLimit-Policy`): `<bucket>;q=<burst>;w=<seconds to refill>`, e.g. `partner;q=40;w=2`; orders have their own bucket (`orders;...`). On every answer after authentication. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The mode of the key the request was authenticated with: `live`, or `sandbox` for a `tvr_test_` key. On every answer after authentication. */
+                    "Tavaro-Mode"?: "live" | "sandbox";
+                    /** @description Your `X-Request-Id` echoed, or a new one. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PartnerSuspended"];
+            404: components["responses"]["WebhookNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Deliveries per page. */
+                limit?: number;
+                /** @description `meta.nextCursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description Your id for this request, echoed in the answer's `X-Request-Id` and in an error's `requestId`: 1 to 128 of `A-Z`, `a-z`, `0-9`, `.`, `_`, `:` and `-`. Anything else (or none) is replaced by a new UUID, never refused. */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description A `webhookId`. */
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of deliveries, newest first. */
+            200: {
+                headers: {
+                    /** @description What is left of that quota (IETF draft `RateLimit`): `<bucket>;r=<requests left>;t=<seconds until full>`, e.g. `partner;r=39;t=1`. On every answer after authentication. */
+                    RateLimit?: string;
+                    /** @description The partner's quota for this operation (IETF draft `RateLimit-Policy`): `<bucket>;q=<burst>;w=<seconds to refill>`, e.g. `partner;q=40;w=2`; orders have their own bucket (`orders;...`). On every answer after authentication. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The mode of the key the request was authenticated with: `live`, or `sandbox` for a `tvr_test_` key. On every answer after authentication. */
+                    "Tavaro-Mode"?: "live" | "sandbox";
+                    /** @description Your `X-Request-Id` echoed, or a new one. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PartnerSuspended"];
+            404: components["responses"]["WebhookNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    retryWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer's `X-Request-Id` and in an error's `requestId`: 1 to 128 of `A-Z`, `a-z`, `0-9`, `.`, `_`, `:` and `-`. Anything else (or none) is replaced by a new UUID, never refused. */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description A `webhookId`. */
+                webhookId: string;
+                /** @description A `deliveryId` of that endpoint. */
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Due now. */
+            202: {
+                headers: {
+                    /** @description What is left of that quota (IETF draft `RateLimit`): `<bucket>;r=<requests left>;t=<seconds until full>`, e.g. `partner;r=39;t=1`. On every answer after authentication. */
+                    RateLimit?: string;
+                    /** @description The partner's quota for this operation (IETF draft `RateLimit-Policy`): `<bucket>;q=<burst>;w=<seconds to refill>`, e.g. `partner;q=40;w=2`; orders have their own bucket (`orders;...`). On every answer after authentication. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The mode of the key the request was authenticated with: `live`, or `sandbox` for a `tvr_test_` key. On every answer after authentication. */
+                    "Tavaro-Mode"?: "live" | "sandbox";
+                    /** @description Your `X-Request-Id` echoed, or a new one. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PartnerSuspended"];
+            404: components["responses"]["WebhookNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description Only events of this type. */
+                type?: components["schemas"]["EventType"];
+                /** @description Events per page. */
+                limit?: number;
+                /** @description `meta.nextCursor` of the previous page (opaque). */
+                cursor?: string;
+            };
+            header?: {
+                /** @description Your id for this request, echoed in the answer's `X-Request-Id` and in an error's `requestId`: 1 to 128 of `A-Z`, `a-z`, `0-9`, `.`, `_`, `:` and `-`. Anything else (or none) is replaced by a new UUID, never refused. */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of events, newest first. */
+            200: {
+                headers: {
+                    /** @description What is left of that quota (IETF draft `RateLimit`): `<bucket>;r=<requests left>;t=<seconds until full>`, e.g. `partner;r=39;t=1`. On every answer after authentication. */
+                    RateLimit?: string;
+                    /** @description The partner's quota for this operation (IETF draft `RateLimit-Policy`): `<bucket>;q=<burst>;w=<seconds to refill>`, e.g. `partner;q=40;w=2`; orders have their own bucket (`orders;...`). On every answer after authentication. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The mode of the key the request was authenticated with: `live`, or `sandbox` for a `tvr_test_` key. On every answer after authentication. */
+                    "Tavaro-Mode"?: "live" | "sandbox";
+                    /** @description Your `X-Request-Id` echoed, or a new one. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PartnerSuspended"];
+            405: components["responses"]["MethodNotAllowed"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -267,7 +267,19 @@ error_responses! {
                 reason: "its host resolves to a loopback, private or link-local address".to_owned(),
             }),
         ],
-        details: None,
+        // `fields` for `invalid_request`; `field` and `reason` for `invalid_webhook_url`.
+        details: Some(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "fields",
+                    ArrayBuilder::new().items(Ref::from_schema_name("FieldError")),
+                )
+                .property("field", typed(Type::String))
+                .property("reason", typed(Type::String))
+                .build()
+                .into(),
+        ),
     };
     /// 401 `unauthorized`.
     Unauthorized => Spec {

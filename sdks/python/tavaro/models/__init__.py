@@ -1,6 +1,9 @@
 """Contains all the data models used in inputs/outputs"""
 
 from .balance import Balance
+from .balance_alert import BalanceAlert
+from .balance_alert_response import BalanceAlertResponse
+from .balance_alert_update import BalanceAlertUpdate
 from .balance_response import BalanceResponse
 from .cancellation import Cancellation
 from .cancellation_response import CancellationResponse
@@ -11,6 +14,8 @@ from .country_not_found_error_body import CountryNotFoundErrorBody
 from .country_not_found_error_body_code import CountryNotFoundErrorBodyCode
 from .coverage import Coverage
 from .currency import Currency
+from .delivery_status import DeliveryStatus
+from .endpoint_status import EndpointStatus
 from .error_status import ErrorStatus
 from .esim import Esim
 from .esim_not_cancellable_error import EsimNotCancellableError
@@ -22,6 +27,10 @@ from .esim_not_found_error_body import EsimNotFoundErrorBody
 from .esim_not_found_error_body_code import EsimNotFoundErrorBodyCode
 from .esim_response import EsimResponse
 from .esim_status import EsimStatus
+from .event import Event
+from .event_data import EventData
+from .event_page import EventPage
+from .event_type import EventType
 from .field_error import FieldError
 from .geography import Geography
 from .idempotency_in_progress_error import IdempotencyInProgressError
@@ -41,9 +50,15 @@ from .invalid_request_error import InvalidRequestError
 from .invalid_request_error_body import InvalidRequestErrorBody
 from .invalid_request_error_body_code import InvalidRequestErrorBodyCode
 from .invalid_request_error_details import InvalidRequestErrorDetails
+from .invalid_webhook_error import InvalidWebhookError
+from .invalid_webhook_error_body import InvalidWebhookErrorBody
+from .invalid_webhook_error_body_code import InvalidWebhookErrorBodyCode
+from .invalid_webhook_error_details import InvalidWebhookErrorDetails
 from .method_not_allowed_error import MethodNotAllowedError
 from .method_not_allowed_error_body import MethodNotAllowedErrorBody
 from .method_not_allowed_error_body_code import MethodNotAllowedErrorBodyCode
+from .mode import Mode
+from .new_webhook import NewWebhook
 from .not_found_error import NotFoundError
 from .not_found_error_body import NotFoundErrorBody
 from .not_found_error_body_code import NotFoundErrorBodyCode
@@ -115,9 +130,26 @@ from .upstream_error import UpstreamError
 from .upstream_error_body import UpstreamErrorBody
 from .upstream_error_body_code import UpstreamErrorBodyCode
 from .upstream_error_details import UpstreamErrorDetails
+from .webhook import Webhook
+from .webhook_deleted import WebhookDeleted
+from .webhook_deleted_response import WebhookDeletedResponse
+from .webhook_delivery import WebhookDelivery
+from .webhook_delivery_page import WebhookDeliveryPage
+from .webhook_delivery_response import WebhookDeliveryResponse
+from .webhook_list import WebhookList
+from .webhook_not_found_error import WebhookNotFoundError
+from .webhook_not_found_error_body import WebhookNotFoundErrorBody
+from .webhook_not_found_error_body_code import WebhookNotFoundErrorBodyCode
+from .webhook_response import WebhookResponse
+from .webhook_update import WebhookUpdate
+from .webhook_with_secret import WebhookWithSecret
+from .webhook_with_secret_response import WebhookWithSecretResponse
 
 __all__ = (
     "Balance",
+    "BalanceAlert",
+    "BalanceAlertResponse",
+    "BalanceAlertUpdate",
     "BalanceResponse",
     "Cancellation",
     "CancellationResponse",
@@ -128,6 +160,8 @@ __all__ = (
     "CountryNotFoundErrorBodyCode",
     "Coverage",
     "Currency",
+    "DeliveryStatus",
+    "EndpointStatus",
     "ErrorStatus",
     "Esim",
     "EsimNotCancellableError",
@@ -139,6 +173,10 @@ __all__ = (
     "EsimNotFoundErrorBodyCode",
     "EsimResponse",
     "EsimStatus",
+    "Event",
+    "EventData",
+    "EventPage",
+    "EventType",
     "FieldError",
     "Geography",
     "IdempotencyInProgressError",
@@ -158,9 +196,15 @@ __all__ = (
     "InvalidRequestErrorBody",
     "InvalidRequestErrorBodyCode",
     "InvalidRequestErrorDetails",
+    "InvalidWebhookError",
+    "InvalidWebhookErrorBody",
+    "InvalidWebhookErrorBodyCode",
+    "InvalidWebhookErrorDetails",
     "MethodNotAllowedError",
     "MethodNotAllowedErrorBody",
     "MethodNotAllowedErrorBodyCode",
+    "Mode",
+    "NewWebhook",
     "NotFoundError",
     "NotFoundErrorBody",
     "NotFoundErrorBodyCode",
@@ -232,4 +276,18 @@ __all__ = (
     "UpstreamErrorBody",
     "UpstreamErrorBodyCode",
     "UpstreamErrorDetails",
+    "Webhook",
+    "WebhookDeleted",
+    "WebhookDeletedResponse",
+    "WebhookDelivery",
+    "WebhookDeliveryPage",
+    "WebhookDeliveryResponse",
+    "WebhookList",
+    "WebhookNotFoundError",
+    "WebhookNotFoundErrorBody",
+    "WebhookNotFoundErrorBodyCode",
+    "WebhookResponse",
+    "WebhookUpdate",
+    "WebhookWithSecret",
+    "WebhookWithSecretResponse",
 )
