@@ -6,11 +6,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tavaro::mode::Account;
-use tavaro::webhooks::{EventType, Subject};
 
 use super::receiver::Receiver;
-use super::{app_for_receiver, body_of, create_endpoint, emit, path_of, sandbox_key};
+use super::{app_for_receiver, body_of, create_endpoint, path_of, sandbox_key};
 use crate::helpers::{assert_error, spawn_app, success_data};
 
 #[sqlx::test]
@@ -241,23 +239,22 @@ async fn sandbox_endpoints_get_only_sandbox_events_and_live_ones_only_live_event
             StatusCode::CREATED,
         )
         .await;
-    let order_id = |o: &Value| {
-        tavaro::ids::OrderId(uuid::Uuid::parse_str(o["orderId"].as_str().unwrap()).unwrap())
+    // Each order wrote its `order.completed` in its own completion.
+    let produced = |o: &Value| {
+        let order = o["orderId"].as_str().unwrap().to_owned();
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "select id from events where type = 'order.completed' and subject_id = $1",
+            )
+            .bind(order)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+        }
     };
-    let live_event = emit(
-        &app.db,
-        Account::live(partner.id),
-        EventType::OrderCompleted,
-        Subject::Order(order_id(&live_order)),
-    )
-    .await;
-    let sandbox_event = emit(
-        &app.db,
-        Account::sandbox(partner.id),
-        EventType::OrderCompleted,
-        Subject::Order(order_id(&sandbox_order)),
-    )
-    .await;
+    let live_event = produced(&live_order).await;
+    let sandbox_event = produced(&sandbox_order).await;
 
     let live = receiver
         .wait_for(&path_of(&live_url), 1, Duration::from_secs(10))
