@@ -268,20 +268,7 @@ impl Orders {
             self.0.config.provider_timeout,
             provider.provision(&request),
         );
-        let result = match outcome {
-            None | Some(SandboxOutcome::ServiceUnavailable) => call.await,
-            Some(SandboxOutcome::UpstreamError) => Err(ProviderError::rejected(
-                Refusal::Other,
-                "sandbox: Sandbox-Outcome upstream_error",
-            )),
-            // Issued, but the answer is lost: reconciliation finds the eSIMs and completes
-            // the order, as it would after an upstream's time-out.
-            Some(SandboxOutcome::Processing) => call.await.and_then(|_| {
-                Err(ProviderError::Unknown(
-                    "sandbox: Sandbox-Outcome processing".to_owned(),
-                ))
-            }),
-        };
+        let result = forced(outcome, call).await;
         let result = result.and_then(|provisioned| {
             if provisioned.esims.len() != request.quantity as usize {
                 return Err(ProviderError::Unknown(format!(
@@ -400,18 +387,7 @@ impl Orders {
             self.0.config.provider_timeout,
             provider.topup(&request),
         );
-        let result = match outcome {
-            None | Some(SandboxOutcome::ServiceUnavailable) => call.await,
-            Some(SandboxOutcome::UpstreamError) => Err(ProviderError::rejected(
-                Refusal::Other,
-                "sandbox: Sandbox-Outcome upstream_error",
-            )),
-            Some(SandboxOutcome::Processing) => call.await.and_then(|_| {
-                Err(ProviderError::Unknown(
-                    "sandbox: Sandbox-Outcome processing".to_owned(),
-                ))
-            }),
-        };
+        let result = forced(outcome, call).await;
         match result {
             Ok(topped) => {
                 let done = topup::ToppedUpOrder {
@@ -514,6 +490,28 @@ impl Orders {
                 tracing::warn!(error = %e, "Idempotency-Key of an abandoned order not released");
             }
         }
+    }
+}
+
+/// A provider call as a sandbox order's forced `outcome` makes it end: refused
+/// (`upstream_error`, never sent), or made but its answer lost (`processing`:
+/// reconciliation then finds what it did and settles the order, as after an upstream's
+/// time-out). Without an outcome, the call as it is.
+async fn forced<T>(
+    outcome: Option<SandboxOutcome>,
+    call: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    match outcome {
+        None | Some(SandboxOutcome::ServiceUnavailable) => call.await,
+        Some(SandboxOutcome::UpstreamError) => Err(ProviderError::rejected(
+            Refusal::Other,
+            "sandbox: Sandbox-Outcome upstream_error",
+        )),
+        Some(SandboxOutcome::Processing) => call.await.and_then(|_| {
+            Err(ProviderError::Unknown(
+                "sandbox: Sandbox-Outcome processing".to_owned(),
+            ))
+        }),
     }
 }
 

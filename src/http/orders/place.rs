@@ -26,7 +26,9 @@ use crate::http::state::AppState;
 use crate::mode::Mode;
 use crate::money::Cents;
 use crate::orders::keyed::{Answers, StoredAnswer};
-use crate::orders::{IdempotencyKey, OrderError, OrderReceipt, OrderStatus, SandboxOutcome};
+use crate::orders::{
+    IdempotencyKey, NewOrder, OrderError, OrderReceipt, OrderStatus, SandboxOutcome,
+};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(place_order))
@@ -142,6 +144,19 @@ async fn place_order(
     let outcome = sandbox_outcome(&headers, principal.mode)?;
     let mut new = request.validate()?;
     new.sandbox_outcome = outcome;
+    answer_order(&state, &principal, late, new, key).await
+}
+
+/// Places a validated order (new eSIMs or a top-up), under its Idempotency-Key when it
+/// has one, and answers it: 201/202 with the order, `Idempotent-Replayed: true` on a
+/// replay.
+pub(super) async fn answer_order(
+    state: &AppState,
+    principal: &Principal,
+    late: Option<Extension<LateAnswer>>,
+    new: NewOrder,
+    key: Option<IdempotencyKey>,
+) -> ApiResult<Response> {
     let account = principal.account();
     let answers = Arc::new(HttpAnswers {
         base_url: state.public_base_url.clone(),
@@ -214,12 +229,12 @@ pub(super) fn sandbox_outcome(
 }
 
 /// How this API answers an order, for the workflow to keep under its Idempotency-Key.
-pub(super) struct HttpAnswers {
-    pub(super) base_url: String,
+struct HttpAnswers {
+    base_url: String,
     /// The request's id, named in error bodies (the workflow runs in a task of its own).
-    pub(super) request_id: Option<String>,
+    request_id: Option<String>,
     /// Where the answer for the request's time limit goes once the order is debited.
-    pub(super) late: Option<LateAnswer>,
+    late: Option<LateAnswer>,
 }
 
 impl Answers for HttpAnswers {
@@ -244,7 +259,7 @@ impl Answers for HttpAnswers {
 }
 
 /// 201 for a completed order, 202 while it is processing, with the order's view.
-pub(super) fn placed_answer(receipt: &OrderReceipt, base_url: &str) -> StoredAnswer {
+fn placed_answer(receipt: &OrderReceipt, base_url: &str) -> StoredAnswer {
     let status = match receipt.order.status {
         OrderStatus::Completed => StatusCode::CREATED,
         _ => StatusCode::ACCEPTED,

@@ -2,11 +2,9 @@
 //! provider) and `POST /v1/esim/{esimId}/topup` (an order of kind `topup`, with the order
 //! semantics: the same debit, Idempotency-Key rules and outcomes).
 
-use std::sync::Arc;
-
 use axum::Extension;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -14,17 +12,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::place::{
-    HttpAnswers, PlacedOrderView, idempotency_key, placed_answer, placed_example, sandbox_outcome,
+    PlacedOrderView, answer_order, idempotency_key, placed_example, sandbox_outcome,
 };
 use super::request::{is_plan_id, valid_reference};
 use crate::auth::Principal;
 use crate::http::catalog::packages::{self, PackageView};
-use crate::http::envelope::{Success, json_response, success};
+use crate::http::envelope::{Success, success};
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{ApiJson, IdPath};
 use crate::http::late::LateAnswer;
 use crate::http::openapi::errors;
-use crate::http::request_id;
 use crate::http::state::AppState;
 use crate::ids::EsimId;
 use crate::orders::{NewOrder, SandboxOutcome};
@@ -192,23 +189,5 @@ async fn place_topup(
         sandbox_outcome: outcome,
         topup_of: Some(esim),
     };
-    let account = principal.account();
-    let answers = Arc::new(HttpAnswers {
-        base_url: state.public_base_url.clone(),
-        request_id: request_id::current(),
-        late: late.map(|Extension(late)| late),
-    });
-    let Some(key) = key else {
-        let receipt = state.orders.place(account, new, answers).await?;
-        let answer = placed_answer(&receipt, &state.public_base_url);
-        return Ok(json_response(answer.status, answer.body));
-    };
-    let keyed = state.orders.place_keyed(account, new, key, answers).await?;
-    let mut response = json_response(keyed.answer.status, keyed.answer.body);
-    if keyed.replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    Ok(response)
+    answer_order(&state, &principal, late, new, key).await
 }
