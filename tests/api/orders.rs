@@ -120,6 +120,7 @@ async fn each_invalid_field_gets_a_400_naming_it_and_nothing_is_charged(db: PgPo
         (json!({"planId": "ae-5gb-7d", "quantity": 0}), "quantity"),
         (json!({"planId": "ae-5gb-7d", "quantity": 11}), "quantity"),
         (json!({"planId": "ae-5gb-7d", "quantity": "3"}), "quantity"),
+        (json!({"planId": "ae-5gb-7d", "quantity": null}), "quantity"),
         (json!({"planId": "ae-5gb-7d", "quantity": -1}), "quantity"),
         (json!({"planId": "ae-5gb-7d", "quantity": 1.5}), "quantity"),
         (json!({"planId": "ae-5gb-7d", "quantity": 1e30}), "quantity"),

@@ -27,11 +27,11 @@ pub(crate) struct OrderRequest {
         example = "ae-5gb-7d"
     )]
     plan_id: String,
-    /// How many eSIMs of this plan; 1 when left out (or `null`).
+    /// How many eSIMs of this plan; 1 when left out. Never `null`.
     // No `default = 1` in the schema: openapi-typescript types a property that has one as
-    // required, and the order body without `quantity` would not compile. `null` stays
-    // documented because it is accepted (as 1): refusing it would break callers.
-    #[schema(value_type = Option<i64>, required = false, minimum = 1, maximum = 10, example = 1)]
+    // required, and the order body without `quantity` would not compile.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = i64, required = false, minimum = 1, maximum = 10, example = 1)]
     quantity: Option<serde_json::Number>,
     /// The traveller's address, kept with the order.
     #[schema(value_type = Option<String>, required = false, format = Email, max_length = 254, example = "traveller@example.com")]
@@ -39,6 +39,14 @@ pub(crate) struct OrderRequest {
     /// Your booking reference, to find the order again (`GET /v1/orders?reference=`).
     #[schema(value_type = Option<String>, required = false, min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$", example = "BK-12345")]
     reference: Option<String>,
+}
+
+/// A field that, when present, must hold a value: `null` is refused (naming the field) as
+/// any other wrong type is, where `Option` alone would read it as left out.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 impl OrderRequest {
