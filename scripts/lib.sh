@@ -312,15 +312,18 @@ wait_for_health() {
 
 # npm tools in .data/tools/node_modules: newman (the Postman collection), Redocly (lint,
 # and the SDKs' document), openapi-typescript, and, for the TypeScript SDK's flow test,
-# openapi-fetch, TypeScript and tsx.
+# openapi-fetch, TypeScript (with Node.js's types), tsx and the webhook verifier its README
+# uses (standardwebhooks).
 NODE_TOOLS=(newman@6.2.2 @redocly/cli@2.77.0 openapi-typescript@7.13.0 openapi-fetch@0.17.0
-  typescript@5.9.3 tsx@4.23.15)
+  typescript@5.9.3 @types/node@20.19.43 tsx@4.23.15 standardwebhooks@1.1.1)
 install_node_tools() {
   local bin="$DATA/tools/node_modules/.bin" missing=0
   for tool in newman redocly openapi-typescript tsc tsx; do
     [ -x "$bin/$tool" ] || missing=1
   done
-  [ -f "$DATA/tools/node_modules/openapi-fetch/package.json" ] || missing=1
+  for package in openapi-fetch standardwebhooks @types/node; do
+    [ -f "$DATA/tools/node_modules/$package/package.json" ] || missing=1
+  done
   [ "$missing" -eq 1 ] || return 0
   command -v npm >/dev/null || apt_install nodejs npm
   log "installing ${NODE_TOOLS[*]} from npm into .data/tools"

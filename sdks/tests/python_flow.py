@@ -1,14 +1,23 @@
 """The quick-start flow through the Python SDK, against a live gateway (scripts/sdk-flows, run
 by `make test` on the server newman uses): balance, countries, packages, quote, a keyed order
 and its replay, the eSIM, orders page by page, a 402 read through its typed details (a
-sandbox key with its balance set to 0) and a 401. Exits non-zero on the first broken
-expectation.
+sandbox key with its balance set to 0), a 401, and webhooks: a sandbox endpoint on a local
+receiver gets `webhook.test` and `order.completed`, each verified with the `standardwebhooks`
+library and read as its typed event (`WebhookTestEvent`, `OrderEvent`). Exits non-zero on
+the first broken expectation.
 
     TAVARO_BASE_URL=... TAVARO_API_KEY=tvr_... TAVARO_SANDBOX_KEY=tvr_test_... python python_flow.py
 """
 
+import json
 import os
+import queue
+import threading
+import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from standardwebhooks import Webhook
 
 from tavaro import AuthenticatedClient
 from tavaro.api.balance import get_balance
@@ -16,6 +25,7 @@ from tavaro.api.catalog import list_countries, list_packages
 from tavaro.api.esims import get_esim
 from tavaro.api.orders import list_orders, place_order, quote_order
 from tavaro.api.sandbox import set_sandbox_balance
+from tavaro.api.webhooks import create_webhook, delete_webhook, test_webhook
 from tavaro.errors import ErrorResponse
 from tavaro.models import (
     BalanceResponse,
@@ -23,6 +33,8 @@ from tavaro.models import (
     EsimResponse,
     Geography,
     InsufficientCreditsError,
+    NewWebhook,
+    OrderEvent,
     OrderRequest,
     OrderSummaryPage,
     PackageList,
@@ -30,6 +42,8 @@ from tavaro.models import (
     QuoteResponse,
     SandboxBalance,
     UnauthorizedError,
+    WebhookTestEvent,
+    WebhookWithSecretResponse,
 )
 
 
@@ -110,10 +124,74 @@ def flow(client, sandbox, stranger):
     expect(isinstance(denied.parsed, ErrorResponse), "UnauthorizedError is an ErrorResponse")
     expect(denied.parsed.error.code.value == "unauthorized", f"the 401's code is {denied.parsed.error.code}")
 
+    received = webhooks(sandbox, order)
+
     print(
         f"python flow: ok (order {placed_order.order_id}, 402 required {details.required} USD, "
-        f"401 {denied.parsed.error.code.value})"
+        f"401 {denied.parsed.error.code.value}, webhooks {' '.join(sorted(received))})"
     )
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """A partner's endpoint: keeps each delivery's body and headers, answers 204."""
+
+    deliveries: "queue.Queue[tuple[bytes, dict[str, str]]]" = queue.Queue()
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.deliveries.put((body, {k.lower(): v for k, v in self.headers.items()}))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def webhooks(sandbox, order):
+    """A sandbox endpoint on a local receiver: a test event, then a sandbox order's completion."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/tavaro"
+    created = create_webhook.sync(client=sandbox, body=NewWebhook(url=url, description="SDK flow"))
+    expect(isinstance(created, WebhookWithSecretResponse), f"POST /v1/webhooks answered {created!r}")
+    endpoint = created.data
+    expect(endpoint.secret.startswith("whsec_"), "the new endpoint's secret is shown")
+    try:
+        tested = test_webhook.sync_detailed(endpoint.webhook_id, client=sandbox)
+        expect(tested.status_code == 202, f"POST /v1/webhooks/{{id}}/test answered {tested.status_code}")
+        placed = place_order.sync(client=sandbox, body=order)
+        expect(isinstance(placed, PlacedOrderResponse), f"a sandbox order answered {placed!r}")
+
+        verifier = Webhook(endpoint.secret)
+        received = {}
+        deadline = time.monotonic() + 30
+        while set(received) != {"webhook.test", "order.completed"} and time.monotonic() < deadline:
+            try:
+                body, headers = Receiver.deliveries.get(timeout=1)
+            except queue.Empty:
+                continue
+            payload = verifier.verify(body, headers)  # raises on a bad signature
+            expect(payload == json.loads(body), "the verified payload is the body")
+            expect(headers["webhook-id"] == payload["id"], "webhook-id is the event's id")
+            received[payload["type"]] = payload
+        expect("webhook.test" in received, f"no webhook.test delivered within 30 s: {sorted(received)}")
+        expect("order.completed" in received, f"no order.completed delivered within 30 s: {sorted(received)}")
+
+        test_event = WebhookTestEvent.from_dict(received["webhook.test"])
+        expect(test_event.mode.value == "sandbox", "a sandbox endpoint's event is in sandbox mode")
+        expect(test_event.data.webhook_id == endpoint.webhook_id, "webhook.test carries the endpoint")
+        completed = OrderEvent.from_dict(received["order.completed"])
+        expect(completed.data.order_id == placed.data.order_id, "order.completed carries the order")
+        expect(len(completed.data.esims) == 1, "order.completed carries the order's eSIMs")
+        expect(
+            completed.data.esims[0].iccid == placed.data.esims[0].iccid,
+            "the event's eSIM is the one the order answered",
+        )
+        return received
+    finally:
+        deleted = delete_webhook.sync_detailed(endpoint.webhook_id, client=sandbox)
+        expect(deleted.status_code == 200, f"DELETE /v1/webhooks/{{id}} answered {deleted.status_code}")
+        server.shutdown()
 
 
 base_url = os.environ["TAVARO_BASE_URL"]

@@ -5,8 +5,6 @@
 // by tsx; exits non-zero on the first broken expectation.
 import { createTavaroClient, type ErrorCode, type OrderRequest } from "tavaro-partner-api";
 
-declare const process: { env: Record<string, string | undefined>; exitCode?: number };
-
 function expect(condition: unknown, what: string): asserts condition {
   if (!condition) throw new Error(`typescript flow: ${what}`);
 }

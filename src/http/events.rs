@@ -54,8 +54,8 @@ pub(in crate::http) struct EventView {
     #[schema(value_type = Mode)]
     mode: String,
     /// The object the API returned for the subject when the event was first sent: an
-    /// order (`order.*`, `topup.*`, `refund.*`: `GET /v1/orders/{orderId}`), an eSIM
-    /// (`esim.*`: `GET /v1/esim/{esimId}`), the balance (`balance.low`: `GET
+    /// order (`order.*`, `topup.*`: `GET /v1/orders/{orderId}`), an eSIM (`esim.*`,
+    /// `refund.*`: `GET /v1/esim/{esimId}`), the balance (`balance.low`: `GET
     /// /v1/balance`), an endpoint (`webhook.test`: `GET /v1/webhooks/{webhookId}`).
     #[schema(value_type = Object)]
     data: Value,

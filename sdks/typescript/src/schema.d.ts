@@ -566,7 +566,316 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "balance.low": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * balance.low
+         * @description The balance fell below your threshold (`PUT /v1/balance/alert`), once per crossing.
+         *
+         *     POSTed to each of your enabled endpoints subscribed to `balance.low` (or to every type), in the mode of the change. Delivery is at least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+         */
+        post: operations["balanceLowWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "esim.activated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * esim.activated
+         * @description An eSIM was used for the first time: its validity runs from now.
+         *
+         *     POSTed to each of your enabled endpoints subscribed to `esim.activated` (or to every type), in the mode of the change. Delivery is at least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+         */
+        post: operations["esimActivatedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "esim.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * esim.cancelled
+         * @description An eSIM was cancelled; `refund.completed` follows with the refund.
+         *
+         *     POSTed to each of your enabled endpoints subscribed to `esim.cancelled` (or to every type), in the mode of the change. Delivery is at least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+         */
+        post: operations["esimCancelledWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "esim.depleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * esim.depleted
+         * @description An eSIM's data is used up.
+         *
+         *     POSTed to each of your enabled endpoints subscribed to `esim.depleted` (or to every type), in the mode of the change. Delivery is at least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+         */
+        post: operations["esimDepletedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "esim.expired": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * esim.expired
+         * @description An eSIM's validity ended.
+         *
+         *     POSTed to each of your enabled endpoints subscribed to `esim.expired` (or to every type), in the mode of the change. Delivery is at least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+         */
+        post: operations["esimExpiredWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "esim.expiring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * esim.expiring
+         * @description An eSIM expires within 24 hours.
+         *
+         *     POSTed to each of your enabled endpoints subscribed to `esim.expiring` (or to every type), in the mode of the change. Delivery is at least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+         */
+        post: operations["esimExpiringWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "esim.low_data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * esim.low_data
+         * @description 80 % of an eSIM's allowance is used (once per allowance: again after a top-up).
+         *
+         *     POSTed to each of your enabled endpoints subscribed to `esim.low_data` (or to every type), in the mode of the change. Delivery is at least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+         */
+        post: operations["esimLowDataWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.completed
+         * @description An order of new eSIMs completed: `data.esims` holds them, ready to install.
+         *
+         *     POSTed to each of your enabled endpoints subscribed to `order.completed` (or to every type), in the mode of the change. Delivery is at least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+         */
+        post: operations["orderCompletedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * order.failed
+         * @description An order of new eSIMs failed upstream; its cost is refunded to the balance.
+         *
+         *     POSTed to each of your enabled endpoints subscribed to `order.failed` (or to every type), in the mode of the change. Delivery is at least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+         */
+        post: operations["orderFailedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "refund.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * refund.completed
+         * @description A cancelled eSIM's unit cost was credited back to the balance (a `refund` in `GET /v1/balance/transactions`).
+         *
+         *     POSTed to each of your enabled endpoints subscribed to `refund.completed` (or to every type), in the mode of the change. Delivery is at least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+         */
+        post: operations["refundCompletedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "refund.rejected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * refund.rejected
+         * @description The provider rejected the refund it reviewed: the eSIM is `READY` again, and final.
+         *
+         *     POSTed to each of your enabled endpoints subscribed to `refund.rejected` (or to every type), in the mode of the change. Delivery is at least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+         */
+        post: operations["refundRejectedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "topup.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * topup.completed
+         * @description A top-up completed: the eSIM (`data.esimId`) has the plan's data added.
+         *
+         *     POSTed to each of your enabled endpoints subscribed to `topup.completed` (or to every type), in the mode of the change. Delivery is at least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+         */
+        post: operations["topupCompletedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "topup.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * topup.failed
+         * @description A top-up failed upstream; its cost is refunded to the balance.
+         *
+         *     POSTed to each of your enabled endpoints subscribed to `topup.failed` (or to every type), in the mode of the change. Delivery is at least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+         */
+        post: operations["topupFailedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * webhook.test
+         * @description Sent by `POST /v1/webhooks/{webhookId}/test`, and to your other endpoints when one is disabled after failing for 5 days.
+         *
+         *     POSTed to each of your enabled endpoints subscribed to `webhook.test` (or to every type), in the mode of the change. Delivery is at least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h.
+         */
+        post: operations["webhookTestWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /** @description Your prepaid credits. */
@@ -612,6 +921,29 @@ export interface components {
              * @example 100
              */
             threshold: number;
+        };
+        /** @description The body of a `balance.low` event, signed per Standard Webhooks. */
+        BalanceEvent: {
+            /**
+             * @description `evt_` and 32 hex digits; the same on every attempt (dedupe on it).
+             * @example evt_6f1c2d3e4f5a40718293a4b5c6d7e8f9
+             */
+            id: string;
+            /**
+             * @description What happened.
+             * @enum {string}
+             */
+            type: "balance.low";
+            /**
+             * Format: date-time
+             * @description When it happened.
+             * @example 2026-12-15T10:00:00Z
+             */
+            createdAt: string;
+            /** @description The mode of the change: sandbox events go only to endpoints made with a sandbox key. */
+            mode: components["schemas"]["Mode"];
+            /** @description The balance of the event's mode, as `GET /v1/balance` answers it. */
+            data: components["schemas"]["Balance"];
         };
         /** @description A `Balance`: `{"status":"success","data":{...}}`. */
         BalanceResponse: {
@@ -854,6 +1186,29 @@ export interface components {
              */
             topupOrderIds: string[];
         };
+        /** @description The body of a `esim.activated`, `esim.low_data`, `esim.depleted`, `esim.expiring`, `esim.expired`, `esim.cancelled`, `refund.completed`, `refund.rejected` event, signed per Standard Webhooks. */
+        EsimEvent: {
+            /**
+             * @description `evt_` and 32 hex digits; the same on every attempt (dedupe on it).
+             * @example evt_6f1c2d3e4f5a40718293a4b5c6d7e8f9
+             */
+            id: string;
+            /**
+             * @description What happened.
+             * @enum {string}
+             */
+            type: "esim.activated" | "esim.low_data" | "esim.depleted" | "esim.expiring" | "esim.expired" | "esim.cancelled" | "refund.completed" | "refund.rejected";
+            /**
+             * Format: date-time
+             * @description When it happened.
+             * @example 2026-12-15T10:00:00Z
+             */
+            createdAt: string;
+            /** @description The mode of the change: sandbox events go only to endpoints made with a sandbox key. */
+            mode: components["schemas"]["Mode"];
+            /** @description The eSIM as `GET /v1/esim/{esimId}` answers it (the figures the gateway last read). */
+            data: components["schemas"]["Esim"];
+        };
         /** @description `{"status":"error","error":{...},"requestId":"..."}`: `esim_not_cancellable` */
         EsimNotCancellableError: {
             status: components["schemas"]["ErrorStatus"];
@@ -903,8 +1258,7 @@ export interface components {
          */
         EsimStatus: "READY" | "ACTIVE" | "EXPIRED" | "DEPLETED" | "CANCEL_PENDING" | "CANCELLED";
         /**
-         * @description An event: the body of every webhook delivery, signed per Standard Webhooks (headers
-         *     `webhook-id`: this `id`; `webhook-timestamp`; `webhook-signature`).
+         * @description An event: the body of every webhook delivery, signed per Standard Webhooks, and an item of `GET /v1/events`. Its `type` says which of the four it is, and so what `data` holds.
          * @example {
          *       "createdAt": "2026-12-15T10:00:00Z",
          *       "data": {
@@ -927,30 +1281,7 @@ export interface components {
          *       "type": "order.completed"
          *     }
          */
-        Event: {
-            /**
-             * @description `evt_` and 32 hex digits; the same on every attempt (dedupe on it).
-             * @example evt_6f1c2d3e4f5a40718293a4b5c6d7e8f9
-             */
-            id: string;
-            /** @description What happened. */
-            type: components["schemas"]["EventType"];
-            /**
-             * Format: date-time
-             * @description When it happened.
-             * @example 2026-12-15T10:00:00Z
-             */
-            createdAt: string;
-            /** @description The mode of the change: sandbox events go only to endpoints made with a sandbox key. */
-            mode: components["schemas"]["Mode"];
-            /**
-             * @description The object the API returned for the subject when the event was first sent: an
-             *     order (`order.*`, `topup.*`, `refund.*`: `GET /v1/orders/{orderId}`), an eSIM
-             *     (`esim.*`: `GET /v1/esim/{esimId}`), the balance (`balance.low`: `GET
-             *     /v1/balance`), an endpoint (`webhook.test`: `GET /v1/webhooks/{webhookId}`).
-             */
-            data: Record<string, never>;
-        };
+        Event: components["schemas"]["OrderEvent"] | components["schemas"]["EsimEvent"] | components["schemas"]["BalanceEvent"] | components["schemas"]["WebhookTestEvent"];
         /** @description One page of `Event` items, newest first: `{"status":"success","data":[...],"meta":{"nextCursor":...}}`. */
         EventPage: {
             status: components["schemas"]["SuccessStatus"];
@@ -1220,6 +1551,29 @@ export interface components {
              */
             androidInstallUrl: string;
         };
+        /** @description The body of a `order.completed`, `order.failed`, `topup.completed`, `topup.failed` event, signed per Standard Webhooks. */
+        OrderEvent: {
+            /**
+             * @description `evt_` and 32 hex digits; the same on every attempt (dedupe on it).
+             * @example evt_6f1c2d3e4f5a40718293a4b5c6d7e8f9
+             */
+            id: string;
+            /**
+             * @description What happened.
+             * @enum {string}
+             */
+            type: "order.completed" | "order.failed" | "topup.completed" | "topup.failed";
+            /**
+             * Format: date-time
+             * @description When it happened.
+             * @example 2026-12-15T10:00:00Z
+             */
+            createdAt: string;
+            /** @description The mode of the change: sandbox events go only to endpoints made with a sandbox key. */
+            mode: components["schemas"]["Mode"];
+            /** @description The order (or top-up order) as `GET /v1/orders/{orderId}` answers it. */
+            data: components["schemas"]["Order"];
+        };
         /**
          * @description What an order buys.
          * @enum {string}
@@ -1260,10 +1614,10 @@ export interface components {
             planId: string;
             /**
              * Format: int64
-             * @description How many eSIMs of this plan; 1 when left out (or `null`).
+             * @description How many eSIMs of this plan; 1 when left out. Never `null`.
              * @example 1
              */
-            quantity?: number | null;
+            quantity?: number;
             /**
              * Format: email
              * @description The traveller's address, kept with the order.
@@ -1943,6 +2297,29 @@ export interface components {
         WebhookResponse: {
             status: components["schemas"]["SuccessStatus"];
             data: components["schemas"]["Webhook"];
+        };
+        /** @description The body of a `webhook.test` event, signed per Standard Webhooks. */
+        WebhookTestEvent: {
+            /**
+             * @description `evt_` and 32 hex digits; the same on every attempt (dedupe on it).
+             * @example evt_6f1c2d3e4f5a40718293a4b5c6d7e8f9
+             */
+            id: string;
+            /**
+             * @description What happened.
+             * @enum {string}
+             */
+            type: "webhook.test";
+            /**
+             * Format: date-time
+             * @description When it happened.
+             * @example 2026-12-15T10:00:00Z
+             */
+            createdAt: string;
+            /** @description The mode of the change: sandbox events go only to endpoints made with a sandbox key. */
+            mode: components["schemas"]["Mode"];
+            /** @description The endpoint as `GET /v1/webhooks/{webhookId}` answers it; `null` in `GET /v1/events` once the endpoint is deleted. */
+            data: components["schemas"]["Webhook"] | null;
         };
         /**
          * @description `PATCH /v1/webhooks/{webhookId}`: the fields to change; absent fields stay.
@@ -4111,6 +4488,608 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    balanceLowWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds. Refuse a delivery more than 5 minutes old or ahead (the `standardwebhooks` libraries do). */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of your endpoint's secret after `whsec_`; two of them, space-separated, for 24 hours after a secret rotation. Verify with a `standardwebhooks` library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BalanceEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received (a 410 too): retried on the schedule, then `failed`. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received: retried on the schedule, then `failed`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    esimActivatedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds. Refuse a delivery more than 5 minutes old or ahead (the `standardwebhooks` libraries do). */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of your endpoint's secret after `whsec_`; two of them, space-separated, for 24 hours after a secret rotation. Verify with a `standardwebhooks` library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EsimEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received (a 410 too): retried on the schedule, then `failed`. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received: retried on the schedule, then `failed`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    esimCancelledWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds. Refuse a delivery more than 5 minutes old or ahead (the `standardwebhooks` libraries do). */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of your endpoint's secret after `whsec_`; two of them, space-separated, for 24 hours after a secret rotation. Verify with a `standardwebhooks` library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EsimEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received (a 410 too): retried on the schedule, then `failed`. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received: retried on the schedule, then `failed`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    esimDepletedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds. Refuse a delivery more than 5 minutes old or ahead (the `standardwebhooks` libraries do). */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of your endpoint's secret after `whsec_`; two of them, space-separated, for 24 hours after a secret rotation. Verify with a `standardwebhooks` library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EsimEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received (a 410 too): retried on the schedule, then `failed`. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received: retried on the schedule, then `failed`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    esimExpiredWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds. Refuse a delivery more than 5 minutes old or ahead (the `standardwebhooks` libraries do). */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of your endpoint's secret after `whsec_`; two of them, space-separated, for 24 hours after a secret rotation. Verify with a `standardwebhooks` library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EsimEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received (a 410 too): retried on the schedule, then `failed`. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received: retried on the schedule, then `failed`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    esimExpiringWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds. Refuse a delivery more than 5 minutes old or ahead (the `standardwebhooks` libraries do). */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of your endpoint's secret after `whsec_`; two of them, space-separated, for 24 hours after a secret rotation. Verify with a `standardwebhooks` library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EsimEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received (a 410 too): retried on the schedule, then `failed`. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received: retried on the schedule, then `failed`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    esimLowDataWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds. Refuse a delivery more than 5 minutes old or ahead (the `standardwebhooks` libraries do). */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of your endpoint's secret after `whsec_`; two of them, space-separated, for 24 hours after a secret rotation. Verify with a `standardwebhooks` library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EsimEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received (a 410 too): retried on the schedule, then `failed`. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received: retried on the schedule, then `failed`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    orderCompletedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds. Refuse a delivery more than 5 minutes old or ahead (the `standardwebhooks` libraries do). */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of your endpoint's secret after `whsec_`; two of them, space-separated, for 24 hours after a secret rotation. Verify with a `standardwebhooks` library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received (a 410 too): retried on the schedule, then `failed`. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received: retried on the schedule, then `failed`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    orderFailedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds. Refuse a delivery more than 5 minutes old or ahead (the `standardwebhooks` libraries do). */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of your endpoint's secret after `whsec_`; two of them, space-separated, for 24 hours after a secret rotation. Verify with a `standardwebhooks` library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received (a 410 too): retried on the schedule, then `failed`. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received: retried on the schedule, then `failed`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    refundCompletedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds. Refuse a delivery more than 5 minutes old or ahead (the `standardwebhooks` libraries do). */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of your endpoint's secret after `whsec_`; two of them, space-separated, for 24 hours after a secret rotation. Verify with a `standardwebhooks` library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EsimEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received (a 410 too): retried on the schedule, then `failed`. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received: retried on the schedule, then `failed`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    refundRejectedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds. Refuse a delivery more than 5 minutes old or ahead (the `standardwebhooks` libraries do). */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of your endpoint's secret after `whsec_`; two of them, space-separated, for 24 hours after a secret rotation. Verify with a `standardwebhooks` library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EsimEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received (a 410 too): retried on the schedule, then `failed`. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received: retried on the schedule, then `failed`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    topupCompletedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds. Refuse a delivery more than 5 minutes old or ahead (the `standardwebhooks` libraries do). */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of your endpoint's secret after `whsec_`; two of them, space-separated, for 24 hours after a secret rotation. Verify with a `standardwebhooks` library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received (a 410 too): retried on the schedule, then `failed`. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received: retried on the schedule, then `failed`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    topupFailedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds. Refuse a delivery more than 5 minutes old or ahead (the `standardwebhooks` libraries do). */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of your endpoint's secret after `whsec_`; two of them, space-separated, for 24 hours after a secret rotation. Verify with a `standardwebhooks` library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received (a 410 too): retried on the schedule, then `failed`. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received: retried on the schedule, then `failed`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookTestWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds. Refuse a delivery more than 5 minutes old or ahead (the `standardwebhooks` libraries do). */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of your endpoint's secret after `whsec_`; two of them, space-separated, for 24 hours after a secret rotation. Verify with a `standardwebhooks` library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookTestEvent"];
+            };
+        };
+        responses: {
+            /** @description Received: the delivery succeeded. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received (a 410 too): retried on the schedule, then `failed`. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received: retried on the schedule, then `failed`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
 }

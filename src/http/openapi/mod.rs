@@ -7,13 +7,15 @@
 //! each resource's `router()`): an operation cannot be served undocumented, nor
 //! documented unserved. [`finish`] adds what belongs to the whole document: the
 //! introduction, servers, tags, the bearer scheme, the error responses and their schemas,
-//! the named success envelopes, the headers of [`headers`], and the `x-internal` marks.
+//! the named success envelopes, the headers of [`headers`], the `x-internal` marks, and
+//! the webhook deliveries of [`events`] (OpenAPI 3.1 `webhooks`).
 //!
 //! The document is written for code generators as much as for readers: `scripts/sdks`
 //! generates the Python and TypeScript SDKs from it (without the `x-internal`
 //! operations) and `make test` lints it with Redocly (`redocly.yaml`).
 
 pub(crate) mod errors;
+mod events;
 mod headers;
 mod wrappers;
 
@@ -145,6 +147,7 @@ pub(super) fn finish(routes: Document) -> Document {
         }
     }
     wrappers::name_wrappers(&mut doc);
+    events::add(&mut doc);
     for (path, item) in doc.paths.paths.iter_mut() {
         let internal = INTERNAL.contains(&path.as_str());
         for operation in operations_mut(item) {

@@ -4,6 +4,8 @@ from .balance import Balance
 from .balance_alert import BalanceAlert
 from .balance_alert_response import BalanceAlertResponse
 from .balance_alert_update import BalanceAlertUpdate
+from .balance_event import BalanceEvent
+from .balance_event_type import BalanceEventType
 from .balance_response import BalanceResponse
 from .cancellation import Cancellation
 from .cancellation_response import CancellationResponse
@@ -18,6 +20,8 @@ from .delivery_status import DeliveryStatus
 from .endpoint_status import EndpointStatus
 from .error_status import ErrorStatus
 from .esim import Esim
+from .esim_event import EsimEvent
+from .esim_event_type import EsimEventType
 from .esim_not_cancellable_error import EsimNotCancellableError
 from .esim_not_cancellable_error_body import EsimNotCancellableErrorBody
 from .esim_not_cancellable_error_body_code import EsimNotCancellableErrorBodyCode
@@ -27,8 +31,6 @@ from .esim_not_found_error_body import EsimNotFoundErrorBody
 from .esim_not_found_error_body_code import EsimNotFoundErrorBodyCode
 from .esim_response import EsimResponse
 from .esim_status import EsimStatus
-from .event import Event
-from .event_data import EventData
 from .event_page import EventPage
 from .event_type import EventType
 from .field_error import FieldError
@@ -64,6 +66,8 @@ from .not_found_error_body import NotFoundErrorBody
 from .not_found_error_body_code import NotFoundErrorBodyCode
 from .order import Order
 from .order_esim import OrderEsim
+from .order_event import OrderEvent
+from .order_event_type import OrderEventType
 from .order_kind import OrderKind
 from .order_not_found_error import OrderNotFoundError
 from .order_not_found_error_body import OrderNotFoundErrorBody
@@ -141,6 +145,8 @@ from .webhook_not_found_error import WebhookNotFoundError
 from .webhook_not_found_error_body import WebhookNotFoundErrorBody
 from .webhook_not_found_error_body_code import WebhookNotFoundErrorBodyCode
 from .webhook_response import WebhookResponse
+from .webhook_test_event import WebhookTestEvent
+from .webhook_test_event_type import WebhookTestEventType
 from .webhook_update import WebhookUpdate
 from .webhook_with_secret import WebhookWithSecret
 from .webhook_with_secret_response import WebhookWithSecretResponse
@@ -150,6 +156,8 @@ __all__ = (
     "BalanceAlert",
     "BalanceAlertResponse",
     "BalanceAlertUpdate",
+    "BalanceEvent",
+    "BalanceEventType",
     "BalanceResponse",
     "Cancellation",
     "CancellationResponse",
@@ -164,6 +172,8 @@ __all__ = (
     "EndpointStatus",
     "ErrorStatus",
     "Esim",
+    "EsimEvent",
+    "EsimEventType",
     "EsimNotCancellableError",
     "EsimNotCancellableErrorBody",
     "EsimNotCancellableErrorBodyCode",
@@ -173,8 +183,6 @@ __all__ = (
     "EsimNotFoundErrorBodyCode",
     "EsimResponse",
     "EsimStatus",
-    "Event",
-    "EventData",
     "EventPage",
     "EventType",
     "FieldError",
@@ -210,6 +218,8 @@ __all__ = (
     "NotFoundErrorBodyCode",
     "Order",
     "OrderEsim",
+    "OrderEvent",
+    "OrderEventType",
     "OrderKind",
     "OrderNotFoundError",
     "OrderNotFoundErrorBody",
@@ -287,6 +297,8 @@ __all__ = (
     "WebhookNotFoundErrorBody",
     "WebhookNotFoundErrorBodyCode",
     "WebhookResponse",
+    "WebhookTestEvent",
+    "WebhookTestEventType",
     "WebhookUpdate",
     "WebhookWithSecret",
     "WebhookWithSecretResponse",

@@ -9,8 +9,11 @@ from attrs import field as _attrs_field
 from ..models.success_status import SuccessStatus
 
 if TYPE_CHECKING:
-    from ..models.event import Event
+    from ..models.balance_event import BalanceEvent
+    from ..models.esim_event import EsimEvent
+    from ..models.order_event import OrderEvent
     from ..models.page_meta import PageMeta
+    from ..models.webhook_test_event import WebhookTestEvent
 
 
 T = TypeVar("T", bound="EventPage")
@@ -22,21 +25,34 @@ class EventPage:
 
     Attributes:
         status (SuccessStatus): Always `success` on a 2xx answer.
-        data (list[Event]):
+        data (list[BalanceEvent | EsimEvent | OrderEvent | WebhookTestEvent]):
         meta (PageMeta): Where the next page starts.
     """
 
     status: SuccessStatus
-    data: list[Event]
+    data: list[BalanceEvent | EsimEvent | OrderEvent | WebhookTestEvent]
     meta: PageMeta
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.balance_event import BalanceEvent  # noqa: PLC0415
+        from ..models.esim_event import EsimEvent  # noqa: PLC0415
+        from ..models.order_event import OrderEvent  # noqa: PLC0415
+
         status = self.status.value
 
         data = []
         for data_item_data in self.data:
-            data_item = data_item_data.to_dict()
+            data_item: dict[str, Any]
+            if isinstance(data_item_data, OrderEvent):
+                data_item = data_item_data.to_dict()
+            elif isinstance(data_item_data, EsimEvent):
+                data_item = data_item_data.to_dict()
+            elif isinstance(data_item_data, BalanceEvent):
+                data_item = data_item_data.to_dict()
+            else:
+                data_item = data_item_data.to_dict()
+
             data.append(data_item)
 
         meta = self.meta.to_dict()
@@ -55,8 +71,11 @@ class EventPage:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.event import Event  # noqa: PLC0415
+        from ..models.balance_event import BalanceEvent  # noqa: PLC0415
+        from ..models.esim_event import EsimEvent  # noqa: PLC0415
+        from ..models.order_event import OrderEvent  # noqa: PLC0415
         from ..models.page_meta import PageMeta  # noqa: PLC0415
+        from ..models.webhook_test_event import WebhookTestEvent  # noqa: PLC0415
 
         d = dict(src_dict)
         status = SuccessStatus(d.pop("status"))
@@ -64,7 +83,39 @@ class EventPage:
         data = []
         _data = d.pop("data")
         for data_item_data in _data:
-            data_item = Event.from_dict(data_item_data)
+
+            def _parse_data_item(data: object) -> BalanceEvent | EsimEvent | OrderEvent | WebhookTestEvent:
+                try:
+                    if not isinstance(data, dict):
+                        raise TypeError()
+                    componentsschemas_event_type_0 = OrderEvent.from_dict(data)
+
+                    return componentsschemas_event_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
+                try:
+                    if not isinstance(data, dict):
+                        raise TypeError()
+                    componentsschemas_event_type_1 = EsimEvent.from_dict(data)
+
+                    return componentsschemas_event_type_1
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
+                try:
+                    if not isinstance(data, dict):
+                        raise TypeError()
+                    componentsschemas_event_type_2 = BalanceEvent.from_dict(data)
+
+                    return componentsschemas_event_type_2
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_event_type_3 = WebhookTestEvent.from_dict(data)
+
+                return componentsschemas_event_type_3
+
+            data_item = _parse_data_item(data_item_data)
 
             data.append(data_item)
 

@@ -21,7 +21,7 @@ class OrderRequest:
         Attributes:
             plan_id (str): A `planId` from `GET /v1/packages`: 1 to 64 of `a-z`, `0-9` and `-` (surrounding
                 spaces are ignored). Example: ae-5gb-7d.
-            quantity (int | None | Unset): How many eSIMs of this plan; 1 when left out (or `null`). Example: 1.
+            quantity (int | Unset): How many eSIMs of this plan; 1 when left out. Never `null`. Example: 1.
             customer_email (None | str | Unset): The traveller's address, kept with the order. Example:
                 traveller@example.com.
             reference (None | str | Unset): Your booking reference, to find the order again (`GET /v1/orders?reference=`).
@@ -29,18 +29,14 @@ class OrderRequest:
     """
 
     plan_id: str
-    quantity: int | None | Unset = UNSET
+    quantity: int | Unset = UNSET
     customer_email: None | str | Unset = UNSET
     reference: None | str | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         plan_id = self.plan_id
 
-        quantity: int | None | Unset
-        if isinstance(self.quantity, Unset):
-            quantity = UNSET
-        else:
-            quantity = self.quantity
+        quantity = self.quantity
 
         customer_email: None | str | Unset
         if isinstance(self.customer_email, Unset):
@@ -75,14 +71,7 @@ class OrderRequest:
         d = dict(src_dict)
         plan_id = d.pop("planId")
 
-        def _parse_quantity(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        quantity = _parse_quantity(d.pop("quantity", UNSET))
+        quantity = d.pop("quantity", UNSET)
 
         def _parse_customer_email(data: object) -> None | str | Unset:
             if data is None:

@@ -7,45 +7,35 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..models.event_type import EventType
+from ..models.esim_event_type import EsimEventType
 from ..models.mode import Mode
 
 if TYPE_CHECKING:
-    from ..models.event_data import EventData
+    from ..models.esim import Esim
 
 
-T = TypeVar("T", bound="Event")
+T = TypeVar("T", bound="EsimEvent")
 
 
 @_attrs_define
-class Event:
-    """An event: the body of every webhook delivery, signed per Standard Webhooks (headers
-    `webhook-id`: this `id`; `webhook-timestamp`; `webhook-signature`).
-
-        Example:
-            {'createdAt': '2026-12-15T10:00:00Z', 'data': {'createdAt': '2026-12-15T09:59:58Z', 'currency': 'USD',
-                'customerEmail': None, 'esimId': None, 'esims': [], 'kind': 'esim', 'orderId':
-                '914ce31d-f1b1-43a4-82d4-95f0b9622496', 'planId': 'ae-5gb-7d', 'quantity': 1, 'reference': 'BK-12345', 'status':
-                'completed', 'totalCost': 7.5, 'unitCost': 7.5}, 'id': 'evt_6f1c2d3e4f5a40718293a4b5c6d7e8f9', 'mode': 'live',
-                'type': 'order.completed'}
+class EsimEvent:
+    """The body of a `esim.activated`, `esim.low_data`, `esim.depleted`, `esim.expiring`, `esim.expired`, `esim.cancelled`,
+    `refund.completed`, `refund.rejected` event, signed per Standard Webhooks.
 
         Attributes:
             id (str): `evt_` and 32 hex digits; the same on every attempt (dedupe on it). Example:
                 evt_6f1c2d3e4f5a40718293a4b5c6d7e8f9.
-            type_ (EventType): Every event type partners can subscribe to (API.md "Webhooks").
+            type_ (EsimEventType): What happened.
             created_at (datetime.datetime): When it happened. Example: 2026-12-15T10:00:00Z.
             mode (Mode): Whether a key, and everything done with it, is real or a test.
-            data (EventData): The object the API returned for the subject when the event was first sent: an
-                order (`order.*`, `topup.*`, `refund.*`: `GET /v1/orders/{orderId}`), an eSIM
-                (`esim.*`: `GET /v1/esim/{esimId}`), the balance (`balance.low`: `GET
-                /v1/balance`), an endpoint (`webhook.test`: `GET /v1/webhooks/{webhookId}`).
+            data (Esim): An eSIM's status, usage and install details.
     """
 
     id: str
-    type_: EventType
+    type_: EsimEventType
     created_at: datetime.datetime
     mode: Mode
-    data: EventData
+    data: Esim
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,20 +65,20 @@ class Event:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.event_data import EventData  # noqa: PLC0415
+        from ..models.esim import Esim  # noqa: PLC0415
 
         d = dict(src_dict)
         id = d.pop("id")
 
-        type_ = EventType(d.pop("type"))
+        type_ = EsimEventType(d.pop("type"))
 
         created_at = datetime.datetime.fromisoformat(d.pop("createdAt"))
 
         mode = Mode(d.pop("mode"))
 
-        data = EventData.from_dict(d.pop("data"))
+        data = Esim.from_dict(d.pop("data"))
 
-        event = cls(
+        esim_event = cls(
             id=id,
             type_=type_,
             created_at=created_at,
@@ -96,8 +86,8 @@ class Event:
             data=data,
         )
 
-        event.additional_properties = d
-        return event
+        esim_event.additional_properties = d
+        return esim_event
 
     @property
     def additional_keys(self) -> list[str]:

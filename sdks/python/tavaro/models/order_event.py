@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..models.mode import Mode
+from ..models.order_event_type import OrderEventType
+
+if TYPE_CHECKING:
+    from ..models.order import Order
+
+
+T = TypeVar("T", bound="OrderEvent")
+
+
+@_attrs_define
+class OrderEvent:
+    """The body of a `order.completed`, `order.failed`, `topup.completed`, `topup.failed` event, signed per Standard
+    Webhooks.
+
+        Attributes:
+            id (str): `evt_` and 32 hex digits; the same on every attempt (dedupe on it). Example:
+                evt_6f1c2d3e4f5a40718293a4b5c6d7e8f9.
+            type_ (OrderEventType): What happened.
+            created_at (datetime.datetime): When it happened. Example: 2026-12-15T10:00:00Z.
+            mode (Mode): Whether a key, and everything done with it, is real or a test.
+            data (Order): One order with its eSIMs.
+    """
+
+    id: str
+    type_: OrderEventType
+    created_at: datetime.datetime
+    mode: Mode
+    data: Order
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        id = self.id
+
+        type_ = self.type_.value
+
+        created_at = self.created_at.isoformat()
+
+        mode = self.mode.value
+
+        data = self.data.to_dict()
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "id": id,
+                "type": type_,
+                "createdAt": created_at,
+                "mode": mode,
+                "data": data,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.order import Order  # noqa: PLC0415
+
+        d = dict(src_dict)
+        id = d.pop("id")
+
+        type_ = OrderEventType(d.pop("type"))
+
+        created_at = datetime.datetime.fromisoformat(d.pop("createdAt"))
+
+        mode = Mode(d.pop("mode"))
+
+        data = Order.from_dict(d.pop("data"))
+
+        order_event = cls(
+            id=id,
+            type_=type_,
+            created_at=created_at,
+            mode=mode,
+            data=data,
+        )
+
+        order_event.additional_properties = d
+        return order_event
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
