@@ -32,6 +32,24 @@ impl FromStr for LogFormat {
 /// The filter used when `RUST_LOG` is unset.
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn,tower_http=warn";
 
+/// The server's log sink: lines are formatted on the thread that logs them and written to
+/// stdout by a thread of their own, as many at a time as are waiting (one `write` for a
+/// burst, not one per line), so a request never waits on the log's pipe or file. Never
+/// lossy: when 128k lines are waiting, loggers wait. The guard writes out what is queued
+/// when dropped; hold it for as long as the server runs.
+pub fn background_stdout() -> (
+    tracing_appender::non_blocking::NonBlocking,
+    tracing_appender::non_blocking::WorkerGuard,
+) {
+    tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("tavaro-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stdout(),
+        ))
+}
+
 /// Installs the global subscriber writing to `sink`. Safe to call more than once (later
 /// calls are ignored), which the tests rely on.
 pub fn init<W>(format: LogFormat, default_filter: &str, sink: W)

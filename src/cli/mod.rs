@@ -327,11 +327,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve() -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    telemetry::init(
-        config.log_format,
-        telemetry::DEFAULT_FILTER,
-        std::io::stdout,
-    );
+    // Held until the server has stopped: dropping it writes out what is still queued.
+    let (log_writer, _log_guard) = telemetry::background_stdout();
+    telemetry::init(config.log_format, telemetry::DEFAULT_FILTER, log_writer);
     let app = Application::build(config).await?;
     if let Some(metrics) = app.metrics_address() {
         println!("Tavaro gateway metrics on http://{metrics}/metrics");

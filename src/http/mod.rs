@@ -1,7 +1,8 @@
 //! The HTTP surface. Each resource module owns its `router()`; this module merges them,
 //! puts the `/v1` routes behind API-key authentication, and wraps everything in the
-//! middleware stack (outermost first): request id → tracing span → panic catcher →
-//! sensitive-header redaction → body limit → per-address limit. `/metrics` is served by a
+//! middleware stack (outermost first): the envelope (request id, sensitive-header
+//! redaction, tracing span and its log line, time limit, metrics) → panic catcher → body
+//! limit → per-address limit. `/metrics` is served by a
 //! router of its own, on its own listener, never on the partner port.
 
 mod auth;
@@ -40,9 +41,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::IntoResponse;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::trace::TraceLayer;
-use tracing::Span;
+use tracing::{Instrument, Span};
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -143,20 +142,9 @@ pub fn router(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn_with_state(state.clone(), envelope))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(make_span)
-                        .on_request(())
-                        .on_response(on_response)
-                        // Failures are logged once, by ApiError, with their cause.
-                        .on_failure(()),
-                )
                 .layer(CatchPanicLayer::custom(|_panic| {
                     ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
-                }))
-                .layer(SetSensitiveRequestHeadersLayer::new([
-                    header::AUTHORIZATION,
-                ])),
+                })),
         )
         .with_state(state)
 }
@@ -172,20 +160,12 @@ pub fn metrics_router(state: AppState) -> Router {
 }
 
 /// One span per request. The route template, never the raw path: QR paths carry tokens.
-fn make_span(request: &Request<Body>) -> Span {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str);
-    let request_id = request
-        .headers()
-        .get(request_id::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+/// Authentication records the partner in it.
+fn request_span(method: &Method, route: Option<&MatchedPath>, request_id: &str) -> Span {
     tracing::info_span!(
         "request",
-        method = %request.method(),
-        route,
+        method = %method,
+        route = route.map_or("unmatched", MatchedPath::as_str),
         request_id,
         partner_id = tracing::field::Empty,
     )
@@ -193,7 +173,10 @@ fn make_span(request: &Request<Body>) -> Span {
 
 /// What every request passes through first, in one layer (each layer costs a clone and a
 /// boxed future per request): its request id (echoed, generated, set on the response and
-/// in scope for error bodies), its time limit, and its metrics.
+/// in scope for error bodies), its `Authorization` header marked sensitive (never shown
+/// by a `Debug` of the headers), its span and its one log line (`request finished`, with
+/// status and latency; failures are logged once more, by `ApiError`, with their cause),
+/// its time limit, and its metrics.
 ///
 /// The time limit answers 503 when a request outlives `TAVARO_REQUEST_TIMEOUT_SECS`
 /// (always longer than the provider time-out, so an order's money workflow is never cut
@@ -208,8 +191,12 @@ async fn envelope(
 ) -> Response<Body> {
     let started = Instant::now();
     let (id, id_header) = request_id::assign(&mut request);
+    if let Some(value) = request.headers_mut().get_mut(header::AUTHORIZATION) {
+        value.set_sensitive(true);
+    }
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().cloned();
+    let span = request_span(&method, route.as_ref(), &id);
     let limit = state.http.request_timeout;
     let late = (method == Method::POST).then(|| {
         let late = late::LateAnswer::default();
@@ -232,7 +219,15 @@ async fn envelope(
             },
         }
     })
+    .instrument(span.clone())
     .await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "request finished"
+        );
+    });
     response.headers_mut().insert(request_id::HEADER, id_header);
     crate::metrics::http_request(
         method.as_str(),
@@ -241,12 +236,4 @@ async fn envelope(
         started.elapsed(),
     );
     response
-}
-
-fn on_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
-    tracing::info!(
-        status = response.status().as_u16(),
-        latency_ms = latency.as_millis() as u64,
-        "request finished"
-    );
 }
