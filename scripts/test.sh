@@ -27,7 +27,7 @@ scripts/layers
 # clippy-driver wraps rustc for the workspace's own crate only (RUSTC_WORKSPACE_WRAPPER, with
 # `cargo clippy`'s own way of passing `-D warnings`, CLIPPY_ARGS), so the dependencies are
 # compiled once, with their code, instead of once checked for clippy and once built for
-# the tests: 4 to 5 minutes of a cold run on 2 cores. Every cargo command below runs with
+# the tests (about 80 s of a cold run on 2 cores). Every cargo command below runs with
 # the wrapper (it is part of our crate's fingerprint), so nothing is compiled twice.
 # The canary: a warn-by-default clippy lint that this wrapper and CLIPPY_ARGS must turn into
 # an error, or the build above linted nothing.
