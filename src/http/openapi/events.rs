@@ -4,37 +4,48 @@
 //! `EsimEvent` an `Esim`, a `BalanceEvent` the `Balance`, a `WebhookTestEvent` the
 //! endpoint. `Event` (the items of `GET /v1/events`) is one of the four; their `type`
 //! enums do not overlap, so a body matches exactly one.
-//!
 
 use serde_json::{Map, Value, json};
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::{OpenApi as Document, Ref, RefOr};
 
-use crate::webhooks::EventType;
+use crate::webhooks::{DEFAULT_RETRY_SCHEDULE, EventType};
 
-/// The body schema of each family, the `data` it carries, and what that `data` is.
-const FAMILIES: &[(&str, &str, &str)] = &[
-    (
-        "OrderEvent",
-        "Order",
-        "The order (or top-up order) as `GET /v1/orders/{orderId}` answers it.",
-    ),
-    (
-        "EsimEvent",
-        "Esim",
-        "The eSIM as `GET /v1/esim/{esimId}` answers it (the figures the gateway last read).",
-    ),
-    (
-        "BalanceEvent",
-        "Balance",
-        "The balance of the event's mode, as `GET /v1/balance` answers it.",
-    ),
-    (
-        "WebhookTestEvent",
-        "Webhook",
-        "The endpoint as `GET /v1/webhooks/{webhookId}` answers it; `null` in \
-         `GET /v1/events` once the endpoint is deleted.",
-    ),
+/// An event family: its body schema, the `data` schema it carries, what that `data` is,
+/// and whether `data` can be `null` (its subject deleted since).
+struct Family {
+    schema: &'static str,
+    data: &'static str,
+    data_description: &'static str,
+    nullable: bool,
+}
+
+const FAMILIES: &[Family] = &[
+    Family {
+        schema: "OrderEvent",
+        data: "Order",
+        data_description: "The order (or top-up order) as `GET /v1/orders/{orderId}` answers it.",
+        nullable: false,
+    },
+    Family {
+        schema: "EsimEvent",
+        data: "Esim",
+        data_description: "The eSIM as `GET /v1/esim/{esimId}` answers it (the figures the gateway last read).",
+        nullable: false,
+    },
+    Family {
+        schema: "BalanceEvent",
+        data: "Balance",
+        data_description: "The balance of the event's mode, as `GET /v1/balance` answers it.",
+        nullable: false,
+    },
+    Family {
+        schema: "WebhookTestEvent",
+        data: "Webhook",
+        data_description: "The endpoint as `GET /v1/webhooks/{webhookId}` answers it; `null` in \
+                           `GET /v1/events` once the endpoint is deleted.",
+        nullable: true,
+    },
 ];
 
 /// Which family an event type's body belongs to (its `data`), and what the event means.
@@ -118,10 +129,10 @@ pub(super) fn add(doc: &mut Document) {
     let Some(RefOr::T(Schema::Object(base))) = schemas.get("Event").cloned() else {
         panic!("the Event schema is derived from the events view, as an object");
     };
-    for (family, data, data_description) in FAMILIES {
+    for family in FAMILIES {
         let types: Vec<&str> = EventType::ALL
             .into_iter()
-            .filter(|kind| describe(*kind).0 == *family)
+            .filter(|kind| describe(*kind).0 == family.schema)
             .map(EventType::as_str)
             .collect();
         let mut schema = base.clone();
@@ -139,24 +150,24 @@ pub(super) fn add(doc: &mut Document) {
                 .description(Some("What happened."))
                 .into(),
         );
-        let mut data_ref = Ref::from_schema_name(*data);
-        data_ref.description = (*data_description).to_owned();
-        let data_schema: RefOr<Schema> = if *family == "WebhookTestEvent" {
+        let mut data_ref = Ref::from_schema_name(family.data);
+        data_ref.description = family.data_description.to_owned();
+        let data_schema: RefOr<Schema> = if family.nullable {
             OneOfBuilder::new()
                 .item(data_ref)
                 .item(ObjectBuilder::new().schema_type(Type::Null))
-                .description(Some(*data_description))
+                .description(Some(family.data_description))
                 .into()
         } else {
             data_ref.into()
         };
         schema.properties.insert("data".to_owned(), data_schema);
-        schemas.insert((*family).to_owned(), Schema::Object(schema).into());
+        schemas.insert(family.schema.to_owned(), Schema::Object(schema).into());
     }
     let event = FAMILIES
         .iter()
-        .fold(OneOfBuilder::new(), |one_of, (family, ..)| {
-            one_of.item(Ref::from_schema_name(*family))
+        .fold(OneOfBuilder::new(), |one_of, family| {
+            one_of.item(Ref::from_schema_name(family.schema))
         })
         .description(Some(
             "An event: the body of every webhook delivery, signed per Standard Webhooks, and \
@@ -166,6 +177,7 @@ pub(super) fn add(doc: &mut Document) {
         .examples(base.example.clone());
     schemas.insert("Event".to_owned(), event.into());
 
+    let retries = retry_schedule_text();
     let mut webhooks = Map::new();
     for kind in EventType::ALL {
         let (family, meaning) = describe(kind);
@@ -178,8 +190,7 @@ pub(super) fn add(doc: &mut Document) {
                 "description": format!(
                     "{meaning}\n\nPOSTed to each of your enabled endpoints subscribed to \
                      `{name}` (or to every type), in the mode of the change. Delivery is at \
-                     least once; answer 2xx within 10 s, or it is retried after 5 s, 5 min, \
-                     30 min, 2 h, 5 h, 10 h and 10 h."
+                     least once; answer 2xx within 10 s, or it is retried after {retries}."
                 ),
                 "operationId": operation_id(name),
                 "security": [],
@@ -202,6 +213,23 @@ pub(super) fn add(doc: &mut Document) {
     doc.extensions
         .get_or_insert_with(Default::default)
         .insert("webhooks".to_owned(), Value::Object(webhooks));
+}
+
+/// The default pauses between attempts, as a reader says them: `5 s, 5 min, …, 10 h and 10 h`.
+fn retry_schedule_text() -> String {
+    let pauses: Vec<String> = DEFAULT_RETRY_SCHEDULE
+        .iter()
+        .map(|&secs| match secs {
+            s if s % 3_600 == 0 => format!("{} h", s / 3_600),
+            s if s % 60 == 0 => format!("{} min", s / 60),
+            s => format!("{s} s"),
+        })
+        .collect();
+    match pauses.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => "no retry".to_owned(),
+    }
 }
 
 /// `esim.low_data` → `esimLowDataWebhook`.
@@ -260,9 +288,9 @@ mod tests {
         seen.sort_by_key(|v| v.to_string());
         seen.dedup();
         let mut each = Vec::new();
-        for (family, ..) in FAMILIES {
+        for family in FAMILIES {
             each.extend(
-                schemas[family]["properties"]["type"]["enum"]
+                schemas[family.schema]["properties"]["type"]["enum"]
                     .as_array()
                     .unwrap()
                     .iter()
