@@ -8,6 +8,8 @@
 //! it is given back. [`is_unavailable`] is the one judge of whether a database error is
 //! such an outage (503, try again) or a bug (500).
 
+mod lane;
+
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,6 +17,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, Executor, PgConnection, PgPool, Row};
 
 use crate::secret::Secret;
+
+pub use lane::{Lane, Leased};
 
 /// Where the database is and how many connections a process may hold.
 #[derive(Clone, Debug)]

@@ -16,6 +16,7 @@ use sqlx::PgPool;
 
 use super::Balance;
 use crate::coalesce::{Coalescer, Job};
+use crate::db::Lane;
 use crate::ids::PartnerId;
 use crate::mode::{Account, Mode};
 use crate::money::Cents;
@@ -50,7 +51,8 @@ pub struct BalanceReader {
 impl BalanceReader {
     /// Starts the readers on the current runtime.
     pub fn start(db: PgPool) -> Self {
-        let read = move |batch| read(db.clone(), batch);
+        let lane = Lane::new(db, READERS);
+        let read = move |batch| read(lane.clone(), batch);
         Self {
             readers: Coalescer::start(READERS, BATCH, read),
         }
@@ -68,18 +70,23 @@ impl BalanceReader {
 }
 
 /// Answers a batch of reads with one query.
-async fn read(db: PgPool, batch: Vec<Job<Account, Result<Option<Balance>, ReadError>>>) {
+async fn read(lane: Lane, batch: Vec<Job<Account, Result<Option<Balance>, ReadError>>>) {
     let ids: Vec<_> = batch.iter().map(|(account, _)| account.partner.0).collect();
+    let mut conn = match lane.acquire().await {
+        Ok(conn) => conn,
+        Err(e) => return fail(batch, &e),
+    };
     let rows = sqlx::query!(
         r#"select partner_id as "partner_id: PartnerId", mode as "mode: Mode", balance_cents,
                   updated_at
            from balances where partner_id = any($1)"#,
         &ids[..]
     )
-    .fetch_all(&db)
+    .fetch_all(&mut *conn)
     .await;
     match rows {
         Ok(rows) => {
+            conn.release();
             let found: HashMap<Account, Balance> = rows
                 .into_iter()
                 .map(|r| {
@@ -99,14 +106,17 @@ async fn read(db: PgPool, batch: Vec<Job<Account, Result<Option<Balance>, ReadEr
                 let _ = reply.send(Ok(found.get(&account).copied()));
             }
         }
-        Err(e) => {
-            let error = ReadError {
-                unavailable: crate::db::is_unavailable(&e),
-                message: e.to_string(),
-            };
-            for (_, reply) in batch {
-                let _ = reply.send(Err(error.clone()));
-            }
-        }
+        Err(e) => fail(batch, &e),
+    }
+}
+
+/// Answers every read of the batch with the error.
+fn fail(batch: Vec<Job<Account, Result<Option<Balance>, ReadError>>>, e: &sqlx::Error) {
+    let error = ReadError {
+        unavailable: crate::db::is_unavailable(e),
+        message: e.to_string(),
+    };
+    for (_, reply) in batch {
+        let _ = reply.send(Err(error.clone()));
     }
 }

@@ -18,6 +18,7 @@ use sqlx::PgPool;
 use super::OrderError;
 use super::settlement::{self as settle, Completion, Settled};
 use crate::coalesce::{Coalescer, Job};
+use crate::db::Lane;
 
 /// Writers at once: while some write, the others gather the next completions.
 const WRITERS: usize = 4;
@@ -38,7 +39,8 @@ impl Completions {
         // An order twice in one statement would be moved once and given both sets of
         // eSIMs: the second waits for the next statement, which finds it settled.
         let order = |c: &Completion| c.order;
-        let write = move |batch| write(db.clone(), batch);
+        let lane = Lane::new(db, WRITERS);
+        let write = move |batch| write(lane.clone(), batch);
         Self {
             writers: Coalescer::start_distinct(WRITERS, BATCH, order, write),
         }
@@ -55,13 +57,23 @@ impl Completions {
 }
 
 /// Writes one statement's completions and answers them.
-async fn write(db: PgPool, batch: Vec<Job<Completion, Outcome>>) {
+async fn write(lane: Lane, batch: Vec<Job<Completion, Outcome>>) {
+    let db = lane.pool();
     let completions: Vec<&Completion> = batch.iter().map(|(c, _)| c).collect();
-    let written = settle::store(&db, &completions, false).await;
+    let written = match lane.acquire().await {
+        Ok(mut conn) => {
+            let written = settle::store(&mut *conn, &completions, false).await;
+            if written.is_ok() {
+                conn.release();
+            }
+            written
+        }
+        Err(e) => Err(e),
+    };
     match written {
         Ok((moved, stored_at)) => {
             for (c, reply) in batch {
-                let outcome = settle::outcome(&db, c.order, &moved, stored_at).await;
+                let outcome = settle::outcome(db, c.order, &moved, stored_at).await;
                 // A caller that went away has dropped its receiver: nothing to do.
                 let _ = reply.send(outcome);
             }
@@ -69,7 +81,7 @@ async fn write(db: PgPool, batch: Vec<Job<Completion, Outcome>>) {
         Err(e) => {
             tracing::warn!(error = %e, orders = batch.len(), "completing orders together failed; completing each alone");
             for (c, reply) in batch {
-                let _ = reply.send(settle::complete_with(&db, &c, false).await);
+                let _ = reply.send(settle::complete_with(db, &c, false).await);
             }
         }
     }
@@ -161,7 +173,7 @@ mod tests {
             batch.push((completion(order, iccid), reply));
             answers.push(answer);
         }
-        write(db.clone(), batch).await;
+        write(Lane::new(db.clone(), 1), batch).await;
 
         let mut outcomes = Vec::new();
         for answer in answers {

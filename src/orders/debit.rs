@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
-
 use super::keyed::Keyed;
 use super::{NewOrder, OrderError, OrderRecord, OrderStatus};
 use crate::catalog::Plan;
+use crate::db::Lane;
 use crate::ids::{EsimId, OrderId, PartnerId};
 use crate::ledger;
 use crate::mode::{Account, Mode};
@@ -53,7 +52,7 @@ pub(super) enum Debit {
 /// statement runs waits for it and then finds the key linked: one key, one debit, whatever
 /// the timing.
 pub(super) async fn debit(
-    db: &PgPool,
+    lane: &Lane,
     account: Account,
     terms: &Terms<'_>,
     keyed: Option<&Keyed<'_>>,
@@ -79,6 +78,7 @@ pub(super) async fn debit(
     // Foreign keys between the parts are checked at the end of the statement. A concurrent
     // claim of the same key makes `claimed` fail on the primary key, and the whole
     // statement with it.
+    let mut conn = lane.acquire().await?;
     let placed = sqlx::query!(
         r#"with held as materialized (
                select 1 from idempotency_keys
@@ -172,7 +172,7 @@ pub(super) async fn debit(
         account.mode as Mode,
         esim.map(|e| e.0),
     )
-    .fetch_one(db)
+    .fetch_one(&mut *conn)
     .await;
     let placed = match placed {
         Ok(placed) => placed,
@@ -185,25 +185,29 @@ pub(super) async fn debit(
     };
     let (Some(balance), Some(created_at)) = (placed.balance_cents, placed.created_at) else {
         if hash.is_some() {
+            conn.release();
             return Ok(Debit::NotClaimed);
         }
         if key.is_some() && !placed.held {
+            conn.release();
             return Ok(Debit::ClaimLost);
         }
         if esim.is_some() && !placed.target {
+            conn.release();
             // Expired or cancelled since it was looked at.
             return Err(OrderError::TopupNotAllowed {
                 reason: "the eSIM can no longer be topped up".to_owned(),
             });
         }
-        let mut conn = db.acquire().await?;
         let balance = ledger::balance(&mut conn, account).await?.amount;
+        conn.release();
         crate::metrics::order_outcome("insufficient_credits");
         return Err(OrderError::InsufficientCredits {
             required: total_cost,
             balance,
         });
     };
+    conn.release();
     let order = OrderRecord {
         id,
         partner_id: account.partner,

@@ -58,6 +58,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::catalog::Catalog;
+use crate::db::Lane;
 use crate::esims::EsimRecord;
 use crate::ids::{EsimId, OrderId, PartnerId};
 use crate::ledger;
@@ -295,6 +296,10 @@ pub struct Quote {
     pub balance: Cents,
 }
 
+/// Debit connections kept in hand between orders at most: as many as debits usually run
+/// at once under load, well under the pool's size.
+const DEBIT_LANE: usize = 4;
+
 /// The order workflow, with what it needs: the pool, the catalog, the providers, the
 /// coalesced writer of completions, and its settings. Cheap to clone (one reference
 /// count); built once per server.
@@ -303,6 +308,8 @@ pub struct Orders(Arc<Inner>);
 
 struct Inner {
     db: PgPool,
+    /// The debit's connections, kept in hand between orders (see [`crate::db::Lane`]).
+    debits: Lane,
     catalog: Catalog,
     providers: Arc<Registry>,
     completions: completions::Completions,
@@ -320,6 +327,7 @@ impl Orders {
     ) -> Self {
         Self(Arc::new(Inner {
             completions: completions::Completions::start(db.clone()),
+            debits: Lane::new(db.clone(), DEBIT_LANE),
             db,
             catalog,
             providers,

@@ -130,7 +130,7 @@ impl Orders {
         };
         let job_delay = self.0.config.provider_timeout * 2;
         let (order, balance) =
-            match debit::debit(&self.0.db, account, &terms, keyed, job_delay).await? {
+            match debit::debit(&self.0.debits, account, &terms, keyed, job_delay).await? {
                 Debit::Placed(order, balance) => (order, balance),
                 Debit::NotClaimed => return Ok(Placed::NotClaimed),
                 Debit::ClaimLost => return Ok(Placed::ClaimLost),

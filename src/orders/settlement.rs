@@ -103,7 +103,7 @@ pub(super) async fn outcome(
 /// does not: the reconciler deletes the jobs of settled orders in bulk
 /// ([`super::reconcile`]), which spares every order a delete (and the queue's churn).
 pub(super) async fn store(
-    db: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     completions: &[&Completion],
     retire_jobs: bool,
 ) -> Result<(HashSet<OrderId>, DateTime<Utc>), sqlx::Error> {

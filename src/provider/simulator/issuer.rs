@@ -17,6 +17,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::coalesce::{Coalescer, Job};
+use crate::db::Lane;
 
 /// Writers at once: while some write, the others gather the next issues.
 const WRITERS: usize = 4;
@@ -48,7 +49,8 @@ impl Issuer {
         let smdp_address: Arc<str> = smdp_address.into();
         // A reference twice in one statement would be "fresh" for both: the second waits
         // for the next statement, which finds it issued.
-        let write = move |batch| write(db.clone(), Arc::clone(&smdp_address), batch);
+        let lane = Lane::new(db, WRITERS);
+        let write = move |batch| write(lane.clone(), Arc::clone(&smdp_address), batch);
         let reference = |issue: &Issue| issue.reference.clone();
         Self {
             writers: Coalescer::start_distinct(WRITERS, BATCH, reference, write),
@@ -66,7 +68,7 @@ impl Issuer {
 }
 
 /// Writes one statement's issues and answers them.
-async fn write(db: PgPool, smdp_address: Arc<str>, batch: Vec<Job<Issue, Result<Issued, String>>>) {
+async fn write(lane: Lane, smdp_address: Arc<str>, batch: Vec<Job<Issue, Result<Issued, String>>>) {
     let rows: usize = batch.iter().map(|(issue, _)| issue.iccids.len()).sum();
     let mut refs = Vec::with_capacity(rows);
     let mut iccids = Vec::with_capacity(rows);
@@ -84,6 +86,16 @@ async fn write(db: PgPool, smdp_address: Arc<str>, batch: Vec<Job<Issue, Result<
     }
     // One row per fresh reference and eSIM written for it (a fresh reference whose every
     // ICCID collided still has its row, with no eSIM).
+    let mut conn = match lane.acquire().await {
+        Ok(conn) => conn,
+        Err(e) => {
+            let message = e.to_string();
+            for (_, reply) in batch {
+                let _ = reply.send(Err(message.clone()));
+            }
+            return;
+        }
+    };
     let written = sqlx::query!(
         r#"with asked as (
                select * from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[])
@@ -110,10 +122,11 @@ async fn write(db: PgPool, smdp_address: Arc<str>, batch: Vec<Job<Issue, Result<
         &data_mb as &[Option<i32>],
         &*smdp_address,
     )
-    .fetch_all(&db)
+    .fetch_all(&mut *conn)
     .await;
     match written {
         Ok(written) => {
+            conn.release();
             let mut by_ref: HashMap<String, Vec<(String, String)>> = HashMap::new();
             for row in written {
                 let esims = by_ref.entry(row.order_ref).or_default();

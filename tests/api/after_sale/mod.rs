@@ -74,11 +74,29 @@ pub async fn wait_for_esim(app: &TestApp, key: &str, id: &str, status: &str) -> 
         if view["status"] == status {
             return view;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "eSIM {id} never became {status}: {view}"
-        );
+        if started.elapsed() >= Duration::from_secs(15) {
+            let cancellation = cancellation_state(app, id).await;
+            panic!("eSIM {id} never became {status}: {view}; its cancellation: {cancellation}");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Where the eSIM's cancellation stands in the reconciler's queue, for a failure's message.
+async fn cancellation_state(app: &TestApp, id: &str) -> String {
+    let row: Option<(String, f64, i32, Option<String>)> = sqlx::query_as(
+        "select status, extract(epoch from run_at - now())::float8, attempts, last_error
+           from esim_cancellations where esim_id = $1::uuid",
+    )
+    .bind(id)
+    .fetch_optional(&app.db)
+    .await
+    .expect("the cancellation is readable");
+    match row {
+        None => "none".to_owned(),
+        Some((status, due_in, attempts, last_error)) => format!(
+            "{status}, due in {due_in:.1} s, {attempts} attempts, last error {last_error:?}"
+        ),
     }
 }
 

@@ -1,0 +1,176 @@
+//! Connections kept in hand between statements, for the paths that run one statement after
+//! another under load: the debit of every order, and the coalesced writers and readers.
+//!
+//! sqlx tests every connection given back to its pool with a round trip of its own (a
+//! `Sync` and the server's `ReadyForQuery`) before another task may take it, so each
+//! checkout of a one-statement path cost two round trips: the statement's and the test's.
+//! A lane keeps up to `keep` connections out of the pool after a statement that ran to its
+//! end, and hands them to the next caller as they are; they go back to the pool (tested
+//! there as always) once idle for [`PARK`], so a quiet lane holds nothing another task of
+//! the process may need.
+//!
+//! Only a connection whose work finished is kept: [`Leased::release`] says so. One dropped
+//! without it (an error, a cancelled future, a statement cut off mid-answer) goes back to
+//! the pool as sqlx gives any connection back, tested, and closed if it does not answer.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres};
+
+/// A kept connection unused this long goes back to the pool: well under the pool's own
+/// idle check ([`super::IDLE_BEFORE_CHECK`]), so no connection skips that check by waiting
+/// here.
+const PARK: Duration = Duration::from_millis(100);
+
+/// Hands out connections of `pool`, keeping up to `keep` in hand between uses. Cheap to
+/// clone (one reference).
+#[derive(Clone)]
+pub struct Lane(Arc<Inner>);
+
+struct Inner {
+    pool: PgPool,
+    keep: usize,
+    idle: Mutex<Vec<(PoolConnection<Postgres>, Instant)>>,
+}
+
+impl Lane {
+    /// A lane over `pool` keeping up to `keep` connections in hand, and never more than a
+    /// quarter of the pool's (each lane of a process may keep that many at once). Starts,
+    /// on the current runtime, the sweeper that gives idle ones back; it stops with the
+    /// last clone.
+    pub fn new(pool: PgPool, keep: usize) -> Self {
+        let quarter = (pool.options().get_max_connections() as usize / 4).max(1);
+        let keep = keep.min(quarter);
+        let inner = Arc::new(Inner {
+            pool,
+            keep,
+            idle: Mutex::new(Vec::with_capacity(keep)),
+        });
+        tokio::spawn(sweep(Arc::downgrade(&inner)));
+        Self(inner)
+    }
+
+    /// A connection: one kept from an earlier use, or else one from the pool.
+    pub async fn acquire(&self) -> Result<Leased, sqlx::Error> {
+        let kept = self.0.idle.lock().expect("lane lock").pop();
+        let conn = match kept {
+            Some((conn, _)) => conn,
+            None => self.0.pool.acquire().await?,
+        };
+        Ok(Leased {
+            conn: Some(conn),
+            lane: Arc::clone(&self.0),
+        })
+    }
+
+    /// The pool behind the lane.
+    pub fn pool(&self) -> &PgPool {
+        &self.0.pool
+    }
+}
+
+/// Gives connections idle for [`PARK`] back to the pool, until the lane is dropped.
+async fn sweep(lane: Weak<Inner>) {
+    let mut tick = tokio::time::interval(PARK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(lane) = lane.upgrade() else { return };
+        let stale: Vec<_> = {
+            let mut idle = lane.idle.lock().expect("lane lock");
+            let cut = idle.partition_point(|(_, since)| since.elapsed() >= PARK);
+            idle.drain(..cut).collect()
+        };
+        // Dropped outside the lock: each goes back to the pool, tested there.
+        drop(stale);
+    }
+}
+
+/// A connection from a [`Lane`]. Dropped, it goes back to the pool; [`Leased::release`]
+/// keeps it in the lane for the next caller instead.
+pub struct Leased {
+    conn: Option<PoolConnection<Postgres>>,
+    lane: Arc<Inner>,
+}
+
+impl Leased {
+    /// The work on this connection finished (every statement answered, any transaction
+    /// committed or rolled back): the lane may hand it to the next caller untested.
+    pub fn release(mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        let mut idle = self.lane.idle.lock().expect("lane lock");
+        if idle.len() < self.lane.keep {
+            // Oldest first: the sweeper cuts from the front.
+            idle.push((conn, Instant::now()));
+        } else {
+            drop(idle);
+            drop(conn);
+        }
+    }
+}
+
+impl Deref for Leased {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        self.conn.as_ref().expect("a leased connection")
+    }
+}
+
+impl DerefMut for Leased {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        self.conn.as_mut().expect("a leased connection")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[sqlx::test(migrations = false)]
+    async fn a_released_connection_is_handed_out_again_and_a_dropped_one_is_not(pool: PgPool) {
+        let lane = Lane::new(pool, 1);
+        let backend = |mut conn: Leased| async move {
+            let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            (pid, conn)
+        };
+        let (first, conn) = backend(lane.acquire().await.unwrap()).await;
+        conn.release();
+        let (again, conn) = backend(lane.acquire().await.unwrap()).await;
+        assert_eq!(again, first, "the kept connection is the one handed out next");
+
+        // Two at once: the lane keeps one, the other goes back to the pool.
+        let (other, second) = backend(lane.acquire().await.unwrap()).await;
+        assert_ne!(other, first);
+        conn.release();
+        second.release();
+        assert_eq!(lane.0.idle.lock().unwrap().len(), 1);
+
+        // Not released (say, its statement was cut off): back to the pool, not kept.
+        let (_, conn) = backend(lane.acquire().await.unwrap()).await;
+        drop(conn);
+        assert!(lane.0.idle.lock().unwrap().is_empty());
+    }
+
+    #[sqlx::test(migrations = false)]
+    async fn a_kept_connection_idle_for_a_while_goes_back_to_the_pool(pool: PgPool) {
+        let lane = Lane::new(pool.clone(), 2);
+        lane.acquire().await.unwrap().release();
+        assert_eq!(lane.0.idle.lock().unwrap().len(), 1);
+        let started = Instant::now();
+        while !lane.0.idle.lock().unwrap().is_empty() || pool.num_idle() != pool.size() as usize {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "still kept or not back in the pool"
+            );
+            tokio::time::sleep(PARK / 2).await;
+        }
+        assert!(started.elapsed() >= PARK, "kept for a while first");
+    }
+}
