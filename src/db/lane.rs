@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres};
+use tokio::sync::Notify;
 
 /// A kept connection unused this long goes back to the pool: well under the pool's own
 /// idle check ([`super::IDLE_BEFORE_CHECK`]), so no connection skips that check by waiting
@@ -34,6 +35,8 @@ struct Inner {
     pool: PgPool,
     keep: usize,
     idle: Mutex<Vec<(PoolConnection<Postgres>, Instant)>>,
+    /// Told of every connection kept, to wake a caller waiting for one.
+    released: Notify,
 }
 
 impl Lane {
@@ -48,17 +51,30 @@ impl Lane {
             pool,
             keep,
             idle: Mutex::new(Vec::with_capacity(keep)),
+            released: Notify::new(),
         });
         tokio::spawn(sweep(Arc::downgrade(&inner)));
         Self(inner)
     }
 
-    /// A connection: one kept from an earlier use, or else one from the pool.
+    /// A connection: one kept from an earlier use, or else the first of one from the pool
+    /// and one another caller of the lane releases meanwhile. Under load every caller
+    /// waits, and a released connection goes to one of them, not to the pool's queue.
     pub async fn acquire(&self) -> Result<Leased, sqlx::Error> {
-        let kept = self.0.idle.lock().expect("lane lock").pop();
-        let conn = match kept {
-            Some((conn, _)) => conn,
-            None => self.0.pool.acquire().await?,
+        let from_pool = self.0.pool.acquire();
+        tokio::pin!(from_pool);
+        let conn = loop {
+            // Registered before looking, so a release between the two is not missed.
+            let released = self.0.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if let Some((conn, _)) = self.0.idle.lock().expect("lane lock").pop() {
+                break conn;
+            }
+            tokio::select! {
+                conn = &mut from_pool => break conn?,
+                () = released => {}
+            }
         };
         Ok(Leased {
             conn: Some(conn),
@@ -105,6 +121,8 @@ impl Leased {
         if idle.len() < self.lane.keep {
             // Oldest first: the sweeper cuts from the front.
             idle.push((conn, Instant::now()));
+            drop(idle);
+            self.lane.released.notify_one();
         } else {
             drop(idle);
             drop(conn);
