@@ -161,7 +161,10 @@ mod tests {
         let (first, conn) = backend(lane.acquire().await.unwrap()).await;
         conn.release();
         let (again, conn) = backend(lane.acquire().await.unwrap()).await;
-        assert_eq!(again, first, "the kept connection is the one handed out next");
+        assert_eq!(
+            again, first,
+            "the kept connection is the one handed out next"
+        );
 
         // Two at once: the lane keeps one, the other goes back to the pool.
         let (other, second) = backend(lane.acquire().await.unwrap()).await;
