@@ -12,6 +12,9 @@
 //! Only a connection whose work finished is kept: [`Leased::release`] says so. One dropped
 //! without it (an error, a cancelled future, a statement cut off mid-answer) goes back to
 //! the pool as sqlx gives any connection back, tested, and closed if it does not answer.
+//! Nor is one kept that has been out of the pool for [`MAX_OUT`]: under steady load a kept
+//! connection would otherwise never meet the pool's own rules again (its lifetime limit
+//! among them).
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, Weak};
@@ -26,6 +29,10 @@ use tokio::sync::Notify;
 /// here.
 const PARK: Duration = Duration::from_millis(100);
 
+/// A connection out of the pool this long goes back to it when next released, instead of
+/// being kept.
+const MAX_OUT: Duration = Duration::from_secs(300);
+
 /// Hands out connections of `pool`, keeping up to `keep` in hand between uses. Cheap to
 /// clone (one reference).
 #[derive(Clone)]
@@ -34,7 +41,8 @@ pub struct Lane(Arc<Inner>);
 struct Inner {
     pool: PgPool,
     keep: usize,
-    idle: Mutex<Vec<(PoolConnection<Postgres>, Instant)>>,
+    max_out: Duration,
+    idle: Mutex<Vec<Kept>>,
     /// Told of every connection kept, to wake a caller waiting for one.
     released: Notify,
 }
@@ -45,11 +53,16 @@ impl Lane {
     /// on the current runtime, the sweeper that gives idle ones back; it stops with the
     /// last clone.
     pub fn new(pool: PgPool, keep: usize) -> Self {
+        Self::with_max_out(pool, keep, MAX_OUT)
+    }
+
+    fn with_max_out(pool: PgPool, keep: usize, max_out: Duration) -> Self {
         let quarter = (pool.options().get_max_connections() as usize / 4).max(1);
         let keep = keep.min(quarter);
         let inner = Arc::new(Inner {
             pool,
             keep,
+            max_out,
             idle: Mutex::new(Vec::with_capacity(keep)),
             released: Notify::new(),
         });
@@ -63,21 +76,22 @@ impl Lane {
     pub async fn acquire(&self) -> Result<Leased, sqlx::Error> {
         let from_pool = self.0.pool.acquire();
         tokio::pin!(from_pool);
-        let conn = loop {
+        let (conn, out_since) = loop {
             // Registered before looking, so a release between the two is not missed.
             let released = self.0.released.notified();
             tokio::pin!(released);
             released.as_mut().enable();
-            if let Some((conn, _)) = self.0.idle.lock().expect("lane lock").pop() {
-                break conn;
+            if let Some(kept) = self.0.idle.lock().expect("lane lock").pop() {
+                break (kept.conn, kept.out_since);
             }
             tokio::select! {
-                conn = &mut from_pool => break conn?,
+                conn = &mut from_pool => break (conn?, Instant::now()),
                 () = released => {}
             }
         };
         Ok(Leased {
             conn: Some(conn),
+            out_since,
             lane: Arc::clone(&self.0),
         })
     }
@@ -86,6 +100,13 @@ impl Lane {
     pub fn pool(&self) -> &PgPool {
         &self.0.pool
     }
+}
+
+/// A connection in hand: since when it is unused, and since when it is out of the pool.
+struct Kept {
+    conn: PoolConnection<Postgres>,
+    idle_since: Instant,
+    out_since: Instant,
 }
 
 /// Gives connections idle for [`PARK`] back to the pool, until the lane is dropped.
@@ -97,7 +118,7 @@ async fn sweep(lane: Weak<Inner>) {
         let Some(lane) = lane.upgrade() else { return };
         let stale: Vec<_> = {
             let mut idle = lane.idle.lock().expect("lane lock");
-            let cut = idle.partition_point(|(_, since)| since.elapsed() >= PARK);
+            let cut = idle.partition_point(|kept| kept.idle_since.elapsed() >= PARK);
             idle.drain(..cut).collect()
         };
         // Dropped outside the lock: each goes back to the pool, tested there.
@@ -109,6 +130,7 @@ async fn sweep(lane: Weak<Inner>) {
 /// keeps it in the lane for the next caller instead.
 pub struct Leased {
     conn: Option<PoolConnection<Postgres>>,
+    out_since: Instant,
     lane: Arc<Inner>,
 }
 
@@ -118,9 +140,13 @@ impl Leased {
     pub fn release(mut self) {
         let Some(conn) = self.conn.take() else { return };
         let mut idle = self.lane.idle.lock().expect("lane lock");
-        if idle.len() < self.lane.keep {
+        if idle.len() < self.lane.keep && self.out_since.elapsed() < self.lane.max_out {
             // Oldest first: the sweeper cuts from the front.
-            idle.push((conn, Instant::now()));
+            idle.push(Kept {
+                conn,
+                idle_since: Instant::now(),
+                out_since: self.out_since,
+            });
             drop(idle);
             self.lane.released.notify_one();
         } else {
@@ -177,6 +203,21 @@ mod tests {
         let (_, conn) = backend(lane.acquire().await.unwrap()).await;
         drop(conn);
         assert!(lane.0.idle.lock().unwrap().is_empty());
+    }
+
+    #[sqlx::test(migrations = false)]
+    async fn a_connection_out_of_the_pool_for_long_is_given_back_not_kept(pool: PgPool) {
+        let lane = Lane::with_max_out(pool, 1, Duration::from_millis(50));
+        let conn = lane.acquire().await.unwrap();
+        conn.release();
+        assert_eq!(lane.0.idle.lock().unwrap().len(), 1, "kept while fresh");
+        let conn = lane.acquire().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        conn.release();
+        assert!(
+            lane.0.idle.lock().unwrap().is_empty(),
+            "out too long: back to the pool"
+        );
     }
 
     #[sqlx::test(migrations = false)]
