@@ -72,21 +72,22 @@ impl BalanceReader {
 /// Answers a batch of reads with one query.
 async fn read(lane: Lane, batch: Vec<Job<Account, Result<Option<Balance>, ReadError>>>) {
     let ids: Vec<_> = batch.iter().map(|(account, _)| account.partner.0).collect();
-    let mut conn = match lane.acquire().await {
-        Ok(conn) => conn,
-        Err(e) => return fail(batch, &e),
-    };
-    let rows = sqlx::query!(
-        r#"select partner_id as "partner_id: PartnerId", mode as "mode: Mode", balance_cents,
-                  updated_at
-           from balances where partner_id = any($1)"#,
-        &ids[..]
-    )
-    .fetch_all(&mut *conn)
+    let rows = async {
+        let mut conn = lane.acquire().await?;
+        let rows = sqlx::query!(
+            r#"select partner_id as "partner_id: PartnerId", mode as "mode: Mode", balance_cents,
+                      updated_at
+               from balances where partner_id = any($1)"#,
+            &ids[..]
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        conn.release();
+        Ok::<_, sqlx::Error>(rows)
+    }
     .await;
     match rows {
         Ok(rows) => {
-            conn.release();
             let found: HashMap<Account, Balance> = rows
                 .into_iter()
                 .map(|r| {
@@ -106,17 +107,14 @@ async fn read(lane: Lane, batch: Vec<Job<Account, Result<Option<Balance>, ReadEr
                 let _ = reply.send(Ok(found.get(&account).copied()));
             }
         }
-        Err(e) => fail(batch, &e),
-    }
-}
-
-/// Answers every read of the batch with the error.
-fn fail(batch: Vec<Job<Account, Result<Option<Balance>, ReadError>>>, e: &sqlx::Error) {
-    let error = ReadError {
-        unavailable: crate::db::is_unavailable(e),
-        message: e.to_string(),
-    };
-    for (_, reply) in batch {
-        let _ = reply.send(Err(error.clone()));
+        Err(e) => {
+            let error = ReadError {
+                unavailable: crate::db::is_unavailable(&e),
+                message: e.to_string(),
+            };
+            for (_, reply) in batch {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
     }
 }

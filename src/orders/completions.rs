@@ -60,16 +60,13 @@ impl Completions {
 async fn write(lane: Lane, batch: Vec<Job<Completion, Outcome>>) {
     let db = lane.pool();
     let completions: Vec<&Completion> = batch.iter().map(|(c, _)| c).collect();
-    let written = match lane.acquire().await {
-        Ok(mut conn) => {
-            let written = settle::store(&mut *conn, &completions, false).await;
-            if written.is_ok() {
-                conn.release();
-            }
-            written
-        }
-        Err(e) => Err(e),
-    };
+    let written = async {
+        let mut conn = lane.acquire().await?;
+        let written = settle::store(&mut *conn, &completions, false).await?;
+        conn.release();
+        Ok::<_, sqlx::Error>(written)
+    }
+    .await;
     match written {
         Ok((moved, stored_at)) => {
             for (c, reply) in batch {

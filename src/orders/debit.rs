@@ -183,22 +183,21 @@ pub(super) async fn debit(
         }
         Err(e) => return Err(e.into()),
     };
+    conn.release();
     let (Some(balance), Some(created_at)) = (placed.balance_cents, placed.created_at) else {
         if hash.is_some() {
-            conn.release();
             return Ok(Debit::NotClaimed);
         }
         if key.is_some() && !placed.held {
-            conn.release();
             return Ok(Debit::ClaimLost);
         }
         if esim.is_some() && !placed.target {
-            conn.release();
             // Expired or cancelled since it was looked at.
             return Err(OrderError::TopupNotAllowed {
                 reason: "the eSIM can no longer be topped up".to_owned(),
             });
         }
+        let mut conn = lane.acquire().await?;
         let balance = ledger::balance(&mut conn, account).await?.amount;
         conn.release();
         crate::metrics::order_outcome("insufficient_credits");
@@ -207,7 +206,6 @@ pub(super) async fn debit(
             balance,
         });
     };
-    conn.release();
     let order = OrderRecord {
         id,
         partner_id: account.partner,

@@ -86,47 +86,42 @@ async fn write(lane: Lane, smdp_address: Arc<str>, batch: Vec<Job<Issue, Result<
     }
     // One row per fresh reference and eSIM written for it (a fresh reference whose every
     // ICCID collided still has its row, with no eSIM).
-    let mut conn = match lane.acquire().await {
-        Ok(conn) => conn,
-        Err(e) => {
-            let message = e.to_string();
-            for (_, reply) in batch {
-                let _ = reply.send(Err(message.clone()));
-            }
-            return;
-        }
-    };
-    let written = sqlx::query!(
-        r#"with asked as (
-               select * from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[])
-                 as r(order_ref, iccid, code, days, data_mb)
-           ), fresh as (
-               insert into sim_orders (order_ref, status)
-               select distinct order_ref, 'issued' from asked
-               on conflict (order_ref) do nothing
-               returning order_ref
-           ), issued as (
-               insert into sim_esims (iccid, order_ref, smdp_address, activation_code,
-                                      days, data_total_mb)
-               select a.iccid, a.order_ref, $6, a.code, a.days, a.data_mb
-                 from asked a join fresh f on f.order_ref = a.order_ref
-               on conflict (iccid) do nothing
-               returning order_ref, iccid, activation_code
-           )
-           select f.order_ref as "order_ref!", i.iccid as "iccid?", i.activation_code as "code?"
-             from fresh f left join issued i on i.order_ref = f.order_ref"#,
-        &refs as &[&str],
-        &iccids as &[&str],
-        &codes as &[&str],
-        &days[..],
-        &data_mb as &[Option<i32>],
-        &*smdp_address,
-    )
-    .fetch_all(&mut *conn)
+    let written = async {
+        let mut conn = lane.acquire().await?;
+        let written = sqlx::query!(
+            r#"with asked as (
+                   select * from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[])
+                     as r(order_ref, iccid, code, days, data_mb)
+               ), fresh as (
+                   insert into sim_orders (order_ref, status)
+                   select distinct order_ref, 'issued' from asked
+                   on conflict (order_ref) do nothing
+                   returning order_ref
+               ), issued as (
+                   insert into sim_esims (iccid, order_ref, smdp_address, activation_code,
+                                          days, data_total_mb)
+                   select a.iccid, a.order_ref, $6, a.code, a.days, a.data_mb
+                     from asked a join fresh f on f.order_ref = a.order_ref
+                   on conflict (iccid) do nothing
+                   returning order_ref, iccid, activation_code
+               )
+               select f.order_ref as "order_ref!", i.iccid as "iccid?", i.activation_code as "code?"
+                 from fresh f left join issued i on i.order_ref = f.order_ref"#,
+            &refs as &[&str],
+            &iccids as &[&str],
+            &codes as &[&str],
+            &days[..],
+            &data_mb as &[Option<i32>],
+            &*smdp_address,
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        conn.release();
+        Ok::<_, sqlx::Error>(written)
+    }
     .await;
     match written {
         Ok(written) => {
-            conn.release();
             let mut by_ref: HashMap<String, Vec<(String, String)>> = HashMap::new();
             for row in written {
                 let esims = by_ref.entry(row.order_ref).or_default();
