@@ -347,6 +347,16 @@ pub async fn refresh(
     }
 }
 
+/// The status an eSIM stored as `stored` takes from a usage report of `reported`: the
+/// report's, unless either is a cancellation (ours to settle with its refund).
+fn settled_status(stored: EsimStatus, reported: EsimStatus) -> EsimStatus {
+    if stored.follows_usage() && reported.follows_usage() {
+        reported
+    } else {
+        stored
+    }
+}
+
 /// Records the provider's latest usage report on an eSIM and returns the updated record:
 /// its figures, and the time they were read. A cancellation (pending or done) is not a
 /// usage read's to undo: such an eSIM keeps its status, and takes the figures only.
@@ -363,10 +373,11 @@ pub async fn apply_usage(
     usage.activated_at = usage.activated_at.or(record.activated_at);
     usage.expires_at = usage.expires_at.or(record.expires_at);
     // Cancellation is settled by us with its refund, never by a usage read: a provider
-    // reporting a cancelled eSIM leaves the status to the cancellation's settlement.
-    if !record.status.follows_usage() || !usage.status.follows_usage() {
-        usage.status = record.status;
-    }
+    // reporting a cancelled eSIM leaves the status to the cancellation's settlement. The
+    // status to store is decided again on the locked row below; `record` may be stale (a
+    // cancellation settled since it was read), and its status must not be written back.
+    let reported = usage.status;
+    usage.status = settled_status(record.status, reported);
     // The upstream's allowance counts every top-up; ours only when it does not say.
     let total = match (usage.data_total_mb, record.data_total_mb) {
         (Some(total), Some(_)) => i32::try_from(total).ok().or(record.data_total_mb),
@@ -408,11 +419,7 @@ pub async fn apply_usage(
     else {
         return Ok(record);
     };
-    let status = if before.status.follows_usage() {
-        usage.status
-    } else {
-        before.status
-    };
+    let status = settled_status(before.status, reported);
     let was = Reading {
         status: before.status,
         used_mb: before.data_used_mb,

@@ -148,3 +148,83 @@ async fn the_poller_marks_a_depleted_esim_without_any_partner_request(db: PgPool
     assert_eq!(changed_at, changes[0].2);
     app.assert_ledger_sound().await;
 }
+
+#[sqlx::test]
+async fn a_usage_read_taken_before_a_cancellation_settled_never_writes_its_old_status_back(
+    db: PgPool,
+) {
+    // The race a partner's status request (or the poller) runs with the reconciler: the
+    // eSIM is read `CANCEL_PENDING`, the provider's review rejects the refund (the eSIM is
+    // `READY` again), and only then is the usage read recorded. It takes the figures and
+    // leaves the settled status alone; and the other way round, a read taken before the
+    // cancellation does not undo it.
+    let mut vars = super::QUICK.to_vec();
+    vars.push(("TAVARO_SIM_REFUNDS", "reviewed"));
+    let app = spawn_app_with_vars(db, &vars).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    let account = tavaro::mode::Account::live(partner.id);
+    let order = app
+        .place(
+            &partner.key,
+            &json!({"planId": "ae-5gb-7d", "quantity": 2}),
+            StatusCode::CREATED,
+        )
+        .await;
+    let ids: Vec<String> = (0..2)
+        .map(|i| order["esims"][i]["esimId"].as_str().unwrap().to_owned())
+        .collect();
+    let ids = &ids;
+    let id = |i: usize| tavaro::ids::EsimId(ids[i].parse().unwrap());
+    let db = &app.db;
+    let read = |i: usize| async move {
+        tavaro::esims::find(db, account, id(i))
+            .await
+            .unwrap()
+            .expect("the eSIM is the partner's")
+    };
+    let report = |used: i64| tavaro::provider::EsimUsage {
+        status: tavaro::esims::EsimStatus::Ready,
+        data_used_mb: used,
+        activated_at: None,
+        expires_at: None,
+        data_total_mb: None,
+    };
+    let (app_ref, key) = (&app, partner.key.as_str());
+    let cancel_it = |i: usize| async move {
+        success_data(
+            super::cancel(app_ref, key, &ids[i], None).await,
+            StatusCode::ACCEPTED,
+        )
+        .await;
+    };
+    let stored = |i: usize| async move {
+        sqlx::query_as::<_, (String, i64)>("select status, data_used_mb from esims where id = $1")
+            .bind(id(i).0)
+            .fetch_one(db)
+            .await
+            .unwrap()
+    };
+
+    // Read while the refund is under review; recorded after the review rejected it (the
+    // report's figures differ from the record's, so it is written).
+    cancel_it(0).await;
+    let stale = read(0).await;
+    assert_eq!(stale.status, tavaro::esims::EsimStatus::CancelPending);
+    tavaro::orders::settle_refund(&app.db, id(0), false)
+        .await
+        .unwrap();
+    tavaro::esims::apply_usage(&app.db, stale, report(1))
+        .await
+        .unwrap();
+    assert_eq!(stored(0).await, ("READY".to_owned(), 1));
+
+    // Read before the cancellation; recorded while it waits for the provider's review.
+    let stale = read(1).await;
+    assert_eq!(stale.status, tavaro::esims::EsimStatus::Ready);
+    cancel_it(1).await;
+    tavaro::esims::apply_usage(&app.db, stale, report(1))
+        .await
+        .unwrap();
+    assert_eq!(stored(1).await, ("CANCEL_PENDING".to_owned(), 1));
+    app.assert_ledger_sound().await;
+}
