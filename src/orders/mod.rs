@@ -58,7 +58,6 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::catalog::Catalog;
-use crate::db::Lane;
 use crate::esims::EsimRecord;
 use crate::ids::{EsimId, OrderId, PartnerId};
 use crate::ledger;
@@ -296,10 +295,6 @@ pub struct Quote {
     pub balance: Cents,
 }
 
-/// Debit connections kept in hand between orders at most: as many as debits usually run
-/// at once under load, well under the pool's size.
-const DEBIT_LANE: usize = 4;
-
 /// The order workflow, with what it needs: the pool, the catalog, the providers, the
 /// coalesced writer of completions, and its settings. Cheap to clone (one reference
 /// count); built once per server.
@@ -308,8 +303,8 @@ pub struct Orders(Arc<Inner>);
 
 struct Inner {
     db: PgPool,
-    /// The debit's connections, kept in hand between orders (see [`crate::db::Lane`]).
-    debits: Lane,
+    /// The debits' writers and connections (see [`debit`]).
+    debits: debit::Debits,
     catalog: Catalog,
     providers: Arc<Registry>,
     completions: completions::Completions,
@@ -327,7 +322,7 @@ impl Orders {
     ) -> Self {
         Self(Arc::new(Inner {
             completions: completions::Completions::start(db.clone()),
-            debits: Lane::new(db.clone(), DEBIT_LANE),
+            debits: debit::Debits::start(db.clone()),
             db,
             catalog,
             providers,
