@@ -24,21 +24,28 @@ CASES = {
     "d": ("POST /v1/order, random partners", "pgbench debit tx, random accounts"),
     "e": ("POST /v1/order, one hot partner", "pgbench debit tx, one account"),
 }
-# Minimum throughput ratio and maximum p99 (ms) per case.
+# Minimum throughput ratio and maximum p99 (ms) per case, logging off (the bench's
+# default, `RUST_LOG=warn`).
 TARGETS = {
-    "a": (0.5, 5.0),
-    "b": (0.5, 5.0),
-    "c": (0.3, None),
-    "d": (0.5, None),
-    "e": (0.5, None),
+    "a": (0.6, 5.0),
+    "b": (0.6, 5.0),
+    "c": (0.35, None),
+    "d": (0.6, None),
+    "e": (1.5, None),
 }
+# With the default logging an operator runs (JSON lines at info), the catalog cases may
+# pay for their log line: (a) and (b) aim at half the baseline.
+LOGGING_TARGETS = dict(TARGETS, a=(0.5, 5.0), b=(0.5, 5.0))
 # With durability on, the order path's batched statements should ride PostgreSQL's group
 # commit: (d) aims at pgbench's durable random-account rate.
 DURABLE_TARGETS = dict(TARGETS, d=(1.0, None))
 
 
 def targets_of(meta):
-    return DURABLE_TARGETS if meta.get("durable") else TARGETS
+    targets = DURABLE_TARGETS if meta.get("durable") else TARGETS
+    if meta.get("logging"):
+        targets = dict(targets, a=LOGGING_TARGETS["a"], b=LOGGING_TARGETS["b"])
+    return targets
 
 
 RSS_LIMIT_MB = 200
