@@ -7,10 +7,11 @@
 //! a new series kept for the life of the process. Never keys, ids, ICCIDs or activation
 //! codes either.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, OnceLock, RwLock};
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram};
+use metrics::{Counter, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -58,14 +59,67 @@ pub fn render() -> String {
 /// One HTTP request answered. `route` is the router's template (or `unmatched`); the
 /// method is recorded as one of the standard ones or `other`.
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
-    let labels = [
-        ("method", method_label(method).to_owned()),
-        ("route", route.to_owned()),
-        ("status", status.to_string()),
-    ];
-    counter!("tavaro_http_requests_total", &labels).increment(1);
-    histogram!("tavaro_http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    let method = method_label(method);
+    let seconds = elapsed.as_secs_f64();
+    if let Ok(routes) = REQUEST_SERIES.read() {
+        let known = routes.get(route).and_then(|series| {
+            series
+                .iter()
+                .find(|s| s.method == method && s.status == status)
+        });
+        if let Some(series) = known {
+            series.count.increment(1);
+            series.latency.record(seconds);
+            return;
+        }
+    }
+    let series = RequestSeries::register(method, route, status);
+    series.count.increment(1);
+    series.latency.record(seconds);
+    if let Ok(mut routes) = REQUEST_SERIES.write() {
+        let of_route = routes.entry(route.into()).or_default();
+        if !of_route
+            .iter()
+            .any(|s| s.method == method && s.status == status)
+        {
+            of_route.push(series);
+        }
+    }
 }
+
+/// The request counter and latency histogram of one route template, method and status,
+/// resolved once: found by name and labels on every request, they cost three label
+/// strings and two registry lookups each time. The set is bounded as the labels are
+/// (route templates, standard methods, statuses).
+struct RequestSeries {
+    method: &'static str,
+    status: u16,
+    count: Counter,
+    latency: Histogram,
+}
+
+impl RequestSeries {
+    fn register(method: &'static str, route: &str, status: u16) -> Self {
+        // Resolved against the installed recorder (a handle taken before it would record
+        // nowhere, for good).
+        install();
+        let labels = [
+            ("method", method.to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.to_string()),
+        ];
+        Self {
+            method,
+            status,
+            count: counter!("tavaro_http_requests_total", &labels),
+            latency: histogram!("tavaro_http_request_duration_seconds", &labels),
+        }
+    }
+}
+
+/// Every request series resolved so far, by route template.
+static REQUEST_SERIES: LazyLock<RwLock<HashMap<Box<str>, Vec<RequestSeries>>>> =
+    LazyLock::new(Default::default);
 
 /// The method as a label: clients may send any token as a method (hyper accepts them all),
 /// so everything outside the methods the API could serve counts as `other`.

@@ -691,7 +691,7 @@ mod tests {
             .await,
             1
         );
-        let report = crate::ledger::verify(&db).await.unwrap();
+        let report = ledger::verify(&db).await.unwrap();
         assert!(report.findings.is_empty(), "{:?}", report.findings);
         assert_eq!(report.entries, 5);
     }
@@ -718,7 +718,7 @@ mod tests {
         for batch in batches.collect::<Vec<_>>() {
             assert_eq!(batch.await.unwrap().unwrap(), 2);
         }
-        let report = crate::ledger::verify(&db).await.unwrap();
+        let report = ledger::verify(&db).await.unwrap();
         assert!(report.findings.is_empty(), "{:?}", report.findings);
         assert_eq!(report.orders, 80);
     }
