@@ -62,11 +62,9 @@ pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
     let method = method_label(method);
     let seconds = elapsed.as_secs_f64();
     if let Ok(routes) = REQUEST_SERIES.read() {
-        let known = routes.get(route).and_then(|series| {
-            series
-                .iter()
-                .find(|s| s.method == method && s.status == status)
-        });
+        let known = routes
+            .get(route)
+            .and_then(|series| series.iter().find(|s| s.is(method, status)));
         if let Some(series) = known {
             series.count.increment(1);
             series.latency.record(seconds);
@@ -78,10 +76,7 @@ pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
     series.latency.record(seconds);
     if let Ok(mut routes) = REQUEST_SERIES.write() {
         let of_route = routes.entry(route.into()).or_default();
-        if !of_route
-            .iter()
-            .any(|s| s.method == method && s.status == status)
-        {
+        if !of_route.iter().any(|s| s.is(method, status)) {
             of_route.push(series);
         }
     }
@@ -99,6 +94,10 @@ struct RequestSeries {
 }
 
 impl RequestSeries {
+    fn is(&self, method: &str, status: u16) -> bool {
+        self.method == method && self.status == status
+    }
+
     fn register(method: &'static str, route: &str, status: u16) -> Self {
         // Resolved against the installed recorder (a handle taken before it would record
         // nowhere, for good).

@@ -96,6 +96,22 @@ impl Lane {
         })
     }
 
+    /// Runs `work` on a connection of the lane, and keeps the connection in hand when
+    /// `work` succeeds ([`Leased::release`]); on an error (or were the future dropped) it
+    /// goes back to the pool, tested there.
+    pub async fn run<T, E>(
+        &self,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<sqlx::Error>,
+    {
+        let mut conn = self.acquire().await?;
+        let done = work(&mut conn).await?;
+        conn.release();
+        Ok(done)
+    }
+
     /// The pool behind the lane.
     pub fn pool(&self) -> &PgPool {
         &self.0.pool
@@ -203,6 +219,22 @@ mod tests {
         let (_, conn) = backend(lane.acquire().await.unwrap()).await;
         drop(conn);
         assert!(lane.0.idle.lock().unwrap().is_empty());
+    }
+
+    #[sqlx::test(migrations = false)]
+    async fn run_keeps_the_connection_of_work_that_succeeded_only(pool: PgPool) {
+        let lane = Lane::new(pool, 1);
+        let failed: Result<i32, sqlx::Error> = lane
+            .run(async |conn| sqlx::query_scalar("select nonsense").fetch_one(conn).await)
+            .await;
+        assert!(failed.is_err());
+        assert!(lane.0.idle.lock().unwrap().is_empty(), "an error: not kept");
+        let one: i32 = lane
+            .run(async |conn| sqlx::query_scalar("select 1").fetch_one(conn).await)
+            .await
+            .unwrap();
+        assert_eq!(one, 1);
+        assert_eq!(lane.0.idle.lock().unwrap().len(), 1, "a success: kept");
     }
 
     #[sqlx::test(migrations = false)]

@@ -72,20 +72,18 @@ impl BalanceReader {
 /// Answers a batch of reads with one query.
 async fn read(lane: Lane, batch: Vec<Job<Account, Result<Option<Balance>, ReadError>>>) {
     let ids: Vec<_> = batch.iter().map(|(account, _)| account.partner.0).collect();
-    let rows = async {
-        let mut conn = lane.acquire().await?;
-        let rows = sqlx::query!(
-            r#"select partner_id as "partner_id: PartnerId", mode as "mode: Mode", balance_cents,
-                      updated_at
-               from balances where partner_id = any($1)"#,
-            &ids[..]
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        conn.release();
-        Ok::<_, sqlx::Error>(rows)
-    }
-    .await;
+    let rows = lane
+        .run(async |conn| {
+            sqlx::query!(
+                r#"select partner_id as "partner_id: PartnerId", mode as "mode: Mode",
+                          balance_cents, updated_at
+                   from balances where partner_id = any($1)"#,
+                &ids[..]
+            )
+            .fetch_all(conn)
+            .await
+        })
+        .await;
     match rows {
         Ok(rows) => {
             let found: HashMap<Account, Balance> = rows

@@ -60,13 +60,9 @@ impl Completions {
 async fn write(lane: Lane, batch: Vec<Job<Completion, Outcome>>) {
     let db = lane.pool();
     let completions: Vec<&Completion> = batch.iter().map(|(c, _)| c).collect();
-    let written = async {
-        let mut conn = lane.acquire().await?;
-        let written = settle::store(&mut *conn, &completions, false).await?;
-        conn.release();
-        Ok::<_, sqlx::Error>(written)
-    }
-    .await;
+    let written = lane
+        .run(async |conn| settle::store(conn, &completions, false).await)
+        .await;
     match written {
         Ok((moved, stored_at)) => {
             for (c, reply) in batch {

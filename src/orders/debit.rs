@@ -189,13 +189,9 @@ fn record(
 /// wrote nothing), or the database unavailable.
 async fn write(lane: Lane, batch: Vec<Job<Item, Batched>>) {
     let items: Vec<&Item> = batch.iter().map(|(item, _)| item).collect();
-    let placed = async {
-        let mut conn = lane.acquire().await?;
-        let placed = debit_together(&mut conn, &items).await?;
-        conn.release();
-        Ok::<_, sqlx::Error>(placed)
-    }
-    .await;
+    let placed = lane
+        .run(async |conn| debit_together(conn, &items).await)
+        .await;
     let mut placed = match placed {
         Ok(placed) => placed,
         Err(e) if crate::db::is_unavailable(&e) => {
@@ -417,102 +413,105 @@ async fn debit_alone(
     // Foreign keys between the parts are checked at the end of the statement. A concurrent
     // claim of the same key makes `claimed` fail on the primary key, and the whole
     // statement with it.
-    let mut conn = lane.acquire().await?;
-    let placed = sqlx::query!(
-        r#"with held as materialized (
-               select 1 from idempotency_keys
-                where $11::text is not null and $12::bytea is null
-                  and partner_id = $2 and mode = $15 and key = $11 and claim_id = $14
-                  and order_id is null
-                  for update
-           ), target as materialized (
-               -- A top-up's eSIM, locked, while it can still be topped up.
-               select id from esims
-                where $16::uuid is not null and id = $16 and partner_id = $2 and mode = $15
-                  and status in ('READY', 'ACTIVE', 'DEPLETED')
-                  for update
-           ), debit as (
-               update balances
-                  set balance_cents = balance_cents - $6, updated_at = now()
-                where partner_id = $2 and mode = $15 and balance_cents - $6 >= 0
-                  and ($16::uuid is null or exists (select 1 from target))
-                  and case when $11::text is null then true
-                           when $12::bytea is not null then not exists (
-                               select 1 from idempotency_keys
-                                where partner_id = $2 and mode = $15 and key = $11)
-                           else exists (select 1 from held) end
-            returning balance_cents, low_balance_threshold_cents as threshold
-           ), placed as (
-               insert into orders (id, partner_id, plan_id, quantity, unit_cost_cents,
-                                   total_cost_cents, status, reference, customer_email, provider,
-                                   mode, kind, esim_id)
-               select $1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $15,
-                      case when $16::uuid is null then 'esim' else 'topup' end, $16
-                 from debit
-               returning created_at
-           ), counted as (
-               -- Counted on the eSIM: a cancellation needs none, and waits on this row.
-               update esims set topups = topups + 1
-                where id = (select id from target) and exists (select 1 from debit)
-           ), entry as (
-               insert into ledger_entries
-                      (partner_id, kind, amount_cents, balance_after_cents, order_id, mode)
-               select $2, 'order_debit', -$6, balance_cents, $1, $15 from debit
-           ), job as (
-               -- The safety net: if this server dies from here on, another one settles it.
-               insert into order_jobs (order_id, partner_id, run_at)
-               select $1, $2, now() + make_interval(secs => $10) from debit
-           ), claimed as (
-               insert into idempotency_keys
-                      (partner_id, key, request_hash, locked_at, expires_at, order_id, claim_id,
-                       mode)
-               select $2, $11, $12, now(), now() + make_interval(secs => $13), $1, $14, $15
-                 from debit where $12::bytea is not null
-           ), link as (
-               update idempotency_keys k set order_id = $1
-                 from held, debit
-                where k.partner_id = $2 and k.mode = $15 and k.key = $11
-           ), low as (
-               -- This debit took the balance from at or above the account's threshold to
-               -- below it: `balance.low`, once per crossing (the next debit starts below).
-               -- As `webhooks::emit` writes it, fanned out in `low_sent`.
-               insert into events (id, partner_id, mode, type, subject_kind)
-               select 'evt_' || replace(gen_random_uuid()::text, '-', ''), $2, $15,
-                      'balance.low', 'balance'
-                 from debit
-                where threshold > 0 and balance_cents < threshold
-                  and balance_cents + $6 >= threshold
-               returning id
-           ), low_sent as (
-               insert into webhook_deliveries (event_id, endpoint_id)
-               select low.id, w.id
-                 from low join webhook_endpoints w
-                   on w.partner_id = $2 and w.mode = $15 and w.status = 'enabled'
-                  and (w.events is null or 'balance.low' = any(w.events))
-           )
-           select (select balance_cents from debit) as balance_cents,
-                  (select created_at from placed) as created_at,
-                  exists (select 1 from held) as "held!",
-                  exists (select 1 from target) as "target!""#,
-        id as OrderId,
-        account.partner as PartnerId,
-        plan.id,
-        new.quantity as i32,
-        unit_cost.get(),
-        total_cost.get(),
-        new.reference,
-        new.customer_email,
-        provider,
-        job_delay.as_secs_f64(),
-        key,
-        hash,
-        ttl,
-        claim_id,
-        account.mode as Mode,
-        esim.map(|e| e.0),
-    )
-    .fetch_one(&mut *conn)
-    .await;
+    let placed = lane
+        .run(async |conn| {
+        sqlx::query!(
+                r#"with held as materialized (
+                       select 1 from idempotency_keys
+                        where $11::text is not null and $12::bytea is null
+                          and partner_id = $2 and mode = $15 and key = $11 and claim_id = $14
+                          and order_id is null
+                          for update
+                   ), target as materialized (
+                       -- A top-up's eSIM, locked, while it can still be topped up.
+                       select id from esims
+                        where $16::uuid is not null and id = $16 and partner_id = $2 and mode = $15
+                          and status in ('READY', 'ACTIVE', 'DEPLETED')
+                          for update
+                   ), debit as (
+                       update balances
+                          set balance_cents = balance_cents - $6, updated_at = now()
+                        where partner_id = $2 and mode = $15 and balance_cents - $6 >= 0
+                          and ($16::uuid is null or exists (select 1 from target))
+                          and case when $11::text is null then true
+                                   when $12::bytea is not null then not exists (
+                                       select 1 from idempotency_keys
+                                        where partner_id = $2 and mode = $15 and key = $11)
+                                   else exists (select 1 from held) end
+                    returning balance_cents, low_balance_threshold_cents as threshold
+                   ), placed as (
+                       insert into orders (id, partner_id, plan_id, quantity, unit_cost_cents,
+                                           total_cost_cents, status, reference, customer_email, provider,
+                                           mode, kind, esim_id)
+                       select $1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $15,
+                              case when $16::uuid is null then 'esim' else 'topup' end, $16
+                         from debit
+                       returning created_at
+                   ), counted as (
+                       -- Counted on the eSIM: a cancellation needs none, and waits on this row.
+                       update esims set topups = topups + 1
+                        where id = (select id from target) and exists (select 1 from debit)
+                   ), entry as (
+                       insert into ledger_entries
+                              (partner_id, kind, amount_cents, balance_after_cents, order_id, mode)
+                       select $2, 'order_debit', -$6, balance_cents, $1, $15 from debit
+                   ), job as (
+                       -- The safety net: if this server dies from here on, another one settles it.
+                       insert into order_jobs (order_id, partner_id, run_at)
+                       select $1, $2, now() + make_interval(secs => $10) from debit
+                   ), claimed as (
+                       insert into idempotency_keys
+                              (partner_id, key, request_hash, locked_at, expires_at, order_id, claim_id,
+                               mode)
+                       select $2, $11, $12, now(), now() + make_interval(secs => $13), $1, $14, $15
+                         from debit where $12::bytea is not null
+                   ), link as (
+                       update idempotency_keys k set order_id = $1
+                         from held, debit
+                        where k.partner_id = $2 and k.mode = $15 and k.key = $11
+                   ), low as (
+                       -- This debit took the balance from at or above the account's threshold to
+                       -- below it: `balance.low`, once per crossing (the next debit starts below).
+                       -- As `webhooks::emit` writes it, fanned out in `low_sent`.
+                       insert into events (id, partner_id, mode, type, subject_kind)
+                       select 'evt_' || replace(gen_random_uuid()::text, '-', ''), $2, $15,
+                              'balance.low', 'balance'
+                         from debit
+                        where threshold > 0 and balance_cents < threshold
+                          and balance_cents + $6 >= threshold
+                       returning id
+                   ), low_sent as (
+                       insert into webhook_deliveries (event_id, endpoint_id)
+                       select low.id, w.id
+                         from low join webhook_endpoints w
+                           on w.partner_id = $2 and w.mode = $15 and w.status = 'enabled'
+                          and (w.events is null or 'balance.low' = any(w.events))
+                   )
+                   select (select balance_cents from debit) as balance_cents,
+                          (select created_at from placed) as created_at,
+                          exists (select 1 from held) as "held!",
+                          exists (select 1 from target) as "target!""#,
+                id as OrderId,
+                account.partner as PartnerId,
+                plan.id,
+                new.quantity as i32,
+                unit_cost.get(),
+                total_cost.get(),
+                new.reference,
+                new.customer_email,
+                provider,
+                job_delay.as_secs_f64(),
+                key,
+                hash,
+                ttl,
+                claim_id,
+                account.mode as Mode,
+                esim.map(|e| e.0),
+            )
+            .fetch_one(conn)
+            .await
+        })
+        .await;
     let placed = match placed {
         Ok(placed) => placed,
         Err(sqlx::Error::Database(e))
@@ -522,7 +521,6 @@ async fn debit_alone(
         }
         Err(e) => return Err(e.into()),
     };
-    conn.release();
     let (Some(balance), Some(created_at)) = (placed.balance_cents, placed.created_at) else {
         if hash.is_some() {
             return Ok(Debit::NotClaimed);
@@ -536,9 +534,10 @@ async fn debit_alone(
                 reason: "the eSIM can no longer be topped up".to_owned(),
             });
         }
-        let mut conn = lane.acquire().await?;
-        let balance = ledger::balance(&mut conn, account).await?.amount;
-        conn.release();
+        let balance = lane
+            .run(async |conn| ledger::balance(conn, account).await)
+            .await?
+            .amount;
         crate::metrics::order_outcome("insufficient_credits");
         return Err(OrderError::InsufficientCredits {
             required: total_cost,

@@ -86,10 +86,10 @@ async fn write(lane: Lane, smdp_address: Arc<str>, batch: Vec<Job<Issue, Result<
     }
     // One row per fresh reference and eSIM written for it (a fresh reference whose every
     // ICCID collided still has its row, with no eSIM).
-    let written = async {
-        let mut conn = lane.acquire().await?;
-        let written = sqlx::query!(
-            r#"with asked as (
+    let written = lane
+        .run(async |conn| {
+            sqlx::query!(
+                r#"with asked as (
                    select * from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[])
                      as r(order_ref, iccid, code, days, data_mb)
                ), fresh as (
@@ -107,19 +107,17 @@ async fn write(lane: Lane, smdp_address: Arc<str>, batch: Vec<Job<Issue, Result<
                )
                select f.order_ref as "order_ref!", i.iccid as "iccid?", i.activation_code as "code?"
                  from fresh f left join issued i on i.order_ref = f.order_ref"#,
-            &refs as &[&str],
-            &iccids as &[&str],
-            &codes as &[&str],
-            &days[..],
-            &data_mb as &[Option<i32>],
-            &*smdp_address,
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        conn.release();
-        Ok::<_, sqlx::Error>(written)
-    }
-    .await;
+                &refs as &[&str],
+                &iccids as &[&str],
+                &codes as &[&str],
+                &days[..],
+                &data_mb as &[Option<i32>],
+                &*smdp_address,
+            )
+            .fetch_all(conn)
+            .await
+        })
+        .await;
     match written {
         Ok(written) => {
             let mut by_ref: HashMap<String, Vec<(String, String)>> = HashMap::new();
