@@ -175,8 +175,12 @@ pub fn provider_call(
 
 /// An API key verification answered from the cache (`hit`) or not.
 pub fn key_cache(hit: bool) {
-    counter!("tavaro_key_cache_lookups_total", "result" => if hit { "hit" } else { "miss" })
-        .increment(1);
+    /// Resolved once against the installed recorder (every partner request counts one).
+    static LOOKUPS: LazyLock<[Counter; 2]> = LazyLock::new(|| {
+        install();
+        ["hit", "miss"].map(|result| counter!("tavaro_key_cache_lookups_total", "result" => result))
+    });
+    LOOKUPS[usize::from(!hit)].increment(1);
 }
 
 /// The key verifier's own counters, copied at scrape time: argon2 runs, database lookups

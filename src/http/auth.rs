@@ -17,8 +17,10 @@ use crate::mode::Mode;
 /// The header naming the mode of the key a request was authenticated with.
 pub(super) const MODE_HEADER: HeaderName = HeaderName::from_static("tavaro-mode");
 
-/// 401 without a valid key, 403 for a suspended partner, otherwise the request continues
-/// with its [`Principal`]. Every answer after the key is verified says its mode.
+/// 401 without a valid key, 403 for a suspended partner, otherwise the request is charged
+/// to its partner's rate limit ([`super::rate_limit`]; one middleware for both, as each
+/// layer costs a boxed service and future per request) and continues with its
+/// [`Principal`]. Every answer after the key is verified says its mode.
 pub(super) async fn require_api_key(
     State(state): State<AppState>,
     mut request: Request,
@@ -36,7 +38,7 @@ pub(super) async fn require_api_key(
         let span = tracing::Span::current();
         span.record("partner_id", tracing::field::display(principal.partner_id));
         request.extensions_mut().insert(principal);
-        next.run(request).await
+        super::rate_limit::limited(&state, principal.account(), request, next).await
     };
     response
         .headers_mut()

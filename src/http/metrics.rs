@@ -55,8 +55,8 @@ async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
 
 /// The metrics listener's only middleware: the request's `X-Request-Id` (echoed or
 /// generated), on the response and in its error bodies.
-pub(super) async fn with_request_id(mut request: Request, next: Next) -> Response {
-    let (id, header) = request_id::assign(&mut request);
+pub(super) async fn with_request_id(request: Request, next: Next) -> Response {
+    let (id, header) = request_id::assign(&request);
     let mut response = request_id::scope(id, next.run(request)).await;
     response.headers_mut().insert(request_id::HEADER, header);
     response

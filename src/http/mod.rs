@@ -1,9 +1,10 @@
 //! The HTTP surface. Each resource module owns its `router()`; this module merges them,
 //! puts the `/v1` routes behind API-key authentication, and wraps everything in the
 //! middleware stack (outermost first): the envelope (request id, sensitive-header
-//! redaction, tracing span and its log line, time limit, metrics) → panic catcher → body
-//! limit → per-address limit. `/metrics` is served by a
-//! router of its own, on its own listener, never on the partner port.
+//! redaction, tracing span and its log line, time limit, metrics, per-address limit) →
+//! panic catcher → body limit; the partner routes add authentication, which charges the
+//! partner's rate limit. `/metrics` is served by a router of its own, on its own
+//! listener, never on the partner port.
 
 mod auth;
 mod balance;
@@ -119,9 +120,8 @@ pub fn document() -> OpenApi {
 pub fn router(state: AppState) -> Router {
     let (partner_api, public) = operations();
     let partner_api: Router<AppState> = partner_api
-        // route_layer: unknown paths stay 404 instead of turning into 401. The last layer
-        // added runs first: authenticate, then charge the partner's rate limit.
-        .route_layer(from_fn_with_state(state.clone(), rate_limit::enforce))
+        // route_layer: unknown paths stay 404 instead of turning into 401. Authentication
+        // then charges the partner's rate limit.
         .route_layer(from_fn_with_state(state.clone(), auth::require_api_key))
         .into();
     let public: Router<AppState> = public.into();
@@ -131,13 +131,6 @@ pub fn router(state: AppState) -> Router {
         .merge(public)
         .fallback(|| async { ApiError::NotFound(NotFound::Route) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        // Inside the envelope (its 429s carry a request id and are counted), around
-        // authentication (it refuses an address that keeps failing before its key is
-        // looked at).
-        .layer(from_fn_with_state(
-            state.clone(),
-            rate_limit::address::enforce,
-        ))
         .layer(DefaultBodyLimit::max(state.http.max_body_bytes))
         .layer(
             ServiceBuilder::new()
@@ -176,7 +169,7 @@ fn request_span(method: &Method, route: Option<&MatchedPath>, request_id: &str) 
 /// in scope for error bodies), its `Authorization` header marked sensitive (never shown
 /// by a `Debug` of the headers), its span and its one log line (`request finished`, with
 /// status and latency; failures are logged once more, by `ApiError`, with their cause),
-/// its time limit, and its metrics.
+/// its time limit, its metrics, and the per-address limit on requests without a valid key.
 ///
 /// The time limit answers 503 when a request outlives `TAVARO_REQUEST_TIMEOUT_SECS`
 /// (always longer than the provider time-out, so an order's money workflow is never cut
@@ -190,7 +183,7 @@ async fn envelope(
     next: Next,
 ) -> Response<Body> {
     let started = Instant::now();
-    let (id, id_header) = request_id::assign(&mut request);
+    let (id, id_header) = request_id::assign(&request);
     if let Some(value) = request.headers_mut().get_mut(header::AUTHORIZATION) {
         value.set_sensitive(true);
     }
@@ -203,8 +196,12 @@ async fn envelope(
         request.extensions_mut().insert(late.clone());
         late
     });
+    // The per-address limit runs inside the envelope (its 429s carry a request id and are
+    // counted) and around authentication (it refuses an address that keeps failing before
+    // its key is looked at).
     let mut response = request_id::scope(id, async move {
-        match tokio::time::timeout(limit, next.run(request)).await {
+        let limited = rate_limit::address::enforce(&state, request, next);
+        match tokio::time::timeout(limit, limited).await {
             Ok(response) => response,
             Err(_) => match late.and_then(|late| late.expire()) {
                 // The money has moved: the partner is told so, never "nothing was deducted".

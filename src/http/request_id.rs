@@ -4,11 +4,11 @@
 use std::future::Future;
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue};
 use uuid::Uuid;
 
 /// The header name.
-pub(super) const HEADER: &str = "x-request-id";
+pub(super) const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 tokio::task_local! {
     /// The id of the request being served, set by the outermost middleware.
@@ -25,17 +25,22 @@ pub(super) fn current() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// The request's id: the client's, if it sent a plain one, or a fresh UUID. Set on the
-/// request (for the log span); returned as text and as the header value for the response.
-pub(super) fn assign(request: &mut Request) -> (String, HeaderValue) {
-    let id = request
+/// The request's id: the client's, if it sent a plain one, or a fresh UUID; returned as
+/// text (for the log span and error bodies) and as the header value for the response.
+pub(super) fn assign(request: &Request) -> (String, HeaderValue) {
+    let id = match request
         .headers()
-        .get(HEADER)
+        .get(&HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|id| is_sane(id))
-        .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
+    {
+        Some(id) => id.to_owned(),
+        None => Uuid::new_v4()
+            .hyphenated()
+            .encode_lower(&mut Uuid::encode_buffer())
+            .to_owned(),
+    };
     let value = HeaderValue::from_str(&id).expect("a sane request id is a valid header value");
-    request.headers_mut().insert(HEADER, value.clone());
     (id, value)
 }
 

@@ -6,10 +6,13 @@
 //! a new snapshot starts an empty cache.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::io::Write;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Response, header};
 use axum::response::IntoResponse;
 use bytes::Bytes;
@@ -120,17 +123,29 @@ impl AnswerCache {
 
 /// A 200 with a rendered answer: its JSON bytes with the content type `axum::Json` sends
 /// or, to a client that accepts gzip, the same compressed.
-pub(crate) fn response(request: &HeaderMap, answer: &Answer) -> Response<Body> {
+pub(crate) fn response(gzip: AcceptsGzip, answer: &Answer) -> Response<Body> {
     let json = (
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     let vary = (header::VARY, HeaderValue::from_static("accept-encoding"));
-    if accepts_gzip(request) {
+    if gzip.0 {
         let gzip = (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         ([json, vary, gzip], answer.gzip().clone()).into_response()
     } else {
         ([json, vary], answer.json().clone()).into_response()
+    }
+}
+
+/// Whether the client accepts the answer gzip-compressed (its `Accept-Encoding`), read
+/// from the request where it is (a `HeaderMap` argument would copy every header).
+pub(crate) struct AcceptsGzip(bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for AcceptsGzip {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(accepts_gzip(&parts.headers)))
     }
 }
 

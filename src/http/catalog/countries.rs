@@ -1,7 +1,6 @@
 //! `GET /v1/countries`: countries and regions with plans on sale, at the caller's markup.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -90,7 +89,7 @@ struct CountryView {
 async fn list_countries(
     State(state): State<AppState>,
     principal: Principal,
-    headers: HeaderMap,
+    gzip: cache::AcceptsGzip,
     ApiQuery(query): ApiQuery<CountriesQuery>,
 ) -> ApiResult<Response> {
     let geography = parse_geography(query.geography.as_deref())?;
@@ -114,7 +113,7 @@ async fn list_countries(
             .collect();
         serde_json::to_vec(&Success::new(countries)).map_err(|e| ApiError::Internal(e.into()))
     })?;
-    Ok(cache::response(&headers, &answer))
+    Ok(cache::response(gzip, &answer))
 }
 
 /// `geography=local|regional|global`, or a 400.

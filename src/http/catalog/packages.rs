@@ -1,7 +1,6 @@
 //! `GET /v1/packages`: plans for a country or region, at the caller's markup.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -149,7 +148,7 @@ pub(in crate::http) struct PackageView {
 async fn list_packages(
     State(state): State<AppState>,
     principal: Principal,
-    headers: HeaderMap,
+    gzip: cache::AcceptsGzip,
     ApiQuery(query): ApiQuery<PackagesQuery>,
 ) -> ApiResult<Response> {
     let mut errors = Vec::new();
@@ -208,7 +207,7 @@ async fn list_packages(
             .collect();
         serde_json::to_vec(&Success::new(views)).map_err(|e| ApiError::Internal(e.into()))
     })?;
-    Ok(cache::response(&headers, &answer))
+    Ok(cache::response(gzip, &answer))
 }
 
 /// The package view of `plan` at `price`.

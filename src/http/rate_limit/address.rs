@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -130,9 +130,9 @@ impl AddressLimits {
     }
 }
 
-/// Middleware (around every route, inside the request envelope): charges requests made
-/// without a valid key to their client address, and refuses them over the limit.
-pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Run by the request envelope around every route: charges requests made without a valid
+/// key to their client address, and refuses them over the limit.
+pub(in crate::http) async fn enforce(state: &AppState, request: Request, next: Next) -> Response {
     let limits = &state.rate_limits.addresses;
     let Some(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>() else {
         return next.run(request).await;

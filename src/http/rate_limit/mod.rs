@@ -12,11 +12,12 @@
 //! pin partners to servers); the database-backed guarantees (no double charge, no debit
 //! beyond the balance) do not depend on the limiter.
 
+use std::io::Write;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method};
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
@@ -26,7 +27,6 @@ use governor::{Quota, RateLimiter};
 
 use super::error::ApiError;
 use super::state::AppState;
-use crate::auth::Principal;
 use crate::mode::Account;
 
 pub mod address;
@@ -57,6 +57,8 @@ struct Bucket {
     name: &'static str,
     burst: u32,
     per_second: u32,
+    /// `RateLimit-Policy`, the same on every answer.
+    policy: HeaderValue,
 }
 
 impl Bucket {
@@ -65,33 +67,35 @@ impl Bucket {
         let burst = burst.max(1);
         let quota = Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
+        // `name;q=<burst>;w=<seconds to refill it>`.
+        let policy = format!("{name};q={burst};w={}", burst.div_ceil(per_second));
         Self {
             limiter: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
             clock: DefaultClock::default(),
             name,
             burst,
             per_second,
+            policy: HeaderValue::from_str(&policy).expect("a bucket name is a header value"),
         }
     }
 
-    /// `name;q=<burst>;w=<seconds to refill it>`.
-    fn policy(&self) -> String {
-        format!(
-            "{};q={};w={}",
-            self.name,
-            self.burst,
-            self.burst.div_ceil(self.per_second)
-        )
-    }
-
-    /// `name;r=<remaining>;t=<seconds until the bucket is full again>`.
-    fn status(&self, remaining: u32) -> String {
+    /// `name;r=<remaining>;t=<seconds until the bucket is full again>`, written without a
+    /// heap string (every partner request carries one).
+    fn status(&self, remaining: u32) -> HeaderValue {
         let missing = self.burst.saturating_sub(remaining);
-        format!(
+        let mut text = [0_u8; 64];
+        let mut rest = &mut text[..];
+        let written = write!(
+            rest,
             "{};r={remaining};t={}",
             self.name,
             missing.div_ceil(self.per_second)
-        )
+        );
+        let len = 64 - rest.len();
+        written
+            .ok()
+            .and_then(|()| HeaderValue::from_bytes(&text[..len]).ok())
+            .unwrap_or_else(|| HeaderValue::from_static("invalid"))
     }
 }
 
@@ -114,16 +118,19 @@ impl RateLimits {
     }
 }
 
-/// Middleware (after authentication): takes a token from the partner's bucket or answers
-/// 429.
-pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(account) = request
-        .extensions()
-        .get::<Principal>()
-        .map(Principal::account)
-    else {
-        return next.run(request).await;
-    };
+/// `RateLimit-Policy`.
+const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// `RateLimit`.
+const STATUS: HeaderName = HeaderName::from_static("ratelimit");
+
+/// Runs `request` if a token is left in `account`'s bucket (its orders bucket for
+/// `POST /v1/order`), or answers 429. Called by authentication, once it knows the account.
+pub(super) async fn limited(
+    state: &AppState,
+    account: Account,
+    request: Request,
+    next: Next,
+) -> Response {
     let is_order = request.method() == Method::POST
         && request
             .extensions()
@@ -134,7 +141,6 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     } else {
         &state.rate_limits.general
     };
-    let policy = bucket.policy();
     let (mut response, status) = match bucket.limiter.check_key(&account) {
         Ok(snapshot) => {
             let remaining = snapshot.remaining_burst_capacity();
@@ -148,19 +154,17 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
             let response = axum::response::IntoResponse::into_response(ApiError::RateLimited {
                 retry_after_secs,
             });
+            let status = format!("{};r=0;t={retry_after_secs}", bucket.name);
             (
                 response,
-                format!("{};r=0;t={retry_after_secs}", bucket.name),
+                HeaderValue::from_str(&status)
+                    .unwrap_or_else(|_| HeaderValue::from_static("invalid")),
             )
         }
     };
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&policy) {
-        headers.insert("ratelimit-policy", value);
-    }
-    if let Ok(value) = HeaderValue::from_str(&status) {
-        headers.insert("ratelimit", value);
-    }
+    headers.insert(POLICY, bucket.policy.clone());
+    headers.insert(STATUS, status);
     response
 }
 
@@ -171,11 +175,12 @@ mod tests {
     #[test]
     fn policy_and_status_read_like_the_ietf_draft() {
         let bucket = Bucket::new("partner", 20, 40);
-        assert_eq!(bucket.policy(), "partner;q=40;w=2");
+        assert_eq!(bucket.policy, "partner;q=40;w=2");
         assert_eq!(bucket.status(40), "partner;r=40;t=0");
         assert_eq!(bucket.status(10), "partner;r=10;t=2");
+        let big = Bucket::new("orders", 1, u32::MAX);
+        assert_eq!(big.status(0), "orders;r=0;t=4294967295");
     }
-
     #[test]
     fn a_burst_is_granted_then_refused_per_partner() {
         let bucket = Bucket::new("orders", 1, 3);
