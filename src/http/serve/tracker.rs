@@ -1,8 +1,11 @@
 //! The connections of one listener, for the cap and the idle time-out: which are open,
 //! which have a request in progress, and which has gone longest without one (the first to
-//! close when a new connection needs room).
+//! close when a new connection needs room). A request marks its connection busy and idle
+//! again in the connection's own counters, without the listener's lock; the one idle the
+//! longest is looked for only when a new connection needs room.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -13,6 +16,10 @@ use tokio::sync::Notify;
 pub(super) struct Tracker {
     listener: &'static str,
     max: usize,
+    /// When the tracker was made: idle times are kept as nanoseconds since.
+    epoch: Instant,
+    /// `Inner::open`, readable without the lock.
+    open: AtomicUsize,
     inner: Mutex<Inner>,
     /// A connection closed or went idle: there may be room now.
     room: Notify,
@@ -27,24 +34,32 @@ struct Inner {
     /// Connection tasks still running, counted or not.
     live: usize,
     next_id: u64,
-    next_idle: u64,
     connections: HashMap<u64, Connection>,
-    /// Connections without a request in progress, in the order they became so.
-    idle: BTreeMap<u64, u64>,
     /// Inside an episode at the cap (logged once).
     at_cap: bool,
 }
 
 struct Connection {
-    /// Requests being handled now (HTTP/2 may have several).
-    in_flight: usize,
-    /// The connection's key in `Inner::idle`, while it is idle and counted.
-    idle_key: Option<u64>,
-    /// Since when nothing has been in progress.
-    idle_since: Instant,
+    requests: Arc<Requests>,
     /// Still counted against the cap (false once told to close for room).
     counted: bool,
     evict: Arc<Notify>,
+}
+
+/// A connection's requests in progress, updated by the requests themselves.
+#[derive(Default)]
+struct Requests {
+    /// Requests being handled now (HTTP/2 may have several).
+    in_flight: AtomicUsize,
+    /// Since when nothing has been in progress (nanoseconds since the tracker's epoch).
+    idle_since: AtomicU64,
+}
+
+impl Requests {
+    fn idle_since(&self) -> Option<u64> {
+        (self.in_flight.load(Ordering::Acquire) == 0)
+            .then(|| self.idle_since.load(Ordering::Acquire))
+    }
 }
 
 impl Tracker {
@@ -52,6 +67,8 @@ impl Tracker {
         Self {
             listener,
             max: max.max(1),
+            epoch: Instant::now(),
+            open: AtomicUsize::new(0),
             inner: Mutex::default(),
             room: Notify::new(),
             closed: Notify::new(),
@@ -60,6 +77,17 @@ impl Tracker {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Now, as nanoseconds since the epoch.
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// `inner.open` changed: mirrored for the requests, and for the metrics.
+    fn set_open(&self, inner: &Inner) {
+        self.open.store(inner.open, Ordering::Release);
+        crate::metrics::set_open_connections(self.listener, inner.open);
     }
 
     /// A slot for a new connection: at once below the cap; at the cap by closing the
@@ -95,43 +123,43 @@ impl Tracker {
     }
 
     fn evict_longest_idle_locked(&self, inner: &mut Inner) {
-        let Some((_, id)) = inner.idle.pop_first() else {
+        let longest = inner
+            .connections
+            .iter()
+            .filter(|(_, connection)| connection.counted)
+            .filter_map(|(id, connection)| Some((connection.requests.idle_since()?, *id)))
+            .min();
+        let Some(connection) = longest.and_then(|(_, id)| inner.connections.get_mut(&id)) else {
             return;
         };
-        let Some(connection) = inner.connections.get_mut(&id) else {
-            return;
-        };
-        connection.idle_key = None;
         connection.counted = false;
         connection.evict.notify_one();
         inner.open -= 1;
         crate::metrics::connection_evicted(self.listener);
-        crate::metrics::set_open_connections(self.listener, inner.open);
+        self.set_open(inner);
     }
 
     fn register(self: &Arc<Self>, inner: &mut Inner) -> Slot {
         let id = inner.next_id;
         inner.next_id += 1;
-        let idle_key = inner.next_idle;
-        inner.next_idle += 1;
-        inner.idle.insert(idle_key, id);
         let evict = Arc::new(Notify::new());
+        let requests = Arc::new(Requests::default());
+        requests.idle_since.store(self.now(), Ordering::Release);
         inner.connections.insert(
             id,
             Connection {
-                in_flight: 0,
-                idle_key: Some(idle_key),
-                idle_since: Instant::now(),
+                requests: Arc::clone(&requests),
                 counted: true,
                 evict: Arc::clone(&evict),
             },
         );
         inner.open += 1;
         inner.live += 1;
-        crate::metrics::set_open_connections(self.listener, inner.open);
+        self.set_open(inner);
         Slot {
             tracker: Arc::clone(self),
             id,
+            requests,
             evict,
         }
     }
@@ -151,6 +179,7 @@ impl Tracker {
 pub(super) struct Slot {
     tracker: Arc<Tracker>,
     id: u64,
+    requests: Arc<Requests>,
     evict: Arc<Notify>,
 }
 
@@ -159,16 +188,17 @@ impl Slot {
     pub(super) fn clone_handle(&self) -> Activity {
         Activity {
             tracker: Arc::clone(&self.tracker),
-            id: self.id,
+            requests: Arc::clone(&self.requests),
         }
     }
 
     /// How long the connection has been without a request in progress; `None` while one
     /// is.
     pub(super) fn idle_for(&self) -> Option<Duration> {
-        let inner = self.tracker.lock();
-        let connection = inner.connections.get(&self.id)?;
-        (connection.in_flight == 0).then(|| connection.idle_since.elapsed())
+        let since = self.requests.idle_since()?;
+        Some(Duration::from_nanos(
+            self.tracker.now().saturating_sub(since),
+        ))
     }
 
     /// Completes once the tracker has told this connection to close for room.
@@ -182,9 +212,6 @@ impl Drop for Slot {
         let tracker = &self.tracker;
         let mut inner = tracker.lock();
         if let Some(connection) = inner.connections.remove(&self.id) {
-            if let Some(key) = connection.idle_key {
-                inner.idle.remove(&key);
-            }
             if connection.counted {
                 inner.open -= 1;
             }
@@ -198,7 +225,7 @@ impl Drop for Slot {
                 "connections back under the limit"
             );
         }
-        crate::metrics::set_open_connections(tracker.listener, inner.open);
+        tracker.set_open(&inner);
         drop(inner);
         tracker.room.notify_one();
         tracker.closed.notify_one();
@@ -209,20 +236,13 @@ impl Drop for Slot {
 #[derive(Clone)]
 pub(super) struct Activity {
     tracker: Arc<Tracker>,
-    id: u64,
+    requests: Arc<Requests>,
 }
 
 impl Activity {
     /// A request has begun; it ends when the guard is dropped.
     pub(super) fn busy(&self) -> Busy {
-        let mut inner = self.tracker.lock();
-        let inner = &mut *inner;
-        if let Some(connection) = inner.connections.get_mut(&self.id) {
-            connection.in_flight += 1;
-            if let Some(key) = connection.idle_key.take() {
-                inner.idle.remove(&key);
-            }
-        }
+        self.requests.in_flight.fetch_add(1, Ordering::AcqRel);
         Busy(self.clone())
     }
 }
@@ -232,26 +252,15 @@ pub(super) struct Busy(Activity);
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        let tracker = &self.0.tracker;
-        let mut inner = tracker.lock();
-        let inner = &mut *inner;
-        let Some(connection) = inner.connections.get_mut(&self.0.id) else {
-            return;
-        };
-        connection.in_flight -= 1;
-        if connection.in_flight > 0 {
-            return;
-        }
-        connection.idle_since = Instant::now();
-        if connection.counted {
-            let key = inner.next_idle;
-            inner.next_idle += 1;
-            connection.idle_key = Some(key);
-            inner.idle.insert(key, self.0.id);
+        let Activity { tracker, requests } = &self.0;
+        // Written first: once the count reads 0, the time is this request's end, never the
+        // end of the connection's previous idle spell.
+        requests.idle_since.store(tracker.now(), Ordering::Release);
+        if requests.in_flight.fetch_sub(1, Ordering::AcqRel) == 1
+            && tracker.open.load(Ordering::Acquire) >= tracker.max
+        {
             // Someone may be waiting at the cap for a connection to go idle.
-            if inner.open >= tracker.max {
-                tracker.room.notify_one();
-            }
+            tracker.room.notify_one();
         }
     }
 }
@@ -260,9 +269,15 @@ impl Drop for Busy {
 mod tests {
     use super::*;
 
+    /// Connections counted against the cap, and those of them idle.
     fn counts(tracker: &Tracker) -> (usize, usize) {
         let inner = tracker.lock();
-        (inner.open, inner.idle.len())
+        let idle = inner
+            .connections
+            .values()
+            .filter(|c| c.counted && c.requests.idle_since().is_some())
+            .count();
+        (inner.open, idle)
     }
 
     #[tokio::test]
@@ -315,5 +330,34 @@ mod tests {
         assert!(only.idle_for().is_some());
         drop((only, admitted));
         assert_eq!(counts(&tracker), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_idle_only_once_its_last_request_ends() {
+        let tracker = Arc::new(Tracker::new("test", 1));
+        let only = Tracker::admit(&tracker).await;
+        let activity = only.clone_handle();
+        let (first, second) = (activity.busy(), activity.busy());
+        assert_eq!(counts(&tracker), (1, 0));
+        drop(first);
+        assert_eq!(only.idle_for(), None, "one request is still in progress");
+        tracker.evict_longest_idle();
+        assert_eq!(
+            counts(&tracker),
+            (1, 0),
+            "a busy connection is never evicted"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        drop(second);
+        let idle = only.idle_for().expect("idle once both ended");
+        assert!(
+            idle < Duration::from_millis(5),
+            "idle since the last one ended: {idle:?}"
+        );
+        tracker.evict_longest_idle();
+        assert_eq!(counts(&tracker), (0, 0));
+        tokio::time::timeout(Duration::from_millis(10), only.evicted())
+            .await
+            .expect("told to close");
     }
 }
