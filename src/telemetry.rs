@@ -71,7 +71,6 @@ fn background(mut out: impl io::Write + Send + 'static) -> (LogSink, LogFlusher)
 }
 
 /// Appends log lines to the waiting buffer ([`background_stdout`]).
-#[derive(Clone)]
 pub struct LogSink(Arc<Shared>);
 
 /// Stops the log thread once everything waiting is written ([`background_stdout`]).

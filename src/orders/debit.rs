@@ -415,7 +415,7 @@ async fn debit_alone(
     // statement with it.
     let placed = lane
         .run(async |conn| {
-        sqlx::query!(
+            sqlx::query!(
                 r#"with held as materialized (
                        select 1 from idempotency_keys
                         where $11::text is not null and $12::bytea is null

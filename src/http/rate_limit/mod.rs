@@ -79,23 +79,22 @@ impl Bucket {
         }
     }
 
-    /// `name;r=<remaining>;t=<seconds until the bucket is full again>`, written without a
-    /// heap string (every partner request carries one).
+    /// `name;r=<remaining>;t=<seconds until the bucket is full again>`.
     fn status(&self, remaining: u32) -> HeaderValue {
         let missing = self.burst.saturating_sub(remaining);
-        let mut text = [0_u8; 64];
+        self.status_value(remaining, u64::from(missing.div_ceil(self.per_second)))
+    }
+
+    /// `name;r=<remaining>;t=<reset_secs>`, written without a heap string (every partner
+    /// request carries one).
+    fn status_value(&self, remaining: u32, reset_secs: u64) -> HeaderValue {
+        const ROOM: usize = 64;
+        let mut text = [0_u8; ROOM];
         let mut rest = &mut text[..];
-        let written = write!(
-            rest,
-            "{};r={remaining};t={}",
-            self.name,
-            missing.div_ceil(self.per_second)
-        );
-        let len = 64 - rest.len();
-        written
-            .ok()
-            .and_then(|()| HeaderValue::from_bytes(&text[..len]).ok())
-            .unwrap_or_else(|| HeaderValue::from_static("invalid"))
+        write!(rest, "{};r={remaining};t={reset_secs}", self.name)
+            .expect("a bucket's status fits in 64 bytes");
+        let len = ROOM - rest.len();
+        HeaderValue::from_bytes(&text[..len]).expect("a bucket's status is a header value")
     }
 }
 
@@ -154,12 +153,7 @@ pub(super) async fn limited(
             let response = axum::response::IntoResponse::into_response(ApiError::RateLimited {
                 retry_after_secs,
             });
-            let status = format!("{};r=0;t={retry_after_secs}", bucket.name);
-            (
-                response,
-                HeaderValue::from_str(&status)
-                    .unwrap_or_else(|_| HeaderValue::from_static("invalid")),
-            )
+            (response, bucket.status_value(0, retry_after_secs))
         }
     };
     let headers = response.headers_mut();

@@ -123,6 +123,9 @@ impl Tracker {
     }
 
     fn evict_longest_idle_locked(&self, inner: &mut Inner) {
+        // Requests mark their connections without this lock: one whose request begins
+        // just after it was chosen is told to close gracefully, so that request still
+        // finishes and is answered.
         let longest = inner
             .connections
             .iter()
