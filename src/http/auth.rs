@@ -3,11 +3,15 @@
 //! handlers to take as an argument, and `Tavaro-Mode: live|sandbox` set on every answer to
 //! a request whose key was verified (errors included).
 
-use axum::extract::{FromRequestParts, Request, State};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use tower::{Layer, Service};
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -17,15 +21,67 @@ use crate::mode::Mode;
 /// The header naming the mode of the key a request was authenticated with.
 pub(super) const MODE_HEADER: HeaderName = HeaderName::from_static("tavaro-mode");
 
+/// [`RequireApiKey`] around every partner route.
+#[derive(Clone)]
+pub(super) struct RequireApiKeyLayer(pub(super) AppState);
+
+impl<S> Layer<S> for RequireApiKeyLayer {
+    type Service = RequireApiKey<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireApiKey {
+            state: self.0.clone(),
+            inner,
+        }
+    }
+}
+
 /// 401 without a valid key, 403 for a suspended partner, otherwise the request is charged
-/// to its partner's rate limit ([`super::rate_limit`]; one middleware for both, as each
-/// layer costs a boxed service and future per request) and continues with its
-/// [`Principal`]. Every answer after the key is verified says its mode.
-pub(super) async fn require_api_key(
-    State(state): State<AppState>,
+/// to its partner's rate limit ([`super::rate_limit`]) and continues with its
+/// [`Principal`]. Every answer after the key is verified says its mode. A service of its
+/// own rather than `from_fn`, which costs a boxed copy of the inner service and a boxed
+/// future more per request.
+#[derive(Clone)]
+pub(super) struct RequireApiKey<S> {
+    state: AppState,
+    inner: S,
+}
+
+impl<S> Service<Request> for RequireApiKey<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The ready service runs the request; a clone takes its place for the next one.
+        let fresh = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, fresh);
+        let state = self.state.clone();
+        Box::pin(async move {
+            Ok(match authenticate(&state, inner, request).await {
+                Ok(response) => response,
+                Err(error) => error.into_response(),
+            })
+        })
+    }
+}
+
+async fn authenticate<S>(
+    state: &AppState,
+    mut inner: S,
     mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ApiError>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
     let token = bearer_token(request.headers())?;
     let principal = state
         .keys
@@ -33,12 +89,21 @@ pub(super) async fn require_api_key(
         .await?
         .ok_or(ApiError::Unauthorized("invalid or revoked API key"))?;
     let mut response = if principal.suspended {
-        axum::response::IntoResponse::into_response(ApiError::PartnerSuspended)
+        ApiError::PartnerSuspended.into_response()
     } else {
         let span = tracing::Span::current();
         span.record("partner_id", tracing::field::display(principal.partner_id));
-        request.extensions_mut().insert(principal);
-        super::rate_limit::limited(&state, principal.account(), request, next).await
+        let charge = super::rate_limit::charge(state, principal.account(), &request);
+        let mut response = match charge.refusal() {
+            Some(refusal) => refusal,
+            None => {
+                request.extensions_mut().insert(principal);
+                let Ok(response) = inner.call(request).await;
+                response
+            }
+        };
+        charge.headers(&mut response);
+        response
     };
     response
         .headers_mut()

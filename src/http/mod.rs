@@ -31,14 +31,16 @@ pub mod state;
 mod time;
 mod webhooks;
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{Method, Request, Response, header};
-use axum::middleware::{Next, from_fn_with_state};
 use axum::response::IntoResponse;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -122,7 +124,7 @@ pub fn router(state: AppState) -> Router {
     let partner_api: Router<AppState> = partner_api
         // route_layer: unknown paths stay 404 instead of turning into 401. Authentication
         // then charges the partner's rate limit.
-        .route_layer(from_fn_with_state(state.clone(), auth::require_api_key))
+        .route_layer(auth::RequireApiKeyLayer(state.clone()))
         .into();
     let public: Router<AppState> = public.into();
 
@@ -134,7 +136,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.http.max_body_bytes))
         .layer(
             ServiceBuilder::new()
-                .layer(from_fn_with_state(state.clone(), envelope))
+                .layer(EnvelopeLayer(state.clone()))
                 .layer(CatchPanicLayer::custom(|_panic| {
                     ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
                 })),
@@ -164,12 +166,28 @@ fn request_span(method: &Method, route: Option<&MatchedPath>, request_id: &str) 
     )
 }
 
-/// What every request passes through first, in one layer (each layer costs a clone and a
-/// boxed future per request): its request id (echoed, generated, set on the response and
-/// in scope for error bodies), its `Authorization` header marked sensitive (never shown
-/// by a `Debug` of the headers), its span and its one log line (`request finished`, with
-/// status and latency; failures are logged once more, by `ApiError`, with their cause),
-/// its time limit, its metrics, and the per-address limit on requests without a valid key.
+/// [`Envelope`] around every route.
+#[derive(Clone)]
+struct EnvelopeLayer(AppState);
+
+impl<S> tower::Layer<S> for EnvelopeLayer {
+    type Service = Envelope<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Envelope {
+            state: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+/// What every request passes through first, in one layer (each layer costs a boxed
+/// future per request, and a `from_fn` one a boxed copy of the inner service too): its
+/// request id (echoed, generated, set on the response and in scope for error bodies), its
+/// `Authorization` header marked sensitive (never shown by a `Debug` of the headers), its
+/// span and its one log line (`request finished`, with status and latency; failures are
+/// logged once more, by `ApiError`, with their cause), its time limit, its metrics, and
+/// the per-address limit on requests without a valid key.
 ///
 /// The time limit answers 503 when a request outlives `TAVARO_REQUEST_TIMEOUT_SECS`
 /// (always longer than the provider time-out, so an order's money workflow is never cut
@@ -177,60 +195,103 @@ fn request_span(method: &Method, route: Option<&MatchedPath>, request_id: &str) 
 /// truer answer ([`late::LateAnswer`], for `POST` requests: an order once debited
 /// answers 202 `processing`), that one. Metrics count every answered request by method,
 /// route template and status, with its latency.
-async fn envelope(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    mut request: Request<Body>,
-    next: Next,
-) -> Response<Body> {
-    let started = Instant::now();
-    let (id, id_header) = request_id::assign(&request);
-    if let Some(value) = request.headers_mut().get_mut(header::AUTHORIZATION) {
-        value.set_sensitive(true);
+///
+/// The inner service is called here, synchronously, and its future awaited in the
+/// request's scope: the layers inside (authentication, the handlers) do their work in
+/// their futures, never in `call`.
+#[derive(Clone)]
+struct Envelope<S> {
+    state: AppState,
+    inner: S,
+}
+
+impl<S, B> tower::Service<Request<Body>> for Envelope<S>
+where
+    S: tower::Service<Request<Body>, Response = Response<B>, Error = Infallible>,
+    S::Future: Send + 'static,
+    B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
     }
-    let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let span = request_span(&method, route.as_ref(), &id);
-    let limit = state.http.request_timeout;
-    let late = (method == Method::POST).then(|| {
-        let late = late::LateAnswer::default();
-        request.extensions_mut().insert(late.clone());
-        late
-    });
-    // The per-address limit runs inside the envelope (its 429s carry a request id and are
-    // counted) and around authentication (it refuses an address that keeps failing before
-    // its key is looked at).
-    let mut response = request_id::scope(id, async move {
-        let limited = rate_limit::address::enforce(&state, request, next);
-        match tokio::time::timeout(limit, limited).await {
-            Ok(response) => response,
-            Err(_) => match late.and_then(|late| late.expire()) {
-                // The money has moved: the partner is told so, never "nothing was deducted".
-                Some(answer) => {
-                    tracing::warn!(timeout = ?limit, "request timed out after its order was debited; answering its open outcome");
-                    envelope::json_response(answer.status, answer.body)
-                }
-                None => {
-                    tracing::warn!(timeout = ?limit, "request timed out");
-                    ApiError::ServiceUnavailable.into_response()
-                }
-            },
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let started = Instant::now();
+        let (id, id_header) = request_id::assign(&request);
+        if let Some(value) = request.headers_mut().get_mut(header::AUTHORIZATION) {
+            value.set_sensitive(true);
         }
-    })
-    .instrument(span.clone())
-    .await;
-    span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_millis() as u64,
-            "request finished"
-        );
-    });
-    response.headers_mut().insert(request_id::HEADER, id_header);
-    crate::metrics::http_request(
-        method.as_str(),
-        route.as_ref().map_or("unmatched", MatchedPath::as_str),
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
+        let method = request.method().clone();
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let span = request_span(&method, route.as_ref(), &id);
+        let limit = self.state.http.request_timeout;
+        let late = (method == Method::POST).then(|| {
+            let late = late::LateAnswer::default();
+            request.extensions_mut().insert(late.clone());
+            late
+        });
+        // The per-address limit runs inside the envelope (its 429s carry a request id and
+        // are counted) and around authentication (it refuses an address that keeps
+        // failing before its key is looked at).
+        use rate_limit::address::{self, Admission};
+        let run = match address::admit(&self.state, &request) {
+            Admission::Refuse(wait) => Err(wait),
+            Admission::Pass => Ok((self.inner.call(request), None)),
+            Admission::Watch(client) => Ok((self.inner.call(request), Some(client))),
+        };
+        let state = self.state.clone();
+        Box::pin(async move {
+            let work = async move {
+                let (answer, watched) = match run {
+                    Ok(run) => run,
+                    Err(wait) => return address::refuse(wait),
+                };
+                let Ok(response) = answer.await;
+                let response = response.map(Body::new);
+                if let Some(client) = watched {
+                    address::settle(&state, client, &response);
+                }
+                response
+            };
+            let mut response = request_id::scope(id, async move {
+                match tokio::time::timeout(limit, work).await {
+                    Ok(response) => response,
+                    Err(_) => match late.and_then(|late| late.expire()) {
+                        // The money has moved: the partner is told so, never "nothing was
+                        // deducted".
+                        Some(answer) => {
+                            tracing::warn!(timeout = ?limit, "request timed out after its order was debited; answering its open outcome");
+                            envelope::json_response(answer.status, answer.body)
+                        }
+                        None => {
+                            tracing::warn!(timeout = ?limit, "request timed out");
+                            ApiError::ServiceUnavailable.into_response()
+                        }
+                    },
+                }
+            })
+            .instrument(span.clone())
+            .await;
+            span.in_scope(|| {
+                tracing::info!(
+                    status = response.status().as_u16(),
+                    latency_ms = started.elapsed().as_millis() as u64,
+                    "request finished"
+                );
+            });
+            response.headers_mut().insert(request_id::HEADER, id_header);
+            crate::metrics::http_request(
+                method.as_str(),
+                route.as_ref().map_or("unmatched", MatchedPath::as_str),
+                response.status().as_u16(),
+                started.elapsed(),
+            );
+            Ok(response)
+        })
+    }
 }

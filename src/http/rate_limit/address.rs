@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -130,39 +129,54 @@ impl AddressLimits {
     }
 }
 
+/// What the per-address limit says of a request, before it runs.
+pub(in crate::http) enum Admission {
+    /// Run it; nothing to count after.
+    Pass,
+    /// Run it, and count its answer against `address` if it is a 401.
+    Watch(IpAddr),
+    /// Refuse it: the address must wait this long.
+    Refuse(Duration),
+}
+
 /// Run by the request envelope around every route: charges requests made without a valid
-/// key to their client address, and refuses them over the limit.
-pub(in crate::http) async fn enforce(state: &AppState, request: Request, next: Next) -> Response {
+/// key to their client address, and refuses them over the limit. A partner route's
+/// answer is then given to [`settle`].
+pub(in crate::http) fn admit(state: &AppState, request: &Request) -> Admission {
     let limits = &state.rate_limits.addresses;
     let Some(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>() else {
-        return next.run(request).await;
+        return Admission::Pass;
     };
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(MatchedPath::as_str);
     if route.is_some_and(|r| r == "/openapi.json" || r.starts_with("/docs")) {
-        return next.run(request).await;
+        return Admission::Pass;
     }
     let address = client_address(peer.0.ip(), request.headers(), limits.hops);
     let partner_route = route.is_some_and(|r| r.starts_with("/v1/"));
     if !partner_route {
         return match limits.charge_public(address) {
-            Ok(()) => next.run(request).await,
-            Err(wait) => refuse(wait),
+            Ok(()) => Admission::Pass,
+            Err(wait) => Admission::Refuse(wait),
         };
     }
-    if let Some(wait) = limits.refused_for(address) {
-        return refuse(wait);
+    match limits.refused_for(address) {
+        Some(wait) => Admission::Refuse(wait),
+        None => Admission::Watch(address),
     }
-    let response = next.run(request).await;
-    if response.status() == StatusCode::UNAUTHORIZED {
-        limits.charge_failure(address);
-    }
-    response
 }
 
-fn refuse(wait: Duration) -> Response {
+/// Counts a watched request's 401 against its address.
+pub(in crate::http) fn settle(state: &AppState, address: IpAddr, response: &Response) {
+    if response.status() == StatusCode::UNAUTHORIZED {
+        state.rate_limits.addresses.charge_failure(address);
+    }
+}
+
+/// The 429 of a refused address.
+pub(in crate::http) fn refuse(wait: Duration) -> Response {
     let retry_after_secs = wait.max(Duration::from_millis(1)).as_secs_f64().ceil() as u64;
     // Debug only: a flood would otherwise write a log line per refused request.
     tracing::debug!(retry_after_secs, "rate limited by client address");

@@ -12,13 +12,11 @@
 //! pin partners to servers); the database-backed guarantees (no double charge, no debit
 //! beyond the balance) do not depend on the limiter.
 
-use std::io::Write;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
@@ -85,15 +83,24 @@ impl Bucket {
         self.status_value(remaining, u64::from(missing.div_ceil(self.per_second)))
     }
 
-    /// `name;r=<remaining>;t=<reset_secs>`, written without a heap string (every partner
-    /// request carries one).
+    /// `name;r=<remaining>;t=<reset_secs>`, written without a heap string or the
+    /// formatting machinery (every partner request carries one).
     fn status_value(&self, remaining: u32, reset_secs: u64) -> HeaderValue {
-        const ROOM: usize = 64;
-        let mut text = [0_u8; ROOM];
-        let mut rest = &mut text[..];
-        write!(rest, "{};r={remaining};t={reset_secs}", self.name)
-            .expect("a bucket's status fits in 64 bytes");
-        let len = ROOM - rest.len();
+        let (mut r, mut t) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let parts = [
+            self.name.as_bytes(),
+            b";r=",
+            r.format(remaining).as_bytes(),
+            b";t=",
+            t.format(reset_secs).as_bytes(),
+        ];
+        // A name of a few letters, u32 and u64 digits: well within 64 bytes.
+        let mut text = [0_u8; 64];
+        let mut len = 0;
+        for part in parts {
+            text[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
         HeaderValue::from_bytes(&text[..len]).expect("a bucket's status is a header value")
     }
 }
@@ -122,14 +129,17 @@ const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 /// `RateLimit`.
 const STATUS: HeaderName = HeaderName::from_static("ratelimit");
 
-/// Runs `request` if a token is left in `account`'s bucket (its orders bucket for
-/// `POST /v1/order`), or answers 429. Called by authentication, once it knows the account.
-pub(super) async fn limited(
-    state: &AppState,
-    account: Account,
-    request: Request,
-    next: Next,
-) -> Response {
+/// What charging a request to its partner's bucket decided.
+pub(super) struct Charge<'a> {
+    bucket: &'a Bucket,
+    /// Tokens left, or how long until the next one (seconds, rounded up) when none is.
+    outcome: Result<u32, u64>,
+}
+
+/// Takes a token from `account`'s bucket (its orders bucket for `POST /v1/order`) for
+/// `request`. Called by authentication, once it knows the account; the caller runs the
+/// request only if it was granted, and puts [`Charge::headers`] on every answer.
+pub(super) fn charge<'a>(state: &'a AppState, account: Account, request: &Request) -> Charge<'a> {
     let is_order = request.method() == Method::POST
         && request
             .extensions()
@@ -140,26 +150,37 @@ pub(super) async fn limited(
     } else {
         &state.rate_limits.general
     };
-    let (mut response, status) = match bucket.limiter.check_key(&account) {
-        Ok(snapshot) => {
-            let remaining = snapshot.remaining_burst_capacity();
-            (next.run(request).await, bucket.status(remaining))
-        }
+    let outcome = match bucket.limiter.check_key(&account) {
+        Ok(snapshot) => Ok(snapshot.remaining_burst_capacity()),
         Err(not_until) => {
             let wait = not_until.wait_time_from(bucket.clock.now());
             let retry_after_secs = wait.max(Duration::from_millis(1)).as_secs_f64().ceil() as u64;
             tracing::info!(partner = %account.partner, mode = %account.mode, bucket = bucket.name, retry_after_secs, "rate limited");
             crate::metrics::rate_limited(bucket.name);
-            let response = axum::response::IntoResponse::into_response(ApiError::RateLimited {
-                retry_after_secs,
-            });
-            (response, bucket.status_value(0, retry_after_secs))
+            Err(retry_after_secs)
         }
     };
-    let headers = response.headers_mut();
-    headers.insert(POLICY, bucket.policy.clone());
-    headers.insert(STATUS, status);
-    response
+    Charge { bucket, outcome }
+}
+
+impl Charge<'_> {
+    /// The 429 of a refused request (`None` if it was granted).
+    pub(super) fn refusal(&self) -> Option<Response> {
+        self.outcome.err().map(|retry_after_secs| {
+            axum::response::IntoResponse::into_response(ApiError::RateLimited { retry_after_secs })
+        })
+    }
+
+    /// `RateLimit-Policy` and `RateLimit` on the answer.
+    pub(super) fn headers(&self, response: &mut Response) {
+        let status = match self.outcome {
+            Ok(remaining) => self.bucket.status(remaining),
+            Err(retry_after_secs) => self.bucket.status_value(0, retry_after_secs),
+        };
+        let headers = response.headers_mut();
+        headers.insert(POLICY, self.bucket.policy.clone());
+        headers.insert(STATUS, status);
+    }
 }
 
 #[cfg(test)]
