@@ -101,8 +101,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
         let deserializer =
-            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(deserializer)
+            || serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        // Parsed plainly first; only a query that fails is parsed again, tracking the
+        // path, to name the field in the 400 (the same error: parsing is deterministic).
+        if let Ok(value) = T::deserialize(deserializer()) {
+            return Ok(ApiQuery(value));
+        }
+        serde_path_to_error::deserialize(deserializer())
             .map(ApiQuery)
             .map_err(|err| {
                 let path = err.path().to_string();

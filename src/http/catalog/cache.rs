@@ -14,10 +14,9 @@ use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Response, header};
-use axum::response::IntoResponse;
 use bytes::Bytes;
 
-use crate::catalog::Snapshot;
+use crate::catalog::{Geography, Snapshot};
 
 /// Most bytes of rendered answers kept for one snapshot; beyond that, answers are
 /// rendered every time.
@@ -64,6 +63,35 @@ impl Answer {
     }
 }
 
+/// Everything a catalog answer depends on besides the snapshot: the route, its filters
+/// and the caller's markup. A value, not text: formatting a key was a tenth of a cached
+/// answer's cost.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AnswerKey {
+    /// `GET /v1/packages`: the area (upper case), its filters.
+    Packages {
+        country: Option<String>,
+        geography: Option<Geography>,
+        days: Option<i32>,
+        markup_bps: i32,
+    },
+    /// `GET /v1/countries`.
+    Countries {
+        geography: Option<Geography>,
+        markup_bps: i32,
+    },
+}
+
+impl AnswerKey {
+    /// The area a packages answer is for.
+    pub fn area(&self) -> Option<&str> {
+        match self {
+            Self::Packages { country, .. } => country.as_deref(),
+            Self::Countries { .. } => None,
+        }
+    }
+}
+
 /// The answers of the current snapshot, by request.
 #[derive(Default)]
 pub struct AnswerCache {
@@ -75,7 +103,7 @@ pub struct AnswerCache {
 struct Generation {
     /// The snapshot they were rendered from (held so its address stays its identity).
     snapshot: Option<Arc<Snapshot>>,
-    answers: HashMap<String, Arc<Answer>>,
+    answers: HashMap<AnswerKey, Arc<Answer>>,
     used: usize,
 }
 
@@ -88,19 +116,18 @@ impl Generation {
 }
 
 impl AnswerCache {
-    /// The answer to request `key` on `snapshot` (the key names everything else the
-    /// answer depends on: route, filters, markup), rendered by `render` the first time.
+    /// The answer to request `key` on `snapshot`, rendered by `render` the first time.
     /// Failures are not kept.
     pub fn get<E>(
         &self,
         snapshot: &Arc<Snapshot>,
-        key: String,
+        key: &AnswerKey,
         render: impl FnOnce() -> Result<Vec<u8>, E>,
     ) -> Result<Arc<Answer>, E> {
         {
             let current = self.current.read().unwrap_or_else(|e| e.into_inner());
             if current.of(snapshot) {
-                if let Some(answer) = current.answers.get(&key) {
+                if let Some(answer) = current.answers.get(key) {
                     return Ok(Arc::clone(answer));
                 }
             }
@@ -115,7 +142,7 @@ impl AnswerCache {
         }
         if current.used + answer.size() <= BUDGET {
             current.used += answer.size();
-            current.answers.insert(key, Arc::clone(&answer));
+            current.answers.insert(key.clone(), Arc::clone(&answer));
         }
         Ok(answer)
     }
@@ -124,18 +151,25 @@ impl AnswerCache {
 /// A 200 with a rendered answer: its JSON bytes with the content type `axum::Json` sends
 /// or, to a client that accepts gzip, the same compressed.
 pub(crate) fn response(gzip: AcceptsGzip, answer: &Answer) -> Response<Body> {
-    let json = (
+    let body = if gzip.0 { answer.gzip() } else { answer.json() };
+    let mut response = Response::new(Body::from(body.clone()));
+    let headers = response.headers_mut();
+    // Room for every header the answer leaves with (these, its length, the rate limit's,
+    // the mode, the request id): the map is not grown and rehashed on the way out.
+    headers.reserve(ANSWER_HEADERS);
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    let vary = (header::VARY, HeaderValue::from_static("accept-encoding"));
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if gzip.0 {
-        let gzip = (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        ([json, vary, gzip], answer.gzip().clone()).into_response()
-    } else {
-        ([json, vary], answer.json().clone()).into_response()
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
+    response
 }
+
+/// How many headers a catalog answer carries at most, all layers included.
+const ANSWER_HEADERS: usize = 10;
 
 /// Whether the client accepts the answer gzip-compressed (its `Accept-Encoding`), read
 /// from the request where it is (a `HeaderMap` argument would copy every header).
@@ -151,6 +185,18 @@ impl<S: Send + Sync> FromRequestParts<S> for AcceptsGzip {
 
 /// Whether `Accept-Encoding` admits gzip: `gzip`, or else `*`, with a q-value above 0.
 fn accepts_gzip(request: &HeaderMap) -> bool {
+    // What HTTP clients send (`gzip`, `gzip, deflate, br`): codings without q-values.
+    if let Some(plain) = request
+        .get(header::ACCEPT_ENCODING)
+        .map(HeaderValue::as_bytes)
+        .filter(|v| !v.contains(&b';') && !v.contains(&b'*'))
+    {
+        if request.get_all(header::ACCEPT_ENCODING).iter().count() == 1 {
+            return plain
+                .split(|&b| b == b',')
+                .any(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"gzip"));
+        }
+    }
     let (mut gzip, mut any) = (None, None);
     let codings = request
         .get_all(header::ACCEPT_ENCODING)
@@ -184,12 +230,19 @@ mod tests {
         Arc::new(Snapshot::new(Vec::new(), Vec::new()))
     }
 
+    fn key(markup_bps: i32) -> AnswerKey {
+        AnswerKey::Countries {
+            geography: None,
+            markup_bps,
+        }
+    }
+
     #[test]
     fn answers_are_rendered_once_per_key_and_failures_not_kept() {
         let (cache, s) = (AnswerCache::default(), snapshot());
         let mut renders = 0;
         for _ in 0..3 {
-            let body = cache.get(&s, "a".to_owned(), || -> Result<_, ()> {
+            let body = cache.get(&s, &key(1), || -> Result<_, ()> {
                 renders += 1;
                 Ok(b"[1]".to_vec())
             });
@@ -197,22 +250,59 @@ mod tests {
         }
         assert_eq!(renders, 1);
         assert_eq!(
-            cache
-                .get(&s, "b".to_owned(), || Err::<Vec<u8>, _>("no"))
-                .err(),
+            cache.get(&s, &key(2), || Err::<Vec<u8>, _>("no")).err(),
             Some("no")
         );
-        let again = cache.get(&s, "b".to_owned(), || Ok::<_, ()>(b"[2]".to_vec()));
+        let again = cache.get(&s, &key(2), || Ok::<_, ()>(b"[2]".to_vec()));
         assert_eq!(again.unwrap().json(), &b"[2]"[..]);
     }
 
     #[test]
     fn a_new_snapshot_renders_its_answers_afresh() {
         let (cache, old, new) = (AnswerCache::default(), snapshot(), snapshot());
-        let first = cache.get(&old, "a".to_owned(), || Ok::<_, ()>(b"[1]".to_vec()));
+        let first = cache.get(&old, &key(1), || Ok::<_, ()>(b"[1]".to_vec()));
         assert_eq!(first.unwrap().json(), &b"[1]"[..]);
-        let second = cache.get(&new, "a".to_owned(), || Ok::<_, ()>(b"[2]".to_vec()));
+        let second = cache.get(&new, &key(1), || Ok::<_, ()>(b"[2]".to_vec()));
         assert_eq!(second.unwrap().json(), &b"[2]"[..]);
+    }
+
+    #[test]
+    fn gzip_is_accepted_as_accept_encoding_says() {
+        let accepts = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(
+                    header::ACCEPT_ENCODING,
+                    HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            accepts_gzip(&headers)
+        };
+        for yes in [
+            &["gzip"][..],
+            &["GZIP"],
+            &["gzip, deflate, br"],
+            &["br , gzip"],
+            &["br, gzip;q=0.5"],
+            &["*"],
+            &["br", "gzip"],
+            &["*;q=1"],
+        ] {
+            assert!(accepts(yes), "{yes:?}");
+        }
+        for no in [
+            &[][..],
+            &[""],
+            &["identity"],
+            &["deflate, br"],
+            &["x-gzip"],
+            &["gzip;q=0"],
+            &["*;q=0"],
+            &["gzip;q=0, *"],
+            &["br", "gzip;q=0"],
+        ] {
+            assert!(!accepts(no), "{no:?}");
+        }
     }
 
     #[test]

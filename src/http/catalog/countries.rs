@@ -95,8 +95,11 @@ async fn list_countries(
     let geography = parse_geography(query.geography.as_deref())?;
     let snapshot = state.catalog.snapshot();
     // Everything the answer depends on; rendered once per snapshot.
-    let key = format!("countries {geography:?} {}", principal.markup_bps);
-    let answer = state.catalog_answers.get(&snapshot, key, || {
+    let key = cache::AnswerKey::Countries {
+        geography,
+        markup_bps: principal.markup_bps,
+    };
+    let answer = state.catalog_answers.get(&snapshot, &key, || {
         let countries: Vec<CountryView> = snapshot
             .countries(geography)
             .into_iter()

@@ -187,17 +187,19 @@ async fn list_packages(
     }
 
     let snapshot = state.catalog.snapshot();
-    let filter = PackageFilter {
-        country: country.as_deref(),
+    // Everything the answer depends on; rendered once per snapshot.
+    let key = cache::AnswerKey::Packages {
+        country,
         geography,
         days,
+        markup_bps: principal.markup_bps,
     };
-    // Everything the answer depends on; rendered once per snapshot.
-    let key = format!(
-        "packages {country:?} {geography:?} {days:?} {}",
-        principal.markup_bps
-    );
-    let answer = state.catalog_answers.get(&snapshot, key, || {
+    let answer = state.catalog_answers.get(&snapshot, &key, || {
+        let filter = PackageFilter {
+            country: key.area(),
+            geography,
+            days,
+        };
         let plans = snapshot
             .packages(&filter)
             .map_err(|_| ApiError::NotFound(NotFound::Country))?;
