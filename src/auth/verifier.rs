@@ -1,10 +1,11 @@
 //! Verifying API keys without paying argon2 on every request, and without letting anyone
 //! who does not hold a key cost a database query, an argon2 run, or the real key's access.
 //!
-//! 1. [`key::parse`] refuses malformed keys and bad checksums: no database, no argon2.
-//! 2. A cache maps SHA-256(key) to the verified principal (or to "refused"), bounded in
-//!    size and TTL: the hot path, one lookup in memory. Concurrent requests with the same
-//!    uncached key share one verification.
+//! 1. A cache maps SHA-256(key) to the verified principal (or to "refused"), bounded in
+//!    size and TTL: the hot path, one lookup in memory (only a token of a key's length is
+//!    hashed). Concurrent requests with the same uncached key share one verification.
+//! 2. On a miss, [`key::parse`] refuses malformed keys and bad checksums: no database,
+//!    no argon2. Only keys that parse are ever cached.
 //! 3. Every server holds the directory of live keys in memory: each lookup id not revoked,
 //!    with the key's fast verifier (HMAC-SHA-256 of the key, [`key::fast_verifier`]). A
 //!    lookup id it does not hold is refused, and so is a secret the fast verifier refutes:
@@ -165,16 +166,22 @@ impl KeyVerifier {
     /// The principal behind `token`; `Ok(None)` when the key is malformed, unknown,
     /// revoked or wrong.
     pub async fn verify(&self, db: &PgPool, token: &str) -> Result<Option<Principal>, VerifyError> {
-        let Some(parsed) = key::parse(token) else {
+        // Only a token of a key's length is hashed; the cache holds only tokens that
+        // parsed (below), so a hit needs no parse: its digest is the whole token's.
+        if !key::has_key_length(token) {
             self.rejected_early.fetch_add(1, Ordering::Relaxed);
             return Ok(None);
-        };
+        }
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let cache_key = (self.generation.load(Ordering::Acquire), digest);
         if let Some(principal) = self.cache.get(&cache_key).await {
             crate::metrics::key_cache(true);
             return Ok(principal);
         }
+        let Some(parsed) = key::parse(token) else {
+            self.rejected_early.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        };
         match self.screen(parsed, token).await {
             Screening::Refused => {
                 crate::metrics::key_cache(true);
