@@ -1,5 +1,6 @@
-//! Connections at the TCP level: one that never sends a request (nothing at all, or half
-//! an HTTP/2 preface) is closed after `TAVARO_HEADER_TIMEOUT_SECS`, as is an idle
+//! Connections at the TCP level: one that never sends a whole request (nothing at all,
+//! half an HTTP/2 preface, half a request head) is closed after
+//! `TAVARO_HEADER_TIMEOUT_SECS`, as is an idle
 //! keep-alive one; and a flood of idle sockets beyond `TAVARO_MAX_CONNECTIONS` cannot keep
 //! a real client out, nor cut off a request in progress.
 
@@ -57,6 +58,27 @@ async fn a_connection_that_sends_half_an_http2_preface_is_closed_after_the_heade
             String::from_utf8_lossy(start)
         );
     }
+}
+
+#[sqlx::test]
+async fn a_connection_that_stalls_in_its_request_headers_is_closed_after_the_header_timeout(
+    db: PgPool,
+) {
+    let app = spawn_app_with_vars(db, &[("TAVARO_HEADER_TIMEOUT_SECS", "1")]).await;
+    let mut slow = TcpStream::connect(app.socket_address()).await.unwrap();
+    let started = Instant::now();
+    // A head begun and never finished, one header line at a time.
+    slow.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    slow.write_all(b"Host: gateway\r\n").await.unwrap();
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(5)).await,
+        "a connection that stalled in its headers is still open after 5 s"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed too early"
+    );
 }
 
 #[sqlx::test]

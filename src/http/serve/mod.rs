@@ -3,9 +3,10 @@
 //!
 //! - **Idle connections are closed.** A connection may go `TAVARO_HEADER_TIMEOUT_SECS`
 //!   without a request in progress: from accept until its first request's headers have
-//!   arrived, and between two requests (keep-alive, HTTP/2 included). hyper's own header
-//!   timer starts only once it has told HTTP/1 from HTTP/2, so without this a client that
-//!   sends nothing, or `PRI` and stalls, would be held for ever. A connection past its time
+//!   arrived, and between two requests (keep-alive, HTTP/2 included). This is the only
+//!   header timer: hyper's would start only once it has told HTTP/1 from HTTP/2 (a client
+//!   that sends nothing, or `PRI` and stalls, would be held for ever), and would cost a
+//!   timer per request. A connection past its time
 //!   is shut down gracefully (HTTP/2 gets a GOAWAY) and dropped if it is still there after
 //!   the same time again (a client that does not read its answer).
 //! - **Connections are capped** (`TAVARO_MAX_CONNECTIONS`). At the cap a new connection
@@ -61,7 +62,7 @@ pub async fn serve(
     limits: ConnectionLimits,
     stop: impl Future<Output = ()>,
 ) {
-    let builder = Arc::new(builder(limits.idle_timeout));
+    let builder = Arc::new(builder());
     let tracker = Arc::new(Tracker::new(limits.listener, limits.max_connections));
     let (drain, draining) = watch::channel(false);
     let mut stop = std::pin::pin!(stop);
@@ -107,12 +108,15 @@ pub async fn serve(
     tracker.all_closed().await;
 }
 
-fn builder(idle_timeout: Duration) -> Builder<TokioExecutor> {
+fn builder() -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
+    // No header timer of hyper's: the connection's own watchdog (below) closes a
+    // connection that has gone `idle_timeout` without a request in progress, whether it
+    // sent nothing, half a request head or nothing more after its last answer. hyper's
+    // would arm and cancel a timer for every request.
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(idle_timeout)
+        .header_read_timeout(None)
         .max_buf_size(MAX_HEAD_BYTES);
     builder
         .http2()
