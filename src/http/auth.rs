@@ -11,7 +11,7 @@ use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use tower::{Layer, Service};
+use tower::Service;
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -20,21 +20,6 @@ use crate::mode::Mode;
 
 /// The header naming the mode of the key a request was authenticated with.
 pub(super) const MODE_HEADER: HeaderName = HeaderName::from_static("tavaro-mode");
-
-/// [`RequireApiKey`] around every partner route.
-#[derive(Clone)]
-pub(super) struct RequireApiKeyLayer(pub(super) AppState);
-
-impl<S> Layer<S> for RequireApiKeyLayer {
-    type Service = RequireApiKey<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RequireApiKey {
-            state: self.0.clone(),
-            inner,
-        }
-    }
-}
 
 /// 401 without a valid key, 403 for a suspended partner, otherwise the request is charged
 /// to its partner's rate limit ([`super::rate_limit`]) and continues with its
@@ -45,6 +30,13 @@ impl<S> Layer<S> for RequireApiKeyLayer {
 pub(super) struct RequireApiKey<S> {
     state: AppState,
     inner: S,
+}
+
+impl<S> RequireApiKey<S> {
+    /// `inner` behind authentication.
+    pub(super) fn new(state: AppState, inner: S) -> Self {
+        Self { state, inner }
+    }
 }
 
 impl<S> Service<Request> for RequireApiKey<S>

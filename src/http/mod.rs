@@ -124,7 +124,10 @@ pub fn router(state: AppState) -> Router {
     let partner_api: Router<AppState> = partner_api
         // route_layer: unknown paths stay 404 instead of turning into 401. Authentication
         // then charges the partner's rate limit.
-        .route_layer(auth::RequireApiKeyLayer(state.clone()))
+        .route_layer(tower::layer::layer_fn({
+            let state = state.clone();
+            move |inner| auth::RequireApiKey::new(state.clone(), inner)
+        }))
         .into();
     let public: Router<AppState> = public.into();
 
@@ -136,7 +139,13 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.http.max_body_bytes))
         .layer(
             ServiceBuilder::new()
-                .layer(EnvelopeLayer(state.clone()))
+                .layer(tower::layer::layer_fn({
+                    let state = state.clone();
+                    move |inner| Envelope {
+                        state: state.clone(),
+                        inner,
+                    }
+                }))
                 .layer(CatchPanicLayer::custom(|_panic| {
                     ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
                 })),
@@ -164,21 +173,6 @@ fn request_span(method: &Method, route: Option<&MatchedPath>, request_id: &str) 
         request_id,
         partner_id = tracing::field::Empty,
     )
-}
-
-/// [`Envelope`] around every route.
-#[derive(Clone)]
-struct EnvelopeLayer(AppState);
-
-impl<S> tower::Layer<S> for EnvelopeLayer {
-    type Service = Envelope<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Envelope {
-            state: self.0.clone(),
-            inner,
-        }
-    }
 }
 
 /// What every request passes through first, in one layer (each layer costs a boxed

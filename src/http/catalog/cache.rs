@@ -185,13 +185,11 @@ impl<S: Send + Sync> FromRequestParts<S> for AcceptsGzip {
 
 /// Whether `Accept-Encoding` admits gzip: `gzip`, or else `*`, with a q-value above 0.
 fn accepts_gzip(request: &HeaderMap) -> bool {
-    // What HTTP clients send (`gzip`, `gzip, deflate, br`): codings without q-values.
-    if let Some(plain) = request
-        .get(header::ACCEPT_ENCODING)
-        .map(HeaderValue::as_bytes)
-        .filter(|v| !v.contains(&b';') && !v.contains(&b'*'))
-    {
-        if request.get_all(header::ACCEPT_ENCODING).iter().count() == 1 {
+    // What HTTP clients send (one `gzip`, `gzip, deflate, br`): codings without q-values.
+    let mut values = request.get_all(header::ACCEPT_ENCODING).iter();
+    if let (Some(only), None) = (values.next(), values.next()) {
+        let plain = only.as_bytes();
+        if !plain.contains(&b';') && !plain.contains(&b'*') {
             return plain
                 .split(|&b| b == b',')
                 .any(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"gzip"));
