@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt;
+
+mod json;
 
 /// Log output format (`LOG_FORMAT`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,35 +187,29 @@ where
 {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let _ = match format {
-        LogFormat::Json => json_lines(filter, sink).try_init(),
-        LogFormat::Text => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(sink)
-            .with_target(false)
-            .try_init(),
-    };
+    match format {
+        LogFormat::Json => {
+            let _ = json_lines(filter, sink).try_init();
+        }
+        LogFormat::Text => {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(sink)
+                .with_target(false)
+                .try_init();
+        }
+    }
 }
 
-/// `LOG_FORMAT=json`: the line of tracing-subscriber's `.json().flatten_event(true)` with
-/// the current span: the event's fields at the top level beside `timestamp`, `level` and
-/// `target`, the current span as `span` and every open span, outermost first, in `spans`
-/// (each with its `name`). json-subscriber keeps each span's fields as the JSON it wrote
-/// when they were recorded and splices that text into every line logged inside the span,
-/// where tracing-subscriber parses it back for every line, twice.
-fn json_lines<W>(
-    filter: EnvFilter,
-    sink: W,
-) -> json_subscriber::fmt::SubscriberBuilder<W, tracing_subscriber::fmt::time::SystemTime, EnvFilter>
+/// `LOG_FORMAT=json`: the subscriber writing [`json`]'s lines, filtered by `filter`.
+fn json_lines<W>(filter: EnvFilter, sink: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    json_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(sink)
-        .with_current_span(true)
-        .with_span_list(true)
-        .flatten_event(true)
+    use tracing_subscriber::layer::SubscriberExt;
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(json::JsonLines::new(sink))
 }
 
 #[cfg(test)]
@@ -287,7 +284,7 @@ mod tests {
     fn a_json_line_carries_the_event_its_span_and_the_span_list() {
         let captured = Captured::default();
         let sink = captured.clone();
-        let subscriber = json_lines(EnvFilter::new("info"), move || sink.clone()).finish();
+        let subscriber = json_lines(EnvFilter::new("info"), move || sink.clone());
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!(
                 "request",
@@ -342,5 +339,94 @@ mod tests {
                 "reason": "quoted \"text\"",
             })
         );
+    }
+
+    /// What a request, an order and the odd field type log, under `log`.
+    fn log_a_request() {
+        let request = tracing::info_span!(
+            "request",
+            method = "POST",
+            route = "/v1/order",
+            request_id = "r-\"2\"",
+            partner_id = tracing::field::Empty,
+        );
+        request.record("partner_id", tracing::field::display("p-1"));
+        request.in_scope(|| {
+            let order = tracing::info_span!(
+                "orders.place",
+                order_id = tracing::field::Empty,
+                quantity = 2_u32,
+                sandbox = false
+            );
+            order.record("order_id", "o-1");
+            order.in_scope(|| {
+                tracing::info!(
+                    order_id = %"o-1",
+                    ratio = 0.25_f64,
+                    nan = f64::NAN,
+                    balance = -250_i64,
+                    big = u64::MAX,
+                    error = &io::Error::other("no\nroute") as &dyn std::error::Error,
+                    debug = ?Some("line\tbreak"),
+                    "order completed in {} ms",
+                    7
+                );
+            });
+            // Recorded again: the newer value replaces the older, in both spans.
+            request.record("partner_id", "p-2");
+            order.record("order_id", "o-2");
+            order.in_scope(|| tracing::warn!(control = "\u{1}\u{1f}", "again"));
+            tracing::info!(status = 201_u16, latency_ms = 3_u64, "request finished");
+        });
+        tracing::error!(ok = true, "outside any span");
+    }
+
+    /// The line is tracing-subscriber's own JSON line (`.json()` with the event flattened,
+    /// the current span and the span list), field for field, for every kind of field and
+    /// for fields recorded after their span opened, more than once.
+    #[test]
+    fn a_json_line_is_tracing_subscribers_json_line() {
+        let lines = |captured: &Captured| -> Vec<Value> {
+            String::from_utf8(captured.0.lock().unwrap().clone())
+                .unwrap()
+                .lines()
+                .map(|line| {
+                    let mut line: Value = serde_json::from_str(line).unwrap();
+                    line.as_object_mut().unwrap().remove("timestamp").unwrap();
+                    line
+                })
+                .collect()
+        };
+        let ours = Captured::default();
+        let sink = ours.clone();
+        tracing::subscriber::with_default(
+            json_lines(EnvFilter::new("info"), move || sink.clone()),
+            log_a_request,
+        );
+        let theirs = Captured::default();
+        let sink = theirs.clone();
+        tracing::subscriber::with_default(
+            tracing_subscriber::fmt()
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(true)
+                .with_env_filter(EnvFilter::new("info"))
+                .with_writer(move || sink.clone())
+                .finish(),
+            log_a_request,
+        );
+        // No member written twice (a parse keeps the last of two): the line is as long as
+        // the object it parses to, written again.
+        for line in String::from_utf8(ours.0.lock().unwrap().clone()).unwrap().lines() {
+            let parsed: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(serde_json::to_string(&parsed).unwrap().len(), line.len(), "{line}");
+        }
+        let (ours, theirs) = (lines(&ours), lines(&theirs));
+        assert_eq!(ours.len(), 4, "{ours:#?}");
+        assert_eq!(ours, theirs);
+        assert_eq!(ours[1]["span"]["order_id"], "o-2");
+        assert_eq!(ours[1]["spans"][0]["partner_id"], "p-2");
+        assert_eq!(ours[0]["message"], "order completed in 7 ms");
     }
 }
