@@ -243,9 +243,10 @@ impl Answers for HttpAnswers {
     }
 
     fn debited(&self, receipt: &OrderReceipt) -> bool {
-        self.late
-            .as_ref()
-            .is_none_or(|late| late.leave(placed_answer(receipt, &self.base_url)))
+        self.late.as_ref().is_none_or(|late| {
+            let (receipt, base_url) = (receipt.clone(), self.base_url.clone());
+            late.leave(move || placed_answer(&receipt, &base_url))
+        })
     }
 
     fn refused(&self, error: &OrderError) -> StoredAnswer {
