@@ -84,7 +84,10 @@ where
         ApiError::PartnerSuspended.into_response()
     } else {
         let span = tracing::Span::current();
-        span.record("partner_id", tracing::field::display(principal.partner_id));
+        // As text, not `display`: the log line then copies it instead of formatting it.
+        let mut partner = uuid::Uuid::encode_buffer();
+        let partner = principal.partner_id.0.hyphenated().encode_lower(&mut partner);
+        span.record("partner_id", &*partner);
         let charge = super::rate_limit::charge(state, principal.account(), &request);
         let mut response = match charge.refusal() {
             Some(refusal) => refusal,

@@ -168,7 +168,7 @@ pub fn metrics_router(state: AppState) -> Router {
 fn request_span(method: &Method, route: Option<&MatchedPath>, request_id: &str) -> Span {
     tracing::info_span!(
         "request",
-        method = %method,
+        method = method.as_str(),
         route = route.map_or("unmatched", MatchedPath::as_str),
         request_id,
         partner_id = tracing::field::Empty,
