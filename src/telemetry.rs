@@ -418,9 +418,16 @@ mod tests {
         );
         // No member written twice (a parse keeps the last of two): the line is as long as
         // the object it parses to, written again.
-        for line in String::from_utf8(ours.0.lock().unwrap().clone()).unwrap().lines() {
+        for line in String::from_utf8(ours.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+        {
             let parsed: Value = serde_json::from_str(line).unwrap();
-            assert_eq!(serde_json::to_string(&parsed).unwrap().len(), line.len(), "{line}");
+            assert_eq!(
+                serde_json::to_string(&parsed).unwrap().len(),
+                line.len(),
+                "{line}"
+            );
         }
         let (ours, theirs) = (lines(&ours), lines(&theirs));
         assert_eq!(ours.len(), 4, "{ours:#?}");

@@ -84,10 +84,17 @@ where
         ApiError::PartnerSuspended.into_response()
     } else {
         let span = tracing::Span::current();
-        // As text, not `display`: the log line then copies it instead of formatting it.
-        let mut partner = uuid::Uuid::encode_buffer();
-        let partner = principal.partner_id.0.hyphenated().encode_lower(&mut partner);
-        span.record("partner_id", &*partner);
+        // As text, not `display`: the log line then copies it instead of formatting it
+        // (and nothing is written when the span is filtered out).
+        if !span.is_disabled() {
+            let mut partner = uuid::Uuid::encode_buffer();
+            let partner = principal
+                .partner_id
+                .0
+                .hyphenated()
+                .encode_lower(&mut partner);
+            span.record("partner_id", &*partner);
+        }
         let charge = super::rate_limit::charge(state, principal.account(), &request);
         let mut response = match charge.refusal() {
             Some(refusal) => refusal,

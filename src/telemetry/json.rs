@@ -341,7 +341,13 @@ mod tests {
                 }
             }
         }
-        for plain in ["", "a", "ab_cd-ef/gh", "2abcfb6d-fa3f-4a49-b9f6-2182aa96b23f", "✓é€😀 !#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~"] {
+        for plain in [
+            "",
+            "a",
+            "ab_cd-ef/gh",
+            "2abcfb6d-fa3f-4a49-b9f6-2182aa96b23f",
+            "✓é€😀 !#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~",
+        ] {
             let mut out = String::new();
             escape(&mut out, plain);
             assert_eq!(out, plain);
