@@ -130,19 +130,26 @@ pub async fn claim(db: &PgPool, limit: u32) -> Result<Vec<Claimed>, sqlx::Error>
 
 /// Stores `data` as the body of `event` unless one is stored already; returns the one
 /// stored, which every attempt (on any server) sends.
+///
+/// Two statements, not one: when a delivery (or a listing) stores the body while this
+/// update waits for the row, the update stores nothing, and a read in the same statement
+/// would still see the row from before, without a body (that answered `GET /v1/events`
+/// with a 500 under load). A statement of its own sees the body committed.
 pub async fn store_payload(db: &PgPool, event: &str, data: &Value) -> Result<Value, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"with stored as (
-               update events set payload = $2 where id = $1 and payload is null
-               returning payload
-           )
-           select coalesce((select payload from stored),
-                           (select payload from events where id = $1)) as "payload!""#,
-        event,
-        data,
+    let stored: Option<Value> = sqlx::query_scalar(
+        "update events set payload = $2 where id = $1 and payload is null returning payload",
     )
-    .fetch_one(db)
-    .await
+    .bind(event)
+    .bind(data)
+    .fetch_optional(db)
+    .await?;
+    if let Some(stored) = stored {
+        return Ok(stored);
+    }
+    sqlx::query_scalar("select payload from events where id = $1 and payload is not null")
+        .bind(event)
+        .fetch_one(db)
+        .await
 }
 
 /// How an attempt went.

@@ -472,3 +472,58 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_the_partner_told_on_i
         "{metrics}"
     );
 }
+
+/// An event's body stored by another server while this one's store waits for the row is
+/// the body this one answers: never an error (it was a 500 on `GET /v1/events` under load,
+/// when a delivery stored the body first).
+#[sqlx::test]
+async fn a_body_stored_by_another_server_meanwhile_is_the_one_answered(db: PgPool) {
+    let partner = create_partner(&db, "acme", "0", "0").await;
+    let event = "evt_0123456789abcdef0123456789abcdef";
+    sqlx::query(
+        "insert into events (id, partner_id, mode, type, subject_kind) values ($1, $2, 'live', 'balance.low', 'balance')",
+    )
+    .bind(event)
+    .bind(partner.id.0)
+    .execute(&db)
+    .await
+    .unwrap();
+    // The other server holds the row, about to store its body.
+    let mut other = db.begin().await.unwrap();
+    sqlx::query("select 1 from events where id = $1 for update")
+        .bind(event)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let ours = tokio::spawn({
+        let db = db.clone();
+        async move { tavaro::webhooks::outbox::store_payload(&db, event, &json!({"ours": true})).await }
+    });
+    // Ours waits for the row.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and pid <> pg_backend_pid() and query like '%update events set payload%'",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the store never waited for the row"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sqlx::query("update events set payload = $2 where id = $1")
+        .bind(event)
+        .bind(json!({"theirs": true}))
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    other.commit().await.unwrap();
+    let answered = ours.await.unwrap().expect("the body stored meanwhile");
+    assert_eq!(answered, json!({"theirs": true}));
+}
