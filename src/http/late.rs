@@ -30,17 +30,6 @@ enum Late {
     Expired,
 }
 
-impl std::fmt::Debug for LateAnswer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let late = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        f.write_str(match *late {
-            Late::Waiting => "LateAnswer::Waiting",
-            Late::Left(_) => "LateAnswer::Left",
-            Late::Expired => "LateAnswer::Expired",
-        })
-    }
-}
-
 impl LateAnswer {
     /// Leaves the answer `answer` writes for the time limit to send, replacing any left
     /// before. `false`: the time limit has fired already, and the partner was told nothing
