@@ -136,7 +136,8 @@ pub fn router(state: AppState) -> Router {
         .merge(public)
         .fallback(|| async { ApiError::NotFound(NotFound::Route) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(state.http.max_body_bytes))
+        // One `layer` call: each wraps every route in one more boxed service, cloned and
+        // called per request.
         .layer(
             ServiceBuilder::new()
                 .layer(tower::layer::layer_fn({
@@ -148,7 +149,8 @@ pub fn router(state: AppState) -> Router {
                 }))
                 .layer(CatchPanicLayer::custom(|_panic| {
                     ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
-                })),
+                }))
+                .layer(DefaultBodyLimit::max(state.http.max_body_bytes)),
         )
         .with_state(state)
 }
@@ -192,7 +194,9 @@ fn request_span(method: &Method, route: Option<&MatchedPath>, request_id: &str) 
 ///
 /// The inner service is called here, synchronously, and its future awaited in the
 /// request's scope: the layers inside (authentication, the handlers) do their work in
-/// their futures, never in `call`.
+/// their futures, never in `call`. Its future is boxed at once: the wrappers around it
+/// (the request id's scope, the time limit, the span) each move what they wrap, and a
+/// route's future is large enough that those copies cost more than the allocation.
 #[derive(Clone)]
 struct Envelope<S> {
     state: AppState,
@@ -235,8 +239,8 @@ where
         use rate_limit::address::{self, Admission};
         let run = match address::admit(&self.state, &request) {
             Admission::Refuse(wait) => Err(wait),
-            Admission::Pass => Ok((self.inner.call(request), None)),
-            Admission::Watch(client) => Ok((self.inner.call(request), Some(client))),
+            Admission::Pass => Ok((Box::pin(self.inner.call(request)), None)),
+            Admission::Watch(client) => Ok((Box::pin(self.inner.call(request)), Some(client))),
         };
         let state = self.state.clone();
         Box::pin(async move {

@@ -16,8 +16,8 @@ tokio::task_local! {
 }
 
 /// Runs `fut` with `id` as the current request id (read back by [`current`]).
-pub(super) async fn scope<F: Future>(id: String, fut: F) -> F::Output {
-    REQUEST_ID.scope(id, fut).await
+pub(super) fn scope<F: Future>(id: String, fut: F) -> impl Future<Output = F::Output> {
+    REQUEST_ID.scope(id, fut)
 }
 
 /// The id of the request being served, if any.
