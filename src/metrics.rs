@@ -117,8 +117,10 @@ impl RequestSeries {
 }
 
 /// Every request series resolved so far, by route template.
-static REQUEST_SERIES: LazyLock<RwLock<HashMap<Box<str>, Vec<RequestSeries>>>> =
-    LazyLock::new(Default::default);
+#[allow(clippy::type_complexity)]
+static REQUEST_SERIES: LazyLock<
+    RwLock<HashMap<Box<str>, Vec<RequestSeries>, foldhash::fast::RandomState>>,
+> = LazyLock::new(Default::default);
 
 /// The method as a label: clients may send any token as a method (hyper accepts them all),
 /// so everything outside the methods the API could serve counts as `other`.

@@ -93,7 +93,7 @@ enum Screening {
 
 /// Checks bearer keys; shared by all requests of one server.
 pub struct KeyVerifier {
-    cache: Cache<CacheKey, Option<Principal>>,
+    cache: Cache<CacheKey, Option<Principal>, foldhash::fast::RandomState>,
     directory: RwLock<Directory>,
     /// One reload at a time (the change listener and the periodic check may both ask).
     refreshing: tokio::sync::Mutex<()>,
@@ -143,7 +143,7 @@ impl KeyVerifier {
             cache: Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(ttl)
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             directory: RwLock::new(Directory {
                 keys: HashMap::new(),
                 loaded_at: None,

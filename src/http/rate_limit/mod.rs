@@ -45,8 +45,12 @@ pub struct RateLimitConfig {
     pub order_burst: u32,
 }
 
-type Keyed =
-    RateLimiter<Account, DefaultKeyedStateStore<Account>, DefaultClock, StateInformationMiddleware>;
+type Keyed = RateLimiter<
+    Account,
+    DefaultKeyedStateStore<Account, foldhash::fast::RandomState>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
 
 /// One bucket per partner, at one rate.
 struct Bucket {
@@ -68,7 +72,11 @@ impl Bucket {
         // `name;q=<burst>;w=<seconds to refill it>`.
         let policy = format!("{name};q={burst};w={}", burst.div_ceil(per_second));
         Self {
-            limiter: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
+            limiter: RateLimiter::dashmap_with_hasher(
+                quota,
+                foldhash::fast::RandomState::default(),
+            )
+            .with_middleware::<StateInformationMiddleware>(),
             clock: DefaultClock::default(),
             name,
             burst,
