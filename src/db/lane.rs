@@ -11,12 +11,27 @@
 //!
 //! Only a connection whose work finished is kept: [`Leased::release`] says so. One dropped
 //! without it (an error, a cancelled future, a statement cut off mid-answer) goes back to
-//! the pool as sqlx gives any connection back, tested, and closed if it does not answer.
+//! the pool as sqlx gives any connection back, tested, and closed if it does not answer
+//! (closed at once, from a planned lane).
 //! Nor is one kept that has been out of the pool for [`MAX_OUT`]: under steady load a kept
 //! connection would otherwise never meet the pool's own rules again (its lifetime limit
 //! among them).
+//!
+//! A planned lane's connections ([`Lane::planned`]) plan once, with index access
+//! ([`PLANNED`]): the coalesced writers and readers run a few fixed statements batched
+//! over arrays (`unnest($1::uuid[], ...)`), which Postgres otherwise planned afresh at
+//! many executions (a custom plan knows the arrays' lengths, so it looks cheaper than the
+//! generic one), and a plan made while a table was nearly empty (a new database, its
+//! first minute) scanned the whole table per order until autovacuum analysed it. Out of
+//! the lane, a connection gets its settings back ([`RESTORED`]) before the pool has it
+//! again, so nothing else of the process plans that way. Only for statements whose
+//! outcome does not hang on the order the plan takes its row locks in: a generic plan
+//! keeps a `CASE` on a parameter that a custom plan folds away, and with it when a
+//! sub-select runs (the single debit's claim, locked before the balance, stays on a
+//! plain lane).
 
 use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -33,6 +48,16 @@ const PARK: Duration = Duration::from_millis(100);
 /// being kept.
 const MAX_OUT: Duration = Duration::from_secs(300);
 
+/// Set on a connection when a lane takes it from the pool: its statements get a generic
+/// plan, made once per connection (and again when a table it reads is analysed), and
+/// that plan reaches rows through their indexes even when a table is small enough for
+/// a scan to look cheaper. Every lane statement has an index for each table it reads.
+const PLANNED: &str = "set plan_cache_mode = force_generic_plan; set enable_seqscan = off";
+
+/// Run before a lane gives a connection back to the pool: the settings as the session's
+/// defaults have them (the database's or role's, when the operator set any).
+const RESTORED: &str = "reset plan_cache_mode; reset enable_seqscan";
+
 /// Hands out connections of `pool`, keeping up to `keep` in hand between uses. Cheap to
 /// clone (one reference).
 #[derive(Clone)]
@@ -42,6 +67,8 @@ struct Inner {
     pool: PgPool,
     keep: usize,
     max_out: Duration,
+    /// Its connections carry [`PLANNED`] while out of the pool.
+    planned: bool,
     idle: Mutex<Vec<Kept>>,
     /// Told of every connection kept, to wake a caller waiting for one.
     released: Notify,
@@ -53,16 +80,23 @@ impl Lane {
     /// on the current runtime, the sweeper that gives idle ones back; it stops with the
     /// last clone.
     pub fn new(pool: PgPool, keep: usize) -> Self {
-        Self::with_max_out(pool, keep, MAX_OUT)
+        Self::with_max_out(pool, keep, MAX_OUT, false)
     }
 
-    fn with_max_out(pool: PgPool, keep: usize, max_out: Duration) -> Self {
+    /// [`Lane::new`], for batched statements: its connections plan once, with index
+    /// access ([`PLANNED`]), and get their settings back before the pool has them again.
+    pub fn planned(pool: PgPool, keep: usize) -> Self {
+        Self::with_max_out(pool, keep, MAX_OUT, true)
+    }
+
+    fn with_max_out(pool: PgPool, keep: usize, max_out: Duration, planned: bool) -> Self {
         let quarter = (pool.options().get_max_connections() as usize / 4).max(1);
         let keep = keep.min(quarter);
         let inner = Arc::new(Inner {
             pool,
             keep,
             max_out,
+            planned,
             idle: Mutex::new(Vec::with_capacity(keep)),
             released: Notify::new(),
         });
@@ -85,7 +119,15 @@ impl Lane {
                 break (kept.conn, kept.out_since);
             }
             tokio::select! {
-                conn = &mut from_pool => break (conn?, Instant::now()),
+                conn = &mut from_pool => {
+                    let mut conn = conn?;
+                    if self.0.planned {
+                        // Failed, it set nothing (one implicit transaction): back to the
+                        // pool.
+                        settle(&mut conn, PLANNED).await?;
+                    }
+                    break (conn, Instant::now());
+                }
                 () = released => {}
             }
         };
@@ -98,7 +140,7 @@ impl Lane {
 
     /// Runs `work` on a connection of the lane, and keeps the connection in hand when
     /// `work` succeeds ([`Leased::release`]); on an error (or were the future dropped) it
-    /// goes back to the pool, tested there.
+    /// goes back to the pool, tested there (closed, from a planned lane).
     pub async fn run<T, E>(
         &self,
         work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, E>,
@@ -137,13 +179,39 @@ async fn sweep(lane: Weak<Inner>) {
             let cut = idle.partition_point(|kept| kept.idle_since.elapsed() >= PARK);
             idle.drain(..cut).collect()
         };
-        // Dropped outside the lock: each goes back to the pool, tested there.
-        drop(stale);
+        // Outside the lock: each goes back to the pool, tested there.
+        for kept in stale {
+            give_back(kept.conn, lane.planned).await;
+        }
     }
 }
 
-/// A connection from a [`Lane`]. Dropped, it goes back to the pool; [`Leased::release`]
-/// keeps it in the lane for the next caller instead.
+/// Runs `settings` ([`PLANNED`] or [`RESTORED`]) on `conn`, in one round trip. Boxed as
+/// `Send`: the lanes' callers' futures must be `Send` for every lifetime they hold.
+fn settle<'c>(
+    conn: &'c mut PgConnection,
+    settings: &'static str,
+) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'c>> {
+    // A query without arguments goes as one simple-protocol message: both statements.
+    Box::pin(async move { sqlx::Executor::execute(conn, settings).await.map(drop) })
+}
+
+/// Back to the pool, tested there; from a planned lane with its settings restored
+/// ([`RESTORED`]) first, or closed if they could not be.
+async fn give_back(mut conn: PoolConnection<Postgres>, planned: bool) {
+    if !planned {
+        return;
+    }
+    if let Err(e) = settle(&mut conn, RESTORED).await {
+        tracing::debug!(error = %e, "closing a lane connection whose settings could not be restored");
+        conn.close_on_drop();
+    }
+}
+
+/// A connection from a [`Lane`]. Dropped, it goes back to the pool, or from a planned lane
+/// is closed (its work may have stopped anywhere, mid-statement or mid-transaction, with
+/// the lane's settings on); [`Leased::release`] keeps it in the lane for the next caller
+/// instead.
 pub struct Leased {
     conn: Option<PoolConnection<Postgres>>,
     out_since: Instant,
@@ -167,7 +235,19 @@ impl Leased {
             self.lane.released.notify_one();
         } else {
             drop(idle);
-            drop(conn);
+            if self.lane.planned {
+                tokio::spawn(give_back(conn, true));
+            }
+        }
+    }
+}
+
+impl Drop for Leased {
+    fn drop(&mut self) {
+        if let Some(conn) = &mut self.conn
+            && self.lane.planned
+        {
+            conn.close_on_drop();
         }
     }
 }
@@ -215,10 +295,96 @@ mod tests {
         second.release();
         assert_eq!(lane.0.idle.lock().unwrap().len(), 1);
 
-        // Not released (say, its statement was cut off): back to the pool, not kept.
+        // Not released (say, its statement was cut off): closed, not kept.
         let (_, conn) = backend(lane.acquire().await.unwrap()).await;
         drop(conn);
         assert!(lane.0.idle.lock().unwrap().is_empty());
+    }
+
+    async fn settings(conn: &mut PgConnection) -> (i32, String, String) {
+        sqlx::query_as(
+            "select pg_backend_pid(), current_setting('plan_cache_mode'), \
+                    current_setting('enable_seqscan')",
+        )
+        .fetch_one(conn)
+        .await
+        .unwrap()
+    }
+
+    #[sqlx::test(migrations = false)]
+    async fn a_lane_plans_once_with_indexes_and_the_pool_gets_its_connections_back_as_they_were(
+        pool: PgPool,
+    ) {
+        let lane = Lane::planned(pool.clone(), 1);
+        let mut conn = lane.acquire().await.unwrap();
+        let (pid, plans, scans) = settings(&mut conn).await;
+        assert_eq!(
+            (plans.as_str(), scans.as_str()),
+            ("force_generic_plan", "off")
+        );
+        conn.release();
+        // Kept, then given back once idle: the same backend, with the defaults again.
+        let started = Instant::now();
+        while !lane.0.idle.lock().unwrap().is_empty() || pool.num_idle() != pool.size() as usize {
+            assert!(started.elapsed() < Duration::from_secs(5), "not given back");
+            tokio::time::sleep(PARK / 2).await;
+        }
+        let mut back = pool.acquire().await.unwrap();
+        let (again, plans, scans) = settings(&mut back).await;
+        assert_eq!(again, pid, "given back to the pool, not closed");
+        assert_eq!((plans.as_str(), scans.as_str()), ("auto", "on"));
+    }
+
+    #[sqlx::test(migrations = false)]
+    async fn a_lane_connection_dropped_unreleased_never_reaches_the_pool_with_the_lane_settings(
+        pool: PgPool,
+    ) {
+        let lane = Lane::planned(pool.clone(), 1);
+        let mut conn = lane.acquire().await.unwrap();
+        let (pid, plans, _) = settings(&mut conn).await;
+        assert_eq!(plans, "force_generic_plan");
+        drop(conn);
+        // Given back, it would be idle in the pool once its test there ended.
+        let started = Instant::now();
+        while pool.num_idle() != pool.size() as usize {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "neither closed nor back"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut next = pool.acquire().await.unwrap();
+        let (other, plans, scans) = settings(&mut next).await;
+        assert_ne!(other, pid, "closed, not given back");
+        assert_eq!((plans.as_str(), scans.as_str()), ("auto", "on"));
+    }
+
+    #[sqlx::test(migrations = false)]
+    async fn a_connection_the_lane_cannot_keep_goes_back_to_the_pool_as_it_was(pool: PgPool) {
+        let lane = Lane::planned(pool.clone(), 1);
+        let mut first = lane.acquire().await.unwrap();
+        let mut second = lane.acquire().await.unwrap();
+        let (_, _, _) = settings(&mut first).await;
+        let (pid, plans, _) = settings(&mut second).await;
+        assert_eq!(plans, "force_generic_plan");
+        first.release();
+        // The lane keeps one: the second goes back to the pool, its settings restored.
+        second.release();
+        let started = Instant::now();
+        loop {
+            let mut conn = pool.acquire().await.unwrap();
+            let (other, plans, scans) = settings(&mut conn).await;
+            if other == pid {
+                assert_eq!((plans.as_str(), scans.as_str()), ("auto", "on"));
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "never given back"
+            );
+            drop(conn);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     #[sqlx::test(migrations = false)]
@@ -239,7 +405,7 @@ mod tests {
 
     #[sqlx::test(migrations = false)]
     async fn a_connection_out_of_the_pool_for_long_is_given_back_not_kept(pool: PgPool) {
-        let lane = Lane::with_max_out(pool, 1, Duration::from_millis(50));
+        let lane = Lane::with_max_out(pool, 1, Duration::from_millis(50), false);
         let conn = lane.acquire().await.unwrap();
         conn.release();
         assert_eq!(lane.0.idle.lock().unwrap().len(), 1, "kept while fresh");

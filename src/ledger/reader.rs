@@ -51,7 +51,7 @@ pub struct BalanceReader {
 impl BalanceReader {
     /// Starts the readers on the current runtime.
     pub fn start(db: PgPool) -> Self {
-        let lane = Lane::new(db, READERS);
+        let lane = Lane::planned(db, READERS);
         let read = move |batch| read(lane.clone(), batch);
         Self {
             readers: Coalescer::start(READERS, BATCH, read),

@@ -39,7 +39,7 @@ impl Completions {
         // An order twice in one statement would be moved once and given both sets of
         // eSIMs: the second waits for the next statement, which finds it settled.
         let order = |c: &Completion| c.order;
-        let lane = Lane::new(db, WRITERS);
+        let lane = Lane::planned(db, WRITERS);
         let write = move |batch| write(lane.clone(), batch);
         Self {
             writers: Coalescer::start_distinct(WRITERS, BATCH, order, write),

@@ -68,7 +68,7 @@ pub(super) struct Debits {
 impl Debits {
     /// Starts the writers on the current runtime.
     pub(super) fn start(db: sqlx::PgPool) -> Self {
-        let lane = Lane::new(db.clone(), WRITERS);
+        let lane = Lane::planned(db.clone(), WRITERS);
         let write = move |batch| write(lane.clone(), batch);
         Self {
             together: Coalescer::start(WRITERS, BATCH, write),

@@ -49,7 +49,7 @@ impl Issuer {
         let smdp_address: Arc<str> = smdp_address.into();
         // A reference twice in one statement would be "fresh" for both: the second waits
         // for the next statement, which finds it issued.
-        let lane = Lane::new(db, WRITERS);
+        let lane = Lane::planned(db, WRITERS);
         let write = move |batch| write(lane.clone(), Arc::clone(&smdp_address), batch);
         let reference = |issue: &Issue| issue.reference.clone();
         Self {
