@@ -116,11 +116,11 @@ impl RequestSeries {
     }
 }
 
+/// Request series by route template.
+type SeriesByRoute = HashMap<Box<str>, Vec<RequestSeries>, foldhash::fast::RandomState>;
+
 /// Every request series resolved so far, by route template.
-#[allow(clippy::type_complexity)]
-static REQUEST_SERIES: LazyLock<
-    RwLock<HashMap<Box<str>, Vec<RequestSeries>, foldhash::fast::RandomState>>,
-> = LazyLock::new(Default::default);
+static REQUEST_SERIES: LazyLock<RwLock<SeriesByRoute>> = LazyLock::new(Default::default);
 
 /// The method as a label: clients may send any token as a method (hyper accepts them all),
 /// so everything outside the methods the API could serve counts as `other`.

@@ -181,7 +181,9 @@ async fn sweep(lane: Weak<Inner>) {
         };
         // Outside the lock: each goes back to the pool, tested there.
         for kept in stale {
-            give_back(kept.conn, lane.planned).await;
+            if lane.planned {
+                restore(kept.conn).await;
+            }
         }
     }
 }
@@ -196,12 +198,9 @@ fn settle<'c>(
     Box::pin(async move { sqlx::Executor::execute(conn, settings).await.map(drop) })
 }
 
-/// Back to the pool, tested there; from a planned lane with its settings restored
-/// ([`RESTORED`]) first, or closed if they could not be.
-async fn give_back(mut conn: PoolConnection<Postgres>, planned: bool) {
-    if !planned {
-        return;
-    }
+/// A planned lane's connection, with its settings restored ([`RESTORED`]), back to the
+/// pool (dropped at the end), or closed if they could not be.
+async fn restore(mut conn: PoolConnection<Postgres>) {
     if let Err(e) = settle(&mut conn, RESTORED).await {
         tracing::debug!(error = %e, "closing a lane connection whose settings could not be restored");
         conn.close_on_drop();
@@ -236,7 +235,7 @@ impl Leased {
         } else {
             drop(idle);
             if self.lane.planned {
-                tokio::spawn(give_back(conn, true));
+                tokio::spawn(restore(conn));
             }
         }
     }
@@ -295,10 +294,19 @@ mod tests {
         second.release();
         assert_eq!(lane.0.idle.lock().unwrap().len(), 1);
 
-        // Not released (say, its statement was cut off): closed, not kept.
+        // Not released (say, its statement was cut off): back to the pool, not kept.
         let (_, conn) = backend(lane.acquire().await.unwrap()).await;
         drop(conn);
         assert!(lane.0.idle.lock().unwrap().is_empty());
+    }
+
+    /// Waits up to 5 s for `done`.
+    async fn eventually(what: &str, done: impl Fn() -> bool) {
+        let started = Instant::now();
+        while !done() {
+            assert!(started.elapsed() < Duration::from_secs(5), "{what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     async fn settings(conn: &mut PgConnection) -> (i32, String, String) {
@@ -324,11 +332,10 @@ mod tests {
         );
         conn.release();
         // Kept, then given back once idle: the same backend, with the defaults again.
-        let started = Instant::now();
-        while !lane.0.idle.lock().unwrap().is_empty() || pool.num_idle() != pool.size() as usize {
-            assert!(started.elapsed() < Duration::from_secs(5), "not given back");
-            tokio::time::sleep(PARK / 2).await;
-        }
+        eventually("not given back", || {
+            lane.0.idle.lock().unwrap().is_empty() && pool.num_idle() == pool.size() as usize
+        })
+        .await;
         let mut back = pool.acquire().await.unwrap();
         let (again, plans, scans) = settings(&mut back).await;
         assert_eq!(again, pid, "given back to the pool, not closed");
@@ -345,14 +352,10 @@ mod tests {
         assert_eq!(plans, "force_generic_plan");
         drop(conn);
         // Given back, it would be idle in the pool once its test there ended.
-        let started = Instant::now();
-        while pool.num_idle() != pool.size() as usize {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "neither closed nor back"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually("neither closed nor back", || {
+            pool.num_idle() == pool.size() as usize
+        })
+        .await;
         let mut next = pool.acquire().await.unwrap();
         let (other, plans, scans) = settings(&mut next).await;
         assert_ne!(other, pid, "closed, not given back");
@@ -362,9 +365,8 @@ mod tests {
     #[sqlx::test(migrations = false)]
     async fn a_connection_the_lane_cannot_keep_goes_back_to_the_pool_as_it_was(pool: PgPool) {
         let lane = Lane::planned(pool.clone(), 1);
-        let mut first = lane.acquire().await.unwrap();
+        let first = lane.acquire().await.unwrap();
         let mut second = lane.acquire().await.unwrap();
-        let (_, _, _) = settings(&mut first).await;
         let (pid, plans, _) = settings(&mut second).await;
         assert_eq!(plans, "force_generic_plan");
         first.release();
