@@ -27,8 +27,7 @@
 //! again, so nothing else of the process plans that way. Only for statements whose
 //! outcome does not hang on the order the plan takes its row locks in: a generic plan
 //! keeps a `CASE` on a parameter that a custom plan folds away, and with it when a
-//! sub-select runs (the single debit's claim, locked before the balance, stays on a
-//! plain lane).
+//! sub-select runs: the debits (claims locked before balances) stay on plain lanes.
 
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
