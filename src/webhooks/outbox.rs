@@ -185,13 +185,14 @@ pub struct Recorded {
 /// `schedule[attempt - 1]`; or `failed` past the end of the schedule. The endpoint's
 /// failure streak is kept; an endpoint failing every attempt for [`DISABLE_AFTER_DAYS`]
 /// is disabled and the partner told by a `webhook.test` event (about the disabled
-/// endpoint: its `data` shows `status: disabled`) on its other endpoints.
+/// endpoint: its `data` shows `status: disabled`) on its other endpoints. `None`: the
+/// endpoint was deleted while the attempt was out, and its deliveries with it.
 pub async fn record(
     db: &PgPool,
     claimed: &Claimed,
     outcome: &AttemptOutcome,
     schedule: &[Duration],
-) -> Result<Recorded, sqlx::Error> {
+) -> Result<Option<Recorded>, sqlx::Error> {
     let succeeded = outcome.succeeded();
     let retry_after = schedule.get(claimed.attempt as usize - 1).copied();
     let status = match (succeeded, retry_after) {
@@ -200,6 +201,23 @@ pub async fn record(
         (false, None) => DeliveryStatus::Failed,
     };
     let mut tx = db.begin().await?;
+    // The endpoint is locked first. A DELETE of the endpoint takes the endpoint, then its
+    // deliveries (the cascade); taking the delivery first here, then the endpoint, made
+    // the two wait on each other and Postgres abort one (the partner's DELETE answered 500).
+    // The lock is also what orders a concurrent PATCH or record of the same endpoint.
+    let Some(due) = sqlx::query_scalar!(
+        r#"select coalesce(status = 'enabled'
+                           and failing_since <= now() - make_interval(days => $2), false) as "due!"
+             from webhook_endpoints where id = $1 for no key update"#,
+        claimed.endpoint_id,
+        DISABLE_AFTER_DAYS,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        // Deleted while the attempt was out, its deliveries with it: nothing to record.
+        return Ok(None);
+    };
     sqlx::query!(
         "insert into webhook_attempts
              (partner_id, delivery_id, attempt, response_status, latency_ms, response_body, error)
@@ -251,17 +269,6 @@ pub async fn record(
         .await?;
         false
     } else {
-        // Locked: a concurrent PATCH or record of the same endpoint waits for this one.
-        let due = sqlx::query_scalar!(
-            r#"select coalesce(status = 'enabled'
-                               and failing_since <= now() - make_interval(days => $2), false) as "due!"
-                 from webhook_endpoints where id = $1 for update"#,
-            claimed.endpoint_id,
-            DISABLE_AFTER_DAYS,
-        )
-        .fetch_optional(&mut *tx)
-        .await?
-        .unwrap_or(false);
         sqlx::query!(
             "update webhook_endpoints set
                  failing_since = coalesce(failing_since, now()),
@@ -286,10 +293,10 @@ pub async fn record(
         .await?;
     }
     tx.commit().await?;
-    Ok(Recorded {
+    Ok(Some(Recorded {
         status,
         endpoint_disabled: disabled,
-    })
+    }))
 }
 
 /// Pending deliveries of enabled endpoints, and the age of the oldest in seconds (0 when

@@ -9,7 +9,8 @@ use sqlx::PgPool;
 use tavaro::provider::simulator::SimulatorMode;
 
 use crate::helpers::{
-    TestApp, TestPartner, assert_error, spawn_app, spawn_app_with, success_data, wait_for_order,
+    TestApp, TestPartner, assert_error, spawn_app, spawn_app_with, success_data,
+    wait_for_lock_waiters, wait_for_order,
 };
 
 async fn provider_orders(app: &TestApp) -> i64 {
@@ -335,28 +336,6 @@ async fn a_retry_during_processing_calls_no_provider_and_a_later_one_gets_the_ou
     assert_eq!(provider_orders(&app).await, 1);
     assert_eq!(app.balance_cents(partner.id).await, 9_250);
     app.assert_ledger_sound().await;
-}
-
-/// Backends of this test's database waiting for a lock.
-async fn lock_waiters(db: &PgPool) -> i64 {
-    sqlx::query_scalar(
-        "select count(*) from pg_stat_activity
-         where datname = current_database() and wait_event_type = 'Lock'",
-    )
-    .fetch_one(db)
-    .await
-    .unwrap()
-}
-
-async fn wait_for_lock_waiters(db: &PgPool, waiters: i64) {
-    let started = std::time::Instant::now();
-    while lock_waiters(db).await < waiters {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "fewer than {waiters} statements ever waited for a lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The audit's M1: a request claims a key (through `claim()`: an expired key not purged

@@ -81,13 +81,15 @@ async fn deliver(
 ) {
     let outcome = attempt(&state, &client, &job).await;
     match outbox::record(&state.db, &job, &outcome, &state.webhooks.retry_schedule).await {
-        Ok(recorded) => {
+        Ok(Some(recorded)) => {
             crate::metrics::webhook_attempt(match recorded.status {
                 DeliveryStatus::Succeeded => "succeeded",
                 DeliveryStatus::Pending => "retrying",
                 DeliveryStatus::Failed => "failed",
             });
         }
+        // Deleted by the partner meanwhile.
+        Ok(None) => {}
         // The lease runs out and the delivery is attempted again.
         Err(e) => {
             tracing::warn!(error = %e, delivery = %job.delivery_id, "webhook attempt could not be recorded")

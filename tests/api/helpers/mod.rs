@@ -443,3 +443,26 @@ pub fn database_url_of(db: &PgPool) -> String {
         .map_or(without_query.as_str(), |(p, _)| p);
     format!("{prefix}/{name}{query}")
 }
+
+/// Backends of this test's database waiting for a lock.
+pub async fn lock_waiters(db: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_stat_activity
+         where datname = current_database() and wait_event_type = 'Lock'",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+/// Waits (10 s at most) until `waiters` backends of this test's database wait for a lock.
+pub async fn wait_for_lock_waiters(db: &PgPool, waiters: i64) {
+    let started = std::time::Instant::now();
+    while lock_waiters(db).await < waiters {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "fewer than {waiters} statements ever waited for a lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -15,7 +15,9 @@ use tavaro::webhooks::{EventType, Subject};
 use super::receiver::Receiver;
 use super::{app_for_receiver, body_of, create_endpoint, emit, path_of};
 use crate::helpers::server::Server;
-use crate::helpers::{TestApp, create_partner, spawn_app_with_vars, success_data};
+use crate::helpers::{
+    TestApp, create_partner, spawn_app_with_vars, success_data, wait_for_lock_waiters,
+};
 
 fn all_verified(results: &[Value]) -> bool {
     !results.is_empty() && results.iter().all(|r| r["verified"] == true)
@@ -526,4 +528,64 @@ async fn a_body_stored_by_another_server_meanwhile_is_the_one_answered(db: PgPoo
     other.commit().await.unwrap();
     let answered = ours.await.unwrap().expect("the body stored meanwhile");
     assert_eq!(answered, json!({"theirs": true}));
+}
+
+/// A partner deleting an endpoint while an attempt to it is being recorded: the delete
+/// succeeds and the record finds nothing left to record. (Recording took the delivery, then
+/// the endpoint, while the delete takes the endpoint, then its deliveries; Postgres aborted
+/// one of the two, and the partner's DELETE answered 500 under schemathesis.)
+#[sqlx::test]
+async fn an_endpoint_deleted_while_its_attempt_is_recorded_is_deleted_and_nothing_recorded(
+    db: PgPool,
+) {
+    let partner = create_partner(&db, "acme", "0", "0").await;
+    let account = Account::live(partner.id);
+    let (endpoint, _) =
+        tavaro::webhooks::endpoints::create(&db, account, "https://example.com/hook", None, None)
+            .await
+            .unwrap();
+    emit(&db, account, EventType::BalanceLow, Subject::Balance).await;
+    let mut claimed = tavaro::webhooks::outbox::claim(&db, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let job = claimed.pop().unwrap();
+
+    // The partner's DELETE has taken the endpoint's row (the first thing it takes).
+    let mut delete = db.begin().await.unwrap();
+    sqlx::query("select 1 from webhook_endpoints where id = $1 for update")
+        .bind(endpoint.id)
+        .execute(&mut *delete)
+        .await
+        .unwrap();
+    // The attempt failed and is being recorded.
+    let recording = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let outcome = tavaro::webhooks::outbox::AttemptOutcome {
+                status: Some(500),
+                latency: Duration::from_millis(3),
+                body: None,
+                error: None,
+            };
+            tavaro::webhooks::outbox::record(&db, &job, &outcome, &[Duration::from_secs(1)]).await
+        }
+    });
+    wait_for_lock_waiters(&db, 1).await;
+    // The DELETE goes on to the deliveries (the cascade) and commits.
+    let deleted = sqlx::query("delete from webhook_endpoints where id = $1")
+        .bind(endpoint.id)
+        .execute(&mut *delete)
+        .await
+        .expect("the delete never waits on the record")
+        .rows_affected();
+    assert_eq!(deleted, 1);
+    delete.commit().await.unwrap();
+    let recorded = recording.await.unwrap().expect("the record never fails");
+    assert_eq!(recorded, None);
+    let left: i64 = sqlx::query_scalar(
+        "select (select count(*) from webhook_deliveries) + (select count(*) from webhook_attempts)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(left, 0);
 }
