@@ -157,6 +157,7 @@ pub async fn notify_expiring(db: &PgPool) -> Result<usize, sqlx::Error> {
                        on w.partner_id = t.partner_id and w.mode = t.mode
                       and w.status = 'enabled'
                       and (w.events is null or 'esim.expiring' = any(w.events))
+                      for key share of w
                )
                select count(*) as "told!" from due"#,
             EXPIRING_WITHIN.as_secs_f64(),

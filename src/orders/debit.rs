@@ -340,6 +340,7 @@ async fn debit_together(
                    on w.partner_id = low.partner_id and w.mode = low.mode
                   and w.status = 'enabled'
                   and (w.events is null or 'balance.low' = any(w.events))
+                  for key share of w
            )
            select p.id as "id!", a.after as "balance!", p.created_at as "created_at!"
              from placed p join accepted a on a.id = p.id"#,
@@ -489,6 +490,7 @@ async fn debit_alone(
                          from low join webhook_endpoints w
                            on w.partner_id = $2 and w.mode = $15 and w.status = 'enabled'
                           and (w.events is null or 'balance.low' = any(w.events))
+                          for key share of w
                    )
                    select (select balance_cents from debit) as balance_cents,
                           (select created_at from placed) as created_at,

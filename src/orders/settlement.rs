@@ -191,6 +191,7 @@ pub(super) async fn store(
                  from told t join webhook_endpoints w
                    on w.partner_id = t.partner_id and w.mode = t.mode and w.status = 'enabled'
                   and (w.events is null or t.type = any(w.events))
+                  for key share of w
            )
            select array(select id from moved) as "moved!", now() as "stored_at!""#,
         &ids[..],

@@ -318,7 +318,8 @@ pub async fn rotate_secret(
 }
 
 /// Appends a `webhook.test` event about one of the account's endpoints and one delivery
-/// of it, to that endpoint only; `None` if the account has no such endpoint.
+/// of it, to that endpoint only; `None` if the account has no such endpoint (or it is
+/// deleted meanwhile: the lock waits for the delete, then finds nothing).
 pub async fn send_test(
     db: &PgPool,
     account: Account,
@@ -330,6 +331,7 @@ pub async fn send_test(
         Delivery,
         r#"with endpoint as (
                select id from webhook_endpoints where id = $1 and partner_id = $2 and mode = $3
+                  for key share
            ), event as (
                insert into events (id, partner_id, mode, type, subject_kind, subject_id)
                select $4, $2, $3, $5, $6, $7 from endpoint

@@ -219,6 +219,11 @@ pub fn new_event_id() -> String {
 
 /// Appends an event to the outbox in the caller's transaction and fans it out to the
 /// account's enabled endpoints subscribed to `kind`, in one statement. Returns its id.
+///
+/// The endpoints are read with the lock the deliveries' foreign key takes anyway: an
+/// endpoint the partner is deleting meanwhile is waited for and, once gone, left out.
+/// Read without it, the insert failed on the foreign key, and with it the caller's
+/// transaction (an order's completion).
 pub async fn emit(
     conn: &mut PgConnection,
     account: Account,
@@ -235,7 +240,8 @@ pub async fn emit(
          insert into webhook_deliveries (event_id, endpoint_id)
          select (select id from event), w.id from webhook_endpoints w
           where w.partner_id = $2 and w.mode = $3 and w.status = 'enabled'
-            and (w.events is null or $4 = any(w.events))",
+            and (w.events is null or $4 = any(w.events))
+            for key share of w",
         id,
         account.partner.0,
         account.mode.as_str(),

@@ -11,7 +11,11 @@ use tavaro::mode::Account;
 use tavaro::money::Cents;
 
 use super::{delivered_to, endpoint, events_of, sandbox_key, told};
-use crate::helpers::{TestApp, assert_error, cents, spawn_app, success_data};
+use crate::helpers::server::Server;
+use crate::helpers::{
+    TestApp, assert_error, assert_ledger_sound, cents, create_partner, import_demo_catalog,
+    spawn_app, success_data, wait_for_lock_waiters,
+};
 
 /// `PUT /v1/balance/alert` with `body`.
 async fn put_alert(app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
@@ -141,6 +145,60 @@ async fn balance_low_is_told_once_per_crossing_by_order_debits(db: PgPool) {
     assert_eq!(low().await.len(), 2, "13.00 → 5.50 crosses again");
     assert_eq!(app.balance_cents(partner.id).await, 550);
     app.assert_ledger_sound().await;
+}
+
+/// An order whose debit crosses the threshold while the partner deletes the endpoint
+/// subscribed to `balance.low`: the order is placed by its batch statement and the event
+/// kept, with no delivery to the endpoint that is gone. (The fan-out read the endpoint
+/// without the foreign key's lock, then failed on that key: the whole batch statement
+/// failed and each of its orders was debited again alone.)
+#[sqlx::test]
+async fn an_order_crossing_the_threshold_while_its_endpoint_is_deleted_is_placed(db: PgPool) {
+    import_demo_catalog(&db).await;
+    let partner = create_partner(&db, "acme", "0", "20.00").await;
+    let hooked = endpoint(&db, partner.id, "live", Some(&["balance.low"])).await;
+    tavaro::partners::set_low_balance_threshold(&db, partner.id, Cents::new(1_000))
+        .await
+        .unwrap();
+    let server = Server::start(&db, &[("RUST_LOG", "warn")]).await;
+    let body = json!({"planId": "ae-5gb-7d"});
+    // 20.00 → 12.50: above.
+    success_data(
+        server.order(&partner, "first", &body).await.unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    // The partner's DELETE of the endpoint, not committed yet.
+    let mut delete = db.begin().await.unwrap();
+    let deleted = sqlx::query("delete from webhook_endpoints where id = $1")
+        .bind(hooked)
+        .execute(&mut *delete)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(deleted, 1);
+    // 12.50 → 5.00 crosses: its fan-out waits for the delete.
+    let crossing = server.order(&partner, "second", &body);
+    let (answer, ()) = tokio::join!(crossing, async {
+        wait_for_lock_waiters(&db, 1).await;
+        delete.commit().await.unwrap();
+    });
+    success_data(answer.unwrap(), StatusCode::CREATED).await;
+    assert_eq!(
+        events_of(&db, partner.id, "balance.low").await,
+        [told("balance.low", "live", None)]
+    );
+    assert!(delivered_to(&db, hooked).await.is_empty());
+    let failed: Vec<String> = server
+        .output
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|line| line.contains("debiting orders together failed"))
+        .cloned()
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_ledger_sound(&db).await;
 }
 
 #[sqlx::test]

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 
 use super::receiver::Receiver;
 use super::{app_for_receiver, body_of, create_endpoint, path_of, sandbox_key};
-use crate::helpers::{assert_error, spawn_app, success_data};
+use crate::helpers::{assert_error, spawn_app, success_data, wait_for_lock_waiters};
 
 #[sqlx::test]
 async fn loopback_private_and_plain_http_urls_are_refused_without_the_override(db: PgPool) {
@@ -383,4 +383,42 @@ async fn deliveries_and_events_are_listed_newest_first_and_a_failed_delivery_can
     assert_eq!(events["data"][0]["type"], "webhook.test");
     let bad = app.get(&format!("{path}?cursor=nope"), &partner.key).await;
     assert_error(bad, StatusCode::BAD_REQUEST, "invalid_request").await;
+}
+
+/// A test delivery asked for while the partner's DELETE of the endpoint commits: not found,
+/// never a 500 (the test delivery read the endpoint, then failed on its foreign key).
+#[sqlx::test]
+async fn a_test_delivery_of_an_endpoint_being_deleted_is_not_found(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "0").await;
+    let (endpoint, _) = tavaro::webhooks::endpoints::create(
+        &app.db,
+        tavaro::mode::Account::live(partner.id),
+        "https://hooks.example.com/a",
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let id = endpoint.id;
+    let mut delete = app.db.begin().await.unwrap();
+    sqlx::query("delete from webhook_endpoints where id = $1")
+        .bind(id)
+        .execute(&mut *delete)
+        .await
+        .unwrap();
+    let test = tokio::spawn({
+        let (client, address, key) = (app.client.clone(), app.address.clone(), partner.key.clone());
+        async move {
+            client
+                .post(format!("{address}/v1/webhooks/{id}/test"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    wait_for_lock_waiters(&app.db, 1).await;
+    delete.commit().await.unwrap();
+    assert_error(test.await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
 }
