@@ -6,6 +6,7 @@
                                           (NAME: latest; durable for BENCH_DURABLE=1;
                                           logging for BENCH_LOGGING=1)
   report.py flood RUNDIR RESULTSDIR      auth-flood summaries -> auth-flood.md
+  report.py layers RUNDIR OUT COMMIT NOTE CASE...  bench/flames' profiles -> OUT (markdown)
 
 Summaries have wrk's shape (bench/wrk/load.lua): requests, rps, p50_us, p99_us, errors.
 """
@@ -407,12 +408,147 @@ def flood(rundir, results):
     return verdict
 
 
+# The layer a sampled frame belongs to, by the crate its symbol names (the innermost
+# frame of a sample: where the CPU was). Kernel frames carry inferno's `_[k]` suffix.
+LAYER_OF_CRATE = {
+    "hyper": "hyper + httparse", "httparse": "hyper + httparse", "hyper_util": "hyper + httparse",
+    "h2": "hyper + httparse",
+    "axum": "axum + tower", "axum_core": "axum + tower", "tower": "axum + tower",
+    "tower_http": "axum + tower", "tower_layer": "axum + tower", "tower_service": "axum + tower",
+    "matchit": "axum + tower", "utoipa_axum": "axum + tower",
+    "tokio": "tokio + mio", "mio": "tokio + mio",
+    "http": "http, bytes (headers, bodies)", "bytes": "http, bytes (headers, bodies)",
+    "http_body": "http, bytes (headers, bodies)", "http_body_util": "http, bytes (headers, bodies)",
+    "tavaro": "tavaro (ours)",
+    "sqlx_core": "sqlx (Postgres protocol, pool)", "sqlx_postgres": "sqlx (Postgres protocol, pool)",
+    "moka": "moka (key cache)", "crossbeam_channel": "moka (key cache)",
+    "crossbeam_epoch": "moka (key cache)", "crossbeam_utils": "moka (key cache)",
+    "tagptr": "moka (key cache)",
+    "metrics": "metrics", "metrics_util": "metrics", "metrics_exporter_prometheus": "metrics",
+    "tracing": "tracing (spans, log lines)", "tracing_core": "tracing (spans, log lines)",
+    "tracing_subscriber": "tracing (spans, log lines)", "json_subscriber": "tracing (spans, log lines)",
+    "tracing_appender": "tracing (spans, log lines)", "tracing_serde": "tracing (spans, log lines)",
+    "serde": "serde, serde_json", "serde_json": "serde, serde_json",
+    "core": "core, alloc, std (memcpy, fmt, str)", "alloc": "core, alloc, std (memcpy, fmt, str)",
+    "std": "core, alloc, std (memcpy, fmt, str)",
+    "governor": "governor (rate limits)", "dashmap": "governor (rate limits)",
+    "sha2": "sha2 (the key's SHA-256)",
+    "flate2": "gzip", "miniz_oxide": "gzip",
+    "foldhash": "hashing", "hashbrown": "hashing",
+    "uuid": "uuid", "chrono": "time", "time": "time",
+    "mimalloc": "mimalloc (allocator)", "libmimalloc_sys": "mimalloc (allocator)",
+}
+
+# Inclusive: the share of samples with such a frame anywhere in their stack (a frame
+# matching the first pattern and not the second: tracing's `Instrumented` wrapper holds
+# every future run in a span, and is not the span's cost).
+INCLUSIVE = [
+    ("hyper's connection (parse, write, the service call)", r"^hyper::proto::h1::dispatch", None),
+    ("the envelope middleware and everything under it", r"tavaro::http::Envelope", None),
+    ("the API key check (verifier, key cache, SHA-256)", r"^(<)?(tavaro::auth::|moka::|sha2::)", None),
+    ("the partner rate limit", r"tavaro::http::rate_limit::|^(<)?governor::", None),
+    ("metrics recording", r"^(<)?(tavaro::metrics::|metrics::|metrics_util::)", None),
+    ("tracing (span, log line)",
+     r"^(<)?(tracing|tracing_core|tracing_subscriber|tracing_appender|json_subscriber)::",
+     r"Instrumented|instrument::"),
+    ("the catalog handlers and answer cache", r"tavaro::http::catalog", None),
+    ("the order workflow", r"^(<)?tavaro::orders::", None),
+    ("sqlx (statements, pool, protocol)", r"^(<)?sqlx_(core|postgres)::", None),
+    ("the allocator (mimalloc)", r"^(mi_|_mi_)|mimalloc", None),
+    ("the kernel (loopback TCP, epoll, scheduling)", r"_\[k\]$", None),
+]
+
+
+def layer_of(frame):
+    if frame.endswith("_[k]"):
+        return "kernel (loopback TCP, epoll, scheduling)"
+    if frame.startswith(("mi_", "_mi_")) or "mimalloc" in frame:
+        return "mimalloc (allocator)"
+    name = frame.lstrip("<&*").replace("mut ", "").replace("dyn ", "")
+    crate = re.split(r"::|<| |\[|\(", name, maxsplit=1)[0]
+    if crate in LAYER_OF_CRATE:
+        return LAYER_OF_CRATE[crate]
+    if len(crate) == 1:
+        return "generic closures and futures (F, T, ...)"
+    if frame.startswith("__") or frame in ("[unknown]",) or frame.startswith("["):
+        return "libc, unknown"
+    return "other: " + crate if crate else "libc, unknown"
+
+
+def layers(rundir, out, commit, note, *cases):
+    selves, inclusive, cost = {}, {}, {}
+    for case in cases:
+        counts, incl, total = {}, {label: 0 for label, _, _ in INCLUSIVE}, 0
+        patterns = [(label, re.compile(p), re.compile(x) if x else None) for label, p, x in INCLUSIVE]
+        for line in open(os.path.join(rundir, f"collapsed-{case}.txt")):
+            stack, _, n = line.rstrip("\n").rpartition(" ")
+            if not stack or not n.isdigit():
+                continue
+            n = int(n)
+            total += n
+            frames = stack.split(";")
+            layer = layer_of(frames[-1])
+            counts[layer] = counts.get(layer, 0) + n
+            for label, pattern, unless in patterns:
+                leaf = frames[-1]
+                if pattern.search(leaf) or any(
+                    pattern.search(f) and not (unless and unless.search(f)) for f in frames
+                ):
+                    incl[label] += n
+        selves[case] = {k: v / total for k, v in counts.items()} if total else {}
+        inclusive[case] = {k: v / total for k, v in incl.items()} if total else {}
+        summary = json.load(open(os.path.join(rundir, f"load-{case}.json")))
+        before, after = (float(x) for x in open(os.path.join(rundir, f"cpu-{case}.txt")).read().split())
+        cost[case] = (after - before) * 1e6 / max(summary["requests"], 1)
+    names = {k: CASES[k][0] if k in CASES else "baseline server, any GET" for k in cases}
+    suffix = "-logging" if note else ""
+    graphs = ", ".join(f"[({k})](flame-{k}{suffix}.svg)" for k in cases)
+    lines = [
+        f"# Where the gateway's CPU goes, by layer{' (' + note + ')' if note else ''}",
+        "",
+        f"Generated by `bench/flames` at commit `{commit}`: for each case, 5 s of the gateway "
+        "sampled by `perf record --call-graph dwarf` (499 Hz) under bench/run's load (wrk, "
+        f"64 connections). Flame graphs: {graphs}. "
+        "µs are the gateway's CPU per request over the whole load (user + system, from "
+        "/proc), split by the share of samples; a share is of the gateway's samples only "
+        "(wrk and Postgres run beside it on the same cores).",
+        "",
+        "## Self time: the innermost frame's layer",
+        "",
+        "| layer | " + " | ".join(f"({k}) {names[k]}" for k in cases) + " |",
+        "|---|" + "---:|" * len(cases),
+    ]
+    everything = sorted({l for c in cases for l in selves[c]},
+                        key=lambda l: -max(selves[c].get(l, 0) for c in cases))
+    for layer in everything:
+        if max(selves[c].get(layer, 0) for c in cases) < 0.005:
+            continue
+        cells = [f"{selves[c].get(layer, 0) * 100:.1f}% · {selves[c].get(layer, 0) * cost[c]:.1f} µs" for c in cases]
+        lines.append(f"| {layer} | " + " | ".join(cells) + " |")
+    lines.append("| **gateway CPU per request** | " + " | ".join(f"**{cost[c]:.1f} µs**" for c in cases) + " |")
+    lines += [
+        "",
+        "## Inclusive: samples with the layer anywhere in their stack",
+        "",
+        "| under | " + " | ".join(f"({k})" for k in cases) + " |",
+        "|---|" + "---:|" * len(cases),
+    ]
+    for label, _, _ in INCLUSIVE:
+        cells = [f"{inclusive[c][label] * 100:.1f}% · {inclusive[c][label] * cost[c]:.1f} µs" for c in cases]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    open(out, "w").write("\n".join(lines))
+    print("\n".join(lines))
+
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "pgbench" and len(sys.argv) == 5:
         pgbench(*sys.argv[2:])
     elif command == "render" and len(sys.argv) in (4, 5):
         render(*sys.argv[2:])
+    elif command == "layers" and len(sys.argv) >= 7:
+        layers(*sys.argv[2:])
     elif command == "flood" and len(sys.argv) == 4:
         sys.exit(0 if flood(*sys.argv[2:]) else 1)
     else:
