@@ -60,67 +60,78 @@ pub fn render() -> String {
 /// method is recorded as one of the standard ones or `other`.
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
     let method = method_label(method);
+    record(&REQUEST_SERIES, route, (method, status), elapsed, || {
+        let labels = [
+            ("method", method.to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.to_string()),
+        ];
+        (
+            counter!("tavaro_http_requests_total", &labels),
+            histogram!("tavaro_http_request_duration_seconds", &labels),
+        )
+    });
+}
+
+/// A counter and a latency histogram of one label set, resolved once: found by name and
+/// labels on every request, they cost the label strings and two registry lookups each
+/// time. Kept by one label (a route template, a provider) and the rest (`K`); the sets
+/// are bounded as the labels are (route templates, standard methods, statuses, provider
+/// names, operations, outcomes).
+struct Series<K> {
+    labels: K,
+    count: Counter,
+    latency: Histogram,
+}
+
+/// Series by their first label.
+type SeriesBy<K> = HashMap<Box<str>, Vec<Series<K>>, foldhash::fast::RandomState>;
+
+/// The request series (method, status) by route template.
+static REQUEST_SERIES: LazyLock<RwLock<SeriesBy<(&'static str, u16)>>> =
+    LazyLock::new(Default::default);
+
+/// The provider call series (operation, outcome) by provider.
+static PROVIDER_SERIES: LazyLock<RwLock<SeriesBy<(&'static str, &'static str)>>> =
+    LazyLock::new(Default::default);
+
+/// Counts one event of the series `(first, labels)` and records its `elapsed`; the first
+/// time, the series is registered with `register`.
+fn record<K: PartialEq>(
+    all: &RwLock<SeriesBy<K>>,
+    first: &str,
+    labels: K,
+    elapsed: Duration,
+    register: impl FnOnce() -> (Counter, Histogram),
+) {
     let seconds = elapsed.as_secs_f64();
-    if let Ok(routes) = REQUEST_SERIES.read() {
-        let known = routes
-            .get(route)
-            .and_then(|series| series.iter().find(|s| s.is(method, status)));
+    if let Ok(all) = all.read() {
+        let known = all
+            .get(first)
+            .and_then(|series| series.iter().find(|s| s.labels == labels));
         if let Some(series) = known {
             series.count.increment(1);
             series.latency.record(seconds);
             return;
         }
     }
-    let series = RequestSeries::register(method, route, status);
-    series.count.increment(1);
-    series.latency.record(seconds);
-    if let Ok(mut routes) = REQUEST_SERIES.write() {
-        let of_route = routes.entry(route.into()).or_default();
-        if !of_route.iter().any(|s| s.is(method, status)) {
-            of_route.push(series);
+    // Resolved against the installed recorder (a handle taken before it would record
+    // nowhere, for good).
+    install();
+    let (count, latency) = register();
+    count.increment(1);
+    latency.record(seconds);
+    if let Ok(mut all) = all.write() {
+        let of_first = all.entry(first.into()).or_default();
+        if !of_first.iter().any(|s| s.labels == labels) {
+            of_first.push(Series {
+                labels,
+                count,
+                latency,
+            });
         }
     }
 }
-
-/// The request counter and latency histogram of one route template, method and status,
-/// resolved once: found by name and labels on every request, they cost three label
-/// strings and two registry lookups each time. The set is bounded as the labels are
-/// (route templates, standard methods, statuses).
-struct RequestSeries {
-    method: &'static str,
-    status: u16,
-    count: Counter,
-    latency: Histogram,
-}
-
-impl RequestSeries {
-    fn is(&self, method: &str, status: u16) -> bool {
-        self.method == method && self.status == status
-    }
-
-    fn register(method: &'static str, route: &str, status: u16) -> Self {
-        // Resolved against the installed recorder (a handle taken before it would record
-        // nowhere, for good).
-        install();
-        let labels = [
-            ("method", method.to_owned()),
-            ("route", route.to_owned()),
-            ("status", status.to_string()),
-        ];
-        Self {
-            method,
-            status,
-            count: counter!("tavaro_http_requests_total", &labels),
-            latency: histogram!("tavaro_http_request_duration_seconds", &labels),
-        }
-    }
-}
-
-/// Request series by route template.
-type SeriesByRoute = HashMap<Box<str>, Vec<RequestSeries>, foldhash::fast::RandomState>;
-
-/// Every request series resolved so far, by route template.
-static REQUEST_SERIES: LazyLock<RwLock<SeriesByRoute>> = LazyLock::new(Default::default);
 
 /// The method as a label: clients may send any token as a method (hyper accepts them all),
 /// so everything outside the methods the API could serve counts as `other`.
@@ -154,9 +165,25 @@ pub fn connection_evicted(listener: &'static str) {
 }
 
 /// An order reached an outcome: `completed`, `processing`, `failed`,
-/// `insufficient_credits`, `unavailable`.
+/// `insufficient_credits`, `unavailable`, `error`.
 pub fn order_outcome(outcome: &'static str) {
-    counter!("tavaro_orders_total", "outcome" => outcome).increment(1);
+    const OUTCOMES: [&str; 6] = [
+        "completed",
+        "processing",
+        "failed",
+        "insufficient_credits",
+        "unavailable",
+        "error",
+    ];
+    /// Resolved once against the installed recorder (every order counts one).
+    static ORDERS: LazyLock<[Counter; 6]> = LazyLock::new(|| {
+        install();
+        OUTCOMES.map(|outcome| counter!("tavaro_orders_total", "outcome" => outcome))
+    });
+    match OUTCOMES.iter().position(|known| *known == outcome) {
+        Some(i) => ORDERS[i].increment(1),
+        None => counter!("tavaro_orders_total", "outcome" => outcome).increment(1),
+    }
 }
 
 /// One call to an upstream provider.
@@ -166,13 +193,23 @@ pub fn provider_call(
     outcome: &'static str,
     elapsed: Duration,
 ) {
-    let labels = [
-        ("provider", provider.to_owned()),
-        ("operation", operation.to_owned()),
-        ("outcome", outcome.to_owned()),
-    ];
-    counter!("tavaro_provider_calls_total", &labels).increment(1);
-    histogram!("tavaro_provider_call_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    record(
+        &PROVIDER_SERIES,
+        provider,
+        (operation, outcome),
+        elapsed,
+        || {
+            let labels = [
+                ("provider", provider.to_owned()),
+                ("operation", operation.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ];
+            (
+                counter!("tavaro_provider_calls_total", &labels),
+                histogram!("tavaro_provider_call_duration_seconds", &labels),
+            )
+        },
+    );
 }
 
 /// An API key verification answered from the cache (`hit`) or not.

@@ -78,6 +78,16 @@ async fn metrics_count_requests_orders_key_checks_and_provider_calls(db: PgPool)
             ]
         ) >= 1.0
     );
+    assert!(
+        delta(
+            "tavaro_provider_call_duration_seconds_count",
+            &[
+                r#"provider="simulator""#,
+                r#"operation="provision""#,
+                r#"outcome="ok""#
+            ]
+        ) >= 1.0
+    );
     assert!(delta("tavaro_key_cache_lookups_total", &[r#"result="hit""#]) >= 2.0);
     // The verifier's own counters are exported as they stand at scrape time (one server
     // per process in production; here other tests' servers share the registry).
