@@ -198,6 +198,15 @@ stop_pid() {
 # Peak resident set size of a process, in kB (VmHWM).
 peak_rss_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
+# The path a GET case (a, b or c) requests.
+path_of() {
+  case "$1" in
+    a) echo "/v1/packages?country=FR" ;;
+    b) echo "/v1/countries" ;;
+    c) echo "/v1/balance" ;;
+  esac
+}
+
 # Runs wrk against URL $1 with the shared script; JSON summary to $2. Extra environment
 # (BENCH_ORDER, BENCH_PICK, BENCH_RUN, ...) as further arguments NAME=value. Duration $DUR
 # (default $DURATION), connections $CONNS (default $CONNECTIONS).

@@ -477,9 +477,9 @@ def layer_of(frame):
 
 def layers(rundir, out, commit, note, *cases):
     selves, inclusive, cost = {}, {}, {}
+    patterns = [(label, re.compile(p), re.compile(x) if x else None) for label, p, x in INCLUSIVE]
     for case in cases:
         counts, incl, total = {}, {label: 0 for label, _, _ in INCLUSIVE}, 0
-        patterns = [(label, re.compile(p), re.compile(x) if x else None) for label, p, x in INCLUSIVE]
         for line in open(os.path.join(rundir, f"collapsed-{case}.txt")):
             stack, _, n = line.rstrip("\n").rpartition(" ")
             if not stack or not n.isdigit():
@@ -487,10 +487,10 @@ def layers(rundir, out, commit, note, *cases):
             n = int(n)
             total += n
             frames = stack.split(";")
-            layer = layer_of(frames[-1])
+            leaf = frames[-1]
+            layer = layer_of(leaf)
             counts[layer] = counts.get(layer, 0) + n
             for label, pattern, unless in patterns:
-                leaf = frames[-1]
                 if pattern.search(leaf) or any(
                     pattern.search(f) and not (unless and unless.search(f)) for f in frames
                 ):
@@ -501,6 +501,12 @@ def layers(rundir, out, commit, note, *cases):
         before, after = (float(x) for x in open(os.path.join(rundir, f"cpu-{case}.txt")).read().split())
         cost[case] = (after - before) * 1e6 / max(summary["requests"], 1)
     names = {k: CASES[k][0] if k in CASES else "baseline server, any GET" for k in cases}
+
+    def row(label, shares):
+        """A table row: each case's share of samples and the µs a request it stands for."""
+        cells = [f"{share * 100:.1f}% · {share * cost[c]:.1f} µs" for c, share in zip(cases, shares)]
+        return f"| {label} | " + " | ".join(cells) + " |"
+
     suffix = "-logging" if note else ""
     graphs = ", ".join(f"[({k})](flame-{k}{suffix}.svg)" for k in cases)
     lines = [
@@ -519,12 +525,11 @@ def layers(rundir, out, commit, note, *cases):
         "|---|" + "---:|" * len(cases),
     ]
     everything = sorted({l for c in cases for l in selves[c]},
-                        key=lambda l: -max(selves[c].get(l, 0) for c in cases))
+                        key=lambda l: (-max(selves[c].get(l, 0) for c in cases), l))
     for layer in everything:
         if max(selves[c].get(layer, 0) for c in cases) < 0.005:
             continue
-        cells = [f"{selves[c].get(layer, 0) * 100:.1f}% · {selves[c].get(layer, 0) * cost[c]:.1f} µs" for c in cases]
-        lines.append(f"| {layer} | " + " | ".join(cells) + " |")
+        lines.append(row(layer, [selves[c].get(layer, 0) for c in cases]))
     lines.append("| **gateway CPU per request** | " + " | ".join(f"**{cost[c]:.1f} µs**" for c in cases) + " |")
     lines += [
         "",
@@ -534,8 +539,7 @@ def layers(rundir, out, commit, note, *cases):
         "|---|" + "---:|" * len(cases),
     ]
     for label, _, _ in INCLUSIVE:
-        cells = [f"{inclusive[c][label] * 100:.1f}% · {inclusive[c][label] * cost[c]:.1f} µs" for c in cases]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append(row(label, [inclusive[c][label] for c in cases]))
     lines.append("")
     open(out, "w").write("\n".join(lines))
     print("\n".join(lines))

@@ -61,14 +61,14 @@ pub fn render() -> String {
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
     let method = method_label(method);
     record(&REQUEST_SERIES, route, (method, status), elapsed, || {
-        let labels = [
-            ("method", method.to_owned()),
-            ("route", route.to_owned()),
-            ("status", status.to_string()),
-        ];
-        (
-            counter!("tavaro_http_requests_total", &labels),
-            histogram!("tavaro_http_request_duration_seconds", &labels),
+        series(
+            "tavaro_http_requests_total",
+            "tavaro_http_request_duration_seconds",
+            [
+                ("method", method.to_owned()),
+                ("route", route.to_owned()),
+                ("status", status.to_string()),
+            ],
         )
     });
 }
@@ -131,6 +131,15 @@ fn record<K: PartialEq>(
             });
         }
     }
+}
+
+/// The counter `count` and the histogram `latency` of one label set.
+fn series(
+    count: &'static str,
+    latency: &'static str,
+    labels: [(&'static str, String); 3],
+) -> (Counter, Histogram) {
+    (counter!(count, &labels), histogram!(latency, &labels))
 }
 
 /// The method as a label: clients may send any token as a method (hyper accepts them all),
@@ -199,14 +208,14 @@ pub fn provider_call(
         (operation, outcome),
         elapsed,
         || {
-            let labels = [
-                ("provider", provider.to_owned()),
-                ("operation", operation.to_owned()),
-                ("outcome", outcome.to_owned()),
-            ];
-            (
-                counter!("tavaro_provider_calls_total", &labels),
-                histogram!("tavaro_provider_call_duration_seconds", &labels),
+            series(
+                "tavaro_provider_calls_total",
+                "tavaro_provider_call_duration_seconds",
+                [
+                    ("provider", provider.to_owned()),
+                    ("operation", operation.to_owned()),
+                    ("outcome", outcome.to_owned()),
+                ],
             )
         },
     );
