@@ -12,7 +12,7 @@
 //! Only a connection whose work finished is kept: [`Leased::release`] says so. One dropped
 //! without it (an error, a cancelled future, a statement cut off mid-answer) goes back to
 //! the pool as sqlx gives any connection back, tested, and closed if it does not answer
-//! (closed at once, from a planned lane).
+//! (closed at once, from a lane that changed its settings).
 //! Nor is one kept that has been out of the pool for [`MAX_OUT`]: under steady load a kept
 //! connection would otherwise never meet the pool's own rules again (its lifetime limit
 //! among them).
@@ -23,11 +23,14 @@
 //! many executions (a custom plan knows the arrays' lengths, so it looks cheaper than the
 //! generic one), and a plan made while a table was nearly empty (a new database, its
 //! first minute) scanned the whole table per order until autovacuum analysed it. Out of
-//! the lane, a connection gets its settings back ([`RESTORED`]) before the pool has it
-//! again, so nothing else of the process plans that way. Only for statements whose
-//! outcome does not hang on the order the plan takes its row locks in: a generic plan
-//! keeps a `CASE` on a parameter that a custom plan folds away, and with it when a
-//! sub-select runs: the debits (claims locked before balances) stay on plain lanes.
+//! the lane, a connection gets its settings back before the pool has it again, so
+//! nothing else of the process plans that way. Only for statements whose outcome does
+//! not hang on the order the plan takes its row locks in: a generic plan keeps a `CASE`
+//! on a parameter that a custom plan folds away, and with it when a sub-select runs. The
+//! debits (claims locked before balances) plan as Postgres chooses, with index access
+//! only ([`Lane::indexed`], [`INDEXED`]): a debit batch's plan made while
+//! `idempotency_keys` was small read the whole table, growing by an order a row, for
+//! every batch until the table was analysed again.
 
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
@@ -47,15 +50,29 @@ const PARK: Duration = Duration::from_millis(100);
 /// being kept.
 const MAX_OUT: Duration = Duration::from_secs(300);
 
-/// Set on a connection when a lane takes it from the pool: its statements get a generic
-/// plan, made once per connection (and again when a table it reads is analysed), and
-/// that plan reaches rows through their indexes even when a table is small enough for
-/// a scan to look cheaper. Every lane statement has an index for each table it reads.
-const PLANNED: &str = "set plan_cache_mode = force_generic_plan; set enable_seqscan = off";
+/// What a lane sets on a connection it takes from the pool, and what puts it back before
+/// the pool has the connection again.
+struct Settings {
+    set: &'static str,
+    reset: &'static str,
+}
 
-/// Run before a lane gives a connection back to the pool: the settings as the session's
-/// defaults have them (the database's or role's, when the operator set any).
-const RESTORED: &str = "reset plan_cache_mode; reset enable_seqscan";
+/// A planned lane's: its statements get a generic plan, made once per connection (and
+/// again when a table it reads is analysed), and that plan reaches rows through their
+/// indexes even when a table is small enough for a scan to look cheaper. Every lane
+/// statement has an index for each table it reads. The reset puts back the session's
+/// defaults (the database's or role's, when the operator set any).
+const PLANNED: Settings = Settings {
+    set: "set plan_cache_mode = force_generic_plan; set enable_seqscan = off",
+    reset: "reset plan_cache_mode; reset enable_seqscan",
+};
+
+/// An indexed lane's: plans as Postgres chooses them, reaching rows through their indexes
+/// only.
+const INDEXED: Settings = Settings {
+    set: "set enable_seqscan = off",
+    reset: "reset enable_seqscan",
+};
 
 /// Hands out connections of `pool`, keeping up to `keep` in hand between uses. Cheap to
 /// clone (one reference).
@@ -67,7 +84,8 @@ struct Inner {
     keep: usize,
     max_out: Duration,
     /// Its connections carry [`PLANNED`] while out of the pool.
-    planned: bool,
+    /// What its connections are set to while out of the pool, if anything.
+    settings: Option<&'static Settings>,
     idle: Mutex<Vec<Kept>>,
     /// Told of every connection kept, to wake a caller waiting for one.
     released: Notify,
@@ -79,23 +97,35 @@ impl Lane {
     /// on the current runtime, the sweeper that gives idle ones back; it stops with the
     /// last clone.
     pub fn new(pool: PgPool, keep: usize) -> Self {
-        Self::with_max_out(pool, keep, MAX_OUT, false)
+        Self::with_max_out(pool, keep, MAX_OUT, None)
     }
 
     /// [`Lane::new`], for batched statements: its connections plan once, with index
     /// access ([`PLANNED`]), and get their settings back before the pool has them again.
     pub fn planned(pool: PgPool, keep: usize) -> Self {
-        Self::with_max_out(pool, keep, MAX_OUT, true)
+        Self::with_max_out(pool, keep, MAX_OUT, Some(&PLANNED))
     }
 
-    fn with_max_out(pool: PgPool, keep: usize, max_out: Duration, planned: bool) -> Self {
+    /// [`Lane::new`], for statements that must plan as Postgres chooses but never scan a
+    /// whole table ([`INDEXED`]); the connections get their settings back as a planned
+    /// lane's do.
+    pub fn indexed(pool: PgPool, keep: usize) -> Self {
+        Self::with_max_out(pool, keep, MAX_OUT, Some(&INDEXED))
+    }
+
+    fn with_max_out(
+        pool: PgPool,
+        keep: usize,
+        max_out: Duration,
+        settings: Option<&'static Settings>,
+    ) -> Self {
         let quarter = (pool.options().get_max_connections() as usize / 4).max(1);
         let keep = keep.min(quarter);
         let inner = Arc::new(Inner {
             pool,
             keep,
             max_out,
-            planned,
+            settings,
             idle: Mutex::new(Vec::with_capacity(keep)),
             released: Notify::new(),
         });
@@ -120,10 +150,10 @@ impl Lane {
             tokio::select! {
                 conn = &mut from_pool => {
                     let mut conn = conn?;
-                    if self.0.planned {
+                    if let Some(settings) = self.0.settings {
                         // Failed, it set nothing (one implicit transaction): back to the
                         // pool.
-                        settle(&mut conn, PLANNED).await?;
+                        settle(&mut conn, settings.set).await?;
                     }
                     break (conn, Instant::now());
                 }
@@ -139,7 +169,7 @@ impl Lane {
 
     /// Runs `work` on a connection of the lane, and keeps the connection in hand when
     /// `work` succeeds ([`Leased::release`]); on an error (or were the future dropped) it
-    /// goes back to the pool, tested there (closed, from a planned lane).
+    /// goes back to the pool, tested there (closed, from a lane with settings).
     pub async fn run<T, E>(
         &self,
         work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, E>,
@@ -180,14 +210,14 @@ async fn sweep(lane: Weak<Inner>) {
         };
         // Outside the lock: each goes back to the pool, tested there.
         for kept in stale {
-            if lane.planned {
-                restore(kept.conn).await;
+            if let Some(settings) = lane.settings {
+                restore(kept.conn, settings).await;
             }
         }
     }
 }
 
-/// Runs `settings` ([`PLANNED`] or [`RESTORED`]) on `conn`, in one round trip. Boxed as
+/// Runs `settings` (a [`Settings`]' set or reset) on `conn`, in one round trip. Boxed as
 /// `Send`: the lanes' callers' futures must be `Send` for every lifetime they hold.
 fn settle<'c>(
     conn: &'c mut PgConnection,
@@ -197,16 +227,16 @@ fn settle<'c>(
     Box::pin(async move { sqlx::Executor::execute(conn, settings).await.map(drop) })
 }
 
-/// A planned lane's connection, with its settings restored ([`RESTORED`]), back to the
-/// pool (dropped at the end), or closed if they could not be.
-async fn restore(mut conn: PoolConnection<Postgres>) {
-    if let Err(e) = settle(&mut conn, RESTORED).await {
+/// A connection of a lane with settings, with them reset, back to the pool (dropped at the
+/// end), or closed if they could not be.
+async fn restore(mut conn: PoolConnection<Postgres>, settings: &Settings) {
+    if let Err(e) = settle(&mut conn, settings.reset).await {
         tracing::debug!(error = %e, "closing a lane connection whose settings could not be restored");
         conn.close_on_drop();
     }
 }
 
-/// A connection from a [`Lane`]. Dropped, it goes back to the pool, or from a planned lane
+/// A connection from a [`Lane`]. Dropped, it goes back to the pool, or from a lane with settings
 /// is closed (its work may have stopped anywhere, mid-statement or mid-transaction, with
 /// the lane's settings on); [`Leased::release`] keeps it in the lane for the next caller
 /// instead.
@@ -233,8 +263,8 @@ impl Leased {
             self.lane.released.notify_one();
         } else {
             drop(idle);
-            if self.lane.planned {
-                tokio::spawn(restore(conn));
+            if let Some(settings) = self.lane.settings {
+                tokio::spawn(restore(conn, settings));
             }
         }
     }
@@ -243,7 +273,7 @@ impl Leased {
 impl Drop for Leased {
     fn drop(&mut self) {
         if let Some(conn) = &mut self.conn
-            && self.lane.planned
+            && self.lane.settings.is_some()
         {
             conn.close_on_drop();
         }
@@ -342,6 +372,25 @@ mod tests {
     }
 
     #[sqlx::test(migrations = false)]
+    async fn an_indexed_lane_only_turns_scans_off_and_the_pool_gets_its_connections_back_as_they_were(
+        pool: PgPool,
+    ) {
+        let lane = Lane::indexed(pool.clone(), 1);
+        let mut conn = lane.acquire().await.unwrap();
+        let (pid, plans, scans) = settings(&mut conn).await;
+        assert_eq!((plans.as_str(), scans.as_str()), ("auto", "off"));
+        conn.release();
+        eventually("not given back", || {
+            lane.0.idle.lock().unwrap().is_empty() && pool.num_idle() == pool.size() as usize
+        })
+        .await;
+        let mut back = pool.acquire().await.unwrap();
+        let (again, plans, scans) = settings(&mut back).await;
+        assert_eq!(again, pid, "given back to the pool, not closed");
+        assert_eq!((plans.as_str(), scans.as_str()), ("auto", "on"));
+    }
+
+    #[sqlx::test(migrations = false)]
     async fn a_lane_connection_dropped_unreleased_never_reaches_the_pool_with_the_lane_settings(
         pool: PgPool,
     ) {
@@ -406,7 +455,7 @@ mod tests {
 
     #[sqlx::test(migrations = false)]
     async fn a_connection_out_of_the_pool_for_long_is_given_back_not_kept(pool: PgPool) {
-        let lane = Lane::with_max_out(pool, 1, Duration::from_millis(50), false);
+        let lane = Lane::with_max_out(pool, 1, Duration::from_millis(50), None);
         let conn = lane.acquire().await.unwrap();
         conn.release();
         assert_eq!(lane.0.idle.lock().unwrap().len(), 1, "kept while fresh");
