@@ -20,8 +20,10 @@ use super::settlement::{self as settle, Completion, Settled};
 use crate::coalesce::{Coalescer, Job};
 use crate::db::Lane;
 
-/// Writers at once: while some write, the others gather the next completions.
-const WRITERS: usize = 4;
+/// Writers at once: while one writes, the other gathers the next completions. Two, as
+/// for the debits: statements of about twice the orders, so half the statements, round
+/// trips and commits (bench/changes.md #37).
+const WRITERS: usize = 2;
 /// Most orders one statement completes.
 const BATCH: usize = 128;
 

@@ -19,8 +19,9 @@ use sqlx::PgPool;
 use crate::coalesce::{Coalescer, Job};
 use crate::db::Lane;
 
-/// Writers at once: while some write, the others gather the next issues.
-const WRITERS: usize = 4;
+/// Writers at once: while one writes, the other gathers the next issues (two, as for the
+/// order completions: bench/changes.md #37).
+const WRITERS: usize = 2;
 /// Most orders one statement issues.
 const BATCH: usize = 256;
 
