@@ -83,7 +83,6 @@ struct Inner {
     pool: PgPool,
     keep: usize,
     max_out: Duration,
-    /// Its connections carry [`PLANNED`] while out of the pool.
     /// What its connections are set to while out of the pool, if anything.
     settings: Option<&'static Settings>,
     idle: Mutex<Vec<Kept>>,
