@@ -9,10 +9,12 @@
 //! there as always) once idle for [`PARK`], so a quiet lane holds nothing another task of
 //! the process may need.
 //!
-//! Only a connection whose work finished is kept: [`Leased::release`] says so. One dropped
-//! without it (an error, a cancelled future, a statement cut off mid-answer) goes back to
-//! the pool as sqlx gives any connection back, tested, and closed if it does not answer
-//! (closed at once, from a lane that changed its settings).
+//! Only a connection whose work finished is kept: [`Leased::release`] says so. One whose
+//! statement failed goes back to the pool ([`Leased::give_back`]: the lane's settings
+//! reset first), tested there as sqlx tests any connection given back, and closed if it
+//! does not answer. One dropped without either (a cancelled future, a statement cut off
+//! mid-answer) goes back the same way, or is closed at once from a lane that changed its
+//! settings.
 //! Nor is one kept that has been out of the pool for [`MAX_OUT`]: under steady load a kept
 //! connection would otherwise never meet the pool's own rules again (its lifetime limit
 //! among them).
@@ -167,8 +169,10 @@ impl Lane {
     }
 
     /// Runs `work` on a connection of the lane, and keeps the connection in hand when
-    /// `work` succeeds ([`Leased::release`]); on an error (or were the future dropped) it
-    /// goes back to the pool, tested there (closed, from a lane with settings).
+    /// `work` succeeds ([`Leased::release`]). On an error it goes back to the pool, tested
+    /// there, after its settings are reset ([`Leased::give_back`]); were the future
+    /// dropped, it goes back as [`Leased`] says. `work` runs single statements (no
+    /// transaction left open behind an error).
     pub async fn run<T, E>(
         &self,
         work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, E>,
@@ -177,9 +181,16 @@ impl Lane {
         E: From<sqlx::Error>,
     {
         let mut conn = self.acquire().await?;
-        let done = work(&mut conn).await?;
-        conn.release();
-        Ok(done)
+        match work(&mut conn).await {
+            Ok(done) => {
+                conn.release();
+                Ok(done)
+            }
+            Err(e) => {
+                conn.give_back();
+                Err(e)
+            }
+        }
     }
 
     /// The pool behind the lane.
@@ -265,6 +276,19 @@ impl Leased {
             if let Some(settings) = self.lane.settings {
                 tokio::spawn(restore(conn, settings));
             }
+        }
+    }
+}
+
+impl Leased {
+    /// The work on this connection ended with an error Postgres answered (a refused
+    /// statement, say a key taken meanwhile), not cut off: back to the pool, with the
+    /// lane's settings reset first (closed if they cannot be, as a broken connection's
+    /// are). Were it closed instead, every refused statement would cost a new connection.
+    pub fn give_back(mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        if let Some(settings) = self.lane.settings {
+            tokio::spawn(restore(conn, settings));
         }
     }
 }
@@ -450,6 +474,30 @@ mod tests {
             .unwrap();
         assert_eq!(one, 1);
         assert_eq!(lane.0.idle.lock().unwrap().len(), 1, "a success: kept");
+    }
+
+    #[sqlx::test(migrations = false)]
+    async fn a_refused_statement_gives_its_connection_back_to_the_pool_with_the_defaults(
+        pool: PgPool,
+    ) {
+        let lane = Lane::indexed(pool.clone(), 1);
+        let mut pid = 0;
+        let failed: Result<i32, sqlx::Error> = lane
+            .run(async |conn| {
+                pid = settings(conn).await.0;
+                sqlx::query_scalar("select nonsense").fetch_one(conn).await
+            })
+            .await;
+        assert!(failed.is_err());
+        assert!(lane.0.idle.lock().unwrap().is_empty(), "an error: not kept");
+        eventually("neither closed nor back", || {
+            pool.num_idle() == pool.size() as usize
+        })
+        .await;
+        let mut back = pool.acquire().await.unwrap();
+        let (again, plans, scans) = settings(&mut back).await;
+        assert_eq!(again, pid, "given back to the pool, not closed");
+        assert_eq!((plans.as_str(), scans.as_str()), ("auto", "on"));
     }
 
     #[sqlx::test(migrations = false)]
