@@ -206,7 +206,7 @@ pub async fn verify(db: &PgPool) -> Result<Report, sqlx::Error> {
     }
     for r in sqlx::query!(
         r#"select provider, iccid, array_agg(order_id order by created_at, id) as "orders!"
-           from esims where status <> 'EXPIRED'
+           from esims where status not in ('EXPIRED', 'CANCELLED')
            group by provider, iccid having count(*) > 1"#
     )
     .fetch_all(&mut *tx)

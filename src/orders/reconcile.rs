@@ -433,7 +433,8 @@ async fn claimed_elsewhere(
              where o.provider = $1 and o.id <> $2 and o.status = 'completed'
                and (o.provider_order_ref = $3
                     or exists(select 1 from esims e where e.order_id = o.id
-                              and e.iccid = any($4) and e.status not in ('EXPIRED')))
+                              and e.iccid = any($4)
+                              and e.status not in ('EXPIRED', 'CANCELLED')))
            ) as "claimed!""#,
         provider,
         order as OrderId,

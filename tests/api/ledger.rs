@@ -304,6 +304,43 @@ async fn one_iccid_of_a_provider_belongs_to_one_live_esim(db: PgPool) {
         .unwrap();
 }
 
+/// A cancelled eSIM is over, as an expired one is: an upstream that recycles ICCIDs may
+/// issue its ICCID on a new eSIM, and the new one is stored (nor does `ledger verify`
+/// flag the pair). While its cancellation is pending, the ICCID is still the eSIM's.
+#[sqlx::test]
+async fn a_cancelled_esims_iccid_may_come_back_on_a_new_esim(db: PgPool) {
+    let app = spawn_app(db).await;
+    let acme = app.create_partner("acme", "0", "100.00").await;
+    let plan = json!({"planId": "ae-1gb-7d"});
+    let first = app.place(&acme.key, &plan, StatusCode::CREATED).await;
+    let second = app.place(&acme.key, &plan, StatusCode::CREATED).await;
+    let esim = first["esims"][0]["esimId"].as_str().unwrap();
+    let iccid = first["esims"][0]["iccid"].as_str().unwrap();
+    let newer = second["esims"][0]["esimId"].as_str().unwrap();
+    // The second eSIM issued with the first one's ICCID, as a recycling upstream does.
+    let recycle = || {
+        sqlx::query("update esims set iccid = $2 where id = $1::uuid")
+            .bind(newer)
+            .bind(iccid)
+            .execute(&app.db)
+    };
+    let status = |to: &'static str| {
+        sqlx::query("update esims set status = $2 where id = $1::uuid")
+            .bind(esim)
+            .bind(to)
+            .execute(&app.db)
+    };
+
+    status("CANCEL_PENDING").await.unwrap();
+    let err = recycle().await.unwrap_err();
+    assert!(err.to_string().contains("esims_live_iccid_key"), "{err}");
+    status("READY").await.unwrap();
+    let cancelled = crate::after_sale::cancel(&app, &acme.key, esim, None).await;
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    recycle().await.unwrap();
+    app.assert_ledger_sound().await;
+}
+
 /// The migration that brings the live-ICCID guard works on a database that already holds
 /// duplicates (stored while nothing refused them): it keeps them, names them through
 /// `ledger verify`, and refuses any new one.
