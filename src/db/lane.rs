@@ -273,23 +273,26 @@ impl Leased {
             self.lane.released.notify_one();
         } else {
             drop(idle);
-            if let Some(settings) = self.lane.settings {
-                tokio::spawn(restore(conn, settings));
-            }
+            to_pool(&self.lane, conn);
         }
     }
-}
 
-impl Leased {
     /// The work on this connection ended with an error Postgres answered (a refused
     /// statement, say a key taken meanwhile), not cut off: back to the pool, with the
     /// lane's settings reset first (closed if they cannot be, as a broken connection's
     /// are). Were it closed instead, every refused statement would cost a new connection.
     pub fn give_back(mut self) {
-        let Some(conn) = self.conn.take() else { return };
-        if let Some(settings) = self.lane.settings {
-            tokio::spawn(restore(conn, settings));
+        if let Some(conn) = self.conn.take() {
+            to_pool(&self.lane, conn);
         }
+    }
+}
+
+/// `conn` back to the pool (tested there), with `lane`'s settings reset first if it has
+/// any.
+fn to_pool(lane: &Inner, conn: PoolConnection<Postgres>) {
+    if let Some(settings) = lane.settings {
+        tokio::spawn(restore(conn, settings));
     }
 }
 
@@ -371,19 +374,14 @@ mod tests {
         .unwrap()
     }
 
-    #[sqlx::test(migrations = false)]
-    async fn a_lane_plans_once_with_indexes_and_the_pool_gets_its_connections_back_as_they_were(
-        pool: PgPool,
-    ) {
-        let lane = Lane::planned(pool.clone(), 1);
+    /// A connection of `lane` carries its settings (`plan_cache_mode`, `enable_seqscan`)
+    /// while out of the pool; kept, then given back once idle, it is the same backend with
+    /// the defaults again.
+    async fn set_then_given_back_as_it_was(pool: &PgPool, lane: &Lane, set: (&str, &str)) {
         let mut conn = lane.acquire().await.unwrap();
         let (pid, plans, scans) = settings(&mut conn).await;
-        assert_eq!(
-            (plans.as_str(), scans.as_str()),
-            ("force_generic_plan", "off")
-        );
+        assert_eq!((plans.as_str(), scans.as_str()), set);
         conn.release();
-        // Kept, then given back once idle: the same backend, with the defaults again.
         eventually("not given back", || {
             lane.0.idle.lock().unwrap().is_empty() && pool.num_idle() == pool.size() as usize
         })
@@ -395,22 +393,19 @@ mod tests {
     }
 
     #[sqlx::test(migrations = false)]
+    async fn a_lane_plans_once_with_indexes_and_the_pool_gets_its_connections_back_as_they_were(
+        pool: PgPool,
+    ) {
+        let lane = Lane::planned(pool.clone(), 1);
+        set_then_given_back_as_it_was(&pool, &lane, ("force_generic_plan", "off")).await;
+    }
+
+    #[sqlx::test(migrations = false)]
     async fn an_indexed_lane_only_turns_scans_off_and_the_pool_gets_its_connections_back_as_they_were(
         pool: PgPool,
     ) {
         let lane = Lane::indexed(pool.clone(), 1);
-        let mut conn = lane.acquire().await.unwrap();
-        let (pid, plans, scans) = settings(&mut conn).await;
-        assert_eq!((plans.as_str(), scans.as_str()), ("auto", "off"));
-        conn.release();
-        eventually("not given back", || {
-            lane.0.idle.lock().unwrap().is_empty() && pool.num_idle() == pool.size() as usize
-        })
-        .await;
-        let mut back = pool.acquire().await.unwrap();
-        let (again, plans, scans) = settings(&mut back).await;
-        assert_eq!(again, pid, "given back to the pool, not closed");
-        assert_eq!((plans.as_str(), scans.as_str()), ("auto", "on"));
+        set_then_given_back_as_it_was(&pool, &lane, ("auto", "off")).await;
     }
 
     #[sqlx::test(migrations = false)]
