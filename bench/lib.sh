@@ -143,6 +143,15 @@ seed_pgbench_db() {
     -f "$BENCH/pgbench/seed.sql" >/dev/null
 }
 
+# The commit a report was measured at, with `+changes` when what builds the binaries
+# (the sources, the manifests and their release profiles, the lock file, the baseline
+# server) differs from it.
+source_commit() {
+  local dirty=""
+  git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock bench/baseline || dirty="+changes"
+  echo "$(git -C "$ROOT" rev-parse --short HEAD)$dirty"
+}
+
 # The net price of the benchmarked plan, in cents.
 plan_cents() {
   psql "$(bench_url bench_gateway)" -qAtc "select net_price_cents from plans where id = '$PLAN'"
