@@ -38,9 +38,10 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use moka::future::Cache;
+use quick_cache::UnitWeighter;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
@@ -52,6 +53,37 @@ use crate::mode::Mode;
 use crate::partners::PartnerStatus;
 
 type CacheKey = (u64, [u8; 32]);
+
+/// What a verification found, kept in the cache under its key's digest.
+#[derive(Clone, Copy)]
+enum Checked {
+    /// The answer (`None`: refused) until the cache TTL from the check has passed.
+    Answer {
+        principal: Option<Principal>,
+        until: Instant,
+    },
+    /// The check failed ([`LookupError`]): the answer of the requests that waited on it,
+    /// never of a later one (which checks again).
+    Failed(Failure),
+}
+
+#[derive(Clone, Copy)]
+enum Failure {
+    /// The database or the argon2 task failed: 503.
+    Unavailable,
+    /// The lookup id spent its failure budget: 401.
+    OverBudget,
+}
+
+impl Checked {
+    /// The answer, while it still counts at `now`.
+    fn answer(self, now: Instant) -> Option<Option<Principal>> {
+        match self {
+            Self::Answer { principal, until } if now < until => Some(principal),
+            _ => None,
+        }
+    }
+}
 
 /// How often every server checks `api_key_changes` for changes it was not told about: the
 /// bound on how long a lost notification can delay a revocation (the contract: 5 s).
@@ -93,7 +125,10 @@ enum Screening {
 
 /// Checks bearer keys; shared by all requests of one server.
 pub struct KeyVerifier {
-    cache: Cache<CacheKey, Option<Principal>, foldhash::fast::RandomState>,
+    /// Not moka (the failures below): a hit, every request's path, is a read lock on one
+    /// shard; moka's also queues the read for its eviction policy and runs that queue.
+    cache: quick_cache::sync::Cache<CacheKey, Checked, UnitWeighter, foldhash::fast::RandomState>,
+    cache_ttl: Duration,
     directory: RwLock<Directory>,
     /// One reload at a time (the change listener and the periodic check may both ask).
     refreshing: tokio::sync::Mutex<()>,
@@ -140,10 +175,14 @@ impl KeyVerifier {
         let (capacity, ttl) = (config.cache_capacity, config.cache_ttl);
         let argon2_concurrency = config.argon2_concurrency;
         Self {
-            cache: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build_with_hasher(foldhash::fast::RandomState::default()),
+            cache: quick_cache::sync::Cache::with(
+                usize::try_from(capacity).unwrap_or(usize::MAX),
+                capacity,
+                UnitWeighter,
+                foldhash::fast::RandomState::default(),
+                Default::default(),
+            ),
+            cache_ttl: ttl,
             directory: RwLock::new(Directory {
                 keys: HashMap::new(),
                 loaded_at: None,
@@ -174,9 +213,15 @@ impl KeyVerifier {
         }
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let cache_key = (self.generation.load(Ordering::Acquire), digest);
-        if let Some(principal) = self.cache.get(&cache_key).await {
-            crate::metrics::key_cache(true);
-            return Ok(principal);
+        if let Some(checked) = self.cache.get(&cache_key) {
+            let now = Instant::now();
+            if let Some(principal) = checked.answer(now) {
+                crate::metrics::key_cache(true);
+                return Ok(principal);
+            }
+            // Past its TTL, or a failure whose waiters have had it.
+            self.cache
+                .remove_if(&cache_key, |checked| checked.answer(now).is_none());
         }
         let Some(parsed) = key::parse(token) else {
             self.rejected_early.fetch_add(1, Ordering::Relaxed);
@@ -196,29 +241,42 @@ impl KeyVerifier {
             Screening::Lookup => {}
         }
         crate::metrics::key_cache(false);
-        match self
-            .cache
-            .try_get_with(cache_key, self.lookup(db, parsed, token))
-            .await
-        {
-            Ok(principal) => Ok(principal),
-            Err(e) => match &*e {
-                LookupError::OverBudget => {
-                    self.refused_after_failures.fetch_add(1, Ordering::Relaxed);
-                    Ok(None)
-                }
-                LookupError::Database(_) | LookupError::Task(_) => {
-                    tracing::warn!(error = %e, "API key verification failed");
-                    Err(VerifyError::Unavailable)
-                }
-            },
+        // One check per key at a time: concurrent requests with the same key wait on the
+        // first one's guard and take its outcome, failures included.
+        let checked = match self.cache.get_value_or_guard_async(&cache_key).await {
+            Ok(checked) => checked,
+            Err(guard) => {
+                let checked = match self.lookup(db, parsed, token).await {
+                    Ok(principal) => Checked::Answer {
+                        principal,
+                        until: Instant::now() + self.cache_ttl,
+                    },
+                    Err(LookupError::OverBudget) => Checked::Failed(Failure::OverBudget),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "API key verification failed");
+                        Checked::Failed(Failure::Unavailable)
+                    }
+                };
+                let _ = guard.insert(checked);
+                checked
+            }
+        };
+        match checked {
+            // A check that ended just now, here or in the request this one waited on (an
+            // answer past its TTL already is still that check's answer).
+            Checked::Answer { principal, .. } => Ok(principal),
+            Checked::Failed(Failure::OverBudget) => {
+                self.refused_after_failures.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+            Checked::Failed(Failure::Unavailable) => Err(VerifyError::Unavailable),
         }
     }
 
     /// Forgets every cached verification (a key was revoked or a partner changed).
     pub fn invalidate_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.cache.invalidate_all();
+        self.cache.clear();
     }
 
     /// Brings the key directory up to date with `api_key_changes`: reloads it when keys
