@@ -33,7 +33,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tower::ServiceExt;
 
 mod tracker;
@@ -136,7 +136,7 @@ async fn connection(
     router: Router,
     slot: Slot,
     idle_timeout: Duration,
-    mut draining: watch::Receiver<bool>,
+    draining: watch::Receiver<bool>,
 ) {
     let activity = slot.clone_handle();
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
@@ -151,8 +151,15 @@ async fn connection(
     });
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     let mut connection = std::pin::pin!(connection);
-    let watchdog = tokio::time::sleep(idle_timeout);
-    let mut watchdog = std::pin::pin!(watchdog);
+    // The reasons to close are watched by a task of their own: polled here, each would be
+    // polled again on every wake-up of the connection, that is on every request.
+    let (close_tx, mut close) = oneshot::channel();
+    tokio::spawn(watch_connection(
+        slot.watcher(),
+        idle_timeout,
+        draining,
+        close_tx,
+    ));
     // Set once a graceful shutdown has begun for idleness or room: the connection is
     // dropped if it has not ended by then.
     let give_up = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
@@ -167,31 +174,15 @@ async fn connection(
                 }
                 return;
             }
-            () = &mut watchdog, if !closing => {
-                let now = tokio::time::Instant::now();
-                match slot.idle_for() {
-                    Some(idle) if idle >= idle_timeout => {
-                        tracing::debug!(?idle, "closing an idle connection");
-                        connection.as_mut().graceful_shutdown();
-                        closing = true;
-                        forced = true;
-                        give_up.as_mut().reset(now + idle_timeout);
-                    }
-                    Some(idle) => watchdog.as_mut().reset(now + (idle_timeout - idle)),
-                    None => watchdog.as_mut().reset(now + idle_timeout),
+            reason = &mut close, if !closing => {
+                closing = true;
+                // The watcher is gone only if its task was: nothing asks for a close then.
+                let Ok(reason) = reason else { continue };
+                connection.as_mut().graceful_shutdown();
+                if reason != Close::Drain {
+                    forced = true;
+                    give_up.as_mut().reset(tokio::time::Instant::now() + idle_timeout);
                 }
-            }
-            () = slot.evicted(), if !closing => {
-                tracing::debug!("closing an idle connection to make room");
-                connection.as_mut().graceful_shutdown();
-                closing = true;
-                forced = true;
-                give_up.as_mut().reset(tokio::time::Instant::now() + idle_timeout);
-            }
-            _ = draining.wait_for(|stop| *stop), if !closing => {
-                // The caller bounds how long in-flight requests may take to finish.
-                connection.as_mut().graceful_shutdown();
-                closing = true;
             }
             () = &mut give_up, if forced => {
                 tracing::debug!("dropping a connection that did not close in time");
@@ -199,4 +190,48 @@ async fn connection(
             }
         }
     }
+}
+
+/// Why a connection is to close.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Close {
+    /// It went the idle time-out without a request in progress.
+    Idle,
+    /// A new connection needs its place.
+    Room,
+    /// The server is stopping (the caller bounds how long in-flight requests may take).
+    Drain,
+}
+
+/// Tells its connection when to close (`close`), and ends when the connection has.
+async fn watch_connection(
+    watcher: tracker::Watcher,
+    idle_timeout: Duration,
+    mut draining: watch::Receiver<bool>,
+    mut close: oneshot::Sender<Close>,
+) {
+    let watchdog = tokio::time::sleep(idle_timeout);
+    let mut watchdog = std::pin::pin!(watchdog);
+    let reason = loop {
+        tokio::select! {
+            () = close.closed() => return,
+            () = &mut watchdog => {
+                let now = tokio::time::Instant::now();
+                match watcher.idle_for() {
+                    Some(idle) if idle >= idle_timeout => {
+                        tracing::debug!(?idle, "closing an idle connection");
+                        break Close::Idle;
+                    }
+                    Some(idle) => watchdog.as_mut().reset(now + (idle_timeout - idle)),
+                    None => watchdog.as_mut().reset(now + idle_timeout),
+                }
+            }
+            () = watcher.evicted() => {
+                tracing::debug!("closing an idle connection to make room");
+                break Close::Room;
+            }
+            _ = draining.wait_for(|stop| *stop) => break Close::Drain,
+        }
+    };
+    let _ = close.send(reason);
 }

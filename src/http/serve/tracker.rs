@@ -195,6 +195,24 @@ impl Slot {
         }
     }
 
+    /// What the connection's watcher needs: its idle time and its eviction.
+    pub(super) fn watcher(&self) -> Watcher {
+        Watcher {
+            tracker: Arc::clone(&self.tracker),
+            requests: Arc::clone(&self.requests),
+            evict: Arc::clone(&self.evict),
+        }
+    }
+}
+
+/// A connection's idle time and eviction, for the task that watches them.
+pub(super) struct Watcher {
+    tracker: Arc<Tracker>,
+    requests: Arc<Requests>,
+    evict: Arc<Notify>,
+}
+
+impl Watcher {
     /// How long the connection has been without a request in progress; `None` while one
     /// is.
     pub(super) fn idle_for(&self) -> Option<Duration> {
@@ -293,11 +311,11 @@ mod tests {
         drop(first.clone_handle().busy());
         let third = Tracker::admit(&tracker).await;
         assert_eq!(counts(&tracker), (2, 2));
-        tokio::time::timeout(Duration::from_millis(10), second.evicted())
+        tokio::time::timeout(Duration::from_millis(10), second.watcher().evicted())
             .await
             .expect("the longest-idle connection is told to close");
         assert!(
-            tokio::time::timeout(Duration::from_millis(10), first.evicted())
+            tokio::time::timeout(Duration::from_millis(10), first.watcher().evicted())
                 .await
                 .is_err(),
             "the recently busy one stays"
@@ -312,7 +330,7 @@ mod tests {
         let tracker = Arc::new(Tracker::new("test", 1));
         let only = Tracker::admit(&tracker).await;
         let busy = only.clone_handle().busy();
-        assert_eq!(only.idle_for(), None);
+        assert_eq!(only.watcher().idle_for(), None);
         let waiting = tokio::spawn({
             let tracker = Arc::clone(&tracker);
             async move { Tracker::admit(&tracker).await }
@@ -327,10 +345,10 @@ mod tests {
             .await
             .expect("admitted once the request is done")
             .unwrap();
-        tokio::time::timeout(Duration::from_millis(10), only.evicted())
+        tokio::time::timeout(Duration::from_millis(10), only.watcher().evicted())
             .await
             .expect("the now idle connection makes room");
-        assert!(only.idle_for().is_some());
+        assert!(only.watcher().idle_for().is_some());
         drop((only, admitted));
         assert_eq!(counts(&tracker), (0, 0));
     }
@@ -343,7 +361,7 @@ mod tests {
         let (first, second) = (activity.busy(), activity.busy());
         assert_eq!(counts(&tracker), (1, 0));
         drop(first);
-        assert_eq!(only.idle_for(), None, "one request is still in progress");
+        assert_eq!(only.watcher().idle_for(), None, "one request is still in progress");
         tracker.evict_longest_idle();
         assert_eq!(
             counts(&tracker),
@@ -352,14 +370,14 @@ mod tests {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
         drop(second);
-        let idle = only.idle_for().expect("idle once both ended");
+        let idle = only.watcher().idle_for().expect("idle once both ended");
         assert!(
             idle < Duration::from_millis(5),
             "idle since the last one ended: {idle:?}"
         );
         tracker.evict_longest_idle();
         assert_eq!(counts(&tracker), (0, 0));
-        tokio::time::timeout(Duration::from_millis(10), only.evicted())
+        tokio::time::timeout(Duration::from_millis(10), only.watcher().evicted())
             .await
             .expect("told to close");
     }
