@@ -361,7 +361,11 @@ mod tests {
         let (first, second) = (activity.busy(), activity.busy());
         assert_eq!(counts(&tracker), (1, 0));
         drop(first);
-        assert_eq!(only.watcher().idle_for(), None, "one request is still in progress");
+        assert_eq!(
+            only.watcher().idle_for(),
+            None,
+            "one request is still in progress"
+        );
         tracker.evict_longest_idle();
         assert_eq!(
             counts(&tracker),
