@@ -456,3 +456,51 @@ async fn the_servers_role_cannot_disable_the_ledgers_triggers_alter_or_truncate(
     assert_eq!(order["status"], "completed", "{order}");
     app.assert_ledger_sound().await;
 }
+
+/// `tavaro ledger verify` reads every eSIM's refunds in one pass over the ledger, whatever
+/// the planner makes of the tables: a sub-query per eSIM (no index covers every entry's
+/// `esim_id`) made it quadratic, and it ran for hours on a ledger of a few hundred
+/// thousand orders. The statement still finds a cancelled eSIM's one refund.
+#[sqlx::test]
+async fn ledger_verify_reads_the_esims_refunds_in_one_pass(db: PgPool) {
+    let app = spawn_app(db).await;
+    let acme = app.create_partner("acme", "0", "100.00").await;
+    let data = app
+        .place(
+            &acme.key,
+            &json!({"planId": "ae-5gb-7d", "quantity": 2}),
+            StatusCode::CREATED,
+        )
+        .await;
+    let cancelled = data["esims"][0]["esimId"].as_str().unwrap().to_owned();
+    let response = app
+        .client
+        .post(format!("{}/v1/esim/{cancelled}/cancel", app.address))
+        .bearer_auth(&acme.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let statement = include_str!("../../src/ledger/esim_refunds.sql");
+    let rows: Vec<(uuid::Uuid, String, i64)> = sqlx::query_as(&format!(
+        "select id, status, \"refunds!\" from ({statement}) checked"
+    ))
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    // The other eSIM of the order has no entry of its own and is not cancelled.
+    assert_eq!(
+        rows,
+        [(cancelled.parse().unwrap(), "CANCELLED".to_owned(), 1)]
+    );
+    app.assert_ledger_sound().await;
+
+    let plan: Vec<String> = sqlx::query_scalar(&format!("explain {statement}"))
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    let plan = plan.join("\n");
+    assert!(!plan.contains("SubPlan"), "{plan}");
+    assert_eq!(plan.matches("on ledger_entries").count(), 1, "{plan}");
+}
