@@ -4,7 +4,6 @@
 //! callback says is only a hint. It is answered at once and acted on in the background,
 //! by reading the state again from the provider's API (`orders::Orders::take_hints`).
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
@@ -14,6 +13,7 @@ use utoipa_axum::routes;
 
 use super::envelope::{Success, success};
 use super::error::{ApiError, ApiResult, NotFound};
+use super::extract::BodyBytes;
 use super::openapi::errors;
 use super::state::AppState;
 use crate::provider::{Callback, CallbackError};
@@ -65,17 +65,12 @@ async fn receive(
     State(state): State<AppState>,
     name: Result<Path<String>, axum::extract::rejection::PathRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Result<BodyBytes, ApiError>,
 ) -> ApiResult<(StatusCode, axum::Json<Success<Receipt>>)> {
     let Ok(Path(name)) = name else {
         return Err(ApiError::NotFound(NotFound::Route));
     };
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge {
-            limit: state.http.max_body_bytes,
-        },
-        _ => ApiError::invalid_field("body", "the request body could not be read"),
-    })?;
+    let BodyBytes(body) = body?;
     let Some(provider) = state.providers.get(&name).cloned() else {
         return Err(ApiError::NotFound(NotFound::Route));
     };

@@ -8,7 +8,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
@@ -29,16 +29,42 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         if !is_json(request.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let limit = state.http.max_body_bytes;
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection.status() {
-                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
-                    _ => ApiError::invalid_field("body", "the request body could not be read"),
-                })?;
+        let BodyBytes(bytes) = BodyBytes::from_request(request, state).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// A request body as bytes, read up to `TAVARO_MAX_BODY_BYTES`: 413 beyond it, whether
+/// the client declared its length or sent it chunked. Read here rather than by axum's
+/// `Bytes` under a `DefaultBodyLimit` layer, which put the limit into every request's
+/// extensions, the catalog's GETs included (a boxed value, and a fourth entry that made
+/// the extensions' table grow once more per request).
+#[derive(Debug)]
+pub(super) struct BodyBytes(pub Bytes);
+
+impl FromRequest<AppState> for BodyBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.http.max_body_bytes;
+        axum::body::to_bytes(request.into_body(), limit)
+            .await
+            .map(BodyBytes)
+            .map_err(|error| {
+                if is_over_limit(&*error.into_inner()) {
+                    ApiError::PayloadTooLarge { limit }
+                } else {
+                    ApiError::invalid_field("body", "the request body could not be read")
+                }
+            })
+    }
+}
+
+/// Whether reading a body failed because it outgrew the limit (anywhere in the chain of
+/// causes), rather than because the client went away or sent a broken chunk.
+fn is_over_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| e.source())
+        .any(|e| e.is::<http_body_util::LengthLimitError>())
 }
 
 /// `application/json` or `application/<something>+json`, any parameters.

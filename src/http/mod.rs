@@ -2,9 +2,10 @@
 //! puts the `/v1` routes behind API-key authentication, and wraps everything in the
 //! middleware stack (outermost first): the envelope (request id, sensitive-header
 //! redaction, tracing span and its log line, time limit, metrics, per-address limit) →
-//! panic catcher → body limit; the partner routes add authentication, which charges the
-//! partner's rate limit. `/metrics` is served by a router of its own, on its own
-//! listener, never on the partner port.
+//! panic catcher; the partner routes add authentication, which charges the partner's rate
+//! limit. Bodies are read under `TAVARO_MAX_BODY_BYTES` by the extractors that read them
+//! ([`extract::BodyBytes`]), not by a layer every request passes. `/metrics` is served by
+//! a router of its own, on its own listener, never on the partner port.
 
 mod auth;
 mod balance;
@@ -39,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::extract::MatchedPath;
 use axum::http::{Method, Request, Response, header};
 use axum::response::IntoResponse;
 use tower::ServiceBuilder;
@@ -149,8 +150,7 @@ pub fn router(state: AppState) -> Router {
                 }))
                 .layer(CatchPanicLayer::custom(|_panic| {
                     ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
-                }))
-                .layer(DefaultBodyLimit::max(state.http.max_body_bytes)),
+                })),
         )
         .with_state(state)
 }

@@ -25,6 +25,73 @@ async fn a_body_over_the_limit_is_413(db: PgPool) {
     app.assert_ledger_sound().await;
 }
 
+/// Sends `body` to `path` as chunks of 8 KiB (no `Content-Length`, so the size is only
+/// known as it is read) on a raw connection; returns the status line and the JSON body.
+async fn post_chunked(address: &str, path: &str, key: &str, body: &[u8]) -> (String, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut stream = tokio::net::TcpStream::connect(address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .into_bytes();
+    for chunk in body.chunks(8 * 1024) {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    // The server may answer and close before it has read everything: a failed write of
+    // the rest is expected then.
+    let _ = stream.write_all(&request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, rest) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    // The answer is chunked or sized; its JSON object runs from the first `{` to the last `}`.
+    let json = &rest[rest.find('{').expect("a JSON body")..=rest.rfind('}').unwrap()];
+    (status, serde_json::from_str(json).expect("a JSON body"))
+}
+
+#[sqlx::test]
+async fn a_chunked_body_is_held_to_the_limit_on_every_route_that_reads_one(db: PgPool) {
+    let app = spawn_app(db).await;
+    let partner = app.create_partner("acme", "0", "100.00").await;
+    // Valid JSON either way: an order padded with white space.
+    let padded = |size: usize| format!(r#"{{"planId":"ae-5gb-7d"{}}}"#, " ".repeat(size));
+    let huge = padded(70 * 1024);
+    // An order whose size only shows as it is read: 413, nothing debited.
+    let (status, body) =
+        post_chunked(&app.address, "/v1/order", &partner.key, huge.as_bytes()).await;
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    assert_eq!(body["error"]["details"]["limitBytes"], 65_536);
+    // A provider's callback (no key) is held to the same limit.
+    let (status, body) = post_chunked(
+        &app.address,
+        "/providers/esimaccess/webhook",
+        "none",
+        huge.as_bytes(),
+    )
+    .await;
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    assert_eq!(app.balance_cents(partner.id).await, 10_000);
+    // A chunked body within the limit is read whole and the order placed.
+    let small = padded(40 * 1024);
+    let (status, body) =
+        post_chunked(&app.address, "/v1/order", &partner.key, small.as_bytes()).await;
+    assert!(status.starts_with("HTTP/1.1 201"), "{status}: {body}");
+    assert_eq!(body["data"]["status"], "completed", "{body}");
+    assert!(app.balance_cents(partner.id).await < 10_000);
+    app.assert_ledger_sound().await;
+}
+
 #[sqlx::test]
 async fn a_body_that_is_not_json_is_415(db: PgPool) {
     let app = spawn_app(db).await;
