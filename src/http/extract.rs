@@ -36,9 +36,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 
 /// A request body as bytes, read up to `TAVARO_MAX_BODY_BYTES`: 413 beyond it, whether
 /// the client declared its length or sent it chunked. Read here rather than by axum's
-/// `Bytes` under a `DefaultBodyLimit` layer, which put the limit into every request's
-/// extensions, the catalog's GETs included (a boxed value, and a fourth entry that made
-/// the extensions' table grow once more per request).
+/// `Bytes` under a `DefaultBodyLimit` layer, which wrapped every route in one more
+/// service and put the limit into every request's extensions, the catalog's GETs
+/// included (bench/changes.md #41).
 #[derive(Debug)]
 pub(super) struct BodyBytes(pub Bytes);
 
