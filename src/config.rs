@@ -112,6 +112,7 @@ impl Config {
                     positive(&vars, "TAVARO_HEADER_TIMEOUT_SECS", 10)?.into(),
                 ),
                 max_connections: positive(&vars, "TAVARO_MAX_CONNECTIONS", 4096)? as usize,
+                threads: positive(&vars, "TAVARO_HTTP_THREADS", default_http_threads())? as usize,
                 shutdown_grace: Duration::from_secs(vars.get_or("TAVARO_SHUTDOWN_GRACE_SECS", 30)?),
                 rate_limit: RateLimitConfig {
                     per_second: positive(&vars, "TAVARO_RATE_LIMIT_PER_SEC", 50)?,
@@ -220,6 +221,11 @@ fn positive<F: Fn(&str) -> Option<String>>(
         bail!("{name}=0 is invalid: must be at least 1");
     }
     Ok(value)
+}
+
+/// One serving thread per CPU.
+fn default_http_threads() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
 }
 
 /// Half the CPUs, at least one: argon2 at full tilt must leave cores for everything else.

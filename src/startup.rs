@@ -237,6 +237,7 @@ impl Application {
                 listener: "metrics",
                 idle_timeout,
                 max_connections: METRICS_MAX_CONNECTIONS,
+                threads: None,
             };
             tokio::spawn(crate::http::serve::serve(
                 listener,
@@ -251,6 +252,7 @@ impl Application {
             listener: "api",
             idle_timeout,
             max_connections: state.http.max_connections,
+            threads: Some(state.http.threads),
         };
         let server = crate::http::serve::serve(listener, router, limits, stopped(stopping.clone()));
         let deadline = async {

@@ -67,6 +67,7 @@ fn describe(c: &Config) -> Vec<(&'static str, String)> {
         ("TAVARO_MAX_BODY_BYTES", c.http.max_body_bytes.to_string()),
         ("TAVARO_HEADER_TIMEOUT_SECS", secs(c.http.header_timeout)),
         ("TAVARO_MAX_CONNECTIONS", c.http.max_connections.to_string()),
+        ("TAVARO_HTTP_THREADS", c.http.threads.to_string()),
         ("TAVARO_REQUEST_TIMEOUT_SECS", secs(c.http.request_timeout)),
         (
             "TAVARO_RATE_LIMIT_PER_SEC",

@@ -60,7 +60,8 @@ use state::AppState;
 
 /// The HTTP listeners and their limits (`TAVARO_LISTEN_ADDR`, `TAVARO_METRICS_ADDR`,
 /// `TAVARO_PUBLIC_BASE_URL`, `TAVARO_MAX_BODY_BYTES`, `TAVARO_*_TIMEOUT_SECS`,
-/// `TAVARO_MAX_CONNECTIONS`, `TAVARO_SHUTDOWN_GRACE_SECS`, the rate limits).
+/// `TAVARO_MAX_CONNECTIONS`, `TAVARO_HTTP_THREADS`, `TAVARO_SHUTDOWN_GRACE_SECS`, the
+/// rate limits).
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
     /// Where the HTTP server listens.
@@ -80,6 +81,9 @@ pub struct HttpConfig {
     pub header_timeout: Duration,
     /// Connections the partner listener serves at once.
     pub max_connections: usize,
+    /// Threads serving the partner listener's connections, each with a runtime of its own
+    /// ([`serve::lanes`]).
+    pub threads: usize,
     /// How long a stopping server lets in-flight requests finish.
     pub shutdown_grace: Duration,
     /// Per-partner rate limits.

@@ -76,20 +76,28 @@ fn metrics_default_to_a_loopback_listener_and_can_move_or_be_turned_off() {
 fn the_connection_cap_and_the_per_address_limit_are_configurable_and_never_zero() {
     for name in [
         "TAVARO_MAX_CONNECTIONS",
+        "TAVARO_HTTP_THREADS",
         "TAVARO_PUBLIC_RATE_LIMIT_PER_SEC",
         "TAVARO_PUBLIC_RATE_LIMIT_BURST",
     ] {
         let message = refusal(&[(name, "0")]);
         assert!(message.contains(name), "{message}");
     }
+    let default = config(&[]).unwrap();
+    assert_eq!(
+        default.http.threads,
+        std::thread::available_parallelism().unwrap().get()
+    );
     let config = config(&[
         ("TAVARO_MAX_CONNECTIONS", "64"),
+        ("TAVARO_HTTP_THREADS", "3"),
         ("TAVARO_PUBLIC_RATE_LIMIT_PER_SEC", "5"),
         ("TAVARO_PUBLIC_RATE_LIMIT_BURST", "7"),
         ("TAVARO_TRUSTED_PROXY_HOPS", "2"),
     ])
     .unwrap();
     assert_eq!(config.http.max_connections, 64);
+    assert_eq!(config.http.threads, 3);
     assert_eq!(config.http.client_limit.per_second, 5);
     assert_eq!(config.http.client_limit.burst, 7);
     assert_eq!(config.http.client_limit.trusted_proxy_hops, 2);

@@ -190,3 +190,36 @@ fn evicted(metrics: &str) -> f64 {
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
         .unwrap_or(0.0)
 }
+
+/// The names of this process's threads (the test servers run in it).
+fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .collect()
+}
+
+#[sqlx::test]
+async fn connections_are_served_on_the_serving_threads(db: PgPool) {
+    let app = spawn_app_with_vars(db, &[]).await;
+    let mut stream = TcpStream::connect(app.socket_address()).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // One per CPU by default, made by the first server of the process and kept.
+    let serving = thread_names()
+        .into_iter()
+        .filter(|name| name.starts_with("tavaro-http-"))
+        .count();
+    assert_eq!(
+        serving,
+        std::thread::available_parallelism().unwrap().get(),
+        "{:?}",
+        thread_names()
+    );
+}

@@ -18,6 +18,9 @@
 //!   backlog. Reaching the cap is logged once per episode and counted in
 //!   `tavaro_http_connection_limit_reached_total`; closed connections in
 //!   `tavaro_http_connections_evicted_total`.
+//! - **Connections are served on threads of their own** ([`lanes`], the partner
+//!   listener only): one single-threaded runtime per serving thread, connections dealt
+//!   to them in turn.
 //! - The client's address reaches the router as [`ConnectInfo`]; HTTP/2 has keep-alive
 //!   pings and a stream limit; a stop lets in-flight requests finish.
 
@@ -36,7 +39,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tower::ServiceExt;
 
+mod lanes;
 mod tracker;
+
+use lanes::Lanes;
 
 use tracker::{Slot, Tracker};
 
@@ -49,6 +55,9 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// Connections served at once (`TAVARO_MAX_CONNECTIONS`).
     pub max_connections: usize,
+    /// Serve the connections on the serving threads ([`lanes`], `TAVARO_HTTP_THREADS` of
+    /// them), or `None`: on the caller's runtime.
+    pub threads: Option<usize>,
 }
 
 /// Largest request head (request line and headers) a client may send, in bytes.
@@ -67,6 +76,7 @@ pub async fn serve(
     let (drain, draining) = watch::channel(false);
     let mut stop = std::pin::pin!(stop);
     let mut accept_failing = false;
+    let lanes = limits.threads.map(Lanes::get);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -93,15 +103,43 @@ pub async fn serve(
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(
-            Arc::clone(&builder),
-            stream,
-            peer,
-            router.clone(),
-            slot,
-            limits.idle_timeout,
-            draining.clone(),
-        ));
+        let (builder, router, draining) = (Arc::clone(&builder), router.clone(), draining.clone());
+        let Some(lanes) = lanes else {
+            tokio::spawn(connection(
+                builder,
+                stream,
+                peer,
+                router,
+                slot,
+                limits.idle_timeout,
+                draining,
+            ));
+            continue;
+        };
+        // The socket leaves this runtime's driver for the lane's (`from_std` registers it
+        // with the runtime it runs on). Either step failing drops it, and its slot.
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
+        lanes.spawn(async move {
+            match TcpStream::from_std(stream) {
+                Ok(stream) => {
+                    connection(
+                        builder,
+                        stream,
+                        peer,
+                        router,
+                        slot,
+                        limits.idle_timeout,
+                        draining,
+                    )
+                    .await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not hand a connection to its serving thread")
+                }
+            }
+        });
     }
     drop(listener);
     let _ = drain.send(true);
