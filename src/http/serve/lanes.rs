@@ -8,7 +8,8 @@
 //! request's ~11).
 //!
 //! Everything else (the accept loop, the metrics listener, the background workers, the
-//! debit and completion writers) stays on the main runtime. Pool connections, timers
+//! debit and completion writers) stays on the main runtime; the simulator's issue
+//! writers start where its first order runs, on a serving thread. Pool connections, timers
 //! and channels are shared between the runtimes: tokio's resources are woken by the
 //! driver of the runtime that made them, and every lane's driver runs for as long as
 //! the process does.
