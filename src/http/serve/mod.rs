@@ -103,17 +103,16 @@ pub async fn serve(
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let (builder, router, draining) = (Arc::clone(&builder), router.clone(), draining.clone());
+        let accepted = Accepted {
+            builder: Arc::clone(&builder),
+            peer,
+            router: router.clone(),
+            slot,
+            idle_timeout: limits.idle_timeout,
+            draining: draining.clone(),
+        };
         let Some(lanes) = lanes else {
-            tokio::spawn(connection(
-                builder,
-                stream,
-                peer,
-                router,
-                slot,
-                limits.idle_timeout,
-                draining,
-            ));
+            tokio::spawn(connection(accepted, stream));
             continue;
         };
         // The socket leaves this runtime's driver for the lane's (`from_std` registers it
@@ -123,18 +122,7 @@ pub async fn serve(
         };
         lanes.spawn(async move {
             match TcpStream::from_std(stream) {
-                Ok(stream) => {
-                    connection(
-                        builder,
-                        stream,
-                        peer,
-                        router,
-                        slot,
-                        limits.idle_timeout,
-                        draining,
-                    )
-                    .await;
-                }
+                Ok(stream) => connection(accepted, stream).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not hand a connection to its serving thread")
                 }
@@ -165,17 +153,27 @@ fn builder() -> Builder<TokioExecutor> {
     builder
 }
 
-/// Serves one connection until it ends, is idle too long, is closed to make room, or the
-/// server stops.
-async fn connection(
+/// An accepted connection's peer and slot, with what its listener serves it with.
+struct Accepted {
     builder: Arc<Builder<TokioExecutor>>,
-    stream: TcpStream,
     peer: SocketAddr,
     router: Router,
     slot: Slot,
     idle_timeout: Duration,
     draining: watch::Receiver<bool>,
-) {
+}
+
+/// Serves one connection until it ends, is idle too long, is closed to make room, or the
+/// server stops.
+async fn connection(accepted: Accepted, stream: TcpStream) {
+    let Accepted {
+        builder,
+        peer,
+        router,
+        slot,
+        idle_timeout,
+        draining,
+    } = accepted;
     let activity = slot.clone_handle();
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let busy = activity.busy();
